@@ -1,0 +1,215 @@
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use parking_lot::RwLock;
+use spoor_model::{span_kind_name, ResourceSpans, SpanId, SpanRecord, TraceId};
+use spoor_telemetry::metrics::gauge::Gauge;
+use spoor_telemetry::Telemetry;
+
+use crate::{
+    DependencyLink, Operation, OperationQuery, SpanMatcher, SpanReader, SpanWriter, StorageError,
+    TimeRange, Trace, TraceQuery,
+};
+
+/// A bounded in-memory store: keeps at most `max_traces` traces, evicting the trace that arrived
+/// first. Nothing survives a restart. Spans with an invalid (all-zero or wrongly sized) trace id
+/// are skipped; receivers reject those before they get here.
+pub struct MemoryStore {
+    max_traces: usize,
+    inner: RwLock<Inner>,
+    traces_gauge: Gauge,
+    spans_gauge: Gauge,
+}
+
+#[derive(Default)]
+struct Inner {
+    traces: HashMap<TraceId, StoredTrace>,
+    arrival: VecDeque<TraceId>,
+    catalog: BTreeMap<String, BTreeSet<Operation>>,
+    span_count: usize,
+}
+
+struct StoredTrace {
+    records: Vec<SpanRecord>,
+    start: u64,
+}
+
+impl MemoryStore {
+    pub fn new(max_traces: usize) -> Self {
+        Self {
+            max_traces: max_traces.max(1),
+            inner: RwLock::new(Inner::default()),
+            traces_gauge: Gauge::default(),
+            spans_gauge: Gauge::default(),
+        }
+    }
+
+    /// Registers `spoor_store_traces` and `spoor_store_spans`.
+    pub fn register_metrics(&self, telemetry: &Telemetry) {
+        telemetry.register(
+            "store_traces",
+            "Traces held by the store",
+            self.traces_gauge.clone(),
+        );
+        telemetry.register(
+            "store_spans",
+            "Spans held by the store",
+            self.spans_gauge.clone(),
+        );
+    }
+
+    fn to_trace(id: TraceId, stored: &StoredTrace) -> Trace {
+        Trace {
+            id,
+            resource_spans: SpanRecord::group(stored.records.clone()),
+        }
+    }
+
+    fn matching_ids(&self, query: &TraceQuery) -> Vec<TraceId> {
+        let matcher = SpanMatcher::new(query);
+        let inner = self.inner.read();
+        let mut hits: Vec<(u64, TraceId)> = inner
+            .traces
+            .iter()
+            .filter(|(_, t)| t.records.iter().any(|r| matcher.matches(r)))
+            .map(|(id, t)| (t.start, *id))
+            .collect();
+        hits.sort_by(|a, b| b.cmp(a));
+        hits.truncate(query.effective_limit());
+        hits.into_iter().map(|(_, id)| id).collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl SpanWriter for MemoryStore {
+    async fn write(&self, batch: Vec<ResourceSpans>) -> Result<(), StorageError> {
+        let records = SpanRecord::flatten(batch);
+        let mut inner = self.inner.write();
+        for rec in records {
+            let Ok(id) = TraceId::from_bytes(&rec.span.trace_id) else {
+                continue;
+            };
+            inner
+                .catalog
+                .entry(rec.service().to_string())
+                .or_default()
+                .insert(Operation {
+                    name: rec.span.name.clone(),
+                    span_kind: span_kind_name(rec.span.kind).to_string(),
+                });
+            let start = rec.span.start_time_unix_nano;
+            inner.span_count += 1;
+            match inner.traces.get_mut(&id) {
+                Some(t) => {
+                    t.start = t.start.min(start);
+                    t.records.push(rec);
+                }
+                None => {
+                    inner.traces.insert(
+                        id,
+                        StoredTrace {
+                            records: vec![rec],
+                            start,
+                        },
+                    );
+                    inner.arrival.push_back(id);
+                }
+            }
+        }
+        while inner.traces.len() > self.max_traces {
+            let Some(old) = inner.arrival.pop_front() else {
+                break;
+            };
+            if let Some(t) = inner.traces.remove(&old) {
+                inner.span_count -= t.records.len();
+            }
+        }
+        self.traces_gauge.set(inner.traces.len() as i64);
+        self.spans_gauge.set(inner.span_count as i64);
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl SpanReader for MemoryStore {
+    async fn get_trace(
+        &self,
+        id: TraceId,
+        _window: Option<TimeRange>,
+    ) -> Result<Option<Trace>, StorageError> {
+        let inner = self.inner.read();
+        Ok(inner.traces.get(&id).map(|t| Self::to_trace(id, t)))
+    }
+
+    async fn get_services(&self) -> Result<Vec<String>, StorageError> {
+        Ok(self.inner.read().catalog.keys().cloned().collect())
+    }
+
+    async fn get_operations(&self, query: &OperationQuery) -> Result<Vec<Operation>, StorageError> {
+        let inner = self.inner.read();
+        let kind = query.span_kind.as_deref().unwrap_or("");
+        Ok(inner
+            .catalog
+            .get(&query.service)
+            .map(|ops| {
+                ops.iter()
+                    .filter(|op| kind.is_empty() || op.span_kind == kind)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn find_traces(&self, query: &TraceQuery) -> Result<Vec<Trace>, StorageError> {
+        let ids = self.matching_ids(query);
+        let inner = self.inner.read();
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| inner.traces.get(&id).map(|t| Self::to_trace(id, t)))
+            .collect())
+    }
+
+    async fn find_trace_ids(&self, query: &TraceQuery) -> Result<Vec<TraceId>, StorageError> {
+        Ok(self.matching_ids(query))
+    }
+
+    async fn get_dependencies(
+        &self,
+        end_unix_nano: u64,
+        lookback_nanos: u64,
+    ) -> Result<Vec<DependencyLink>, StorageError> {
+        let start = end_unix_nano.saturating_sub(lookback_nanos);
+        let inner = self.inner.read();
+        let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for t in inner.traces.values() {
+            let services: HashMap<SpanId, &str> = t
+                .records
+                .iter()
+                .filter_map(|r| SpanId::from_bytes(&r.span.span_id).ok().map(|id| (id, r.service())))
+                .collect();
+            for r in &t.records {
+                let s = r.span.start_time_unix_nano;
+                if s < start || s > end_unix_nano {
+                    continue;
+                }
+                let Ok(parent) = SpanId::from_bytes(&r.span.parent_span_id) else {
+                    continue;
+                };
+                if let Some(parent_service) = services.get(&parent) {
+                    if *parent_service != r.service() {
+                        *counts
+                            .entry((parent_service.to_string(), r.service().to_string()))
+                            .or_default() += 1;
+                    }
+                }
+            }
+        }
+        Ok(counts
+            .into_iter()
+            .map(|((parent, child), call_count)| DependencyLink {
+                parent,
+                child,
+                call_count,
+            })
+            .collect())
+    }
+}

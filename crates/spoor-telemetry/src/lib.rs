@@ -1,0 +1,69 @@
+//! Spoor's self-telemetry.
+//!
+//! One [`Telemetry`] handle owns the Prometheus registry. Components get their counters from it:
+//! every receiver uses [`ReceiverMetrics`] so all of them report the same series under one naming
+//! scheme (`spoor_receiver_*{receiver, transport}`); other parts register their own metrics with
+//! [`Telemetry::register`]. [`Telemetry::render`] produces the Prometheus text format served on
+//! the admin port at `/metrics`.
+//!
+//! ```
+//! let telemetry = spoor_telemetry::Telemetry::new();
+//! let m = telemetry.receiver("otlp", "grpc");
+//! m.received(3, 120);
+//! m.accepted(3);
+//! assert!(telemetry.render().contains("spoor_receiver_spans_accepted_total{receiver=\"otlp\",transport=\"grpc\"} 3"));
+//! ```
+//!
+//! It is not a tracing exporter: Spoor does not trace itself yet.
+
+mod receiver;
+
+pub use receiver::ReceiverMetrics;
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+pub use prometheus_client::metrics;
+use prometheus_client::registry::{Metric, Registry};
+
+/// A cheaply clonable handle to the process's metrics registry.
+#[derive(Clone)]
+pub struct Telemetry {
+    registry: Arc<Mutex<Registry>>,
+    receivers: receiver::ReceiverFamilies,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Telemetry {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("spoor");
+        let receivers = receiver::ReceiverFamilies::register(&mut registry);
+        Self {
+            registry: Arc::new(Mutex::new(registry)),
+            receivers,
+        }
+    }
+
+    /// The standard counters for one receiver on one transport.
+    pub fn receiver(&self, receiver: &str, transport: &str) -> ReceiverMetrics {
+        self.receivers.for_labels(receiver, transport)
+    }
+
+    /// Registers a metric under `spoor_<name>`.
+    pub fn register(&self, name: &str, help: &str, metric: impl Metric) {
+        self.registry.lock().register(name, help, metric);
+    }
+
+    /// The registry in Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Encoding into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry.lock());
+        out
+    }
+}
