@@ -1,6 +1,6 @@
 //! Building and reading OTLP attributes.
 
-use crate::otlp_common::{any_value::Value, AnyValue, KeyValue};
+use crate::otlp_common::{AnyValue, KeyValue, any_value::Value};
 
 /// A string attribute.
 pub fn string(key: &str, value: impl Into<String>) -> KeyValue {
@@ -134,8 +134,7 @@ fn json_string(s: &str) -> String {
 
 /// Standard base64 with padding.
 pub fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [
@@ -170,7 +169,10 @@ mod tests {
         assert_eq!(value_to_string(double("a", 72.5).value.as_ref()), "72.5");
         assert_eq!(value_to_string(double("a", 3.0).value.as_ref()), "3");
         assert_eq!(value_to_string(bool("a", true).value.as_ref()), "true");
-        assert_eq!(value_to_string(bytes("a", b"hi!".to_vec()).value.as_ref()), "aGkh");
+        assert_eq!(
+            value_to_string(bytes("a", b"hi!".to_vec()).value.as_ref()),
+            "aGkh"
+        );
         assert_eq!(base64_encode(b"h"), "aA==");
         assert_eq!(value_to_string(None), "");
     }

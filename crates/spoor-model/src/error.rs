@@ -32,3 +32,51 @@ impl ErrorKind {
         }
     }
 }
+
+impl ErrorKind {
+    /// The HTTP status for this kind. This and [`ErrorKind::grpc_code`] are the one place where
+    /// error kinds become protocol statuses.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::InvalidInput => 400,
+            ErrorKind::TooLarge => 413,
+            ErrorKind::Overloaded => 429,
+            ErrorKind::NotFound => 404,
+            ErrorKind::Unavailable => 503,
+            ErrorKind::Corrupt | ErrorKind::Internal => 500,
+        }
+    }
+
+    /// The gRPC status code (numeric, as in `google.rpc.Code`) for this kind.
+    pub fn grpc_code(self) -> i32 {
+        match self {
+            ErrorKind::InvalidInput => 3, // INVALID_ARGUMENT
+            ErrorKind::TooLarge => 8,     // RESOURCE_EXHAUSTED
+            ErrorKind::Overloaded => 8,   // RESOURCE_EXHAUSTED
+            ErrorKind::NotFound => 5,     // NOT_FOUND
+            ErrorKind::Unavailable => 14, // UNAVAILABLE
+            ErrorKind::Corrupt => 15,     // DATA_LOSS
+            ErrorKind::Internal => 13,    // INTERNAL
+        }
+    }
+
+    /// Whether a client may retry the same request later.
+    pub fn retryable(self) -> bool {
+        matches!(self, ErrorKind::Overloaded | ErrorKind::Unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorKind;
+
+    #[test]
+    fn maps_kinds_to_statuses() {
+        assert_eq!(ErrorKind::InvalidInput.http_status(), 400);
+        assert_eq!(ErrorKind::Overloaded.http_status(), 429);
+        assert_eq!(ErrorKind::Overloaded.grpc_code(), 8);
+        assert_eq!(ErrorKind::InvalidInput.grpc_code(), 3);
+        assert!(ErrorKind::Overloaded.retryable());
+        assert!(!ErrorKind::InvalidInput.retryable());
+    }
+}

@@ -25,15 +25,15 @@ mod span_ext;
 pub use error::ErrorKind;
 pub use ids::{IdError, SpanId, TraceId};
 pub use sink::{SinkError, TraceSink};
-pub use span_ext::{service_name, span_count, span_kind_from_name, span_kind_name, SpanRecord};
+pub use span_ext::{SpanRecord, service_name, span_count, span_kind_from_name, span_kind_name};
 
-/// OTLP trace types (`opentelemetry.proto.trace.v1`).
-pub use opentelemetry_proto::tonic::trace::v1 as otlp_trace;
+/// OTLP trace collector service (`ExportTraceServiceRequest` and the gRPC server).
+pub use opentelemetry_proto::tonic::collector::trace::v1 as otlp_collector;
 /// OTLP common types (`AnyValue`, `KeyValue`, `InstrumentationScope`).
 pub use opentelemetry_proto::tonic::common::v1 as otlp_common;
 /// OTLP resource type.
 pub use opentelemetry_proto::tonic::resource::v1 as otlp_resource;
-/// OTLP trace collector service (`ExportTraceServiceRequest` and the gRPC server).
-pub use opentelemetry_proto::tonic::collector::trace::v1 as otlp_collector;
+/// OTLP trace types (`opentelemetry.proto.trace.v1`).
+pub use opentelemetry_proto::tonic::trace::v1 as otlp_trace;
 
 pub use otlp_trace::{ResourceSpans, ScopeSpans, Span, Status};

@@ -1,6 +1,6 @@
 use crate::otlp_common::InstrumentationScope;
 use crate::otlp_resource::Resource;
-use crate::{attr, ResourceSpans, Span};
+use crate::{ResourceSpans, Span, attr};
 
 /// The `service.name` of a resource, or `"unknown_service"` as the OTel spec prescribes.
 pub fn service_name(resource: Option<&Resource>) -> &str {

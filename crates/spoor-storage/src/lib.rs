@@ -20,13 +20,15 @@
 //!
 //! Storage never parses HTTP or protocol payloads: it sees OTLP types only.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod matcher;
 mod memory;
 mod query;
 
 pub use error::StorageError;
-pub use matcher::{synthetic_tag, SpanMatcher};
+pub use matcher::{SpanMatcher, synthetic_tag};
 pub use memory::MemoryStore;
 pub use query::{DependencyLink, Operation, OperationQuery, TimeRange, Trace, TraceQuery};
 

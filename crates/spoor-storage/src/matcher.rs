@@ -1,12 +1,21 @@
+use spoor_model::otlp_common::{InstrumentationScope, KeyValue};
+use spoor_model::otlp_resource::Resource;
 use spoor_model::otlp_trace::status::StatusCode;
-use spoor_model::{attr, span_kind_name, SpanRecord};
+use spoor_model::{Span, SpanRecord, attr, service_name, span_kind_name};
 
 use crate::TraceQuery;
 
 /// The value of a tag that Jaeger derives from OTLP fields rather than attributes, so searches
 /// such as `error=true` or `span.kind=server` work as they do against Jaeger.
 pub fn synthetic_tag(record: &SpanRecord, key: &str) -> Option<String> {
-    let span = &record.span;
+    synthetic_tag_parts(record.scope.as_ref(), &record.span, key)
+}
+
+fn synthetic_tag_parts(
+    scope: Option<&InstrumentationScope>,
+    span: &Span,
+    key: &str,
+) -> Option<String> {
     let status = span.status.as_ref();
     let code = status.map(|s| s.code).unwrap_or(0);
     match key {
@@ -17,19 +26,9 @@ pub fn synthetic_tag(record: &SpanRecord, key: &str) -> Option<String> {
             Ok(StatusCode::Error) => Some("ERROR".to_string()),
             _ => None,
         },
-        "otel.status_description" => status
-            .map(|s| s.message.clone())
-            .filter(|m| !m.is_empty()),
-        "otel.scope.name" => record
-            .scope
-            .as_ref()
-            .map(|s| s.name.clone())
-            .filter(|n| !n.is_empty()),
-        "otel.scope.version" => record
-            .scope
-            .as_ref()
-            .map(|s| s.version.clone())
-            .filter(|v| !v.is_empty()),
+        "otel.status_description" => status.map(|s| s.message.clone()).filter(|m| !m.is_empty()),
+        "otel.scope.name" => scope.map(|s| s.name.clone()).filter(|n| !n.is_empty()),
+        "otel.scope.version" => scope.map(|s| s.version.clone()).filter(|v| !v.is_empty()),
         _ => None,
     }
 }
@@ -48,10 +47,24 @@ impl<'q> SpanMatcher<'q> {
 
     /// True when the span satisfies every condition.
     pub fn matches(&self, record: &SpanRecord) -> bool {
+        self.matches_parts(
+            record.resource.as_ref(),
+            record.scope.as_ref(),
+            &record.span,
+        )
+    }
+
+    /// [`SpanMatcher::matches`] for a span whose resource and scope are held apart (as stores
+    /// that de-duplicate resources keep them).
+    pub fn matches_parts(
+        &self,
+        resource: Option<&Resource>,
+        scope: Option<&InstrumentationScope>,
+        span: &Span,
+    ) -> bool {
         let q = self.query;
-        let span = &record.span;
         if let Some(service) = q.service.as_deref().filter(|s| !s.is_empty()) {
-            if record.service() != service {
+            if service_name(resource) != service {
                 return false;
             }
         }
@@ -73,27 +86,38 @@ impl<'q> SpanMatcher<'q> {
         }
         q.attributes
             .iter()
-            .all(|(key, value)| Self::has_tag(record, key, value))
+            .all(|(key, value)| Self::has_tag_parts(resource, scope, span, key, value))
     }
 
     /// True when the span carries `key` with string form `value` in its attributes, its
-    /// resource's, one of its events', or as a synthetic tag.
+    /// resource's, its scope's, one of its events' or links', or as a synthetic tag.
     pub fn has_tag(record: &SpanRecord, key: &str, value: &str) -> bool {
-        let matches_in = |attrs: &[spoor_model::otlp_common::KeyValue]| {
+        Self::has_tag_parts(
+            record.resource.as_ref(),
+            record.scope.as_ref(),
+            &record.span,
+            key,
+            value,
+        )
+    }
+
+    fn has_tag_parts(
+        resource: Option<&Resource>,
+        scope: Option<&InstrumentationScope>,
+        span: &Span,
+        key: &str,
+        value: &str,
+    ) -> bool {
+        let matches_in = |attrs: &[KeyValue]| {
             attrs
                 .iter()
                 .any(|kv| kv.key == key && attr::value_to_string(kv.value.as_ref()) == value)
         };
-        matches_in(&record.span.attributes)
-            || record
-                .resource
-                .as_ref()
-                .is_some_and(|r| matches_in(&r.attributes))
-            || record
-                .span
-                .events
-                .iter()
-                .any(|e| matches_in(&e.attributes))
-            || synthetic_tag(record, key).is_some_and(|v| v == value)
+        matches_in(&span.attributes)
+            || resource.is_some_and(|r| matches_in(&r.attributes))
+            || scope.is_some_and(|s| matches_in(&s.attributes))
+            || span.events.iter().any(|e| matches_in(&e.attributes))
+            || span.links.iter().any(|l| matches_in(&l.attributes))
+            || synthetic_tag_parts(scope, span, key).is_some_and(|v| v == value)
     }
 }

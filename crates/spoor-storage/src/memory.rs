@@ -1,9 +1,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use parking_lot::RwLock;
-use spoor_model::{span_kind_name, ResourceSpans, SpanId, SpanRecord, TraceId};
-use spoor_telemetry::metrics::gauge::Gauge;
+use spoor_model::{ResourceSpans, SpanId, SpanRecord, TraceId, span_kind_name};
 use spoor_telemetry::Telemetry;
+use spoor_telemetry::metrics::gauge::Gauge;
 
 use crate::{
     DependencyLink, Operation, OperationQuery, SpanMatcher, SpanReader, SpanWriter, StorageError,
@@ -184,7 +184,11 @@ impl SpanReader for MemoryStore {
             let services: HashMap<SpanId, &str> = t
                 .records
                 .iter()
-                .filter_map(|r| SpanId::from_bytes(&r.span.span_id).ok().map(|id| (id, r.service())))
+                .filter_map(|r| {
+                    SpanId::from_bytes(&r.span.span_id)
+                        .ok()
+                        .map(|id| (id, r.service()))
+                })
                 .collect();
             for r in &t.records {
                 let s = r.span.start_time_unix_nano;

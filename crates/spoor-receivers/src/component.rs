@@ -1,0 +1,68 @@
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use spoor_model::TraceSink;
+use spoor_telemetry::Telemetry;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// What every receiver gets when it is built.
+#[derive(Clone)]
+pub struct ReceiverContext {
+    /// Where decoded spans go. The receiver acknowledges a client only after `consume` is `Ok`.
+    pub sink: Arc<dyn TraceSink>,
+    /// Metrics registry; receivers take their counters from [`Telemetry::receiver`].
+    pub telemetry: Telemetry,
+    /// Cancelled when the process shuts down: stop accepting, finish in-flight requests, return.
+    pub shutdown: CancellationToken,
+}
+
+/// A started receiver.
+pub struct RunningReceiver {
+    /// Listener name as logged and used in metrics (`otlp-grpc`, `jaeger-thrift-compact`, …).
+    pub name: &'static str,
+    /// The bound address (useful when configured with port 0).
+    pub local_addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl RunningReceiver {
+    pub fn new(name: &'static str, local_addr: SocketAddr, task: JoinHandle<()>) -> Self {
+        Self {
+            name,
+            local_addr,
+            task,
+        }
+    }
+
+    /// Waits until the receiver has drained and stopped (after the shutdown token fired).
+    pub async fn join(self) {
+        if let Err(e) = self.task.await {
+            tracing::error!(receiver = self.name, error = %e, "receiver task failed");
+        }
+    }
+}
+
+/// Why a receiver could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverError {
+    #[error("cannot bind {name} on {addr}: {source}")]
+    Bind {
+        name: &'static str,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid {name} configuration: {detail}")]
+    Config { name: &'static str, detail: String },
+}
+
+/// Binds a TCP listener, naming the receiver in the error.
+pub(crate) async fn bind_tcp(
+    name: &'static str,
+    addr: SocketAddr,
+) -> Result<tokio::net::TcpListener, ReceiverError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ReceiverError::Bind { name, addr, source })
+}
