@@ -1,0 +1,222 @@
+use std::collections::BTreeMap;
+
+use spoor_model::otlp_common::{AnyValue, InstrumentationScope, KeyValue as OtlpKv, any_value};
+use spoor_model::otlp_resource::Resource;
+use spoor_model::otlp_trace::status::StatusCode;
+use spoor_model::{ResourceSpans, Span as OtlpSpan, SpanId, TraceId, span_kind_name};
+
+use super::{
+    KeyValue, Log, Process, RefType, Reference, Span, TagValue, Trace, hex_string, trace_id_string,
+};
+
+/// Service name Jaeger uses for a resource without `service.name`.
+const NO_SERVICE_NAME: &str = "OTLPResourceNoServiceName";
+
+impl Trace {
+    /// Converts the spans of one trace. Spans keep their stored order; identical resources
+    /// share one process (`p1`, `p2`, … in order of first use).
+    pub fn from_otlp(resource_spans: &[ResourceSpans]) -> Trace {
+        let mut processes: Vec<Process> = Vec::new();
+        let mut spans = Vec::new();
+        let mut trace_id = String::new();
+        for rs in resource_spans {
+            let process = process_from_resource(rs.resource.as_ref());
+            let index = match processes.iter().position(|p| *p == process) {
+                Some(i) => i,
+                None => {
+                    processes.push(process);
+                    processes.len() - 1
+                }
+            };
+            let process_id = format!("p{}", index + 1);
+            for ss in &rs.scope_spans {
+                for span in &ss.spans {
+                    let converted = span_from_otlp(span, ss.scope.as_ref(), &process_id);
+                    if trace_id.is_empty() {
+                        trace_id = converted.trace_id.clone();
+                    }
+                    spans.push(converted);
+                }
+            }
+        }
+        Trace {
+            trace_id,
+            spans,
+            processes: processes
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| (format!("p{}", i + 1), p))
+                .collect::<BTreeMap<_, _>>(),
+            warnings: None,
+        }
+    }
+}
+
+fn process_from_resource(resource: Option<&Resource>) -> Process {
+    let mut service_name = NO_SERVICE_NAME.to_string();
+    let mut tags = Vec::new();
+    for kv in resource
+        .map(|r| r.attributes.as_slice())
+        .unwrap_or_default()
+    {
+        if kv.key == "service.name" {
+            if let Some(any_value::Value::StringValue(s)) =
+                kv.value.as_ref().and_then(|v| v.value.as_ref())
+            {
+                service_name = s.clone();
+                continue;
+            }
+        }
+        tags.push(tag_from_otlp(kv));
+    }
+    Process { service_name, tags }
+}
+
+fn id_string(bytes: &[u8], width: usize) -> String {
+    if bytes.len() == width {
+        if width == 16 {
+            if let Ok(id) = TraceId::from_bytes(bytes) {
+                return trace_id_string(&id);
+            }
+        }
+        return hex_string(bytes);
+    }
+    // Wrongly sized ids cannot come through the receivers; render what there is.
+    match width {
+        16 => TraceId::from_bytes(bytes)
+            .map(|id| trace_id_string(&id))
+            .unwrap_or_default(),
+        _ => SpanId::from_bytes(bytes)
+            .map(|id| id.to_hex())
+            .unwrap_or_default(),
+    }
+}
+
+fn span_from_otlp(span: &OtlpSpan, scope: Option<&InstrumentationScope>, process_id: &str) -> Span {
+    let trace_id = id_string(&span.trace_id, 16);
+    let mut references = Vec::with_capacity(1 + span.links.len());
+    if !span.parent_span_id.is_empty() && span.parent_span_id.iter().any(|b| *b != 0) {
+        references.push(Reference {
+            ref_type: RefType::ChildOf,
+            trace_id: trace_id.clone(),
+            span_id: id_string(&span.parent_span_id, 8),
+        });
+    }
+    for link in &span.links {
+        references.push(Reference {
+            ref_type: RefType::FollowsFrom,
+            trace_id: id_string(&link.trace_id, 16),
+            span_id: id_string(&link.span_id, 8),
+        });
+    }
+    let start = span.start_time_unix_nano;
+    Span {
+        trace_id,
+        span_id: id_string(&span.span_id, 8),
+        operation_name: span.name.clone(),
+        references,
+        start_time: start / 1000,
+        duration: span.end_time_unix_nano.saturating_sub(start) / 1000,
+        tags: span_tags(span, scope),
+        logs: span
+            .events
+            .iter()
+            .map(|e| {
+                let mut fields = Vec::with_capacity(e.attributes.len() + 1);
+                if !e.name.is_empty() && !e.attributes.iter().any(|kv| kv.key == "event") {
+                    fields.push(KeyValue::new("event", TagValue::String(e.name.clone())));
+                }
+                fields.extend(e.attributes.iter().map(tag_from_otlp));
+                Log {
+                    timestamp: e.time_unix_nano / 1000,
+                    fields,
+                }
+            })
+            .collect(),
+        process_id: process_id.to_string(),
+        warnings: None,
+        flags: span.flags & 0xff,
+    }
+}
+
+/// Tags in the order Jaeger's translator emits them: scope, attributes, kind, status code,
+/// error, status message, trace state, dropped counts.
+fn span_tags(span: &OtlpSpan, scope: Option<&InstrumentationScope>) -> Vec<KeyValue> {
+    let mut tags = Vec::with_capacity(span.attributes.len() + 6);
+    if let Some(scope) = scope {
+        if !scope.name.is_empty() {
+            tags.push(KeyValue::new(
+                "otel.scope.name",
+                TagValue::String(scope.name.clone()),
+            ));
+        }
+        if !scope.version.is_empty() {
+            tags.push(KeyValue::new(
+                "otel.scope.version",
+                TagValue::String(scope.version.clone()),
+            ));
+        }
+    }
+    tags.extend(span.attributes.iter().map(tag_from_otlp));
+    let kind = span_kind_name(span.kind);
+    if !kind.is_empty() {
+        tags.push(KeyValue::new("span.kind", TagValue::String(kind.into())));
+    }
+    if let Some(status) = &span.status {
+        match StatusCode::try_from(status.code) {
+            Ok(StatusCode::Ok) => tags.push(KeyValue::new(
+                "otel.status_code",
+                TagValue::String("OK".into()),
+            )),
+            Ok(StatusCode::Error) => {
+                tags.push(KeyValue::new(
+                    "otel.status_code",
+                    TagValue::String("ERROR".into()),
+                ));
+                tags.push(KeyValue::new("error", TagValue::Bool(true)));
+            }
+            _ => {}
+        }
+        if !status.message.is_empty() {
+            tags.push(KeyValue::new(
+                "otel.status_description",
+                TagValue::String(status.message.clone()),
+            ));
+        }
+    }
+    if !span.trace_state.is_empty() {
+        tags.push(KeyValue::new(
+            "w3c.tracestate",
+            TagValue::String(span.trace_state.clone()),
+        ));
+    }
+    for (key, count) in [
+        (
+            "otel.dropped_attributes_count",
+            span.dropped_attributes_count,
+        ),
+        ("otel.dropped_events_count", span.dropped_events_count),
+        ("otel.dropped_links_count", span.dropped_links_count),
+    ] {
+        if count > 0 {
+            tags.push(KeyValue::new(key, TagValue::Int64(i64::from(count))));
+        }
+    }
+    tags
+}
+
+fn tag_from_otlp(kv: &OtlpKv) -> KeyValue {
+    KeyValue::new(kv.key.clone(), tag_from_any_value(kv.value.as_ref()))
+}
+
+/// An OTLP value as a Jaeger tag value: arrays and maps become their JSON text.
+pub fn tag_from_any_value(value: Option<&AnyValue>) -> TagValue {
+    match value.and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => TagValue::String(s.clone()),
+        Some(any_value::Value::BoolValue(b)) => TagValue::Bool(*b),
+        Some(any_value::Value::IntValue(i)) => TagValue::Int64(*i),
+        Some(any_value::Value::DoubleValue(d)) => TagValue::Float64(*d),
+        Some(any_value::Value::BytesValue(b)) => TagValue::Binary(b.clone()),
+        _ => TagValue::String(spoor_model::attr::value_to_string(value)),
+    }
+}
