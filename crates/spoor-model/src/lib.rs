@@ -19,6 +19,7 @@
 pub mod attr;
 mod error;
 mod ids;
+pub mod otlp_json;
 mod sink;
 mod span_ext;
 

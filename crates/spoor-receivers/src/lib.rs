@@ -29,5 +29,5 @@ mod registry;
 pub mod status;
 
 pub use component::{ReceiverContext, ReceiverError, RunningReceiver};
-pub use otlp::{OtlpGrpcConfig, OtlpHttpConfig, Rejected, decode_json_request, drop_invalid_spans};
+pub use otlp::{OtlpGrpcConfig, OtlpHttpConfig, Rejected, drop_invalid_spans};
 pub use registry::ReceiverConfig;

@@ -14,7 +14,7 @@ use spoor_model::{ErrorKind, span_count};
 use spoor_telemetry::ReceiverMetrics;
 use tower_http::cors::CorsLayer;
 
-use super::json::decode_json_request;
+use spoor_model::otlp_json::decode_json_request;
 use super::validate::drop_invalid_spans;
 use crate::body::{DEFAULT_MAX_BODY_BYTES, decode_body};
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, bind_tcp};

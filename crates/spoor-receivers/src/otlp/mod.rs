@@ -2,10 +2,8 @@
 
 mod grpc;
 mod http;
-mod json;
 mod validate;
 
 pub use grpc::OtlpGrpcConfig;
 pub use http::OtlpHttpConfig;
-pub use json::decode_json_request;
 pub use validate::{Rejected, drop_invalid_spans};

@@ -1,4 +1,6 @@
-use spoor_model::otlp_collector::ExportTraceServiceRequest;
+//! OTLP/JSON decoding.
+
+use crate::otlp_collector::ExportTraceServiceRequest;
 
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest`.
 ///
