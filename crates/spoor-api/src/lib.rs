@@ -1,0 +1,40 @@
+//! Spoor's query and admin APIs.
+//!
+//! - [`query_router`]: the query HTTP port (16686): Jaeger's JSON API (`/api/services`,
+//!   `/api/traces`, `/api/dependencies`, `/api/transform`, …) byte-compatible with what the Jaeger
+//!   UI and Grafana's Jaeger data source send and parse; api_v3 over HTTP (`/api/v3/*`, OTLP
+//!   JSON); and the embedded web UI for every other path.
+//! - [`admin_router`]: `/metrics` (Prometheus) and `/health` (14269); [`health_router`]: the
+//!   Collector-style health check (13133).
+//! - [`serve_http`] / [`serve_grpc`]: bind and serve until the shutdown token fires.
+//!
+//! Errors from lower layers carry an [`ErrorKind`](spoor_model::ErrorKind); the status they
+//! become comes from `ErrorKind::http_status`/`grpc_code`, the one mapping in Spoor.
+//!
+//! ```no_run
+//! # async fn demo(query: spoor_query::QueryService) -> Result<(), spoor_api::ServeError> {
+//! let shutdown = tokio_util::sync::CancellationToken::new();
+//! let server = spoor_api::serve_http(
+//!     "query-http", "127.0.0.1:0".parse().unwrap(), spoor_api::query_router(query), shutdown.clone(),
+//! ).await?;
+//! println!("query API on {}", server.local_addr);
+//! shutdown.cancel();
+//! server.join().await;
+//! # Ok(()) }
+//! ```
+//!
+//! The API crate never reads storage directly: everything goes through `QueryService`.
+
+mod admin;
+mod duration;
+mod error;
+mod grpc;
+mod http;
+mod server;
+
+pub use admin::{Readiness, admin_router, health_router};
+pub use duration::parse_go_duration;
+pub use error::ApiError;
+pub use grpc::query_grpc_routes;
+pub use http::query_router;
+pub use server::{RunningServer, ServeError, serve_grpc, serve_http};
