@@ -20,6 +20,7 @@ use crate::error::ApiError;
 /// Jaeger's default dependency window: one day.
 const DEFAULT_DEPENDENCY_LOOKBACK_MS: u64 = 24 * 3600 * 1000;
 
+/// Jaeger's response envelope. Like Jaeger, `total` is set for services and operations only.
 #[derive(Serialize)]
 struct Envelope<T: Serialize> {
     data: T,
@@ -114,9 +115,7 @@ pub async fn search(
     } else {
         state.query.find_traces(&trace_query(&params)?).await?
     };
-    let data = to_jaeger(&traces);
-    let total = data.len();
-    Ok(envelope(data, total))
+    Ok(envelope(to_jaeger(&traces), 0))
 }
 
 pub async fn trace(
@@ -134,7 +133,7 @@ pub async fn trace(
         _ => None,
     };
     let trace = state.query.trace(id, window).await?;
-    Ok(envelope(to_jaeger(std::slice::from_ref(&trace)), 1))
+    Ok(envelope(to_jaeger(std::slice::from_ref(&trace)), 0))
 }
 
 #[derive(Serialize)]
@@ -169,8 +168,7 @@ pub async fn dependencies(
             call_count: l.call_count,
         })
         .collect();
-    let total = data.len();
-    Ok(envelope(data, total))
+    Ok(envelope(data, 0))
 }
 
 /// `POST /api/transform`: OTLP JSON in, Jaeger UI JSON out (one trace per trace id), nothing
@@ -197,6 +195,5 @@ pub async fn transform(body: Bytes) -> Result<Response, ApiError> {
         .filter_map(|id| by_trace.remove(&id))
         .map(|records| jaeger::Trace::from_otlp(&SpanRecord::group(records)))
         .collect();
-    let total = data.len();
-    Ok(envelope(data, total))
+    Ok(envelope(data, 0))
 }

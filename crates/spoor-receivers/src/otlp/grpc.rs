@@ -6,7 +6,7 @@ use spoor_model::otlp_collector::trace_service_server::{TraceService, TraceServi
 use spoor_model::otlp_collector::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use spoor_model::span_count;
+use spoor_model::{span_count, ErrorKind};
 use spoor_telemetry::ReceiverMetrics;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codec::CompressionEncoding;
@@ -57,8 +57,14 @@ impl OtlpGrpcConfig {
             .send_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(self.max_recv_msg_size);
         let shutdown = ctx.shutdown.clone();
+        let size_metrics = ctx.telemetry.receiver("otlp", "grpc");
         let task = tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
+                .layer(tower::util::MapResponseLayer::new(
+                    move |response: http::Response<tonic::body::Body>| {
+                        oversize_is_resource_exhausted(response, &size_metrics)
+                    },
+                ))
                 .add_service(server)
                 .serve_with_incoming_shutdown(
                     TcpListenerStream::new(listener),
@@ -71,6 +77,28 @@ impl OtlpGrpcConfig {
         });
         Ok(RunningReceiver::new(Self::NAME, local_addr, task))
     }
+}
+
+/// tonic refuses a message over `max_decoding_message_size` with OUT_OF_RANGE before our
+/// handler runs; OTLP clients expect RESOURCE_EXHAUSTED for a too-large request. The response is
+/// trailers-only, so the status is a header here.
+fn oversize_is_resource_exhausted(
+    mut response: http::Response<tonic::body::Body>,
+    metrics: &ReceiverMetrics,
+) -> http::Response<tonic::body::Body> {
+    let out_of_range = (tonic::Code::OutOfRange as i32).to_string();
+    if response
+        .headers()
+        .get("grpc-status")
+        .is_some_and(|v| v.as_bytes() == out_of_range.as_bytes())
+    {
+        let code = ErrorKind::TooLarge.grpc_code().to_string();
+        if let Ok(value) = http::HeaderValue::from_str(&code) {
+            response.headers_mut().insert("grpc-status", value);
+        }
+        metrics.request_error("too_large", 0);
+    }
+    response
 }
 
 struct OtlpTraceService {
