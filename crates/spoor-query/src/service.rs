@@ -48,10 +48,10 @@ impl QueryService {
     pub async fn traces(&self, ids: &[TraceId]) -> Result<Vec<Trace>, QueryError> {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(t) = self.reader.get_trace(*id, None).await? {
-                if !t.resource_spans.is_empty() {
-                    out.push(t);
-                }
+            if let Some(t) = self.reader.get_trace(*id, None).await?
+                && !t.resource_spans.is_empty()
+            {
+                out.push(t);
             }
         }
         Ok(out)

@@ -63,15 +63,15 @@ impl<'q> SpanMatcher<'q> {
         span: &Span,
     ) -> bool {
         let q = self.query;
-        if let Some(service) = q.service.as_deref().filter(|s| !s.is_empty()) {
-            if service_name(resource) != service {
-                return false;
-            }
+        if let Some(service) = q.service.as_deref().filter(|s| !s.is_empty())
+            && service_name(resource) != service
+        {
+            return false;
         }
-        if let Some(op) = q.operation.as_deref().filter(|s| !s.is_empty()) {
-            if span.name != op {
-                return false;
-            }
+        if let Some(op) = q.operation.as_deref().filter(|s| !s.is_empty())
+            && span.name != op
+        {
+            return false;
         }
         let start = span.start_time_unix_nano;
         if q.start_min.is_some_and(|min| start < min) || q.start_max.is_some_and(|max| start > max)

@@ -198,12 +198,12 @@ impl SpanReader for MemoryStore {
                 let Ok(parent) = SpanId::from_bytes(&r.span.parent_span_id) else {
                     continue;
                 };
-                if let Some(parent_service) = services.get(&parent) {
-                    if *parent_service != r.service() {
-                        *counts
-                            .entry((parent_service.to_string(), r.service().to_string()))
-                            .or_default() += 1;
-                    }
+                if let Some(parent_service) = services.get(&parent)
+                    && *parent_service != r.service()
+                {
+                    *counts
+                        .entry((parent_service.to_string(), r.service().to_string()))
+                        .or_default() += 1;
                 }
             }
         }

@@ -156,12 +156,12 @@ pub fn trace_query(params: &Params) -> Result<TraceQuery, ApiError> {
     }
     let duration_min = params.duration("minDuration")?;
     let duration_max = params.duration("maxDuration")?;
-    if let (Some(min), Some(max)) = (duration_min, duration_max) {
-        if min > max {
-            return Err(ApiError::bad_request(
-                "'minDuration' must not be greater than 'maxDuration'",
-            ));
-        }
+    if let (Some(min), Some(max)) = (duration_min, duration_max)
+        && min > max
+    {
+        return Err(ApiError::bad_request(
+            "'minDuration' must not be greater than 'maxDuration'",
+        ));
     }
     let limit = match params.u64("limit")? {
         Some(0) | None => DEFAULT_LIMIT,

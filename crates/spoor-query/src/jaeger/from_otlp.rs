@@ -5,9 +5,7 @@ use spoor_model::otlp_resource::Resource;
 use spoor_model::otlp_trace::status::StatusCode;
 use spoor_model::{ResourceSpans, Span as OtlpSpan, SpanId, TraceId, span_kind_name};
 
-use super::{
-    KeyValue, Log, Process, RefType, Reference, Span, TagValue, Trace, hex_string, trace_id_string,
-};
+use super::{KeyValue, Log, Process, RefType, Reference, Span, TagValue, Trace, trace_id_string};
 
 /// Service name Jaeger uses for a resource without `service.name`.
 const NO_SERVICE_NAME: &str = "OTLPResourceNoServiceName";
@@ -59,36 +57,29 @@ fn process_from_resource(resource: Option<&Resource>) -> Process {
         .map(|r| r.attributes.as_slice())
         .unwrap_or_default()
     {
-        if kv.key == "service.name" {
-            if let Some(any_value::Value::StringValue(s)) =
+        if kv.key == "service.name"
+            && let Some(any_value::Value::StringValue(s)) =
                 kv.value.as_ref().and_then(|v| v.value.as_ref())
-            {
-                service_name = s.clone();
-                continue;
-            }
+        {
+            service_name = s.clone();
+            continue;
         }
         tags.push(tag_from_otlp(kv));
     }
     Process { service_name, tags }
 }
 
+/// Renders an id of `width` bytes (16: trace, 8: span); shorter ids are left-padded, and an id
+/// that cannot be one (empty or too long; receivers reject those) renders empty.
 fn id_string(bytes: &[u8], width: usize) -> String {
-    if bytes.len() == width {
-        if width == 16 {
-            if let Ok(id) = TraceId::from_bytes(bytes) {
-                return trace_id_string(&id);
-            }
-        }
-        return hex_string(bytes);
-    }
-    // Wrongly sized ids cannot come through the receivers; render what there is.
-    match width {
-        16 => TraceId::from_bytes(bytes)
+    if width == 16 {
+        TraceId::from_bytes(bytes)
             .map(|id| trace_id_string(&id))
-            .unwrap_or_default(),
-        _ => SpanId::from_bytes(bytes)
+            .unwrap_or_default()
+    } else {
+        SpanId::from_bytes(bytes)
             .map(|id| id.to_hex())
-            .unwrap_or_default(),
+            .unwrap_or_default()
     }
 }
 
