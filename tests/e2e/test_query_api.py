@@ -194,3 +194,26 @@ def test_health_and_metrics(spoor):
     assert spoor.metric("spoor_store_traces") == 10
     assert spoor.metric("spoor_store_spans") == 20
     wait_for(lambda: spoor.metric("spoor_receiver_bytes_received_total", receiver="otlp", transport="http") > 0)
+
+
+def test_cors_lets_browser_sdks_post(spoor):
+    preflight = requests.options(
+        spoor.url("otlp-http", "/v1/traces"),
+        headers={
+            "Origin": "http://app.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+        timeout=5,
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert preflight.headers["access-control-allow-methods"] in ("*", "POST")
+    body = {"resourceSpans": [resource("browser", [otlp_span(tid(5), sid(5), "click")])]}
+    r = requests.post(
+        spoor.url("otlp-http", "/v1/traces"),
+        data=json.dumps(body),
+        headers={"Content-Type": "application/json", "Origin": "http://app.example"},
+        timeout=5,
+    )
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"

@@ -217,3 +217,77 @@ impl SpanReader for MemoryStore {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use spoor_model::{attr, otlp_resource::Resource, ScopeSpans, Span};
+
+    use super::*;
+
+    fn batch(service: &str, trace: u8, span: u8, parent: u8, start: u64) -> Vec<ResourceSpans> {
+        vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![attr::string("service.name", service)],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    trace_id: vec![trace; 16],
+                    span_id: vec![span; 8],
+                    parent_span_id: if parent == 0 { vec![] } else { vec![parent; 8] },
+                    name: format!("op{span}"),
+                    start_time_unix_nano: start,
+                    end_time_unix_nano: start + 10,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            schema_url: String::new(),
+        }]
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn evicts_the_oldest_trace_beyond_the_bound() {
+        block_on(async {
+            let store = MemoryStore::new(2);
+            for t in 1..=3 {
+                store.write(batch("a", t, t, 0, 100)).await.expect("write");
+            }
+            assert!(store.get_trace(TraceId([1; 16]), None).await.expect("get").is_none());
+            assert!(store.get_trace(TraceId([3; 16]), None).await.expect("get").is_some());
+            // A late span of a kept trace does not evict it.
+            store.write(batch("a", 2, 9, 2, 100)).await.expect("write");
+            let t2 = store.get_trace(TraceId([2; 16]), None).await.expect("get");
+            assert_eq!(t2.map(|t| spoor_model::span_count(&t.resource_spans)), Some(2));
+            assert_eq!(store.get_services().await.expect("services"), ["a"]);
+        });
+    }
+
+    #[test]
+    fn counts_cross_service_calls_in_the_window() {
+        block_on(async {
+            let store = MemoryStore::new(10);
+            store.write(batch("front", 1, 1, 0, 100)).await.expect("write");
+            store.write(batch("back", 1, 2, 1, 110)).await.expect("write");
+            store.write(batch("back", 1, 3, 2, 120)).await.expect("write");
+            store.write(batch("back", 2, 5, 0, 5_000)).await.expect("write");
+            let links = store.get_dependencies(1_000, 1_000).await.expect("deps");
+            assert_eq!(
+                links,
+                [DependencyLink {
+                    parent: "front".into(),
+                    child: "back".into(),
+                    call_count: 1
+                }]
+            );
+            assert!(store.get_dependencies(90, 10).await.expect("deps").is_empty());
+        });
+    }
+}
