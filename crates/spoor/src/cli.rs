@@ -104,6 +104,11 @@ pub struct RunArgs {
     #[arg(long, env = "SPOOR_MAX_REQUEST_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_request_bytes: usize,
 
+    /// Most spans handed to the store and not yet stored; beyond it receivers answer
+    /// 429 / RESOURCE_EXHAUSTED so clients back off and retry.
+    #[arg(long, env = "SPOOR_MAX_IN_FLIGHT_SPANS", default_value_t = 200_000)]
+    pub max_in_flight_spans: usize,
+
     /// Log filter (tracing-subscriber syntax, e.g. `info` or `spoor=debug`); RUST_LOG overrides.
     #[arg(long, env = "SPOOR_LOG", default_value = "info")]
     pub log: String,

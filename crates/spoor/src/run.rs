@@ -70,7 +70,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
 
     let ctx = ReceiverContext {
-        sink: Arc::new(StoreSink::new(writer)),
+        sink: Arc::new(StoreSink::new(writer, args.max_in_flight_spans, &telemetry)),
         telemetry: telemetry.clone(),
         shutdown: shutdown.clone(),
     };
