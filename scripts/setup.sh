@@ -15,9 +15,10 @@ if [ ! -d "$root/ui/node_modules" ] || [ "$root/ui/package-lock.json" -nt "$root
 fi
 [ "$what" = build ] && exit 0
 
-# Debian packages for the tests: Chromium (UI end-to-end tests).
+# Debian packages for the tests: Chromium (UI end-to-end tests), Prometheus (scrapes /metrics).
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/prometheus ] || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
