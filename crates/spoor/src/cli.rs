@@ -23,6 +23,31 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default when no subcommand is given).
     Run(RunArgs),
+    /// Storage tools.
+    #[command(subcommand)]
+    Tool(ToolCommand),
+    /// Send the standard workload over OTLP gRPC; prints a JSON summary of what was acknowledged.
+    Loadgen(spoor_loadgen::LoadgenArgs),
+    /// Run the benchmark suite against this binary and a receive-and-drop baseline.
+    Bench(spoor_bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolCommand {
+    /// Print a block's schema, row groups and bytes per column.
+    Inspect {
+        /// Path of a block (`.parquet`) file.
+        block: PathBuf,
+    },
+    /// Check checksums and that the manifest and the block files agree.
+    Verify {
+        /// Data directory.
+        #[arg(long, env = "SPOOR_DATA_DIR", default_value = "./spoor-data")]
+        data_dir: PathBuf,
+        /// Object store URL, if blocks are not under the data directory.
+        #[arg(long, env = "SPOOR_STORAGE_URL")]
+        storage_url: Option<String>,
+    },
 }
 
 /// Which store keeps the spans.
@@ -30,6 +55,24 @@ pub enum Command {
 pub enum StorageKind {
     /// Bounded, in memory, lost on restart.
     Memory,
+    /// The durable engine: WAL + Parquet blocks in --data-dir or at --storage-url.
+    Disk,
+}
+
+/// When the write-ahead log is fsynced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WalFsync {
+    /// Before every acknowledgement: survives power loss.
+    Always,
+    /// At most --wal-fsync-interval after the acknowledgement: survives kill -9, may lose the
+    /// last interval on power loss.
+    Interval,
+    /// Never: survives kill -9 only as far as the OS flushes.
+    Never,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}"))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -51,6 +94,51 @@ pub struct RunArgs {
         value_name = "ADDR|off"
     )]
     pub otlp_http: Listen,
+
+    /// Jaeger agent UDP, thrift compact (Agent.emitBatch; jaeger-client, OTel Jaeger exporters).
+    #[arg(
+        long,
+        env = "SPOOR_JAEGER_THRIFT_COMPACT",
+        default_value = "0.0.0.0:6831",
+        value_name = "ADDR|off"
+    )]
+    pub jaeger_thrift_compact: Listen,
+
+    /// Jaeger agent UDP, thrift binary (Agent.emitBatch; Node's Jaeger exporter).
+    #[arg(
+        long,
+        env = "SPOOR_JAEGER_THRIFT_BINARY",
+        default_value = "0.0.0.0:6832",
+        value_name = "ADDR|off"
+    )]
+    pub jaeger_thrift_binary: Listen,
+
+    /// Jaeger collector HTTP (POST /api/traces, application/x-thrift).
+    #[arg(
+        long,
+        env = "SPOOR_JAEGER_THRIFT_HTTP",
+        default_value = "0.0.0.0:14268",
+        value_name = "ADDR|off"
+    )]
+    pub jaeger_thrift_http: Listen,
+
+    /// Jaeger collector gRPC (jaeger.api_v2.CollectorService/PostSpans).
+    #[arg(
+        long,
+        env = "SPOOR_JAEGER_GRPC",
+        default_value = "0.0.0.0:14250",
+        value_name = "ADDR|off"
+    )]
+    pub jaeger_grpc: Listen,
+
+    /// Zipkin HTTP (POST /api/v1/spans and /api/v2/spans; JSON, protobuf, thrift).
+    #[arg(
+        long,
+        env = "SPOOR_ZIPKIN",
+        default_value = "0.0.0.0:9411",
+        value_name = "ADDR|off"
+    )]
+    pub zipkin: Listen,
 
     /// Query HTTP server: Jaeger JSON API, api_v3 over HTTP, web UI.
     #[arg(
@@ -89,12 +177,33 @@ pub struct RunArgs {
     pub health_http: Listen,
 
     /// Storage backend.
-    #[arg(long, env = "SPOOR_STORAGE", value_enum, default_value = "memory")]
+    #[arg(long, env = "SPOOR_STORAGE", value_enum, default_value = "disk")]
     pub storage: StorageKind,
 
-    /// Directory of the embedded store (disk backend).
+    /// Directory of the embedded store (disk backend): WAL, and blocks unless --storage-url.
     #[arg(long, env = "SPOOR_DATA_DIR", default_value = "./spoor-data")]
     pub data_dir: PathBuf,
+
+    /// Object store for blocks and manifests: s3://bucket/prefix, gs://…, az://…, file:///path.
+    /// Credentials come from the usual environment variables (AWS_ACCESS_KEY_ID, …).
+    #[arg(long, env = "SPOOR_STORAGE_URL")]
+    pub storage_url: Option<String>,
+
+    /// How long traces are kept; older blocks are deleted in the background.
+    #[arg(long, env = "SPOOR_RETENTION", default_value = "72h", value_parser = parse_duration)]
+    pub retention: std::time::Duration,
+
+    /// WAL fsync policy.
+    #[arg(long, env = "SPOOR_WAL_FSYNC", value_enum, default_value = "interval")]
+    pub wal_fsync: WalFsync,
+
+    /// WAL fsync interval for --wal-fsync interval.
+    #[arg(long, env = "SPOOR_WAL_FSYNC_INTERVAL", default_value = "100ms", value_parser = parse_duration)]
+    pub wal_fsync_interval: std::time::Duration,
+
+    /// The in-memory head is cut into a Parquet block when its oldest span is this old.
+    #[arg(long, env = "SPOOR_BLOCK_CUT_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub block_cut_interval: std::time::Duration,
 
     /// Memory backend: most traces kept; the oldest is evicted beyond it.
     #[arg(long, env = "SPOOR_MEMORY_MAX_TRACES", default_value_t = 100_000)]

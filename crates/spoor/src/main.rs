@@ -4,6 +4,7 @@ mod cli;
 mod listen;
 mod run;
 mod sink;
+mod tools;
 
 use clap::Parser;
 
@@ -13,16 +14,35 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
-    let run_args = match cli.command {
-        None => cli.run,
-        Some(cli::Command::Run(args)) => args,
-    };
-    init_logging(&run_args.log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("spoor")
         .build()?;
-    runtime.block_on(run::run(run_args))
+    match cli.command {
+        None => serve(&runtime, cli.run),
+        Some(cli::Command::Run(args)) => serve(&runtime, args),
+        Some(cli::Command::Tool(tool)) => {
+            init_logging("warn");
+            runtime.block_on(tools::run(tool))
+        }
+        Some(cli::Command::Loadgen(args)) => {
+            init_logging("warn");
+            let summary = runtime.block_on(spoor_loadgen::run(args))?;
+            println!("{}", summary.to_json());
+            Ok(())
+        }
+        Some(cli::Command::Bench(args)) => {
+            init_logging("warn");
+            let report = runtime.block_on(spoor_bench::run(args))?;
+            print!("{}", report.table());
+            Ok(())
+        }
+    }
+}
+
+fn serve(runtime: &tokio::runtime::Runtime, args: cli::RunArgs) -> anyhow::Result<()> {
+    init_logging(&args.log);
+    runtime.block_on(run::run(args))
 }
 
 fn init_logging(default_filter: &str) {

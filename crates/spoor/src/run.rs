@@ -3,15 +3,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use spoor_api::{Readiness, RunningServer};
+use spoor_engine::{Engine, EngineConfig, FsyncPolicy};
 use spoor_query::QueryService;
 use spoor_receivers::{
-    OtlpGrpcConfig, OtlpHttpConfig, ReceiverConfig, ReceiverContext, RunningReceiver,
+    JaegerGrpcConfig, JaegerThriftBinaryConfig, JaegerThriftCompactConfig, JaegerThriftHttpConfig,
+    OtlpGrpcConfig, OtlpHttpConfig, ReceiverConfig, ReceiverContext, RunningReceiver, ZipkinConfig,
 };
 use spoor_storage::{MemoryStore, SpanReader, SpanWriter};
 use spoor_telemetry::Telemetry;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{RunArgs, StorageKind};
+use crate::cli::{RunArgs, StorageKind, WalFsync};
 use crate::sink::StoreSink;
 
 /// How long shutdown waits for listeners to drain before giving up on them.
@@ -32,6 +34,40 @@ fn receiver_configs(args: &RunArgs) -> Vec<ReceiverConfig> {
             max_request_body_size: args.max_request_bytes,
         }));
     }
+    if let Some(endpoint) = args.jaeger_thrift_compact.addr() {
+        out.push(ReceiverConfig::JaegerThriftCompact(
+            JaegerThriftCompactConfig {
+                endpoint,
+                ..Default::default()
+            },
+        ));
+    }
+    if let Some(endpoint) = args.jaeger_thrift_binary.addr() {
+        out.push(ReceiverConfig::JaegerThriftBinary(
+            JaegerThriftBinaryConfig {
+                endpoint,
+                ..Default::default()
+            },
+        ));
+    }
+    if let Some(endpoint) = args.jaeger_thrift_http.addr() {
+        out.push(ReceiverConfig::JaegerThriftHttp(JaegerThriftHttpConfig {
+            endpoint,
+            max_request_body_size: args.max_request_bytes,
+        }));
+    }
+    if let Some(endpoint) = args.jaeger_grpc.addr() {
+        out.push(ReceiverConfig::JaegerGrpc(JaegerGrpcConfig {
+            endpoint,
+            max_recv_msg_size: args.max_request_bytes,
+        }));
+    }
+    if let Some(endpoint) = args.zipkin.addr() {
+        out.push(ReceiverConfig::Zipkin(ZipkinConfig {
+            endpoint,
+            max_request_body_size: args.max_request_bytes,
+        }));
+    }
     out
 }
 
@@ -41,12 +77,28 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let readiness = Readiness::default();
 
+    let mut engine: Option<Arc<Engine>> = None;
     let (writer, reader): (Arc<dyn SpanWriter>, Arc<dyn SpanReader>) = match args.storage {
         StorageKind::Memory => {
             let store = Arc::new(MemoryStore::new(args.memory_max_traces));
             store.register_metrics(&telemetry);
             tracing::info!(max_traces = args.memory_max_traces, "storage: memory");
             (store.clone(), store)
+        }
+        StorageKind::Disk => {
+            let config = engine_config(&args);
+            let opened = Engine::open(config, &telemetry)
+                .await
+                .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
+            let opened = Arc::new(opened);
+            tracing::info!(
+                data_dir = %args.data_dir.display(),
+                storage_url = args.storage_url.as_deref().unwrap_or("(data dir)"),
+                retention = ?args.retention,
+                "storage: disk"
+            );
+            engine = Some(opened.clone());
+            (opened.clone(), opened)
         }
     };
     let query = QueryService::new(reader);
@@ -107,8 +159,27 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
         tracing::warn!(timeout = ?DRAIN_TIMEOUT, "listeners did not drain in time");
     }
+    if let Some(engine) = engine {
+        engine.shutdown().await.context("closing the store")?;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The engine settings the flags ask for.
+pub fn engine_config(args: &RunArgs) -> EngineConfig {
+    EngineConfig {
+        data_dir: args.data_dir.clone(),
+        storage_url: args.storage_url.clone(),
+        wal_fsync: match args.wal_fsync {
+            WalFsync::Always => FsyncPolicy::Always,
+            WalFsync::Interval => FsyncPolicy::Interval(args.wal_fsync_interval),
+            WalFsync::Never => FsyncPolicy::Never,
+        },
+        retention: args.retention,
+        block_cut_interval: args.block_cut_interval,
+        ..EngineConfig::default()
+    }
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

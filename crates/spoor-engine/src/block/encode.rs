@@ -1,0 +1,375 @@
+//! Head → Parquet block.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    FixedSizeBinaryBuilder, Int64Builder, StringBuilder, StringDictionaryBuilder,
+};
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    ArrayRef, Int8Array, Int64Array, ListArray, RecordBatch, StringArray, StructArray, UInt8Array,
+    UInt32Array,
+};
+use arrow_buffer::OffsetBuffer;
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::KeyValue as ParquetKv;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+use spoor_model::otlp_common::KeyValue;
+use spoor_model::otlp_common::any_value::Value;
+use spoor_model::{SpanId, attr, span_kind_name};
+use spoor_storage::StorageError;
+
+use super::schema::{self, DEDICATED, Dedicated, value_type};
+use crate::error::internal;
+use crate::head::Head;
+use crate::manifest::{BlockMeta, CatalogOp};
+
+/// A block ready to upload.
+pub(crate) struct EncodedBlock {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) meta: BlockMeta,
+}
+
+fn writer_props(row_group_spans: usize, meta_json: String, zstd_level: i32) -> WriterProperties {
+    let level = ZstdLevel::try_new(zstd_level).unwrap_or_default();
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_max_row_group_row_count(Some(row_group_spans.max(1)))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_column_bloom_filter_enabled(ColumnPath::from(schema::TRACE_ID), true)
+        .set_column_bloom_filter_fpp(ColumnPath::from(schema::TRACE_ID), 0.01)
+        .set_column_bloom_filter_max_ndv(ColumnPath::from(schema::TRACE_ID), row_group_spans as u64)
+        .set_column_dictionary_enabled(ColumnPath::from(schema::SPAN_ID), false)
+        .set_column_dictionary_enabled(ColumnPath::from(schema::PARENT_SPAN_ID), false)
+        .set_column_dictionary_enabled(ColumnPath::from(schema::START), false)
+        .set_column_encoding(
+            ColumnPath::from(schema::START),
+            Encoding::DELTA_BINARY_PACKED,
+        )
+        .set_column_dictionary_enabled(ColumnPath::from(schema::DURATION), false)
+        .set_column_encoding(
+            ColumnPath::from(schema::DURATION),
+            Encoding::DELTA_BINARY_PACKED,
+        )
+        .set_key_value_metadata(Some(vec![
+            ParquetKv::new(
+                "spoor.format".to_string(),
+                schema::FORMAT_VERSION.to_string(),
+            ),
+            ParquetKv::new("spoor.block".to_string(), meta_json),
+        ]))
+        .build()
+}
+
+/// Encodes every span of `head` as one block, sorted by trace id then start time.
+pub(crate) fn encode_head(
+    head: &Head,
+    id: &str,
+    level: u32,
+    row_group_spans: usize,
+    created_at: u64,
+) -> Result<EncodedBlock, StorageError> {
+    let order = head.sorted_order();
+    let meta = block_meta(head, &order, id, level, created_at);
+    let meta_json = serde_json::to_string(&meta).map_err(internal)?;
+    let schema = schema::block_schema();
+    // Compacted blocks live long and are written in the background: compress them harder.
+    let props = writer_props(row_group_spans, meta_json, if level == 0 { 3 } else { 9 });
+    let mut bytes = Vec::new();
+    {
+        let mut writer = ArrowWriter::try_new(&mut bytes, schema.clone(), Some(props))
+            .map_err(|e| internal(format!("creating parquet writer: {e}")))?;
+        let resource_json: Vec<String> = head
+            .resources
+            .values
+            .iter()
+            .map(|r| serde_json::to_string(r.as_ref()).unwrap_or_default())
+            .collect();
+        let scope_json: Vec<String> = head
+            .scopes
+            .values
+            .iter()
+            .map(|s| serde_json::to_string(s.as_ref()).unwrap_or_default())
+            .collect();
+        for chunk in order.chunks(row_group_spans.max(1)) {
+            let batch = encode_rows(head, chunk, &schema, &resource_json, &scope_json)?;
+            writer
+                .write(&batch)
+                .map_err(|e| internal(format!("writing parquet: {e}")))?;
+        }
+        writer
+            .close()
+            .map_err(|e| internal(format!("closing parquet: {e}")))?;
+    }
+    let mut meta = meta;
+    meta.size_bytes = bytes.len() as u64;
+    meta.crc32c = crc32c::crc32c(&bytes);
+    Ok(EncodedBlock { bytes, meta })
+}
+
+fn block_meta(head: &Head, order: &[u32], id: &str, level: u32, created_at: u64) -> BlockMeta {
+    let mut services = BTreeSet::new();
+    let mut ops = BTreeSet::new();
+    let mut traces = 0u64;
+    let mut last = None;
+    let mut span_service: HashMap<(spoor_model::TraceId, SpanId), &str> = HashMap::new();
+    for i in order {
+        let s = &head.spans[*i as usize];
+        if last != Some(s.trace) {
+            traces += 1;
+            last = Some(s.trace);
+        }
+        let service = head.service_of(s);
+        services.insert(service.to_string());
+        ops.insert(CatalogOp {
+            service: service.to_string(),
+            name: s.span.name.clone(),
+            kind: span_kind_name(s.span.kind).to_string(),
+        });
+        if let Ok(sid) = SpanId::from_bytes(&s.span.span_id) {
+            span_service.insert((s.trace, sid), service);
+        }
+    }
+    let mut deps: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for s in &head.spans {
+        let Ok(parent) = SpanId::from_bytes(&s.span.parent_span_id) else {
+            continue;
+        };
+        let child = head.service_of(s);
+        if let Some(p) = span_service.get(&(s.trace, parent)) {
+            if *p != child {
+                *deps.entry((p.to_string(), child.to_string())).or_default() += 1;
+            }
+        }
+    }
+    let first = order.first().map(|i| head.spans[*i as usize].trace);
+    let lastid = order.last().map(|i| head.spans[*i as usize].trace);
+    BlockMeta {
+        id: id.to_string(),
+        level,
+        size_bytes: 0,
+        crc32c: 0,
+        span_count: order.len() as u64,
+        trace_count: traces,
+        min_start: head.min_start,
+        max_start: head.max_start,
+        min_trace_id: first.map(|t| t.to_hex()).unwrap_or_default(),
+        max_trace_id: lastid.map(|t| t.to_hex()).unwrap_or_default(),
+        services: services.into_iter().collect(),
+        operations: ops.into_iter().collect(),
+        dependencies: deps.into_iter().map(|((p, c), n)| (p, c, n)).collect(),
+        created_at,
+    }
+}
+
+/// The string form stored in `attributes.value` and the type tag for one value.
+pub(crate) fn encode_value(v: Option<&Value>) -> (u8, String) {
+    match v {
+        Some(Value::StringValue(s)) => (value_type::STRING, s.clone()),
+        Some(Value::BoolValue(b)) => (value_type::BOOL, b.to_string()),
+        Some(Value::IntValue(i)) => (value_type::INT, i.to_string()),
+        Some(Value::DoubleValue(d)) => (value_type::DOUBLE, attr::format_double(*d)),
+        Some(Value::BytesValue(b)) => (value_type::BYTES, attr::base64_encode(b)),
+        Some(other) => {
+            let any = spoor_model::otlp_common::AnyValue {
+                value: Some(other.clone()),
+            };
+            (
+                value_type::JSON,
+                serde_json::to_string(&any).unwrap_or_default(),
+            )
+        }
+        None => (value_type::JSON, "{}".to_string()),
+    }
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn encode_rows(
+    head: &Head,
+    rows: &[u32],
+    schema: &SchemaRef,
+    resource_json: &[String],
+    scope_json: &[String],
+) -> Result<RecordBatch, StorageError> {
+    let n = rows.len();
+    let mut trace_id = FixedSizeBinaryBuilder::with_capacity(n, 16);
+    let mut span_id = FixedSizeBinaryBuilder::with_capacity(n, 8);
+    let mut parent = FixedSizeBinaryBuilder::with_capacity(n, 8);
+    let mut trace_state = StringBuilder::new();
+    let mut flags = Vec::with_capacity(n);
+    let mut name = StringDictionaryBuilder::<Int32Type>::new();
+    let mut kind = Vec::with_capacity(n);
+    let mut start = Vec::with_capacity(n);
+    let mut duration = Vec::with_capacity(n);
+    let mut status_code = Vec::with_capacity(n);
+    let mut status_message = StringBuilder::new();
+    let mut service = StringDictionaryBuilder::<Int32Type>::new();
+    let mut resource = StringDictionaryBuilder::<Int32Type>::new();
+    let mut scope = StringDictionaryBuilder::<Int32Type>::new();
+    let mut ded_str: Vec<StringBuilder> = DEDICATED.iter().map(|_| StringBuilder::new()).collect();
+    let mut ded_int: Vec<Int64Builder> = DEDICATED.iter().map(|_| Int64Builder::new()).collect();
+    let mut attr_offsets = Vec::with_capacity(n + 1);
+    attr_offsets.push(0i32);
+    let (mut keys, mut types, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut d_attr, mut d_events, mut d_links) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut events = StringBuilder::new();
+    let mut links = StringBuilder::new();
+    let mut slots: Vec<Option<&KeyValue>> = vec![None; DEDICATED.len()];
+
+    let fsb = |e: arrow_schema::ArrowError| internal(format!("building id column: {e}"));
+    for i in rows {
+        let s = &head.spans[*i as usize];
+        let span = &s.span;
+        trace_id.append_value(s.trace.0).map_err(fsb)?;
+        let sid = SpanId::from_bytes(&span.span_id).unwrap_or_default();
+        span_id.append_value(sid.0).map_err(fsb)?;
+        match SpanId::from_bytes(&span.parent_span_id) {
+            Ok(p) => parent.append_value(p.0).map_err(fsb)?,
+            Err(_) => parent.append_null(),
+        }
+        if span.trace_state.is_empty() {
+            trace_state.append_null();
+        } else {
+            trace_state.append_value(&span.trace_state);
+        }
+        flags.push(span.flags);
+        name.append_value(&span.name);
+        kind.push(span.kind as i8);
+        start.push(to_i64(span.start_time_unix_nano));
+        duration.push(
+            (i128::from(span.end_time_unix_nano) - i128::from(span.start_time_unix_nano))
+                .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+        );
+        let status = span.status.clone().unwrap_or_default();
+        status_code.push(status.code as i8);
+        if status.message.is_empty() {
+            status_message.append_null();
+        } else {
+            status_message.append_value(&status.message);
+        }
+        service.append_value(head.service_of(s));
+        match resource_json.get(s.resource as usize) {
+            Some(j) => resource.append_value(j),
+            None => resource.append_null(),
+        }
+        match scope_json.get(s.scope as usize) {
+            Some(j) => scope.append_value(j),
+            None => scope.append_null(),
+        }
+        // Dedicated columns take the first attribute with their key and type.
+        slots.iter_mut().for_each(|s| *s = None);
+        for kv in &span.attributes {
+            let v = kv.value.as_ref().and_then(|v| v.value.as_ref());
+            let slot = DEDICATED.iter().position(|(k, _, ty)| {
+                *k == kv.key
+                    && matches!(
+                        (ty, v),
+                        (Dedicated::Str, Some(Value::StringValue(_)))
+                            | (Dedicated::Int, Some(Value::IntValue(_)))
+                    )
+            });
+            match slot {
+                Some(j) if slots[j].is_none() => slots[j] = Some(kv),
+                _ => {
+                    let (t, val) = encode_value(v);
+                    keys.push(kv.key.clone());
+                    types.push(t);
+                    values.push(val);
+                }
+            }
+        }
+        for (j, slot) in slots.iter().enumerate() {
+            let v = slot
+                .and_then(|kv| kv.value.as_ref())
+                .and_then(|v| v.value.as_ref());
+            match (DEDICATED[j].2, v) {
+                (Dedicated::Str, Some(Value::StringValue(s))) => ded_str[j].append_value(s),
+                (Dedicated::Int, Some(Value::IntValue(i))) => ded_int[j].append_value(*i),
+                (Dedicated::Str, _) => ded_str[j].append_null(),
+                (Dedicated::Int, _) => ded_int[j].append_null(),
+            }
+        }
+        attr_offsets.push(i32::try_from(keys.len()).map_err(internal)?);
+        d_attr.push(span.dropped_attributes_count);
+        d_events.push(span.dropped_events_count);
+        d_links.push(span.dropped_links_count);
+        if span.events.is_empty() {
+            events.append_null();
+        } else {
+            events.append_value(serde_json::to_string(&span.events).map_err(internal)?);
+        }
+        if span.links.is_empty() {
+            links.append_null();
+        } else {
+            links.append_value(serde_json::to_string(&span.links).map_err(internal)?);
+        }
+    }
+
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(trace_id.finish()),
+        Arc::new(span_id.finish()),
+        Arc::new(parent.finish()),
+        Arc::new(trace_state.finish()),
+        Arc::new(UInt32Array::from(flags)),
+        Arc::new(name.finish()),
+        Arc::new(Int8Array::from(kind)),
+        Arc::new(Int64Array::from(start)),
+        Arc::new(Int64Array::from(duration)),
+        Arc::new(Int8Array::from(status_code)),
+        Arc::new(status_message.finish()),
+        Arc::new(service.finish()),
+        Arc::new(resource.finish()),
+        Arc::new(scope.finish()),
+    ];
+    for (j, (_, _, ty)) in DEDICATED.iter().enumerate() {
+        match ty {
+            Dedicated::Str => columns.push(Arc::new(ded_str[j].finish())),
+            Dedicated::Int => columns.push(Arc::new(ded_int[j].finish())),
+        }
+    }
+    let items = StructArray::try_new(
+        schema::attribute_fields(),
+        vec![
+            Arc::new(StringArray::from(keys)),
+            Arc::new(UInt8Array::from(types)),
+            Arc::new(StringArray::from(values)),
+        ],
+        None,
+    )
+    .map_err(internal)?;
+    columns.push(Arc::new(
+        ListArray::try_new(
+            schema::attribute_item(),
+            OffsetBuffer::new(attr_offsets.into()),
+            Arc::new(items),
+            None,
+        )
+        .map_err(internal)?,
+    ));
+    columns.push(Arc::new(
+        StructArray::try_new(
+            schema::dropped_fields(),
+            vec![
+                Arc::new(UInt32Array::from(d_attr)),
+                Arc::new(UInt32Array::from(d_events)),
+                Arc::new(UInt32Array::from(d_links)),
+            ],
+            None,
+        )
+        .map_err(internal)?,
+    ));
+    columns.push(Arc::new(events.finish()));
+    columns.push(Arc::new(links.finish()));
+    RecordBatch::try_new(schema.clone(), columns).map_err(internal)
+}

@@ -1,0 +1,355 @@
+//! Reading blocks from the object store: footer and bloom-filter caches, trace-by-id with
+//! row-group pruning, and search with predicates pushed into the scan.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_schema::ArrowError;
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use parking_lot::Mutex;
+use parquet::arrow::arrow_reader::{
+    ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter,
+};
+// `ParquetObjectReader` is deprecated upstream in favour of a hand-written `AsyncFileReader`;
+// it still does what we need (ranged gets through `object_store`).
+#[allow(deprecated)]
+use parquet::arrow::async_reader::ParquetObjectReader;
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+use parquet::bloom_filter::Sbbf;
+use parquet::file::metadata::PageIndexPolicy;
+use spoor_model::TraceId;
+use spoor_storage::{SpanMatcher, StorageError, TraceQuery};
+
+use super::decode::{self, DecodedRow};
+use super::schema;
+use crate::error::{corrupt, store};
+use crate::manifest::{BlockMeta, block_path};
+
+/// A block's footer, parsed once and kept.
+pub(crate) struct Loaded {
+    meta: ArrowReaderMetadata,
+    path: Path,
+    size: u64,
+    blooms: Mutex<HashMap<usize, Option<Arc<Sbbf>>>>,
+}
+
+/// Reads blocks; caches footers and bloom filters per block.
+pub(crate) struct Blocks {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) prefix: Path,
+    cache: Mutex<HashMap<String, Arc<Loaded>>>,
+}
+
+fn pq(location: &str) -> impl Fn(parquet::errors::ParquetError) -> StorageError + '_ {
+    move |e| corrupt(location, e)
+}
+
+impl Blocks {
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, prefix: Path) -> Self {
+        Self {
+            store,
+            prefix,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn evict(&self, id: &str) {
+        self.cache.lock().remove(id);
+    }
+
+    /// Fetches a whole block and checks it against the manifest's size and checksum.
+    pub(crate) async fn fetch_verified(&self, b: &BlockMeta) -> Result<Bytes, StorageError> {
+        let path = block_path(&self.prefix, &b.id);
+        let bytes = self
+            .store
+            .get(&path)
+            .await
+            .map_err(|e| store(&format!("reading block {}", b.id), e))?
+            .bytes()
+            .await
+            .map_err(|e| store(&format!("reading block {}", b.id), e))?;
+        if bytes.len() as u64 != b.size_bytes {
+            return Err(corrupt(
+                path.to_string(),
+                format!("size {} != manifest size {}", bytes.len(), b.size_bytes),
+            ));
+        }
+        let crc = crc32c::crc32c(&bytes);
+        if crc != b.crc32c {
+            return Err(corrupt(
+                path.to_string(),
+                format!("crc32c {crc:08x} != manifest {:08x}", b.crc32c),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// The block's footer; the first load verifies the whole file's checksum.
+    pub(crate) async fn load(&self, b: &BlockMeta) -> Result<Arc<Loaded>, StorageError> {
+        if let Some(l) = self.cache.lock().get(&b.id) {
+            return Ok(l.clone());
+        }
+        let bytes = self.fetch_verified(b).await?;
+        let path = block_path(&self.prefix, &b.id);
+        let loc = path.to_string();
+        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+        let meta = ArrowReaderMetadata::load(&bytes, options).map_err(pq(&loc))?;
+        let loaded = Arc::new(Loaded {
+            meta,
+            path,
+            size: b.size_bytes,
+            blooms: Mutex::new(HashMap::new()),
+        });
+        self.cache.lock().insert(b.id.clone(), loaded.clone());
+        Ok(loaded)
+    }
+
+    #[allow(deprecated)]
+    fn builder(&self, l: &Loaded) -> ParquetRecordBatchStreamBuilder<ParquetObjectReader> {
+        let reader =
+            ParquetObjectReader::new(self.store.clone(), l.path.clone()).with_file_size(l.size);
+        ParquetRecordBatchStreamBuilder::new_with_metadata(reader, l.meta.clone())
+    }
+
+    fn mask(l: &Loaded, names: &[&str]) -> ProjectionMask {
+        let schema = l.meta.schema();
+        let idx = names.iter().filter_map(|n| schema.index_of(n).ok());
+        ProjectionMask::roots(l.meta.parquet_schema(), idx)
+    }
+
+    fn leaf_index(l: &Loaded, name: &str) -> Option<usize> {
+        l.meta
+            .parquet_schema()
+            .columns()
+            .iter()
+            .position(|c| c.path().string() == name)
+    }
+
+    async fn bloom(&self, l: &Loaded, rg: usize) -> Result<Option<Arc<Sbbf>>, StorageError> {
+        if let Some(b) = l.blooms.lock().get(&rg) {
+            return Ok(b.clone());
+        }
+        let Some(col) = Self::leaf_index(l, schema::TRACE_ID) else {
+            return Ok(None);
+        };
+        let mut builder = self.builder(l);
+        let sbbf = builder
+            .get_row_group_column_bloom_filter(rg, col)
+            .await
+            .map_err(pq(l.path.as_ref()))?
+            .map(Arc::new);
+        l.blooms.lock().insert(rg, sbbf.clone());
+        Ok(sbbf)
+    }
+
+    /// All spans of trace `id` in block `b`.
+    pub(crate) async fn read_trace(
+        &self,
+        b: &BlockMeta,
+        id: TraceId,
+    ) -> Result<Vec<DecodedRow>, StorageError> {
+        let l = self.load(b).await?;
+        let loc = l.path.to_string();
+        let col = Self::leaf_index(&l, schema::TRACE_ID)
+            .ok_or_else(|| corrupt(&loc, "no trace_id column"))?;
+        let mut groups = Vec::new();
+        for (i, rg) in l.meta.metadata().row_groups().iter().enumerate() {
+            if let Some(stats) = rg.column(col).statistics() {
+                let (min, max) = (stats.min_bytes_opt(), stats.max_bytes_opt());
+                if min.is_some_and(|m| id.0.as_slice() < m)
+                    || max.is_some_and(|m| id.0.as_slice() > m)
+                {
+                    continue;
+                }
+            }
+            if let Some(bloom) = self.bloom(&l, i).await? {
+                if !bloom.check(id.0.as_slice()) {
+                    continue;
+                }
+            }
+            groups.push(i);
+        }
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let want = id.0;
+        let pred = ArrowPredicateFn::new(Self::mask(&l, &[schema::TRACE_ID]), move |batch| {
+            let ids = batch
+                .column(0)
+                .as_fixed_size_binary_opt()
+                .ok_or_else(|| ArrowError::SchemaError("trace_id type".into()))?;
+            Ok((0..ids.len()).map(|i| Some(ids.value(i) == want)).collect())
+        });
+        let stream = self
+            .builder(&l)
+            .with_row_groups(groups)
+            .with_row_filter(RowFilter::new(vec![Box::new(pred)]))
+            .build()
+            .map_err(pq(&loc))?;
+        let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(pq(&loc))?;
+        let mut out = Vec::new();
+        for batch in &batches {
+            out.extend(decode::decode_batch(batch, &loc)?);
+        }
+        Ok(out)
+    }
+
+    /// Every span of block `b` (compaction; the caller bounds the block sizes).
+    pub(crate) async fn read_all(&self, b: &BlockMeta) -> Result<Vec<DecodedRow>, StorageError> {
+        let bytes = self.fetch_verified(b).await?;
+        let loc = block_path(&self.prefix, &b.id).to_string();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .map_err(pq(&loc))?
+            .build()
+            .map_err(pq(&loc))?;
+        let mut out = Vec::with_capacity(b.span_count as usize);
+        for batch in reader {
+            out.extend(decode::decode_batch(
+                &batch.map_err(|e| corrupt(&loc, e))?,
+                &loc,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// Traces of block `b` with a span matching `query`: `(trace id, earliest matching start)`.
+    pub(crate) async fn search(
+        &self,
+        b: &BlockMeta,
+        query: &TraceQuery,
+    ) -> Result<Vec<(TraceId, u64)>, StorageError> {
+        let l = self.load(b).await?;
+        let loc = l.path.to_string();
+        let start_col =
+            Self::leaf_index(&l, schema::START).ok_or_else(|| corrupt(&loc, "no start column"))?;
+        let mut groups = Vec::new();
+        for (i, rg) in l.meta.metadata().row_groups().iter().enumerate() {
+            if let Some(parquet::file::statistics::Statistics::Int64(s)) =
+                rg.column(start_col).statistics()
+            {
+                let (min, max) = (s.min_opt().copied(), s.max_opt().copied());
+                let qmin = query
+                    .start_min
+                    .map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+                let qmax = query
+                    .start_max
+                    .map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+                if qmin.zip(max).is_some_and(|(q, m)| m < q)
+                    || qmax.zip(min).is_some_and(|(q, m)| m > q)
+                {
+                    continue;
+                }
+            }
+            groups.push(i);
+        }
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut predicates: Vec<Box<dyn ArrowPredicate>> = Vec::new();
+        let q = query.clone();
+        let cheap = [
+            schema::SERVICE,
+            schema::NAME,
+            schema::START,
+            schema::DURATION,
+        ];
+        predicates.push(Box::new(ArrowPredicateFn::new(
+            Self::mask(&l, &cheap),
+            move |batch| cheap_filter(&batch, &q),
+        )));
+        if !query.attributes.is_empty() {
+            let q = query.clone();
+            let loc2 = loc.clone();
+            predicates.push(Box::new(ArrowPredicateFn::new(
+                ProjectionMask::all(),
+                move |batch| full_filter(&batch, &q, &loc2),
+            )));
+        }
+        let stream = self
+            .builder(&l)
+            .with_row_groups(groups)
+            .with_projection(Self::mask(&l, &[schema::TRACE_ID, schema::START]))
+            .with_row_filter(RowFilter::new(predicates))
+            .build()
+            .map_err(pq(&loc))?;
+        let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(pq(&loc))?;
+        let mut hits: HashMap<TraceId, u64> = HashMap::new();
+        for batch in &batches {
+            let ids = decode::column(batch, schema::TRACE_ID, &loc)?
+                .as_fixed_size_binary_opt()
+                .ok_or_else(|| corrupt(&loc, "trace_id type"))?;
+            let starts = decode::column(batch, schema::START, &loc)?
+                .as_primitive_opt::<Int64Type>()
+                .ok_or_else(|| corrupt(&loc, "start type"))?;
+            for i in 0..batch.num_rows() {
+                let Ok(id) = TraceId::from_bytes(ids.value(i)) else {
+                    continue;
+                };
+                let start = starts.value(i).max(0) as u64;
+                let e = hits.entry(id).or_insert(start);
+                *e = (*e).min(start);
+            }
+        }
+        Ok(hits.into_iter().collect())
+    }
+}
+
+fn arrow_err(e: StorageError) -> ArrowError {
+    ArrowError::ExternalError(Box::new(e))
+}
+
+/// Service, operation, start and duration, evaluated column-wise.
+fn cheap_filter(batch: &RecordBatch, q: &TraceQuery) -> Result<BooleanArray, ArrowError> {
+    let loc = "search";
+    let n = batch.num_rows();
+    let mut keep = vec![true; n];
+    for (col, want) in [(schema::SERVICE, &q.service), (schema::NAME, &q.operation)] {
+        let Some(want) = want.as_deref().filter(|s| !s.is_empty()) else {
+            continue;
+        };
+        let (keys, values) = decode::dict(batch, col, loc).map_err(arrow_err)?;
+        let ok: HashSet<i32> = (0..values.len())
+            .filter(|i| !values.is_null(*i) && values.value(*i) == want)
+            .filter_map(|i| i32::try_from(i).ok())
+            .collect();
+        for (i, k) in keep.iter_mut().enumerate() {
+            *k = *k && !keys.is_null(i) && ok.contains(&keys.keys().value(i));
+        }
+    }
+    let start = decode::column(batch, schema::START, loc)
+        .map_err(arrow_err)?
+        .as_primitive_opt::<Int64Type>()
+        .ok_or_else(|| ArrowError::SchemaError("start type".into()))?;
+    let duration = decode::column(batch, schema::DURATION, loc)
+        .map_err(arrow_err)?
+        .as_primitive_opt::<Int64Type>()
+        .ok_or_else(|| ArrowError::SchemaError("duration type".into()))?;
+    for (i, k) in keep.iter_mut().enumerate() {
+        if !*k {
+            continue;
+        }
+        let s = start.value(i).max(0) as u64;
+        let d = duration.value(i).max(0) as u64;
+        *k = !(q.start_min.is_some_and(|m| s < m)
+            || q.start_max.is_some_and(|m| s > m)
+            || q.duration_min.is_some_and(|m| d < m)
+            || q.duration_max.is_some_and(|m| d > m));
+    }
+    Ok(keep.into_iter().map(Some).collect())
+}
+
+/// The full [`SpanMatcher`] on rows that passed the cheap filter.
+fn full_filter(batch: &RecordBatch, q: &TraceQuery, loc: &str) -> Result<BooleanArray, ArrowError> {
+    let rows = decode::decode_batch(batch, loc).map_err(arrow_err)?;
+    let m = SpanMatcher::new(q);
+    Ok(rows
+        .iter()
+        .map(|r| Some(m.matches_parts(r.resource.as_deref(), r.scope.as_deref(), &r.span)))
+        .collect())
+}

@@ -1,0 +1,155 @@
+//! The block schema (format v1): one row per span. See `docs/format-v1.md`.
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
+
+/// Format version written into every block's key-value metadata (`spoor.format`).
+pub const FORMAT_VERSION: u32 = 1;
+
+pub(crate) const TRACE_ID: &str = "trace_id";
+pub(crate) const SPAN_ID: &str = "span_id";
+pub(crate) const PARENT_SPAN_ID: &str = "parent_span_id";
+pub(crate) const TRACE_STATE: &str = "trace_state";
+pub(crate) const FLAGS: &str = "flags";
+pub(crate) const NAME: &str = "name";
+pub(crate) const KIND: &str = "kind";
+pub(crate) const START: &str = "start_time_unix_nano";
+pub(crate) const DURATION: &str = "duration_nano";
+pub(crate) const STATUS_CODE: &str = "status_code";
+pub(crate) const STATUS_MESSAGE: &str = "status_message";
+pub(crate) const SERVICE: &str = "service_name";
+pub(crate) const RESOURCE: &str = "resource";
+pub(crate) const SCOPE: &str = "scope";
+pub(crate) const ATTRIBUTES: &str = "attributes";
+pub(crate) const DROPPED: &str = "dropped_counts";
+pub(crate) const EVENTS: &str = "events";
+pub(crate) const LINKS: &str = "links";
+
+/// Value types in the generic `attributes` column.
+pub(crate) mod value_type {
+    pub const STRING: u8 = 0;
+    pub const BOOL: u8 = 1;
+    pub const INT: u8 = 2;
+    pub const DOUBLE: u8 = 3;
+    pub const BYTES: u8 = 4;
+    /// Arrays and key-value lists, as OTLP/JSON `AnyValue`.
+    pub const JSON: u8 = 5;
+}
+
+/// Whether a dedicated column holds strings or integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dedicated {
+    Str,
+    Int,
+}
+
+/// Span attributes with their own typed column: `(attribute key, column name, type)`.
+/// An attribute of another type, or a second occurrence of the key, goes to `attributes`.
+pub(crate) const DEDICATED: &[(&str, &str, Dedicated)] = &[
+    ("http.request.method", "http_request_method", Dedicated::Str),
+    ("http.method", "http_method", Dedicated::Str),
+    (
+        "http.response.status_code",
+        "http_response_status_code",
+        Dedicated::Int,
+    ),
+    ("http.status_code", "http_status_code", Dedicated::Int),
+    ("http.route", "http_route", Dedicated::Str),
+    ("http.target", "http_target", Dedicated::Str),
+    ("http.url", "http_url", Dedicated::Str),
+    ("url.full", "url_full", Dedicated::Str),
+    ("url.path", "url_path", Dedicated::Str),
+    ("server.address", "server_address", Dedicated::Str),
+    ("server.port", "server_port", Dedicated::Int),
+    ("net.peer.name", "net_peer_name", Dedicated::Str),
+    ("db.system", "db_system", Dedicated::Str),
+    ("db.name", "db_name", Dedicated::Str),
+    ("db.namespace", "db_namespace", Dedicated::Str),
+    ("db.operation", "db_operation", Dedicated::Str),
+    ("db.statement", "db_statement", Dedicated::Str),
+    ("rpc.system", "rpc_system", Dedicated::Str),
+    ("rpc.service", "rpc_service", Dedicated::Str),
+    ("rpc.method", "rpc_method", Dedicated::Str),
+    (
+        "rpc.grpc.status_code",
+        "rpc_grpc_status_code",
+        Dedicated::Int,
+    ),
+    ("messaging.system", "messaging_system", Dedicated::Str),
+    (
+        "messaging.destination.name",
+        "messaging_destination_name",
+        Dedicated::Str,
+    ),
+    ("messaging.operation", "messaging_operation", Dedicated::Str),
+];
+
+fn dict() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// The `attributes` list item: `{key, type, value}` with the value in string form.
+pub(crate) fn attribute_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("key", DataType::Utf8, false),
+        Field::new("type", DataType::UInt8, false),
+        Field::new("value", DataType::Utf8, false),
+    ])
+}
+
+pub(crate) fn attribute_item() -> Arc<Field> {
+    Arc::new(Field::new(
+        "item",
+        DataType::Struct(attribute_fields()),
+        false,
+    ))
+}
+
+pub(crate) fn dropped_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("attributes", DataType::UInt32, false),
+        Field::new("events", DataType::UInt32, false),
+        Field::new("links", DataType::UInt32, false),
+    ])
+}
+
+/// The Arrow schema of a v1 block.
+pub fn block_schema() -> SchemaRef {
+    let mut fields = vec![
+        Field::new(TRACE_ID, DataType::FixedSizeBinary(16), false),
+        Field::new(SPAN_ID, DataType::FixedSizeBinary(8), false),
+        Field::new(PARENT_SPAN_ID, DataType::FixedSizeBinary(8), true),
+        Field::new(TRACE_STATE, DataType::Utf8, true),
+        Field::new(FLAGS, DataType::UInt32, false),
+        Field::new(NAME, dict(), false),
+        Field::new(KIND, DataType::Int8, false),
+        Field::new(START, DataType::Int64, false),
+        Field::new(DURATION, DataType::Int64, false),
+        Field::new(STATUS_CODE, DataType::Int8, false),
+        Field::new(STATUS_MESSAGE, DataType::Utf8, true),
+        Field::new(SERVICE, dict(), false),
+        Field::new(RESOURCE, dict(), true),
+        Field::new(SCOPE, dict(), true),
+    ];
+    for (_, col, ty) in DEDICATED {
+        let dt = match ty {
+            Dedicated::Str => DataType::Utf8,
+            Dedicated::Int => DataType::Int64,
+        };
+        fields.push(Field::new(*col, dt, true));
+    }
+    fields.push(Field::new(
+        ATTRIBUTES,
+        DataType::List(attribute_item()),
+        false,
+    ));
+    fields.push(Field::new(
+        DROPPED,
+        DataType::Struct(dropped_fields()),
+        false,
+    ));
+    fields.push(Field::new(EVENTS, DataType::Utf8, true));
+    fields.push(Field::new(LINKS, DataType::Utf8, true));
+    Arc::new(Schema::new(fields))
+}

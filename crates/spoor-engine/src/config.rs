@@ -1,0 +1,156 @@
+//! Engine configuration and the injected clock.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// When the WAL is fsynced, and so what an acknowledged write survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// fsync every group commit before acknowledging: survives power loss.
+    Always,
+    /// Acknowledge once the batch is written to the WAL file (the OS page cache) and fsync at
+    /// most this long after: survives a crash of the process (kill -9), may lose the last
+    /// interval on power loss.
+    Interval(Duration),
+    /// Never fsync (tests, throw-away data): survives a crash of the process only.
+    Never,
+}
+
+impl Default for FsyncPolicy {
+    /// `Interval(100 ms)`.
+    fn default() -> Self {
+        FsyncPolicy::Interval(Duration::from_millis(100))
+    }
+}
+
+/// Background compaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompactionConfig {
+    /// Run compaction in the background.
+    pub enabled: bool,
+    /// Blocks whose spans start in the same window of this length are merged together.
+    pub window: Duration,
+    /// Blocks at least this large (bytes) are left alone.
+    pub target_block_bytes: u64,
+    /// Upper bound on the summed size of the blocks merged in one run (bounds memory).
+    pub max_input_bytes: u64,
+    /// Minimum number of small blocks in a window before they are merged.
+    pub min_blocks: usize,
+}
+
+impl Default for CompactionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window: Duration::from_secs(3600),
+            target_block_bytes: 128 << 20,
+            max_input_bytes: 64 << 20,
+            min_blocks: 2,
+        }
+    }
+}
+
+/// Everything the engine needs to open.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Local directory for the WAL (always local) and, without `storage_url`, the blocks.
+    pub data_dir: PathBuf,
+    /// Where blocks and manifests live: `s3://bucket/prefix`, `gs://…`, `az://…`,
+    /// `file:///path`, or `memory://` (tests). `None`: `<data_dir>/store`.
+    pub storage_url: Option<String>,
+    /// Extra options for the object store (e.g. `aws_endpoint`, `aws_allow_http`); credentials
+    /// are usually taken from the environment instead.
+    pub storage_options: Vec<(String, String)>,
+    pub wal_fsync: FsyncPolicy,
+    /// The head is cut into a block when its oldest span arrived this long ago…
+    pub block_cut_interval: Duration,
+    /// …or when it holds this many bytes of encoded spans.
+    pub block_cut_bytes: u64,
+    /// Whole blocks whose newest span is older than this are dropped.
+    pub retention: Duration,
+    pub compaction: CompactionConfig,
+    /// Spans per Parquet row group.
+    pub row_group_spans: usize,
+    /// How often the background task checks for cut, compaction and retention work.
+    pub maintenance_interval: Duration,
+    /// Run background tasks at all (tests drive [`crate::Engine::maintain`] instead).
+    pub background: bool,
+    /// The source of "now"; tests inject a [`ManualClock`].
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("data_dir", &self.data_dir)
+            .field("storage_url", &self.storage_url)
+            .field("wal_fsync", &self.wal_fsync)
+            .field("block_cut_interval", &self.block_cut_interval)
+            .field("block_cut_bytes", &self.block_cut_bytes)
+            .field("retention", &self.retention)
+            .field("compaction", &self.compaction)
+            .field("row_group_spans", &self.row_group_spans)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./spoor-data"),
+            storage_url: None,
+            storage_options: Vec::new(),
+            wal_fsync: FsyncPolicy::default(),
+            block_cut_interval: Duration::from_secs(60),
+            block_cut_bytes: 64 << 20,
+            retention: Duration::from_secs(72 * 3600),
+            compaction: CompactionConfig::default(),
+            row_group_spans: 32 * 1024,
+            maintenance_interval: Duration::from_secs(1),
+            background: true,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The engine's source of the current time (unix nanoseconds).
+pub trait Clock: Send + Sync + 'static {
+    fn now_unix_nanos(&self) -> u64;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_unix_nanos(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    }
+}
+
+/// A clock that only moves when told to; for deterministic tests.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    pub fn new(now_unix_nanos: u64) -> Self {
+        Self(AtomicU64::new(now_unix_nanos))
+    }
+    pub fn set(&self, now_unix_nanos: u64) {
+        self.0.store(now_unix_nanos, Ordering::SeqCst);
+    }
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_nanos() as u64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_unix_nanos(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}

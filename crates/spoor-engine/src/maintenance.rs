@@ -1,0 +1,286 @@
+//! Everything that changes the manifest: cutting the head into blocks, retention, compaction
+//! and quarantine. All of it runs under `Inner::maintenance`, one change at a time, and follows
+//! one rule for crash safety: write new blocks first, then commit the manifest version that
+//! switches to them, then delete what it no longer names. A crash at any point leaves either
+//! the old or the new set live; files no manifest names are deleted on the next open.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use spoor_storage::StorageError;
+
+use crate::block::encode_head;
+use crate::engine::{Frozen, Inner};
+use crate::error::{internal, store};
+use crate::head::Head;
+use crate::manifest::BlockMeta;
+use crate::manifest::{Commit, Manifest, block_path, quarantine_path};
+use crate::wal;
+
+impl Inner {
+    /// `<clock nanos>-<salt>`: sorts by creation time; the salt (wall-clock nanos, process id
+    /// and a counter, hashed) keeps ids unique when the injected clock stands still or
+    /// another process writes to the same store.
+    fn new_block_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let salt = crc32c::crc32c(
+            &[
+                wall.to_le_bytes(),
+                u64::from(std::process::id()).to_le_bytes(),
+                n.to_le_bytes(),
+            ]
+            .concat(),
+        );
+        format!(
+            "{:020}-{salt:08x}{:04x}",
+            self.config.clock.now_unix_nanos(),
+            n & 0xffff
+        )
+    }
+
+    /// Applies `change` to the current manifest and commits it as the next version. On a
+    /// conflict (another writer created that version) reloads and retries.
+    pub(crate) async fn commit(
+        &self,
+        change: impl Fn(&mut Manifest),
+    ) -> Result<Arc<Manifest>, StorageError> {
+        for _ in 0..5 {
+            let mut next = (**self.manifest.read()).clone();
+            change(&mut next);
+            next.version += 1;
+            next.format = crate::block::FORMAT_VERSION;
+            next.catalog = self.catalog.read().entries();
+            match self.manifests.commit(&next).await? {
+                Commit::Done => {
+                    let next = Arc::new(next);
+                    *self.manifest.write() = next.clone();
+                    self.update_gauges();
+                    let _ = self.manifests.prune(next.version, 3).await;
+                    return Ok(next);
+                }
+                Commit::Conflict => {
+                    let (latest, _) = self.manifests.load().await?;
+                    *self.manifest.write() = Arc::new(latest);
+                }
+            }
+        }
+        Err(StorageError::Unavailable(
+            "manifest commit kept conflicting with another writer".to_string(),
+        ))
+    }
+
+    async fn put_block(&self, head: Arc<Head>, level: u32) -> Result<BlockMeta, StorageError> {
+        let id = self.new_block_id();
+        let rg = self.config.row_group_spans;
+        let now = self.config.clock.now_unix_nanos();
+        let encoded = tokio::task::spawn_blocking(move || encode_head(&head, &id, level, rg, now))
+            .await
+            .map_err(internal)??;
+        let path = block_path(&self.blocks.prefix, &encoded.meta.id);
+        let create = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        self.blocks
+            .store
+            .put_opts(&path, PutPayload::from(encoded.bytes), create)
+            .await
+            .map_err(|e| store("writing block", e))?;
+        self.metrics.blocks_written.inc();
+        Ok(encoded.meta)
+    }
+
+    /// Cuts the head when due (or `force`), then writes every frozen head as a block.
+    pub(crate) async fn cut(&self, force: bool) -> Result<(), StorageError> {
+        let _guard = self.maintenance.lock().await;
+        let due = {
+            let head = self.shared.head.read();
+            let now = self.config.clock.now_unix_nanos();
+            let age = head.first_write.map(|t| now.saturating_sub(t)).unwrap_or(0);
+            !head.is_empty()
+                && (force
+                    || head.bytes >= self.config.block_cut_bytes
+                    || age >= self.config.block_cut_interval.as_nanos() as u64)
+        };
+        if due {
+            let (seq, head) = self.wal.rotate().await?;
+            self.frozen.write().push(Frozen {
+                seq,
+                head: Arc::new(head),
+            });
+        }
+        loop {
+            let next = self.frozen.read().first().map(|f| (f.seq, f.head.clone()));
+            let Some((seq, head)) = next else {
+                break;
+            };
+            let meta = if head.is_empty() {
+                None
+            } else {
+                Some(self.put_block(head.clone(), 0).await?)
+            };
+            self.commit(|m| {
+                if let Some(meta) = &meta {
+                    m.blocks.push(meta.clone());
+                }
+                m.wal_checkpoint = m.wal_checkpoint.max(seq);
+            })
+            .await?;
+            self.frozen.write().remove(0);
+            // Segments up to `seq` are now covered by blocks.
+            let mut freed = 0u64;
+            for s in wal::list_segments(&self.wal_dir)? {
+                if s <= seq {
+                    let path = wal::segment_path(&self.wal_dir, s);
+                    freed += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+            let _ = self
+                .shared
+                .wal_bytes
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                    Some(b.saturating_sub(freed))
+                });
+            self.update_gauges();
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn maintain(&self) -> Result<(), StorageError> {
+        self.cut(false).await?;
+        self.retention().await?;
+        if self.config.compaction.enabled {
+            self.compact().await?;
+        }
+        Ok(())
+    }
+
+    /// Drops whole blocks whose newest span is older than the retention period.
+    pub(crate) async fn retention(&self) -> Result<usize, StorageError> {
+        let _guard = self.maintenance.lock().await;
+        let now = self.config.clock.now_unix_nanos();
+        let cutoff = now.saturating_sub(self.config.retention.as_nanos() as u64);
+        let expired: Vec<BlockMeta> = self
+            .manifest
+            .read()
+            .blocks
+            .iter()
+            .filter(|b| b.max_start < cutoff)
+            .cloned()
+            .collect();
+        if expired.is_empty() {
+            return Ok(0);
+        }
+        self.catalog.write().expire(cutoff);
+        let ids: Vec<String> = expired.iter().map(|b| b.id.clone()).collect();
+        self.commit(|m| m.blocks.retain(|b| !ids.contains(&b.id)))
+            .await?;
+        for b in &expired {
+            self.blocks.evict(&b.id);
+            let _ = self
+                .blocks
+                .store
+                .delete(&block_path(&self.blocks.prefix, &b.id))
+                .await;
+        }
+        self.metrics
+            .retention_dropped_blocks
+            .inc_by(expired.len() as u64);
+        Ok(expired.len())
+    }
+
+    /// Merges small blocks of the same time window into one, keeping traces together (the
+    /// output is sorted by trace id like every block). One group per call; the group's summed
+    /// size is bounded by `max_input_bytes`, which bounds memory.
+    pub(crate) async fn compact(&self) -> Result<bool, StorageError> {
+        let _guard = self.maintenance.lock().await;
+        let cfg = &self.config.compaction;
+        let window = cfg.window.as_nanos().max(1) as u64;
+        let mut groups: BTreeMap<u64, Vec<BlockMeta>> = BTreeMap::new();
+        for b in &self.manifest.read().blocks {
+            if b.size_bytes < cfg.target_block_bytes {
+                groups
+                    .entry(b.min_start / window)
+                    .or_default()
+                    .push(b.clone());
+            }
+        }
+        let Some(mut inputs) = groups
+            .into_values()
+            .find(|g| g.len() >= cfg.min_blocks.max(2))
+        else {
+            return Ok(false);
+        };
+        inputs.sort_by_key(|b| b.min_start);
+        let mut total = 0u64;
+        inputs.retain(|b| {
+            total += b.size_bytes;
+            total <= cfg.max_input_bytes || total == b.size_bytes
+        });
+        if inputs.len() < 2 {
+            return Ok(false);
+        }
+        let mut head = Head::default();
+        for b in &inputs {
+            let rows = match self.blocks.read_all(b).await {
+                Ok(rows) => rows,
+                Err(StorageError::Corrupt { .. }) => {
+                    drop(_guard);
+                    self.quarantine(b).await?;
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            };
+            for r in rows {
+                head.insert_row(r.resource.as_ref(), r.scope.as_ref(), r.span);
+            }
+        }
+        let level = inputs.iter().map(|b| b.level).max().unwrap_or(0) + 1;
+        let meta = self.put_block(Arc::new(head), level).await?;
+        if self.crash_before_commit.swap(false, Ordering::SeqCst) {
+            return Err(internal("simulated crash before the compaction commit"));
+        }
+        let ids: Vec<String> = inputs.iter().map(|b| b.id.clone()).collect();
+        self.commit(|m| {
+            m.blocks.retain(|b| !ids.contains(&b.id));
+            m.blocks.push(meta.clone());
+        })
+        .await?;
+        for b in &inputs {
+            self.blocks.evict(&b.id);
+            let _ = self
+                .blocks
+                .store
+                .delete(&block_path(&self.blocks.prefix, &b.id))
+                .await;
+        }
+        self.metrics.compactions.inc();
+        Ok(true)
+    }
+
+    /// Moves a block that failed its checksum or decoding to `quarantine/`, drops it from the
+    /// manifest and counts it. Its spans are no longer served.
+    pub(crate) async fn quarantine(&self, b: &BlockMeta) -> Result<(), StorageError> {
+        let _guard = self.maintenance.lock().await;
+        if !self.manifest.read().blocks.iter().any(|x| x.id == b.id) {
+            return Ok(());
+        }
+        tracing::error!(block = %b.id, "quarantining corrupt block");
+        let from = block_path(&self.blocks.prefix, &b.id);
+        let to = quarantine_path(&self.blocks.prefix, &b.id);
+        let _ = self.blocks.store.copy(&from, &to).await;
+        let id = b.id.clone();
+        self.commit(|m| m.blocks.retain(|x| x.id != id)).await?;
+        let _ = self.blocks.store.delete(&from).await;
+        self.blocks.evict(&b.id);
+        self.metrics.corrupt_blocks.inc();
+        Ok(())
+    }
+}

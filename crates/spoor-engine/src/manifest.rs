@@ -1,0 +1,191 @@
+//! The manifest: which blocks are live, the WAL checkpoint, and the service/operation catalog.
+//!
+//! Each version is a new immutable object `manifest/<version:020>.json`, created with a
+//! conditional put (`PutMode::Create`): two writers cannot both create the same version, so a
+//! commit either wins or learns that someone else moved first. The highest readable version is
+//! the current state.
+
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use serde::{Deserialize, Serialize};
+use spoor_storage::StorageError;
+
+use crate::error::{internal, store};
+
+/// One operation of a service, as the catalog and block metadata keep it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CatalogOp {
+    pub service: String,
+    pub name: String,
+    /// Jaeger span kind name; empty when unspecified.
+    pub kind: String,
+}
+
+/// What the manifest records about one block (also stored in the block's Parquet key-value
+/// metadata under `spoor.block`, with `size_bytes`/`crc32c` zero there).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlockMeta {
+    pub id: String,
+    /// 0 for a block cut from the head, +1 for each compaction.
+    pub level: u32,
+    pub size_bytes: u64,
+    /// crc32c of the whole file.
+    pub crc32c: u32,
+    pub span_count: u64,
+    pub trace_count: u64,
+    /// Earliest and latest span start, unix nanoseconds.
+    pub min_start: u64,
+    pub max_start: u64,
+    /// Smallest and largest trace id, lower-case hex.
+    pub min_trace_id: String,
+    pub max_trace_id: String,
+    pub services: Vec<String>,
+    pub operations: Vec<CatalogOp>,
+    /// `(parent service, child service, calls)` for parent/child pairs inside this block.
+    pub dependencies: Vec<(String, String, u64)>,
+    /// Clock time the block was written.
+    pub created_at: u64,
+}
+
+impl BlockMeta {
+    /// Object path of the block under the store prefix.
+    pub fn path(&self, prefix: &Path) -> Path {
+        block_path(prefix, &self.id)
+    }
+}
+
+pub(crate) fn block_path(prefix: &Path, id: &str) -> Path {
+    prefix
+        .clone()
+        .join("blocks")
+        .join(format!("{id}.parquet").as_str())
+}
+
+pub(crate) fn quarantine_path(prefix: &Path, id: &str) -> Path {
+    prefix
+        .clone()
+        .join("quarantine")
+        .join(format!("{id}.parquet").as_str())
+}
+
+/// A catalog entry with the newest span start seen for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    #[serde(flatten)]
+    pub op: CatalogOp,
+    pub last_seen: u64,
+}
+
+/// One manifest version.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u64,
+    /// Format version of the blocks and this file.
+    pub format: u32,
+    pub blocks: Vec<BlockMeta>,
+    /// WAL segments with a sequence number up to this one are covered by blocks.
+    pub wal_checkpoint: u64,
+    pub catalog: Vec<CatalogEntry>,
+}
+
+/// Reads and commits manifest versions under `<prefix>/manifest/`.
+#[derive(Clone)]
+pub(crate) struct ManifestStore {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) prefix: Path,
+}
+
+pub(crate) enum Commit {
+    Done,
+    /// Another writer created this version first.
+    Conflict,
+}
+
+impl ManifestStore {
+    fn dir(&self) -> Path {
+        self.prefix.clone().join("manifest")
+    }
+
+    fn version_path(&self, version: u64) -> Path {
+        self.dir().join(format!("{version:020}.json").as_str())
+    }
+
+    /// Versions present, ascending.
+    pub(crate) async fn versions(&self) -> Result<Vec<u64>, StorageError> {
+        let list: Vec<_> = self
+            .store
+            .list(Some(&self.dir()))
+            .try_collect()
+            .await
+            .map_err(|e| store("listing manifests", e))?;
+        let mut out: Vec<u64> = list
+            .iter()
+            .filter_map(|m| m.location.filename())
+            .filter_map(|f| f.strip_suffix(".json"))
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// The newest readable manifest (an empty one at version 0 when none exists). Unreadable
+    /// newer versions are skipped and returned in the second field.
+    pub(crate) async fn load(&self) -> Result<(Manifest, Vec<u64>), StorageError> {
+        let mut skipped = Vec::new();
+        for v in self.versions().await?.into_iter().rev() {
+            let path = self.version_path(v);
+            let bytes = match self.store.get(&path).await {
+                Ok(r) => r.bytes().await.map_err(|e| store("reading manifest", e))?,
+                Err(e) => return Err(store("reading manifest", e)),
+            };
+            match serde_json::from_slice::<Manifest>(&bytes) {
+                Ok(m) if m.version == v => return Ok((m, skipped)),
+                _ => {
+                    tracing::warn!(version = v, "skipping unreadable manifest version");
+                    skipped.push(v);
+                }
+            }
+        }
+        Ok((
+            Manifest {
+                format: crate::block::FORMAT_VERSION,
+                ..Manifest::default()
+            },
+            skipped,
+        ))
+    }
+
+    /// Creates version `m.version`; never overwrites.
+    pub(crate) async fn commit(&self, m: &Manifest) -> Result<Commit, StorageError> {
+        let body = serde_json::to_vec_pretty(m).map_err(internal)?;
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .store
+            .put_opts(&self.version_path(m.version), PutPayload::from(body), opts)
+            .await
+        {
+            Ok(_) => Ok(Commit::Done),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(Commit::Conflict),
+            Err(e) => Err(store("writing manifest", e)),
+        }
+    }
+
+    /// Deletes all but the newest `keep` versions below `current`.
+    pub(crate) async fn prune(&self, current: u64, keep: usize) -> Result<(), StorageError> {
+        let versions = self.versions().await?;
+        let old: Vec<u64> = versions.into_iter().filter(|v| *v < current).collect();
+        let n = old.len().saturating_sub(keep);
+        for v in &old[..n] {
+            // A failed delete leaves an old version behind; harmless.
+            let _ = self.store.delete(&self.version_path(*v)).await;
+        }
+        Ok(())
+    }
+}

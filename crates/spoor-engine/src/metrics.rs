@@ -1,0 +1,80 @@
+//! The engine's metrics, registered as `spoor_engine_*`.
+
+use spoor_telemetry::Telemetry;
+use spoor_telemetry::metrics::counter::Counter;
+use spoor_telemetry::metrics::gauge::Gauge;
+
+#[derive(Clone, Default)]
+pub(crate) struct Metrics {
+    pub(crate) blocks: Gauge,
+    pub(crate) block_bytes: Gauge,
+    pub(crate) wal_bytes: Gauge,
+    pub(crate) head_spans: Gauge,
+    pub(crate) spans_written: Counter,
+    pub(crate) blocks_written: Counter,
+    pub(crate) wal_corrupt_records: Counter,
+    pub(crate) wal_torn_bytes: Counter,
+    pub(crate) corrupt_blocks: Counter,
+    pub(crate) compactions: Counter,
+    pub(crate) retention_dropped_blocks: Counter,
+}
+
+impl Metrics {
+    pub(crate) fn register(&self, t: &Telemetry) {
+        t.register(
+            "engine_blocks",
+            "Live blocks in the manifest",
+            self.blocks.clone(),
+        );
+        t.register(
+            "engine_block_bytes",
+            "Bytes of live blocks",
+            self.block_bytes.clone(),
+        );
+        t.register(
+            "engine_wal_bytes",
+            "Bytes in WAL segments not yet covered by blocks",
+            self.wal_bytes.clone(),
+        );
+        t.register(
+            "engine_head_spans",
+            "Spans in the in-memory head (incl. heads being written)",
+            self.head_spans.clone(),
+        );
+        t.register(
+            "engine_spans_written",
+            "Spans acknowledged by the engine",
+            self.spans_written.clone(),
+        );
+        t.register(
+            "engine_blocks_written",
+            "Blocks written (cuts and compactions)",
+            self.blocks_written.clone(),
+        );
+        t.register(
+            "engine_wal_corrupt_records",
+            "WAL records skipped on replay because their checksum or decoding failed",
+            self.wal_corrupt_records.clone(),
+        );
+        t.register(
+            "engine_wal_torn_bytes",
+            "Bytes cut from torn WAL tails on replay",
+            self.wal_torn_bytes.clone(),
+        );
+        t.register(
+            "engine_corrupt_blocks",
+            "Blocks quarantined because they failed a checksum or could not be decoded",
+            self.corrupt_blocks.clone(),
+        );
+        t.register(
+            "engine_compactions",
+            "Compactions completed",
+            self.compactions.clone(),
+        );
+        t.register(
+            "engine_retention_dropped_blocks",
+            "Blocks dropped by retention",
+            self.retention_dropped_blocks.clone(),
+        );
+    }
+}

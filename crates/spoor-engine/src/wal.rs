@@ -1,0 +1,446 @@
+//! The write-ahead log: append-only segment files of checksummed records, written by one thread
+//! that batches concurrent writers into one write (+ fsync) — group commit.
+//!
+//! Segment `wal/<seq:020>.wal`: 8-byte magic `SPWAL\0\0\x01`, then records
+//! `len: u32 LE | crc32c(payload): u32 LE | payload`, payload an OTLP
+//! `ExportTraceServiceRequest` in protobuf. See `docs/format-v1.md`.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use prost::Message;
+use spoor_model::ResourceSpans;
+use spoor_model::otlp_collector::ExportTraceServiceRequest;
+use spoor_storage::StorageError;
+use tokio::sync::oneshot;
+
+use crate::config::{Clock, FsyncPolicy};
+use crate::error::io;
+use crate::head::Head;
+
+pub(crate) const MAGIC: &[u8; 8] = b"SPWAL\0\0\x01";
+/// Records larger than this are treated as a corrupt length field.
+pub(crate) const MAX_RECORD: usize = 256 << 20;
+
+pub(crate) fn segment_path(dir: &Path, seq: u64) -> PathBuf {
+    dir.join(format!("{seq:020}.wal"))
+}
+
+/// Sequence numbers of the segment files in `dir`, ascending.
+pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>, StorageError> {
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io(dir, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some(seq) = name
+            .strip_suffix(".wal")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            out.push(seq);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Frames one payload.
+pub(crate) fn frame(payload: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// What replaying one segment found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct ReplayStats {
+    pub(crate) records: u64,
+    pub(crate) corrupt_records: u64,
+    /// Bytes cut from a torn tail.
+    pub(crate) torn_bytes: u64,
+}
+
+/// Reads one segment, calling `apply` for every intact record; cuts a torn tail from the file
+/// when `repair` is set. A record whose checksum or decoding fails is skipped and counted.
+pub(crate) fn replay_segment(
+    path: &Path,
+    repair: bool,
+    mut apply: impl FnMut(Vec<ResourceSpans>, u64),
+) -> Result<ReplayStats, StorageError> {
+    let data = std::fs::read(path).map_err(|e| io(path, e))?;
+    let mut stats = ReplayStats::default();
+    if data.len() < MAGIC.len() || &data[..MAGIC.len()] != MAGIC {
+        // A segment torn before its header was complete holds nothing acknowledged.
+        stats.torn_bytes = data.len() as u64;
+        if repair {
+            rewrite_header(path)?;
+        }
+        return Ok(stats);
+    }
+    let mut pos = MAGIC.len();
+    let mut good_end = pos;
+    while pos < data.len() {
+        let Some(header) = data.get(pos..pos + 8) else {
+            break; // torn header
+        };
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if len > MAX_RECORD {
+            break; // a length this large is garbage: treat the rest as torn
+        }
+        let Some(payload) = data.get(pos + 8..pos + 8 + len) else {
+            break; // torn payload
+        };
+        pos += 8 + len;
+        good_end = pos;
+        if crc32c::crc32c(payload) != crc {
+            stats.corrupt_records += 1;
+            continue;
+        }
+        match ExportTraceServiceRequest::decode(payload) {
+            Ok(req) => {
+                stats.records += 1;
+                apply(req.resource_spans, len as u64);
+            }
+            Err(_) => stats.corrupt_records += 1,
+        }
+    }
+    if good_end < data.len() {
+        stats.torn_bytes = (data.len() - good_end) as u64;
+        if repair {
+            let f = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| io(path, e))?;
+            f.set_len(good_end as u64).map_err(|e| io(path, e))?;
+            f.sync_all().map_err(|e| io(path, e))?;
+        }
+    }
+    Ok(stats)
+}
+
+fn rewrite_header(path: &Path) -> Result<(), StorageError> {
+    let mut f = File::create(path).map_err(|e| io(path, e))?;
+    f.write_all(MAGIC).map_err(|e| io(path, e))?;
+    f.sync_all().map_err(|e| io(path, e))
+}
+
+pub(crate) enum Command {
+    Append {
+        framed: Vec<u8>,
+        batch: Vec<ResourceSpans>,
+        done: oneshot::Sender<Result<(), StorageError>>,
+    },
+    /// Seal the current segment and start a new one; the head is swapped atomically with it.
+    Rotate {
+        done: oneshot::Sender<Result<(u64, Head), StorageError>>,
+    },
+    Sync {
+        done: oneshot::Sender<Result<(), StorageError>>,
+    },
+}
+
+/// State shared between the WAL thread and the engine.
+pub(crate) struct Shared {
+    pub(crate) head: RwLock<Head>,
+    pub(crate) poisoned: AtomicBool,
+    pub(crate) wal_bytes: AtomicU64,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Called with each applied batch (catalog upkeep).
+    pub(crate) on_apply: Box<dyn Fn(&[ResourceSpans]) + Send + Sync>,
+}
+
+pub(crate) struct WalWriter {
+    dir: PathBuf,
+    seq: u64,
+    file: File,
+    len: u64,
+    policy: FsyncPolicy,
+    last_sync: Instant,
+    dirty: bool,
+    shared: Arc<Shared>,
+}
+
+impl WalWriter {
+    /// Creates segment `seq` in `dir` and returns the writer.
+    pub(crate) fn create(
+        dir: &Path,
+        seq: u64,
+        policy: FsyncPolicy,
+        shared: Arc<Shared>,
+    ) -> Result<Self, StorageError> {
+        let file = Self::new_segment(dir, seq)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            seq,
+            file,
+            len: MAGIC.len() as u64,
+            policy,
+            last_sync: Instant::now(),
+            dirty: false,
+            shared,
+        })
+    }
+
+    fn new_segment(dir: &Path, seq: u64) -> Result<File, StorageError> {
+        let path = segment_path(dir, seq);
+        let mut file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io(&path, e))?;
+        file.write_all(MAGIC).map_err(|e| io(&path, e))?;
+        file.sync_all().map_err(|e| io(&path, e))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io(dir, e))?;
+        Ok(file)
+    }
+
+    /// Runs the group-commit loop until every sender is dropped.
+    pub(crate) fn run(mut self, rx: Receiver<Command>) {
+        let tick = match self.policy {
+            FsyncPolicy::Interval(d) => d.max(Duration::from_millis(1)),
+            _ => Duration::from_secs(3600),
+        };
+        loop {
+            let first = match rx.recv_timeout(tick) {
+                Ok(cmd) => cmd,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.sync_if_due(true);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut cmds = vec![first];
+            let mut bytes = 0usize;
+            while bytes < 16 << 20 {
+                match rx.try_recv() {
+                    Ok(cmd) => {
+                        if let Command::Append { framed, .. } = &cmd {
+                            bytes += framed.len();
+                        }
+                        cmds.push(cmd);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.handle(cmds);
+        }
+        let _ = self.sync();
+    }
+
+    fn handle(&mut self, cmds: Vec<Command>) {
+        let mut appends = Vec::new();
+        let mut others = Vec::new();
+        for cmd in cmds {
+            match cmd {
+                Command::Append {
+                    framed,
+                    batch,
+                    done,
+                } => appends.push((framed, batch, done)),
+                other => others.push(other),
+            }
+        }
+        if !appends.is_empty() {
+            let result = self.append(&appends);
+            match result {
+                Ok(()) => {
+                    let now = self.shared.clock.now_unix_nanos();
+                    {
+                        let mut head = self.shared.head.write();
+                        for (framed, batch, _) in &appends {
+                            head.insert_batch(batch, framed.len() as u64, now);
+                        }
+                    }
+                    for (_, batch, done) in appends {
+                        (self.shared.on_apply)(&batch);
+                        let _ = done.send(Ok(()));
+                    }
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    for (_, _, done) in appends {
+                        let _ = done.send(Err(StorageError::Unavailable(msg.clone())));
+                    }
+                }
+            }
+        }
+        for cmd in others {
+            match cmd {
+                Command::Rotate { done } => {
+                    let _ = done.send(self.rotate());
+                }
+                Command::Sync { done } => {
+                    let _ = done.send(self.sync());
+                }
+                Command::Append { .. } => {}
+            }
+        }
+    }
+
+    fn refuse_if_poisoned(&self) -> Result<(), StorageError> {
+        if self.shared.poisoned.load(Ordering::SeqCst) {
+            return Err(StorageError::Unavailable(
+                "wal fsync failed earlier; refusing writes until restart".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn append(
+        &mut self,
+        appends: &[(
+            Vec<u8>,
+            Vec<ResourceSpans>,
+            oneshot::Sender<Result<(), StorageError>>,
+        )],
+    ) -> Result<(), StorageError> {
+        self.refuse_if_poisoned()?;
+        let total: usize = appends.iter().map(|a| a.0.len()).sum();
+        let mut buf = Vec::with_capacity(total);
+        for (framed, _, _) in appends {
+            buf.extend_from_slice(framed);
+        }
+        let path = segment_path(&self.dir, self.seq);
+        if let Err(e) = self.file.write_all(&buf) {
+            // Cut whatever part was written so the segment ends on a record boundary; if even
+            // that fails the file state is unknown and the writer refuses from now on.
+            if self.file.set_len(self.len).is_err() {
+                self.shared.poisoned.store(true, Ordering::SeqCst);
+            }
+            return Err(io(&path, e));
+        }
+        self.len += buf.len() as u64;
+        self.shared
+            .wal_bytes
+            .fetch_add(buf.len() as u64, Ordering::Relaxed);
+        self.dirty = true;
+        match self.policy {
+            FsyncPolicy::Always => self.sync(),
+            FsyncPolicy::Interval(_) => {
+                self.sync_if_due(false);
+                self.refuse_if_poisoned()
+            }
+            FsyncPolicy::Never => Ok(()),
+        }
+    }
+
+    fn sync_if_due(&mut self, idle: bool) {
+        if let FsyncPolicy::Interval(d) = self.policy {
+            if self.dirty && (idle || self.last_sync.elapsed() >= d) {
+                let _ = self.sync();
+            }
+        }
+    }
+
+    fn sync(&mut self) -> Result<(), StorageError> {
+        self.refuse_if_poisoned()?;
+        if !self.dirty || self.policy == FsyncPolicy::Never {
+            return Ok(());
+        }
+        if let Err(e) = self.file.sync_data() {
+            self.shared.poisoned.store(true, Ordering::SeqCst);
+            tracing::error!(error = %e, "wal fsync failed; refusing further writes");
+            return Err(io(&segment_path(&self.dir, self.seq), e));
+        }
+        self.dirty = false;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> Result<(u64, Head), StorageError> {
+        self.sync()?;
+        let sealed = self.seq;
+        let file = Self::new_segment(&self.dir, sealed + 1)?;
+        self.file = file;
+        self.seq = sealed + 1;
+        self.len = MAGIC.len() as u64;
+        self.dirty = false;
+        let head = std::mem::take(&mut *self.shared.head.write());
+        Ok((sealed, head))
+    }
+}
+
+/// The engine's handle on the WAL thread.
+pub(crate) struct WalHandle {
+    tx: parking_lot::Mutex<Option<Sender<Command>>>,
+    thread: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl WalHandle {
+    pub(crate) fn start(writer: WalWriter) -> Result<Self, StorageError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("spoor-wal".to_string())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| crate::error::internal(format!("spawning wal thread: {e}")))?;
+        Ok(Self {
+            tx: parking_lot::Mutex::new(Some(tx)),
+            thread: parking_lot::Mutex::new(Some(thread)),
+        })
+    }
+
+    pub(crate) fn send(&self, cmd: Command) -> Result<(), StorageError> {
+        let guard = self.tx.lock();
+        let tx = guard
+            .as_ref()
+            .ok_or_else(|| StorageError::Unavailable("engine is shut down".to_string()))?;
+        tx.send(cmd)
+            .map_err(|_| StorageError::Unavailable("wal thread stopped".to_string()))
+    }
+
+    /// Appends a batch; resolves once it is in the WAL under the fsync policy and in the head.
+    pub(crate) async fn append(&self, batch: Vec<ResourceSpans>) -> Result<(), StorageError> {
+        let req = ExportTraceServiceRequest {
+            resource_spans: batch,
+        };
+        let payload = req.encode_to_vec();
+        if payload.len() > MAX_RECORD {
+            return Err(StorageError::InvalidQuery(format!(
+                "batch of {} bytes exceeds the wal record limit of {MAX_RECORD}",
+                payload.len()
+            )));
+        }
+        let mut framed = Vec::with_capacity(payload.len() + 8);
+        frame(&payload, &mut framed);
+        let (done, rx) = oneshot::channel();
+        self.send(Command::Append {
+            framed,
+            batch: req.resource_spans,
+            done,
+        })?;
+        rx.await
+            .map_err(|_| StorageError::Unavailable("wal thread stopped".to_string()))?
+    }
+
+    pub(crate) async fn rotate(&self) -> Result<(u64, Head), StorageError> {
+        let (done, rx) = oneshot::channel();
+        self.send(Command::Rotate { done })?;
+        rx.await
+            .map_err(|_| StorageError::Unavailable("wal thread stopped".to_string()))?
+    }
+
+    pub(crate) async fn sync(&self) -> Result<(), StorageError> {
+        let (done, rx) = oneshot::channel();
+        self.send(Command::Sync { done })?;
+        rx.await
+            .map_err(|_| StorageError::Unavailable("wal thread stopped".to_string()))?
+    }
+
+    /// Stops the thread after it has drained its queue and synced.
+    pub(crate) fn stop(&self) {
+        self.tx.lock().take();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+}
