@@ -1,0 +1,31 @@
+//! Compiles the Jaeger api_v2 and api_v3 query service definitions in `proto/` with a vendored
+//! protoc, so no system package is needed. OTLP types come from `opentelemetry_proto`
+//! (extern_path), not from a second generated copy.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protoc = protoc_bin_vendored::protoc_bin_path()?;
+    let include = protoc_bin_vendored::include_path()?;
+    let mut config = prost_build::Config::new();
+    config.protoc_executable(protoc);
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .btree_map(".")
+        .extern_path(
+            ".opentelemetry.proto.trace.v1",
+            "::opentelemetry_proto::tonic::trace::v1",
+        )
+        .compile_with_config(
+            config,
+            &[
+                "proto/jaeger/api_v2/query.proto",
+                "proto/jaeger/api_v3/query_service.proto",
+            ],
+            &[
+                "proto",
+                include.to_str().ok_or("non-utf-8 protoc include path")?,
+            ],
+        )?;
+    println!("cargo:rerun-if-changed=proto");
+    Ok(())
+}
