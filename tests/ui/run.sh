@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# End-to-end tests of the web UI: real binary, OTel JS SDK, Debian's Chromium.
+#   bash tests/ui/run.sh            # everything (flow + performance), ~1–2 min once built
+#   SPOOR_BIN=target/release/spoor bash tests/ui/run.sh
+#   UI_E2E_ONLY=ui-flow bash tests/ui/run.sh   # one file
+# Screenshots and perf.json land in tests/artifacts/ui/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "ui e2e: installing Debian's chromium" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+# The binary embeds ui/dist at compile time: build the UI first, then (unless a binary was given) let
+# cargo re-embed it; both are no-ops when up to date.
+if [ ! -f ui/dist/index.html ]; then
+  npm --prefix ui ci --no-audit --no-fund
+  npm --prefix ui run build
+fi
+if [ -z "${SPOOR_BIN:-}" ]; then
+  cargo build -p spoor
+fi
+
+npm --prefix tests/ui ci --no-audit --no-fund --silent
+
+files=(tests/ui/*.test.mjs)
+if [ -n "${UI_E2E_ONLY:-}" ]; then files=(tests/ui/"${UI_E2E_ONLY}".test.mjs); fi
+node --test --test-concurrency=1 --test-timeout=240000 "${files[@]}"

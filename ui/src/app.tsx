@@ -1,0 +1,81 @@
+// The shell: top bar with navigation, trace-ID lookup and theme switch; the page for the current route.
+
+import { useState } from 'preact/hooks';
+import { ComparePage } from './pages/compare-page';
+import { DependenciesPage } from './pages/dependencies-page';
+import { SearchPage } from './pages/search-page';
+import { TracePage } from './pages/trace-page';
+import { UploadPage } from './pages/upload-page';
+import { matchRoute, navigate, useLocation } from './router';
+import { useTheme } from './theme';
+
+function TraceIdLookup() {
+  const [text, setText] = useState('');
+  return (
+    <form
+      class="lookup"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const ids = text.trim().split(/[\s,]+/).filter(Boolean);
+        if (ids.length === 1) navigate(`/trace/${encodeURIComponent(ids[0])}`);
+        else if (ids.length > 1) navigate(`/search?${ids.map((id) => `traceID=${encodeURIComponent(id)}`).join('&')}`);
+        setText('');
+      }}
+    >
+      <input
+        aria-label="Lookup by trace ID"
+        placeholder="Lookup by Trace ID…"
+        value={text}
+        onInput={(e) => setText((e.target as HTMLInputElement).value)}
+      />
+    </form>
+  );
+}
+
+export function App() {
+  const loc = useLocation();
+  const route = matchRoute(loc);
+  const [theme, toggleTheme] = useTheme();
+  const nav = (href: string, label: string, active: boolean) => (
+    <a href={href} class={active ? 'active' : ''} aria-current={active ? 'page' : undefined}>
+      {label}
+    </a>
+  );
+  return (
+    <div class="shell">
+      <header class="topbar">
+        <a href="/search" class="brand" aria-label="Spoor home">
+          <img src="/favicon.svg" alt="" width={22} height={22} />
+          Spoor
+        </a>
+        <nav>
+          {nav('/search', 'Search', route.page === 'search')}
+          {nav('/compare', 'Compare', route.page === 'compare')}
+          {nav('/dependencies', 'System Architecture', route.page === 'dependencies')}
+          {nav('/upload', 'Upload', route.page === 'upload')}
+        </nav>
+        <div class="topbar-end">
+          <TraceIdLookup />
+          <button class="icon-button" onClick={toggleTheme} title="Switch light/dark theme" aria-label="Switch theme">
+            {theme === 'dark' ? '☀' : '☾'}
+          </button>
+        </div>
+      </header>
+      <main class="page">
+        {route.page === 'search' && <SearchPage search={loc.search} />}
+        {route.page === 'trace' && <TracePage key={route.traceID} traceID={route.traceID} search={loc.search} />}
+        {route.page === 'compare' && <ComparePage a={route.a} b={route.b} />}
+        {route.page === 'dependencies' && <DependenciesPage />}
+        {route.page === 'upload' && <UploadPage />}
+        {route.page === 'not-found' && (
+          <div class="empty-state">
+            <h2>Page not found</h2>
+            <p>
+              Nothing lives at <code>{loc.pathname}</code>. <a href="/search">Search traces</a>.
+            </p>
+          </div>
+        )}
+      </main>
+    </div>
+  );
+}
