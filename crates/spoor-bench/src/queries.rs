@@ -1,0 +1,157 @@
+//! Timing trace-by-id and search queries against the Jaeger HTTP API.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use spoor_loadgen::SERVICES;
+
+use crate::http::{HttpClient, encode};
+use crate::report::QueryStats;
+
+const WINDOW: &str = "lookback=1h&limit=20";
+
+/// The URL of the k-th query of a kind.
+type UrlFn = fn(usize) -> String;
+
+/// Runs `queries` of each kind, one after another on one connection.
+pub(crate) async fn run_all(
+    addr: SocketAddr,
+    trace_ids: &[String],
+    queries: usize,
+) -> Vec<QueryStats> {
+    let mut client = HttpClient::new(addr, Duration::from_secs(30));
+    let mut out = Vec::new();
+    if !trace_ids.is_empty() {
+        let step = (trace_ids.len() / queries.max(1)).max(1);
+        let urls: Vec<String> = trace_ids
+            .iter()
+            .step_by(step)
+            .take(queries)
+            .map(|id| format!("/api/traces/{id}"))
+            .collect();
+        out.push(time_queries(&mut client, "trace by id", &urls, count_spans).await);
+    }
+    let kinds: [(&str, UrlFn); 5] = [
+        ("search service", |k| {
+            format!("/api/traces?service={}&{WINDOW}", encode(service(k)))
+        }),
+        ("search service+operation", |k| {
+            let s = &SERVICES[k % SERVICES.len()];
+            let op = s.operations[(k / SERVICES.len()) % s.operations.len()].name;
+            format!(
+                "/api/traces?service={}&operation={}&{WINDOW}",
+                encode(s.name),
+                encode(op)
+            )
+        }),
+        ("search service+attribute", |k| {
+            format!(
+                "/api/traces?service={}&tags={}&{WINDOW}",
+                encode(service(k)),
+                encode(&format!("{{\"tenant.id\":\"t{:03}\"}}", k % 10))
+            )
+        }),
+        ("search attribute only", |k| {
+            format!(
+                "/api/traces?tags={}&{WINDOW}",
+                encode(&format!("{{\"tenant.id\":\"t{:03}\"}}", k % 10))
+            )
+        }),
+        ("search min duration", |k| {
+            format!(
+                "/api/traces?service={}&minDuration=100ms&{WINDOW}",
+                encode(service(k))
+            )
+        }),
+    ];
+    for (name, url) in kinds {
+        let urls: Vec<String> = (0..queries).map(url).collect();
+        out.push(time_queries(&mut client, name, &urls, count_traces).await);
+    }
+    out
+}
+
+fn service(k: usize) -> &'static str {
+    SERVICES[k % SERVICES.len()].name
+}
+
+/// Traces in a Jaeger `{"data": [...]}` answer.
+fn count_traces(body: &serde_json::Value) -> usize {
+    body.get("data")
+        .and_then(|d| d.as_array())
+        .map_or(0, |d| d.len())
+}
+
+/// Spans of the first trace in a Jaeger answer.
+fn count_spans(body: &serde_json::Value) -> usize {
+    body.get("data")
+        .and_then(|d| d.get(0))
+        .and_then(|t| t.get("spans"))
+        .and_then(|s| s.as_array())
+        .map_or(0, |s| s.len())
+}
+
+async fn time_queries(
+    client: &mut HttpClient,
+    name: &str,
+    urls: &[String],
+    results: fn(&serde_json::Value) -> usize,
+) -> QueryStats {
+    let mut latencies = Vec::with_capacity(urls.len());
+    let mut errors: BTreeMap<u16, usize> = BTreeMap::new();
+    let mut first_error = None;
+    let mut ok = 0;
+    let mut total_results = 0;
+    for url in urls {
+        let start = Instant::now();
+        let answer = client.get(url).await;
+        latencies.push(start.elapsed().as_secs_f64() * 1000.0);
+        match answer {
+            Ok((200, body)) => {
+                ok += 1;
+                total_results += serde_json::from_slice::<serde_json::Value>(&body)
+                    .map(|v| results(&v))
+                    .unwrap_or(0);
+            }
+            Ok((status, body)) => {
+                *errors.entry(status).or_default() += 1;
+                first_error.get_or_insert_with(|| {
+                    let text = String::from_utf8_lossy(&body);
+                    format!(
+                        "{url}: {status} {}",
+                        text.chars().take(200).collect::<String>()
+                    )
+                });
+            }
+            Err(e) => {
+                *errors.entry(0).or_default() += 1;
+                first_error.get_or_insert(format!("{url}: {e}"));
+            }
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        if latencies.is_empty() {
+            0.0
+        } else {
+            latencies[((latencies.len() - 1) as f64 * p).round() as usize]
+        }
+    };
+    QueryStats {
+        name: name.to_string(),
+        example: urls.first().cloned().unwrap_or_default(),
+        queries: urls.len(),
+        ok,
+        errors,
+        first_error,
+        mean_results: if ok > 0 {
+            total_results as f64 / ok as f64
+        } else {
+            0.0
+        },
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        max_ms: pct(1.0),
+    }
+}
