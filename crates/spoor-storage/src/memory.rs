@@ -220,7 +220,7 @@ impl SpanReader for MemoryStore {
 
 #[cfg(test)]
 mod tests {
-    use spoor_model::{attr, otlp_resource::Resource, ScopeSpans, Span};
+    use spoor_model::{ScopeSpans, Span, attr, otlp_resource::Resource};
 
     use super::*;
 
@@ -260,12 +260,27 @@ mod tests {
             for t in 1..=3 {
                 store.write(batch("a", t, t, 0, 100)).await.expect("write");
             }
-            assert!(store.get_trace(TraceId([1; 16]), None).await.expect("get").is_none());
-            assert!(store.get_trace(TraceId([3; 16]), None).await.expect("get").is_some());
+            assert!(
+                store
+                    .get_trace(TraceId([1; 16]), None)
+                    .await
+                    .expect("get")
+                    .is_none()
+            );
+            assert!(
+                store
+                    .get_trace(TraceId([3; 16]), None)
+                    .await
+                    .expect("get")
+                    .is_some()
+            );
             // A late span of a kept trace does not evict it.
             store.write(batch("a", 2, 9, 2, 100)).await.expect("write");
             let t2 = store.get_trace(TraceId([2; 16]), None).await.expect("get");
-            assert_eq!(t2.map(|t| spoor_model::span_count(&t.resource_spans)), Some(2));
+            assert_eq!(
+                t2.map(|t| spoor_model::span_count(&t.resource_spans)),
+                Some(2)
+            );
             assert_eq!(store.get_services().await.expect("services"), ["a"]);
         });
     }
@@ -274,10 +289,22 @@ mod tests {
     fn counts_cross_service_calls_in_the_window() {
         block_on(async {
             let store = MemoryStore::new(10);
-            store.write(batch("front", 1, 1, 0, 100)).await.expect("write");
-            store.write(batch("back", 1, 2, 1, 110)).await.expect("write");
-            store.write(batch("back", 1, 3, 2, 120)).await.expect("write");
-            store.write(batch("back", 2, 5, 0, 5_000)).await.expect("write");
+            store
+                .write(batch("front", 1, 1, 0, 100))
+                .await
+                .expect("write");
+            store
+                .write(batch("back", 1, 2, 1, 110))
+                .await
+                .expect("write");
+            store
+                .write(batch("back", 1, 3, 2, 120))
+                .await
+                .expect("write");
+            store
+                .write(batch("back", 2, 5, 0, 5_000))
+                .await
+                .expect("write");
             let links = store.get_dependencies(1_000, 1_000).await.expect("deps");
             assert_eq!(
                 links,
@@ -287,7 +314,13 @@ mod tests {
                     call_count: 1
                 }]
             );
-            assert!(store.get_dependencies(90, 10).await.expect("deps").is_empty());
+            assert!(
+                store
+                    .get_dependencies(90, 10)
+                    .await
+                    .expect("deps")
+                    .is_empty()
+            );
         });
     }
 }

@@ -6,7 +6,7 @@ use spoor_model::otlp_collector::trace_service_server::{TraceService, TraceServi
 use spoor_model::otlp_collector::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use spoor_model::{span_count, ErrorKind};
+use spoor_model::{ErrorKind, span_count};
 use spoor_telemetry::ReceiverMetrics;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codec::CompressionEncoding;

@@ -14,10 +14,10 @@ use spoor_model::{ErrorKind, span_count};
 use spoor_telemetry::ReceiverMetrics;
 use tower_http::cors::CorsLayer;
 
-use spoor_model::otlp_json::decode_json_request;
 use super::validate::drop_invalid_spans;
 use crate::body::{DEFAULT_MAX_BODY_BYTES, decode_body};
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, bind_tcp};
+use spoor_model::otlp_json::decode_json_request;
 
 /// OTLP over HTTP: `POST /v1/traces` with `application/x-protobuf` or `application/json`,
 /// optionally gzip/deflate compressed, answered in the request's encoding. CORS is open so
