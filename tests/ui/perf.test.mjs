@@ -78,9 +78,11 @@ describe('web UI performance', () => {
       spans: SPANS,
       fileMB: round(inPage.upload.bytes / 1e6),
       firstScreenMs: wall,
+      inPageMs: Math.round(inPage.trace.renderedAt - inPage.upload.startedAt),
       readFileMs: Math.round(inPage.upload.readMs),
       jsonParseMs: Math.round(inPage.upload.parseMs),
       modelBuildMs: Math.round(inPage.trace.modelMs),
+      renderMs: Math.round(inPage.trace.renderedAt - inPage.trace.mountedAt - inPage.trace.modelMs),
       rowsInDom,
     };
     assert.equal(inPage.trace.spans, SPANS);

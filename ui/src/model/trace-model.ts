@@ -26,7 +26,7 @@ export interface SpanNode {
   parent: number;
   /** How this span hangs off its parent; null at the top level. */
   parentRefType: 'CHILD_OF' | 'FOLLOWS_FROM' | null;
-  children: number[];
+  children: readonly number[];
   depth: number;
   /** Nodes in this subtree, this node included. */
   subtreeSize: number;
@@ -95,22 +95,7 @@ function chooseParent(span: JaegerSpan, self: number, traceID: string, idIndex: 
   }
 }
 
-/** One pass over a span's tags: error flag and span kind. */
-function scanTags(span: JaegerSpan): { hasError: boolean; kind: string | null } {
-  let hasError = false;
-  let kind: string | null = null;
-  const tags = span.tags;
-  if (tags) {
-    for (let t = 0; t < tags.length; t++) {
-      const tag = tags[t];
-      const k = tag.key;
-      if (k === 'span.kind') kind = String(tag.value);
-      else if (k === 'error') hasError = hasError || tag.value === true || tag.value === 'true';
-      else if (k === 'otel.status_code') hasError = hasError || tag.value === 'ERROR';
-    }
-  }
-  return { hasError, kind };
-}
+const NO_CHILDREN: number[] = [];
 
 /** Trace IDs compare equal when they differ only by leading zeros (64- vs 128-bit IDs). */
 export function sameTraceId(a: string, b: string): boolean {
@@ -135,8 +120,9 @@ export function buildTraceModel(trace: JaegerTrace): TraceModel {
   // Arrays grown by push: `new Array(n)` of 100k or more is a slow dictionary-mode array in V8.
   const refTypeOf: ParentChoice['refType'][] = [];
   const missingOf: (string | null)[] = [];
+  // Leaves (most spans) share one empty child list; it is never written to.
   const childLists: number[][] = [];
-  for (let i = 0; i < n; i++) childLists.push([]);
+  for (let i = 0; i < n; i++) childLists.push(NO_CHILDREN);
   const tops: number[] = [];
   const choice: ParentChoice = { parent: -1, refType: null, missing: null };
   for (let i = 0; i < n; i++) {
@@ -144,8 +130,11 @@ export function buildTraceModel(trace: JaegerTrace): TraceModel {
     parentOf[i] = choice.parent;
     refTypeOf.push(choice.refType);
     missingOf.push(choice.missing);
-    if (choice.parent >= 0) childLists[choice.parent].push(i);
-    else tops.push(i);
+    if (choice.parent >= 0) {
+      const list = childLists[choice.parent];
+      if (list === NO_CHILDREN) childLists[choice.parent] = [i];
+      else list.push(i);
+    } else tops.push(i);
   }
   const byStart = (a: number, b: number) => spans[a].startTime - spans[b].startTime || a - b;
   for (const list of childLists) if (list.length > 1) list.sort(byStart);
@@ -207,7 +196,19 @@ export function buildTraceModel(trace: JaegerTrace): TraceModel {
     const i = order[k];
     const span = spans[i];
     const service = serviceOf(trace, span);
-    const { hasError, kind } = scanTags(span);
+    // One pass over the tags for the error flag and the span kind.
+    let hasError = false;
+    let kind: string | null = null;
+    const tags = span.tags;
+    if (tags) {
+      for (let t = 0; t < tags.length; t++) {
+        const tag = tags[t];
+        const key = tag.key;
+        if (key === 'span.kind') kind = String(tag.value);
+        else if (key === 'error') hasError = hasError || tag.value === true || tag.value === 'true';
+        else if (key === 'otel.status_code') hasError = hasError || tag.value === 'ERROR';
+      }
+    }
     const start = span.startTime;
     const duration = Math.max(0, span.duration || 0);
     const kids = childLists[i];

@@ -54,12 +54,20 @@ function SideCard({ label, side, id }: { label: string; side: Side; id: string }
   );
 }
 
-const STATUS_TEXT: Record<DiffRow['status'], string> = { added: 'only in B', removed: 'only in A', more: 'more in B', fewer: 'fewer in B', same: 'same' };
+const STATUS_TEXT: Record<DiffRow['status'], string> = { added: 'only in B', removed: 'only in A', more: 'more in B', fewer: 'fewer in B', same: 'same count' };
 
 function delta(a: number, b: number, fmt: (x: number) => string): string {
   const d = b - a;
   if (d === 0) return '0';
   return `${d > 0 ? '+' : '−'}${fmt(Math.abs(d))}`;
+}
+
+/** `slower`/`faster` when B's time differs from A's by more than 10 %. */
+function timeTrend(r: DiffRow): string {
+  if (r.a.count === 0 || r.b.count === 0) return '';
+  const d = r.b.total - r.a.total;
+  if (Math.abs(d) <= 0.1 * r.a.total) return '';
+  return d > 0 ? 'slower' : 'faster';
 }
 
 function DiffTable({ rows }: { rows: DiffRow[] }) {
@@ -78,7 +86,7 @@ function DiffTable({ rows }: { rows: DiffRow[] }) {
         <span class="pill diff-added">{s.added} only in B</span>
         <span class="pill diff-removed">{s.removed} only in A</span>
         <span class="pill diff-changed">{s.changed} changed count</span>
-        <span class="pill">{s.same} same</span>
+        <span class="pill">{s.same} same count</span>
         <label class="inline">
           <input type="checkbox" checked={hideSame} onChange={() => setHideSame((h) => !h)} /> hide unchanged
         </label>
@@ -126,7 +134,7 @@ function DiffTable({ rows }: { rows: DiffRow[] }) {
               <td class="num">{delta(r.a.count, r.b.count, String)}</td>
               <td class="num">{r.a.count ? formatDuration(r.a.total) : '–'}</td>
               <td class="num">{r.b.count ? formatDuration(r.b.total) : '–'}</td>
-              <td class="num">{delta(r.a.total, r.b.total, formatDuration)}</td>
+              <td class={`num ${timeTrend(r)}`}>{delta(r.a.total, r.b.total, formatDuration)}</td>
               <td>
                 <span class={`diff-status diff-${r.status}`}>{STATUS_TEXT[r.status]}</span>
               </td>

@@ -9,6 +9,9 @@ import { loadTrace } from '../trace-source';
 type State = { kind: 'loading' } | { kind: 'error'; message: string; notFound: boolean } | { kind: 'ready'; model: TraceModel; fromUpload: boolean };
 
 export interface PerfRecord {
+  /** performance.now() when the page mounted and when the first rows were painted. */
+  mountedAt?: number;
+  renderedAt?: number;
   fetchMs?: number;
   modelMs?: number;
   firstRenderMs?: number;
@@ -27,7 +30,7 @@ export function TracePage({ traceID, search }: { traceID: string; search: URLSea
 
   useEffect(() => {
     const ac = new AbortController();
-    const perf: PerfRecord = {};
+    const perf: PerfRecord = { mountedAt: t0 };
     window.spoorPerf = perf;
     loadTrace(traceID, ac.signal)
       .then(({ trace, fromUpload }) => {
@@ -62,7 +65,10 @@ export function TracePage({ traceID, search }: { traceID: string; search: URLSea
   const onFirstRender = () => {
     requestAnimationFrame(() => {
       const perf = window.spoorPerf;
-      if (perf) perf.firstRenderMs = performance.now() - t0;
+      if (perf) {
+        perf.renderedAt = performance.now();
+        perf.firstRenderMs = perf.renderedAt - t0;
+      }
       document.body.dataset.traceRendered = state.model.traceID;
     });
   };

@@ -11,7 +11,7 @@ import { rememberUploaded, uploadedTraces } from '../trace-source';
 
 declare global {
   interface Window {
-    spoorUploadPerf?: { readMs: number; parseMs: number; convertMs: number; bytes: number };
+    spoorUploadPerf?: { startedAt: number; readMs: number; parseMs: number; convertMs: number; bytes: number };
   }
 }
 
@@ -41,7 +41,7 @@ export function UploadPage() {
       const t2 = performance.now();
       const result = tracesFromDocument(doc);
       if ('error' in result) throw new Error(`${file.name}: ${result.error}`);
-      window.spoorUploadPerf = { readMs: t1 - t0, parseMs: t2 - t1, convertMs: performance.now() - t2, bytes: file.size };
+      window.spoorUploadPerf = { startedAt: t0, readMs: t1 - t0, parseMs: t2 - t1, convertMs: performance.now() - t2, bytes: file.size };
       rememberUploaded(result.traces);
       if (result.traces.length === 1) {
         navigate(`/trace/${result.traces[0].traceID}`);
