@@ -103,6 +103,9 @@ def test_search_semantics(spoor):
     # Time window in microseconds.
     end_us = (NOW_NS - 4_500 * 1_000_000) // 1000
     assert search(spoor, start=0, end=end_us) == [short(i) for i in range(5, 11)]
+    # Across all services (the UI's "all services"): db spans of traces 1..10 match.
+    r = spoor.query("/api/traces", tag="span.kind:client", limit=2)
+    assert [t["traceID"] for t in r.json()["data"]] == [short(1), short(2)]
     # Fetch several by id, unknown ids skipped.
     r = spoor.query("/api/traces", traceID=[short(2), short(99), short(4)])
     assert [t["traceID"] for t in r.json()["data"]] == [short(2), short(4)]

@@ -98,13 +98,17 @@ pub fn trace_ids(params: &Params) -> Result<Vec<TraceId>, ApiError> {
     params.all("traceID").map(parse_trace_id).collect()
 }
 
-/// Builds a search from Jaeger's `/api/traces` parameters: `service`, `operation`, `tags` (JSON
+/// Builds a search from Jaeger's `/api/traces` parameters: `service` (optional: all services),
+/// `operation`, `tags` (JSON
 /// object) and repeated `tag=key:value`, `start`/`end` (µs), `lookback` (Go duration or
 /// `custom`), `minDuration`/`maxDuration` (Go durations), `limit`.
 pub fn trace_query(params: &Params) -> Result<TraceQuery, ApiError> {
+    // Unlike Jaeger, a search across all services is allowed; an operation needs its service.
     let service = params.get("service").map(str::to_string);
-    if service.is_none() {
-        return Err(ApiError::bad_request("parameter 'service' is required"));
+    if service.is_none() && params.get("operation").is_some() {
+        return Err(ApiError::bad_request(
+            "parameter 'service' is required with 'operation'",
+        ));
     }
     let mut attributes = Vec::new();
     for tags in params.all("tags") {
