@@ -6,6 +6,12 @@
 //! `build(&self, ReceiverContext) -> Result<RunningReceiver, ReceiverError>`; the table of all of
 //! them is [`ReceiverConfig`].
 //!
+//! Protocols: OTLP (gRPC 4317, HTTP 4318); Jaeger agent UDP (thrift compact 6831, thrift binary
+//! 6832), Jaeger collector HTTP (thrift, 14268) and gRPC (api_v2, 14250); Zipkin (9411: v2 JSON
+//! and protobuf, v1 JSON and thrift). The legacy protocols are translated to OTLP by the OTel
+//! Collector's `jaeger` and `zipkinv2` rules (kind, status, scope and events from tags and logs;
+//! 64-bit trace ids left-padded). UDP has no client to answer: drops are counted, not refused.
+//!
 //! Every receiver: counts received/accepted/refused/dropped spans, bytes and request errors by
 //! reason through [`spoor_telemetry::ReceiverMetrics`]; caps request bodies (16 MiB after
 //! decompression by default, zip bombs included); answers bad input with 400/413/415 or
@@ -24,10 +30,39 @@
 
 pub mod body;
 mod component;
+mod jaeger;
 mod otlp;
 mod registry;
 pub mod status;
+mod thrift;
+mod zipkin;
 
 pub use component::{ReceiverContext, ReceiverError, RunningReceiver};
+pub use jaeger::{
+    JaegerGrpcConfig, JaegerThriftBinaryConfig, JaegerThriftCompactConfig, JaegerThriftHttpConfig,
+};
 pub use otlp::{OtlpGrpcConfig, OtlpHttpConfig, Rejected, drop_invalid_spans};
 pub use registry::ReceiverConfig;
+pub use zipkin::ZipkinConfig;
+
+/// Jaeger decoding and translation, for benches, fuzzing and tests of other crates.
+pub mod jaeger_codec {
+    pub use crate::jaeger::proto::api_v2;
+    pub use crate::jaeger::{
+        JaegerBatch, JaegerLog, JaegerProcess, JaegerRef, JaegerSpan, JaegerTag, ProtoError,
+        RefType, TagValue, batch_from_proto, batch_to_otlp, decode_agent_message, decode_batch,
+        encode_agent_message, encode_batch,
+    };
+    pub use crate::jaeger::{MAX_DATAGRAM_BYTES, count_spans};
+    pub use crate::thrift::Protocol;
+}
+
+/// Zipkin decoding and translation, for benches, fuzzing and tests of other crates.
+pub mod zipkin_codec {
+    pub use crate::zipkin::proto::proto3;
+    pub use crate::zipkin::thrift::V1ThriftSpan;
+    pub use crate::zipkin::{
+        ZipkinError, ZipkinSpan, decode_v1_json, decode_v1_thrift, decode_v2_json, decode_v2_proto,
+        encode_v1_thrift, spans_to_otlp,
+    };
+}

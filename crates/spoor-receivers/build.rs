@@ -1,0 +1,25 @@
+//! Compiles the Jaeger api_v2 and Zipkin v2 protobuf definitions in `proto/` with a vendored
+//! protoc, so no system package is needed.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protoc = protoc_bin_vendored::protoc_bin_path()?;
+    let include = protoc_bin_vendored::include_path()?;
+    let mut config = prost_build::Config::new();
+    config.protoc_executable(protoc);
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_with_config(
+            config,
+            &[
+                "proto/jaeger/api_v2/collector.proto",
+                "proto/zipkin/zipkin.proto",
+            ],
+            &[
+                "proto",
+                include.to_str().ok_or("non-utf-8 protoc include path")?,
+            ],
+        )?;
+    println!("cargo:rerun-if-changed=proto");
+    Ok(())
+}

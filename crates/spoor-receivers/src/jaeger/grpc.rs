@@ -1,0 +1,106 @@
+//! Jaeger collector gRPC: `jaeger.api_v2.CollectorService/PostSpans` (14250).
+
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+use spoor_model::ErrorKind;
+use spoor_telemetry::ReceiverMetrics;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::codec::CompressionEncoding;
+
+use super::ingest::{WarnLimiter, deliver};
+use super::model::batch_to_otlp;
+use super::proto::api_v2::collector_service_server::{CollectorService, CollectorServiceServer};
+use super::proto::api_v2::{PostSpansRequest, PostSpansResponse};
+use super::proto::batch_from_proto;
+use crate::body::DEFAULT_MAX_BODY_BYTES;
+use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, bind_tcp};
+use crate::status::grpc_status;
+
+/// Jaeger collector gRPC endpoint, gzip compressed or not.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct JaegerGrpcConfig {
+    pub endpoint: SocketAddr,
+    /// Largest accepted message after decompression.
+    pub max_recv_msg_size: usize,
+}
+
+impl Default for JaegerGrpcConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: SocketAddr::from(([0, 0, 0, 0], 14250)),
+            max_recv_msg_size: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+impl JaegerGrpcConfig {
+    pub const NAME: &'static str = "jaeger-grpc";
+
+    pub async fn build(&self, ctx: ReceiverContext) -> Result<RunningReceiver, ReceiverError> {
+        let listener = bind_tcp(Self::NAME, self.endpoint).await?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ReceiverError::Bind {
+                name: Self::NAME,
+                addr: self.endpoint,
+                source,
+            })?;
+        let service = JaegerCollector {
+            metrics: ctx.telemetry.receiver("jaeger", "grpc"),
+            limiter: WarnLimiter::default(),
+            ctx: ctx.clone(),
+        };
+        let server = CollectorServiceServer::new(service)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(self.max_recv_msg_size);
+        let shutdown = ctx.shutdown.clone();
+        let task = tokio::spawn(async move {
+            let result = tonic::transport::Server::builder()
+                .add_service(server)
+                .serve_with_incoming_shutdown(
+                    TcpListenerStream::new(listener),
+                    shutdown.cancelled_owned(),
+                )
+                .await;
+            if let Err(e) = result {
+                tracing::error!(receiver = Self::NAME, error = %e, "grpc server failed");
+            }
+        });
+        Ok(RunningReceiver::new(Self::NAME, local_addr, task))
+    }
+}
+
+struct JaegerCollector {
+    ctx: ReceiverContext,
+    metrics: ReceiverMetrics,
+    limiter: WarnLimiter,
+}
+
+#[tonic::async_trait]
+impl CollectorService for JaegerCollector {
+    async fn post_spans(
+        &self,
+        request: tonic::Request<PostSpansRequest>,
+    ) -> Result<tonic::Response<PostSpansResponse>, tonic::Status> {
+        let request = request.into_inner();
+        let bytes = prost::Message::encoded_len(&request) as u64;
+        let Some(batch) = request.batch else {
+            return Ok(tonic::Response::new(PostSpansResponse {}));
+        };
+        let batch = match batch_from_proto(batch) {
+            Ok(b) => b,
+            Err(e) => {
+                self.metrics.request_error("decode", bytes);
+                self.limiter.warn(JaegerGrpcConfig::NAME, "decode", &e);
+                return Err(grpc_status(ErrorKind::InvalidInput, &e.to_string()));
+            }
+        };
+        match deliver(&self.ctx, &self.metrics, batch_to_otlp(batch), bytes, true).await {
+            Ok(_) => Ok(tonic::Response::new(PostSpansResponse {})),
+            Err((kind, message)) => Err(grpc_status(kind, &message)),
+        }
+    }
+}

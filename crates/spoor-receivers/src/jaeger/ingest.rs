@@ -1,0 +1,119 @@
+//! What the legacy receivers share once a payload is decoded: counting, validation, handing the
+//! batch to the sink; and a rate-limited warning for bad input.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use spoor_model::{ErrorKind, ResourceSpans, span_count};
+use spoor_telemetry::ReceiverMetrics;
+
+use crate::component::ReceiverContext;
+use crate::otlp::drop_invalid_spans;
+
+/// Counts a decoded batch as received, drops invalid spans (refused), and hands the rest to the
+/// sink. Returns the number accepted, or the sink's error kind and message (the spans are then
+/// counted as refused; callers without a client to answer count them as dropped instead).
+pub(crate) async fn deliver(
+    ctx: &ReceiverContext,
+    metrics: &ReceiverMetrics,
+    mut batch: Vec<ResourceSpans>,
+    wire_bytes: u64,
+    answerable: bool,
+) -> Result<u64, (ErrorKind, String)> {
+    let total = span_count(&batch) as u64;
+    metrics.received(total, wire_bytes);
+    let rejected = drop_invalid_spans(&mut batch);
+    if rejected.spans > 0 {
+        if answerable {
+            metrics.refused(rejected.spans);
+        } else {
+            metrics.dropped(rejected.spans);
+        }
+        metrics.request_error("invalid_span", 0);
+    }
+    let accepted = total - rejected.spans;
+    if accepted > 0 {
+        if let Err(e) = ctx.sink.consume(batch).await {
+            if answerable {
+                metrics.refused(accepted);
+            } else {
+                metrics.dropped(accepted);
+            }
+            metrics.request_error(e.kind.as_str(), 0);
+            return Err((e.kind, e.message));
+        }
+        metrics.accepted(accepted);
+    }
+    Ok(accepted)
+}
+
+/// Logs a warning at most once per interval, saying how many were suppressed in between, so a
+/// flood of bad datagrams cannot flood the log.
+#[derive(Clone)]
+pub(crate) struct WarnLimiter {
+    inner: Arc<LimiterState>,
+}
+
+struct LimiterState {
+    start: Instant,
+    interval_ms: u64,
+    /// Milliseconds since `start` of the last emitted warning, plus one (0 = never).
+    last: AtomicU64,
+    suppressed: AtomicU64,
+}
+
+impl WarnLimiter {
+    pub(crate) fn new(interval: Duration) -> Self {
+        Self {
+            inner: Arc::new(LimiterState {
+                start: Instant::now(),
+                interval_ms: interval.as_millis() as u64,
+                last: AtomicU64::new(0),
+                suppressed: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Warns about bad input from `receiver` unless a warning was logged within the interval.
+    pub(crate) fn warn(
+        &self,
+        receiver: &'static str,
+        reason: &str,
+        detail: &dyn std::fmt::Display,
+    ) {
+        let s = &self.inner;
+        let now = s.start.elapsed().as_millis() as u64 + 1;
+        let last = s.last.load(Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < s.interval_ms
+            || s.last
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            s.suppressed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let suppressed = s.suppressed.swap(0, Ordering::Relaxed);
+        tracing::warn!(receiver, reason, suppressed, "rejected input: {detail}");
+    }
+}
+
+impl Default for WarnLimiter {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(10))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warns_once_per_interval() {
+        let limiter = WarnLimiter::new(Duration::from_secs(3600));
+        for _ in 0..5 {
+            limiter.warn("test", "decode", &"bad");
+        }
+        assert_eq!(limiter.inner.suppressed.load(Ordering::Relaxed), 4);
+    }
+}

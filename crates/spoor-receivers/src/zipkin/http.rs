@@ -1,0 +1,203 @@
+//! The Zipkin HTTP receiver (9411).
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+use spoor_model::ErrorKind;
+use spoor_telemetry::ReceiverMetrics;
+use tower_http::cors::CorsLayer;
+
+use super::json::{ZipkinError, decode_v1_json, decode_v2_json};
+use super::model::{ZipkinSpan, spans_to_otlp};
+use super::proto::decode_v2_proto;
+use super::thrift::decode_v1_thrift;
+use crate::body::{DEFAULT_MAX_BODY_BYTES, decode_body};
+use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, bind_tcp};
+use crate::jaeger::ingest::{WarnLimiter, deliver};
+use crate::status::http_error;
+
+/// Zipkin HTTP: `POST /api/v2/spans` (JSON or `application/x-protobuf`) and `POST /api/v1/spans`
+/// (JSON or `application/x-thrift`), gzip accepted, answered 202 Accepted. CORS is open so browser
+/// tracers can post.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ZipkinConfig {
+    pub endpoint: SocketAddr,
+    /// Largest accepted body after decompression.
+    pub max_request_body_size: usize,
+}
+
+impl Default for ZipkinConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: SocketAddr::from(([0, 0, 0, 0], 9411)),
+            max_request_body_size: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+impl ZipkinConfig {
+    pub const NAME: &'static str = "zipkin";
+
+    pub async fn build(&self, ctx: ReceiverContext) -> Result<RunningReceiver, ReceiverError> {
+        let listener = bind_tcp(Self::NAME, self.endpoint).await?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ReceiverError::Bind {
+                name: Self::NAME,
+                addr: self.endpoint,
+                source,
+            })?;
+        let state = HttpState {
+            metrics: ctx.telemetry.receiver("zipkin", "http"),
+            limit: self.max_request_body_size,
+            limiter: WarnLimiter::default(),
+            ctx: ctx.clone(),
+        };
+        let router = Router::new()
+            .route("/api/v2/spans", post(post_v2))
+            .route("/api/v1/spans", post(post_v1))
+            .layer(DefaultBodyLimit::max(self.max_request_body_size))
+            .layer(CorsLayer::permissive())
+            .with_state(state);
+        let shutdown = ctx.shutdown.clone();
+        let task = tokio::spawn(async move {
+            let result = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await;
+            if let Err(e) = result {
+                tracing::error!(receiver = Self::NAME, error = %e, "http server failed");
+            }
+        });
+        Ok(RunningReceiver::new(Self::NAME, local_addr, task))
+    }
+}
+
+#[derive(Clone)]
+struct HttpState {
+    ctx: ReceiverContext,
+    metrics: ReceiverMetrics,
+    limit: usize,
+    limiter: WarnLimiter,
+}
+
+type Decoder = fn(&[u8]) -> Result<Vec<ZipkinSpan>, ZipkinError>;
+
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+async fn post_v2(
+    state: State<HttpState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    // Zipkin treats a missing content type as JSON.
+    let decoder: Option<Decoder> = match media_type(&headers).as_str() {
+        "" | "application/json" => Some(decode_v2_json),
+        "application/x-protobuf" | "application/protobuf" => Some(decode_v2_proto),
+        _ => None,
+    };
+    handle(
+        state,
+        headers,
+        body,
+        decoder,
+        "application/json or application/x-protobuf",
+    )
+    .await
+}
+
+async fn post_v1(
+    state: State<HttpState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let decoder: Option<Decoder> = match media_type(&headers).as_str() {
+        "" | "application/json" => Some(decode_v1_json),
+        "application/x-thrift" | "application/vnd.apache.thrift.binary" => Some(decode_v1_thrift),
+        _ => None,
+    };
+    handle(
+        state,
+        headers,
+        body,
+        decoder,
+        "application/json or application/x-thrift",
+    )
+    .await
+}
+
+async fn handle(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    decoder: Option<Decoder>,
+    supported: &str,
+) -> Response {
+    let name = ZipkinConfig::NAME;
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            state.metrics.request_error("too_large", 0);
+            state
+                .limiter
+                .warn(name, "too_large", &rejection.body_text());
+            return (rejection.status(), format!("{}\n", rejection.body_text())).into_response();
+        }
+    };
+    let wire_bytes = body.len() as u64;
+    let Some(decoder) = decoder else {
+        let media = media_type(&headers);
+        state
+            .metrics
+            .request_error("unsupported_media_type", wire_bytes);
+        state.limiter.warn(name, "unsupported_media_type", &media);
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("unsupported content-type {media:?}: use {supported}\n"),
+        )
+            .into_response();
+    };
+    let body = match decode_body(&headers, body, state.limit) {
+        Ok(b) => b,
+        Err(e) => {
+            state.metrics.request_error(e.reason(), wire_bytes);
+            state.limiter.warn(name, e.reason(), &e);
+            return http_error(e.kind(), &e.to_string());
+        }
+    };
+    let spans = match decoder(&body) {
+        Ok(s) => s,
+        Err(e) => {
+            state.metrics.request_error("decode", wire_bytes);
+            state.limiter.warn(name, "decode", &e);
+            return http_error(ErrorKind::InvalidInput, &e.to_string());
+        }
+    };
+    match deliver(
+        &state.ctx,
+        &state.metrics,
+        spans_to_otlp(spans),
+        wire_bytes,
+        true,
+    )
+    .await
+    {
+        Ok(_) => StatusCode::ACCEPTED.into_response(),
+        Err((kind, message)) => http_error(kind, &message),
+    }
+}
