@@ -23,7 +23,9 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-step "cargo test"
+step "cargo test (incl. storage conformance on memory, disk, object stores, S3 via moto)"
+stop_moto() { if [ -f .cache/moto.pid ]; then kill "$(cat .cache/moto.pid)" 2>/dev/null || true; rm -f .cache/moto.pid; fi; }
+trap stop_moto EXIT
 cargo test --workspace --quiet 2>&1 | grep -v '^\s*$'
 
 step "end-to-end tests (real binary, real clients)"

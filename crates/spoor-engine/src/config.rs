@@ -34,7 +34,9 @@ pub struct CompactionConfig {
     pub window: Duration,
     /// Blocks at least this large (bytes) are left alone.
     pub target_block_bytes: u64,
-    /// Upper bound on the summed size of the blocks merged in one run (bounds memory).
+    /// Upper bound on the summed size of the blocks merged in one run. Compaction decodes its
+    /// inputs into memory (roughly 20–30 bytes of memory per stored byte), so this bounds its
+    /// memory; it also bounds how large compaction makes blocks.
     pub max_input_bytes: u64,
     /// Minimum number of small blocks in a window before they are merged.
     pub min_blocks: usize,
@@ -45,8 +47,8 @@ impl Default for CompactionConfig {
         Self {
             enabled: true,
             window: Duration::from_secs(3600),
-            target_block_bytes: 128 << 20,
-            max_input_bytes: 64 << 20,
+            target_block_bytes: 4 << 20,
+            max_input_bytes: 8 << 20,
             min_blocks: 2,
         }
     }

@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) next_id: AtomicU64,
     pub(crate) wake: Notify,
     pub(crate) closed: AtomicBool,
+    /// What opening recovered.
+    pub(crate) recovery: RecoveryReport,
     /// Test hook: fail compaction after writing its output, before the manifest commit.
     pub(crate) crash_before_commit: AtomicBool,
 }
@@ -107,28 +109,14 @@ impl Engine {
         }
 
         let catalog = Arc::new(RwLock::new(Catalog::from_entries(&manifest.catalog)));
-        let mut head = Head::default();
         let now = config.clock.now_unix_nanos();
-        let segments = wal::list_segments(&wal_dir)?;
-        let mut last_seq = manifest.wal_checkpoint;
-        let mut wal_bytes = 0u64;
-        for seq in &segments {
-            let path = wal::segment_path(&wal_dir, *seq);
-            last_seq = last_seq.max(*seq);
-            if *seq <= manifest.wal_checkpoint {
-                std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
-                continue;
-            }
-            report.wal_segments += 1;
-            let stats = wal::replay_segment(&path, true, |batch, bytes| {
-                catalog.write().observe(&batch);
-                head.insert_batch(&batch, bytes, now);
-            })?;
-            wal_bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            report.wal_records += stats.records;
-            report.wal_corrupt_records += stats.corrupt_records;
-            report.wal_torn_bytes += stats.torn_bytes;
-        }
+        let (head, last_seq, wal_bytes, report) = {
+            let (dir, cat, checkpoint) =
+                (wal_dir.clone(), catalog.clone(), manifest.wal_checkpoint);
+            tokio::task::spawn_blocking(move || replay_wal(&dir, checkpoint, &cat, now, report))
+                .await
+                .map_err(crate::error::internal)??
+        };
         if report.wal_corrupt_records > 0 || report.wal_torn_bytes > 0 {
             tracing::warn!(?report, "wal recovery skipped damaged records");
         }
@@ -163,6 +151,7 @@ impl Engine {
             wake: Notify::new(),
             closed: AtomicBool::new(false),
             crash_before_commit: AtomicBool::new(false),
+            recovery: report.clone(),
             config,
         });
         inner.update_gauges();
@@ -186,6 +175,11 @@ impl Engine {
     /// with a [`crate::ManualClock`] instead of running the background task.
     pub async fn maintain(&self) -> Result<(), StorageError> {
         self.inner.maintain().await
+    }
+
+    /// What opening found and repaired (WAL records replayed, corrupt and torn, orphans).
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.inner.recovery
     }
 
     /// The current manifest.
@@ -229,6 +223,52 @@ impl Drop for Engine {
         // The WAL thread ends when its channel closes; it syncs on the way out.
         self.inner.closed.store(true, Ordering::SeqCst);
     }
+}
+
+/// Replays the segments after `checkpoint` into a new head (deleting those up to it): one
+/// thread reads and decodes records while this one applies them. Returns the head, the last
+/// segment number, the WAL bytes kept and the report.
+fn replay_wal(
+    dir: &std::path::Path,
+    checkpoint: u64,
+    catalog: &RwLock<Catalog>,
+    now: u64,
+    mut report: RecoveryReport,
+) -> Result<(Head, u64, u64, RecoveryReport), StorageError> {
+    let mut head = Head::default();
+    let mut last_seq = checkpoint;
+    let mut wal_bytes = 0u64;
+    for seq in wal::list_segments(dir)? {
+        let path = wal::segment_path(dir, seq);
+        last_seq = last_seq.max(seq);
+        if seq <= checkpoint {
+            std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+            continue;
+        }
+        report.wal_segments += 1;
+        let (tx, rx) = std::sync::mpsc::sync_channel(256);
+        let stats = std::thread::scope(|scope| {
+            let segment = path.clone();
+            let reader = scope.spawn(move || {
+                wal::replay_segment(&segment, true, |batch, bytes| {
+                    let _ = tx.send((batch, bytes));
+                })
+            });
+            // Ends when the reader is done and has dropped `tx`.
+            for (batch, bytes) in rx {
+                catalog.write().observe(&batch);
+                head.insert_batch(batch, bytes, now);
+            }
+            reader
+                .join()
+                .map_err(|_| crate::error::internal("wal replay thread panicked"))?
+        })?;
+        wal_bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        report.wal_records += stats.records;
+        report.wal_corrupt_records += stats.corrupt_records;
+        report.wal_torn_bytes += stats.torn_bytes;
+    }
+    Ok((head, last_seq, wal_bytes, report))
 }
 
 impl Inner {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use prost::Message;
 use spoor_model::otlp_common::InstrumentationScope;
 use spoor_model::otlp_resource::Resource;
-use spoor_model::{ResourceSpans, ScopeSpans, Span, SpanId, SpanRecord, TraceId};
+use spoor_model::{ResourceSpans, Span, SpanId, SpanRecord, TraceId};
 use spoor_storage::{SpanMatcher, TraceQuery};
 
 /// Interned values, looked up by their protobuf encoding.
@@ -78,7 +78,7 @@ impl Head {
     }
 
     /// Adds a batch; spans with an invalid trace id are skipped (receivers reject them).
-    pub(crate) fn insert_batch(&mut self, batch: &[ResourceSpans], bytes: u64, now: u64) {
+    pub(crate) fn insert_batch(&mut self, batch: Vec<ResourceSpans>, bytes: u64, now: u64) {
         self.first_write.get_or_insert(now);
         self.bytes += bytes;
         for rs in batch {
@@ -86,10 +86,10 @@ impl Head {
                 .resource
                 .as_ref()
                 .map_or(NONE, |r| self.resources.intern(r));
-            for ss in &rs.scope_spans {
+            for ss in rs.scope_spans {
                 let scope = ss.scope.as_ref().map_or(NONE, |s| self.scopes.intern(s));
-                for span in &ss.spans {
-                    self.push(res, scope, span.clone());
+                for span in ss.spans {
+                    self.push(res, scope, span);
                 }
             }
         }
@@ -183,11 +183,9 @@ impl Head {
                 .any(|s| {
                     matcher.matches_parts(self.resource(s.resource), self.scope(s.scope), &s.span)
                 });
-            if hit {
-                if let Some(start) = self.trace_start(id) {
-                    let e = out.entry(*id).or_insert(start);
-                    *e = (*e).min(start);
-                }
+            if hit && let Some(start) = self.trace_start(id) {
+                let e = out.entry(*id).or_insert(start);
+                *e = (*e).min(start);
             }
         }
     }
@@ -233,28 +231,12 @@ impl Head {
                     continue;
                 };
                 let child = self.service_of(s);
-                if let Some(p) = services.get(&parent) {
-                    if *p != child {
-                        *out.entry((p.to_string(), child.to_string())).or_default() += 1;
-                    }
+                if let Some(p) = services.get(&parent)
+                    && *p != child
+                {
+                    *out.entry((p.to_string(), child.to_string())).or_default() += 1;
                 }
             }
         }
-    }
-
-    /// The whole head as OTLP batches (used to rebuild a trace view in tests and tools).
-    #[allow(dead_code)]
-    pub(crate) fn to_batches(&self) -> Vec<ResourceSpans> {
-        let _ = ScopeSpans::default;
-        SpanRecord::group(
-            self.spans
-                .iter()
-                .map(|s| SpanRecord {
-                    resource: self.resource(s.resource).cloned(),
-                    scope: self.scope(s.scope).cloned(),
-                    span: s.span.clone(),
-                })
-                .collect(),
-        )
     }
 }

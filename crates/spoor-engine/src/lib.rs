@@ -1,4 +1,58 @@
-//! Spoor's durable storage engine (work in progress).
+//! Spoor's durable storage engine.
+//!
+//! [`Engine`] implements the storage contract ([`spoor_storage::SpanWriter`] and
+//! [`spoor_storage::SpanReader`]) on local disk or object storage:
+//!
+//! - **Write path.** A `write` is framed into the write-ahead log (checksummed records in local
+//!   segment files; concurrent writers share one write and fsync — group commit), then added to
+//!   the in-memory *head*, where it is queryable at once. The future resolves only then, as
+//!   durable as [`FsyncPolicy`] promises (default: `Interval(100 ms)`, which survives `kill -9`).
+//! - **Blocks.** The head is cut every `block_cut_interval` (60 s) or `block_cut_bytes`
+//!   (64 MiB) into an immutable Parquet block — one row per span, sorted by trace id, common
+//!   attributes in typed columns, zstd, statistics and a trace-id bloom filter — and recorded in
+//!   a versioned manifest written with conditional puts. The WAL before the cut is deleted.
+//! - **Background work.** Compaction merges small blocks of one time window; retention drops
+//!   whole blocks older than `retention` (72 h). Both are crash-safe: new files first, then
+//!   the manifest, then deletions.
+//! - **Reads.** Trace by id prunes blocks by time and trace-id range, row groups by statistics
+//!   and bloom filter, and merges the head. Search prunes blocks by time, service and
+//!   operation, pushes predicates into the Parquet scan, goes newest first and stops early at
+//!   the limit. Services and operations come from a catalog kept at ingest; dependencies from
+//!   per-block aggregates.
+//! - **Recovery.** Opening replays the WAL past the last block, cuts a torn tail, skips and
+//!   counts corrupt records; a block failing its checksum is quarantined, never served.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), spoor_storage::StorageError> {
+//! use spoor_engine::{Engine, EngineConfig};
+//! use spoor_storage::{SpanReader, SpanWriter, TraceQuery};
+//!
+//! let telemetry = spoor_telemetry::Telemetry::new();
+//! let config = EngineConfig {
+//!     data_dir: "./spoor-data".into(),
+//!     // Blocks in S3 instead of ./spoor-data/store (credentials from the environment):
+//!     // storage_url: Some("s3://my-bucket/spoor".into()),
+//!     ..EngineConfig::default()
+//! };
+//! let engine = Engine::open(config, &telemetry).await?;
+//! engine.write(vec![/* OTLP ResourceSpans */]).await?;
+//! let traces = engine
+//!     .find_traces(&TraceQuery { service: Some("checkout".into()), ..TraceQuery::default() })
+//!     .await?;
+//! # let _ = traces;
+//! engine.shutdown().await?; // cuts the head into a block, stops background tasks
+//! # Ok(()) }
+//! ```
+//!
+//! Operators get [`inspect_block`] (schema, row groups, bytes per column of one block) and
+//! [`verify`] (checksums, manifest against files, WAL records). Metrics are registered as
+//! `spoor_engine_*` (blocks, bytes, WAL bytes, head spans, corrupt records and blocks,
+//! compactions, retention drops). The byte layout is in `docs/format-v1.md`.
+//!
+//! What it is not: a shared multi-writer store yet (manifests are conditional so that it can
+//! become one, but each process assumes it is the only writer and deletes unreferenced block
+//! files on open), nor a query engine (it answers the storage contract; `spoor-query` builds
+//! on it).
 
 mod block;
 mod catalog;

@@ -189,3 +189,40 @@ impl ManifestStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_version_is_created_once() {
+        let ms = ManifestStore {
+            store: Arc::new(object_store::memory::InMemory::new()),
+            prefix: Path::from("p"),
+        };
+        let (m0, _) = ms.load().await.expect("load empty");
+        assert_eq!(m0.version, 0);
+        let mut a = m0.clone();
+        a.version = 1;
+        a.wal_checkpoint = 7;
+        let mut b = m0;
+        b.version = 1;
+        b.wal_checkpoint = 9;
+        assert!(matches!(ms.commit(&a).await.expect("a"), Commit::Done));
+        assert!(matches!(ms.commit(&b).await.expect("b"), Commit::Conflict));
+        let (cur, skipped) = ms.load().await.expect("load");
+        assert_eq!(
+            (cur.version, cur.wal_checkpoint),
+            (1, 7),
+            "the first writer won"
+        );
+        assert!(skipped.is_empty());
+        for v in 2..=6 {
+            let mut n = cur.clone();
+            n.version = v;
+            assert!(matches!(ms.commit(&n).await.expect("commit"), Commit::Done));
+        }
+        ms.prune(6, 3).await.expect("prune");
+        assert_eq!(ms.versions().await.expect("versions"), vec![3, 4, 5, 6]);
+    }
+}

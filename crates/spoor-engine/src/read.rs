@@ -91,7 +91,7 @@ impl Inner {
             .collect();
         // Newest first, so the scan can stop once `limit` traces newer than every remaining
         // block are found.
-        candidates.sort_by(|a, b| b.max_start.cmp(&a.max_start));
+        candidates.sort_by_key(|b| std::cmp::Reverse(b.max_start));
         for b in candidates {
             if hits.len() >= limit {
                 let mut starts: Vec<u64> = hits.values().copied().collect();

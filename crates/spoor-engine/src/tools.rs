@@ -153,10 +153,9 @@ pub async fn verify(config: &EngineConfig) -> Result<VerifyReport, StorageError>
             .location
             .filename()
             .and_then(|f| f.strip_suffix(".parquet"))
+            && !live.contains(id)
         {
-            if !live.contains(id) {
-                report.orphan_blocks.push(id.to_string());
-            }
+            report.orphan_blocks.push(id.to_string());
         }
     }
     let wal_dir = config.data_dir.join("wal");

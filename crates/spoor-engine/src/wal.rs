@@ -132,6 +132,15 @@ fn rewrite_header(path: &Path) -> Result<(), StorageError> {
     f.sync_all().map_err(|e| io(path, e))
 }
 
+/// Called with each applied batch.
+pub(crate) type OnApply = Box<dyn Fn(&[ResourceSpans]) + Send + Sync>;
+/// One queued append: framed record, the batch for the head, and who to tell.
+type Append = (
+    Vec<u8>,
+    Vec<ResourceSpans>,
+    oneshot::Sender<Result<(), StorageError>>,
+);
+
 pub(crate) enum Command {
     Append {
         framed: Vec<u8>,
@@ -154,7 +163,7 @@ pub(crate) struct Shared {
     pub(crate) wal_bytes: AtomicU64,
     pub(crate) clock: Arc<dyn Clock>,
     /// Called with each applied batch (catalog upkeep).
-    pub(crate) on_apply: Box<dyn Fn(&[ResourceSpans]) + Send + Sync>,
+    pub(crate) on_apply: OnApply,
 }
 
 pub(crate) struct WalWriter {
@@ -255,14 +264,17 @@ impl WalWriter {
             match result {
                 Ok(()) => {
                     let now = self.shared.clock.now_unix_nanos();
+                    let mut waiters = Vec::with_capacity(appends.len());
                     {
                         let mut head = self.shared.head.write();
-                        for (framed, batch, _) in &appends {
+                        for (framed, batch, done) in appends {
+                            (self.shared.on_apply)(&batch);
                             head.insert_batch(batch, framed.len() as u64, now);
+                            waiters.push(done);
                         }
                     }
-                    for (_, batch, done) in appends {
-                        (self.shared.on_apply)(&batch);
+                    // Visible to readers before any writer hears back.
+                    for done in waiters {
                         let _ = done.send(Ok(()));
                     }
                 }
@@ -296,14 +308,7 @@ impl WalWriter {
         Ok(())
     }
 
-    fn append(
-        &mut self,
-        appends: &[(
-            Vec<u8>,
-            Vec<ResourceSpans>,
-            oneshot::Sender<Result<(), StorageError>>,
-        )],
-    ) -> Result<(), StorageError> {
+    fn append(&mut self, appends: &[Append]) -> Result<(), StorageError> {
         self.refuse_if_poisoned()?;
         let total: usize = appends.iter().map(|a| a.0.len()).sum();
         let mut buf = Vec::with_capacity(total);
@@ -335,10 +340,11 @@ impl WalWriter {
     }
 
     fn sync_if_due(&mut self, idle: bool) {
-        if let FsyncPolicy::Interval(d) = self.policy {
-            if self.dirty && (idle || self.last_sync.elapsed() >= d) {
-                let _ = self.sync();
-            }
+        if let FsyncPolicy::Interval(d) = self.policy
+            && self.dirty
+            && (idle || self.last_sync.elapsed() >= d)
+        {
+            let _ = self.sync();
         }
     }
 
@@ -442,5 +448,84 @@ impl WalHandle {
         if let Some(t) = self.thread.lock().take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SystemClock;
+
+    fn shared() -> Arc<Shared> {
+        Arc::new(Shared {
+            head: RwLock::new(Head::default()),
+            poisoned: AtomicBool::new(false),
+            wal_bytes: AtomicU64::new(0),
+            clock: Arc::new(SystemClock),
+            on_apply: Box::new(|_| {}),
+        })
+    }
+
+    fn batch() -> Vec<ResourceSpans> {
+        vec![ResourceSpans {
+            scope_spans: vec![spoor_model::ScopeSpans {
+                spans: vec![spoor_model::Span {
+                    trace_id: vec![1; 16],
+                    span_id: vec![2; 8],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }]
+    }
+
+    #[tokio::test]
+    async fn refuses_writes_after_a_failed_fsync() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = shared();
+        let writer =
+            WalWriter::create(dir.path(), 1, FsyncPolicy::Always, shared.clone()).expect("create");
+        let wal = WalHandle::start(writer).expect("start");
+        wal.append(batch()).await.expect("first write");
+        // What a failed fdatasync leaves behind.
+        shared.poisoned.store(true, Ordering::SeqCst);
+        let err = wal.append(batch()).await.expect_err("refused");
+        assert!(err.to_string().contains("fsync failed"), "{err}");
+        assert_eq!(shared.head.read().len(), 1, "refused batch not applied");
+        wal.stop();
+    }
+
+    #[tokio::test]
+    async fn concurrent_writers_share_group_commits_and_replay_intact() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = shared();
+        let writer =
+            WalWriter::create(dir.path(), 1, FsyncPolicy::Always, shared.clone()).expect("create");
+        let wal = Arc::new(WalHandle::start(writer).expect("start"));
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let wal = wal.clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..50 {
+                    wal.append(batch()).await.expect("write");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("join");
+        }
+        assert_eq!(shared.head.read().len(), 400);
+        wal.stop();
+        let mut n = 0;
+        let stats = replay_segment(&segment_path(dir.path(), 1), false, |b, _| {
+            n += spoor_model::span_count(&b)
+        })
+        .expect("replay");
+        assert_eq!(
+            (stats.records, stats.corrupt_records, stats.torn_bytes),
+            (400, 0, 0)
+        );
+        assert_eq!(n, 400);
     }
 }

@@ -274,3 +274,86 @@ fn normalize(t: &spoor_storage::Trace) -> Vec<(Option<String>, spoor_model::Span
     out.sort_by(|a, b| a.1.span_id.cmp(&b.1.span_id));
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_task_cuts_and_shutdown_stops_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = support::config(dir.path());
+    config.background = true;
+    config.maintenance_interval = std::time::Duration::from_millis(20);
+    config.block_cut_interval = std::time::Duration::from_millis(50);
+    let now = support::now_nanos();
+    let engine = Engine::open(config.clone(), &Telemetry::new())
+        .await
+        .expect("open");
+    for i in 0..20u64 {
+        engine
+            .write(span("svc", "op", i + 1, 1, None, now + i, 10, vec![]))
+            .await
+            .expect("write");
+    }
+    let mut waited = 0;
+    while engine.manifest().blocks.is_empty() && waited < 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        waited += 1;
+    }
+    assert!(
+        !engine.manifest().blocks.is_empty(),
+        "the background task cut a block"
+    );
+    engine.shutdown().await.expect("shutdown");
+    let version = engine.manifest().version;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        engine.manifest().version,
+        version,
+        "no maintenance after shutdown"
+    );
+    assert!(engine.write(vec![]).await.is_err());
+    drop(engine);
+    let engine = Engine::open(config, &Telemetry::new())
+        .await
+        .expect("reopen");
+    assert_eq!(
+        engine.recovery().wal_records,
+        0,
+        "shutdown left nothing to replay"
+    );
+    let all = TraceQuery {
+        limit: 100,
+        ..TraceQuery::default()
+    };
+    assert_eq!(engine.find_trace_ids(&all).await.expect("search").len(), 20);
+    engine.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn every_trace_comes_back_from_multi_page_blocks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = support::config(dir.path());
+    config.row_group_spans = 10_000; // several row groups, each of several pages
+    let engine = Engine::open(config, &Telemetry::new()).await.expect("open");
+    let mut w = support::workload::Workload::new(11, T0);
+    let batches = w.batches(25_000);
+    let mut want = std::collections::HashMap::new();
+    for b in &batches {
+        for rs in b {
+            for ss in &rs.scope_spans {
+                for s in &ss.spans {
+                    let id = spoor_model::TraceId::from_bytes(&s.trace_id).expect("id");
+                    *want.entry(id).or_insert(0usize) += 1;
+                }
+            }
+        }
+        engine.write(b.clone()).await.expect("write");
+    }
+    engine.flush().await.expect("flush");
+    for (id, n) in want {
+        let t = engine
+            .get_trace(id, None)
+            .await
+            .expect("get")
+            .expect("found");
+        assert_eq!(spans_of(&t), n, "trace {id}");
+    }
+}

@@ -1,41 +1,43 @@
-//! Bytes stored per span on the standard-like workload (tests/support/workload.rs).
+//! Bytes stored per span on the standard workload (`spoor-loadgen`, seed 42, requests of
+//! ~1000 spans), after the head is cut every ~25k spans and the blocks are compacted.
 //!
 //! `cargo test -p spoor-engine --release --test size -- --ignored --nocapture` prints the
-//! figure for 200k spans; the small default test guards against regressions.
+//! figure for 200k spans (`SPOOR_INSPECT=1` adds the per-column breakdown); the small default
+//! test guards against regressions.
 
 mod support;
 
+use std::time::Duration;
+
 use prost::Message;
-use spoor_engine::{Engine, EngineConfig};
-use spoor_model::otlp_collector::ExportTraceServiceRequest;
+use spoor_engine::Engine;
+use spoor_loadgen::{DEFAULT_ORIGIN_UNIX_NANOS, Workload};
 use spoor_storage::SpanWriter;
 use spoor_telemetry::Telemetry;
 
-async fn measure(spans: usize, cuts: usize) -> (f64, f64, usize) {
+async fn measure(spans: usize) -> (f64, f64, usize) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config: EngineConfig = support::config(dir.path());
+    let (mut config, _clock) = support::config_with_clock(dir.path(), DEFAULT_ORIGIN_UNIX_NANOS);
     config.compaction.target_block_bytes = u64::MAX;
     config.compaction.max_input_bytes = u64::MAX;
+    config.compaction.window = Duration::from_secs(365 * 24 * 3600);
     let engine = Engine::open(config, &Telemetry::new()).await.expect("open");
-    let mut w = support::workload::Workload::new(42, support::now_nanos() - 3_600_000_000_000);
-    let batches = w.batches(spans);
-    let total: usize = batches.iter().map(|b| spoor_model::span_count(b)).sum();
-    let wire: usize = batches
-        .iter()
-        .map(|b| {
-            ExportTraceServiceRequest {
-                resource_spans: b.clone(),
-            }
-            .encoded_len()
-        })
-        .sum();
-    let per_cut = batches.len().div_ceil(cuts);
-    for chunk in batches.chunks(per_cut) {
-        for b in chunk {
-            engine.write(b.clone()).await.expect("write");
+    let (mut total, mut wire, mut since_cut) = (0usize, 0usize, 0usize);
+    for req in Workload::batches(42, 1000) {
+        if total >= spans {
+            break;
         }
-        engine.flush().await.expect("flush");
+        let n = spoor_model::span_count(&req.resource_spans);
+        total += n;
+        since_cut += n;
+        wire += req.encoded_len();
+        engine.write(req.resource_spans).await.expect("write");
+        if since_cut >= 25_000 {
+            engine.flush().await.expect("flush");
+            since_cut = 0;
+        }
     }
+    engine.flush().await.expect("flush");
     while engine.manifest().blocks.len() > 1 {
         engine.maintain().await.expect("compact");
     }
@@ -59,7 +61,7 @@ async fn measure(spans: usize, cuts: usize) -> (f64, f64, usize) {
 
 #[tokio::test]
 async fn bytes_per_span_small() {
-    let (stored, wire, n) = measure(20_000, 4).await;
+    let (stored, wire, n) = measure(20_000).await;
     println!(
         "{n} spans: {stored:.1} B/span stored after compaction, {wire:.0} B/span OTLP protobuf"
     );
@@ -69,7 +71,7 @@ async fn bytes_per_span_small() {
 #[tokio::test]
 #[ignore = "large; run in release with --ignored --nocapture"]
 async fn bytes_per_span_200k() {
-    let (stored, wire, n) = measure(200_000, 8).await;
+    let (stored, wire, n) = measure(200_000).await;
     println!(
         "{n} spans: {stored:.1} B/span stored after compaction, {wire:.0} B/span OTLP protobuf"
     );

@@ -18,6 +18,9 @@ use crate::error::corrupt;
 
 /// One span read back from a block.
 pub(crate) struct DecodedRow {
+    pub(crate) trace: TraceId,
+    /// Position of the parent among the trace's rows in the block; see [`resolve_parents`].
+    pub(crate) parent_row: Option<usize>,
     pub(crate) resource: Option<Arc<Resource>>,
     pub(crate) scope: Option<Arc<InstrumentationScope>>,
     pub(crate) span: Span,
@@ -126,27 +129,45 @@ pub(crate) fn decode_batch(
     location: &str,
 ) -> Result<Vec<DecodedRow>, StorageError> {
     let bad = |name: &str| corrupt(location, format!("column {name} has the wrong type"));
-    let trace_id = column(batch, schema::TRACE_ID, location)?
-        .as_fixed_size_binary_opt()
-        .ok_or_else(|| bad(schema::TRACE_ID))?;
-    let span_id = column(batch, schema::SPAN_ID, location)?
-        .as_fixed_size_binary_opt()
-        .ok_or_else(|| bad(schema::SPAN_ID))?;
-    let parent = column(batch, schema::PARENT_SPAN_ID, location)?
-        .as_fixed_size_binary_opt()
-        .ok_or_else(|| bad(schema::PARENT_SPAN_ID))?;
+    // Identity columns may be left out of a projection (search only matches spans).
+    let fsb = |name: &str| {
+        batch
+            .column_by_name(name)
+            .map(|c| c.as_fixed_size_binary_opt().ok_or_else(|| bad(name)))
+            .transpose()
+    };
+    let trace_id = fsb(schema::TRACE_ID)?;
+    let span_id = fsb(schema::SPAN_ID)?;
+    let parent = fsb(schema::PARENT_SPAN_ID)?;
+    let parent_row = batch
+        .column_by_name(schema::PARENT_ROW)
+        .map(|c| {
+            c.as_primitive_opt::<Int32Type>()
+                .ok_or_else(|| bad(schema::PARENT_ROW))
+        })
+        .transpose()?;
     let str_col = |name: &str| -> Result<&StringArray, StorageError> {
         column(batch, name, location)?
             .as_string_opt::<i32>()
             .ok_or_else(|| bad(name))
     };
-    let trace_state = str_col(schema::TRACE_STATE)?;
+    let trace_state = batch
+        .column_by_name(schema::TRACE_STATE)
+        .map(|c| {
+            c.as_string_opt::<i32>()
+                .ok_or_else(|| bad(schema::TRACE_STATE))
+        })
+        .transpose()?;
     let status_message = str_col(schema::STATUS_MESSAGE)?;
     let events = str_col(schema::EVENTS)?;
     let links = str_col(schema::LINKS)?;
-    let flags = column(batch, schema::FLAGS, location)?
-        .as_primitive_opt::<UInt32Type>()
-        .ok_or_else(|| bad(schema::FLAGS))?;
+    let flags = batch
+        .column_by_name(schema::FLAGS)
+        .map(|c| {
+            c.as_primitive_opt::<UInt32Type>()
+                .ok_or_else(|| bad(schema::FLAGS))
+        })
+        .transpose()?;
     let kind = column(batch, schema::KIND, location)?
         .as_primitive_opt::<Int8Type>()
         .ok_or_else(|| bad(schema::KIND))?;
@@ -184,17 +205,26 @@ pub(crate) fn decode_batch(
     let values = item(2)?
         .as_string_opt::<i32>()
         .ok_or_else(|| bad("attributes.value"))?;
-    let dropped = column(batch, schema::DROPPED, location)?
-        .as_struct_opt()
-        .ok_or_else(|| bad(schema::DROPPED))?;
+    let dropped = batch
+        .column_by_name(schema::DROPPED)
+        .map(|c| c.as_struct_opt().ok_or_else(|| bad(schema::DROPPED)))
+        .transpose()?;
     let dropped_col = |i: usize| {
         dropped
-            .columns()
-            .get(i)
-            .and_then(|c| c.as_primitive_opt::<UInt32Type>())
-            .ok_or_else(|| bad(schema::DROPPED))
+            .map(|d| {
+                d.columns()
+                    .get(i)
+                    .and_then(|c| c.as_primitive_opt::<UInt32Type>())
+                    .ok_or_else(|| bad(schema::DROPPED))
+            })
+            .transpose()
     };
     let (d_attr, d_events, d_links) = (dropped_col(0)?, dropped_col(1)?, dropped_col(2)?);
+    let typed = [
+        TypedList::new(batch, schema::ATTRIBUTES_INT, location)?,
+        TypedList::new(batch, schema::ATTRIBUTES_DOUBLE, location)?,
+        TypedList::new(batch, schema::ATTRIBUTES_BOOL, location)?,
+    ];
     let mut dedicated = Vec::with_capacity(DEDICATED.len());
     for (_, col, _) in DEDICATED {
         dedicated.push(column(batch, col, location)?);
@@ -203,8 +233,11 @@ pub(crate) fn decode_batch(
     let mut out = Vec::with_capacity(batch.num_rows());
     let offsets = attrs.value_offsets();
     for i in 0..batch.num_rows() {
-        let trace = TraceId::from_bytes(trace_id.value(i))
-            .map_err(|e| corrupt(location, format!("trace id: {e}")))?;
+        let trace = match trace_id {
+            Some(a) => TraceId::from_bytes(a.value(i))
+                .map_err(|e| corrupt(location, format!("trace id: {e}")))?,
+            None => TraceId::default(),
+        };
         let mut attributes = Vec::new();
         for (j, (key, _, ty)) in DEDICATED.iter().enumerate() {
             let c = &dedicated[j];
@@ -236,6 +269,9 @@ pub(crate) fn decode_batch(
                 ..Default::default()
             });
         }
+        for list in &typed {
+            list.push_row(i, &mut attributes);
+        }
         let name = name_keys
             .keys()
             .value(i)
@@ -262,31 +298,140 @@ pub(crate) fn decode_batch(
         let message = opt_str(status_message, i);
         let span = Span {
             trace_id: trace.0.to_vec(),
-            span_id: span_id.value(i).to_vec(),
-            trace_state: opt_str(trace_state, i),
-            parent_span_id: if parent.is_null(i) {
-                Vec::new()
-            } else {
-                parent.value(i).to_vec()
-            },
-            flags: flags.value(i),
+            span_id: span_id.map(|a| a.value(i).to_vec()).unwrap_or_default(),
+            trace_state: trace_state.map(|a| opt_str(a, i)).unwrap_or_default(),
+            parent_span_id: parent
+                .filter(|a| !a.is_null(i))
+                .map(|a| a.value(i).to_vec())
+                .unwrap_or_default(),
+            flags: flags.map(|a| a.value(i)).unwrap_or(0),
             name,
             kind: i32::from(kind.value(i)),
             start_time_unix_nano: start_ns,
             end_time_unix_nano: end_ns,
             attributes,
-            dropped_attributes_count: d_attr.value(i),
+            dropped_attributes_count: d_attr.map(|a| a.value(i)).unwrap_or(0),
             events,
-            dropped_events_count: d_events.value(i),
+            dropped_events_count: d_events.map(|a| a.value(i)).unwrap_or(0),
             links,
-            dropped_links_count: d_links.value(i),
+            dropped_links_count: d_links.map(|a| a.value(i)).unwrap_or(0),
             status: (code != 0 || !message.is_empty()).then_some(Status { message, code }),
         };
         out.push(DecodedRow {
+            trace,
+            parent_row: parent_row
+                .filter(|a| !a.is_null(i))
+                .and_then(|a| usize::try_from(a.value(i)).ok()),
             resource: resources.get(i).cloned(),
             scope: scopes.get(i).cloned(),
             span,
         });
     }
     Ok(out)
+}
+
+/// Fills `parent_span_id` of rows whose parent is referenced by position. `rows` must hold
+/// every row of each of its traces in the block, in block order (as trace-by-id and full
+/// reads return them).
+pub(crate) fn resolve_parents(rows: &mut [DecodedRow], location: &str) -> Result<(), StorageError> {
+    let mut start = 0;
+    while start < rows.len() {
+        let trace = rows[start].trace;
+        let mut end = start;
+        while end < rows.len() && rows[end].trace == trace {
+            end += 1;
+        }
+        for i in start..end {
+            if let Some(p) = rows[i].parent_row {
+                let id = rows
+                    .get(start + p)
+                    .filter(|_| start + p < end)
+                    .map(|r| r.span.span_id.clone())
+                    .ok_or_else(|| corrupt(location, format!("parent_row {p} out of range")))?;
+                rows[i].span.parent_span_id = id;
+            }
+        }
+        start = end;
+    }
+    Ok(())
+}
+
+/// One of the typed attribute lists (`attributes_int`, `_double`, `_bool`).
+pub(crate) struct TypedList<'a> {
+    offsets: &'a [i32],
+    keys: &'a StringArray,
+    values: &'a Arc<dyn Array>,
+}
+
+impl<'a> TypedList<'a> {
+    pub(crate) fn new(
+        batch: &'a RecordBatch,
+        name: &str,
+        location: &str,
+    ) -> Result<Self, StorageError> {
+        let bad = || corrupt(location, format!("column {name} has the wrong type"));
+        let list = column(batch, name, location)?
+            .as_list_opt::<i32>()
+            .ok_or_else(bad)?;
+        let items = list.values().as_struct_opt().ok_or_else(bad)?;
+        let keys = items
+            .columns()
+            .first()
+            .and_then(|c| c.as_string_opt::<i32>())
+            .ok_or_else(bad)?;
+        let values = items.columns().get(1).ok_or_else(bad)?;
+        let last = list.value_offsets().last().copied().unwrap_or(0);
+        if usize::try_from(last).map_or(true, |l| l > keys.len() || l > values.len()) {
+            return Err(bad());
+        }
+        Ok(Self {
+            offsets: list.value_offsets(),
+            keys,
+            values,
+        })
+    }
+
+    fn range(&self, row: usize) -> std::ops::Range<usize> {
+        let from = self.offsets.get(row).copied().unwrap_or(0).max(0) as usize;
+        let to = self.offsets.get(row + 1).copied().unwrap_or(0).max(0) as usize;
+        from..to.max(from)
+    }
+
+    /// The value at `j` as an OTLP value.
+    fn value(&self, j: usize) -> Option<Value> {
+        if let Some(a) = self.values.as_primitive_opt::<Int64Type>() {
+            return Some(Value::IntValue(a.value(j)));
+        }
+        if let Some(a) = self
+            .values
+            .as_primitive_opt::<arrow_array::types::Float64Type>()
+        {
+            return Some(Value::DoubleValue(a.value(j)));
+        }
+        self.values
+            .as_boolean_opt()
+            .map(|a| Value::BoolValue(a.value(j)))
+    }
+
+    fn push_row(&self, row: usize, out: &mut Vec<KeyValue>) {
+        for j in self.range(row) {
+            if let Some(v) = self.value(j) {
+                out.push(KeyValue {
+                    key: self.keys.value(j).to_string(),
+                    value: Some(AnyValue { value: Some(v) }),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+
+    /// True when row `row` has `key` with string form `value`.
+    pub(crate) fn has(&self, row: usize, key: &str, value: &str) -> bool {
+        self.range(row).any(|j| {
+            self.keys.value(j) == key
+                && self.value(j).is_some_and(|v| {
+                    spoor_model::attr::value_to_string(Some(&AnyValue { value: Some(v) })) == value
+                })
+        })
+    }
 }

@@ -4,15 +4,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    FixedSizeBinaryBuilder, Int64Builder, StringBuilder, StringDictionaryBuilder,
+    FixedSizeBinaryBuilder, Int32Builder, Int64Builder, StringBuilder, StringDictionaryBuilder,
 };
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, Int8Array, Int64Array, ListArray, RecordBatch, StringArray, StructArray, UInt8Array,
-    UInt32Array,
+    ArrayRef, BooleanArray, Float64Array, Int8Array, Int64Array, ListArray, RecordBatch,
+    StringArray, StructArray, UInt8Array, UInt32Array,
 };
 use arrow_buffer::OffsetBuffer;
-use arrow_schema::SchemaRef;
+use arrow_schema::{DataType, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue as ParquetKv;
@@ -28,6 +28,9 @@ use crate::error::internal;
 use crate::head::Head;
 use crate::manifest::{BlockMeta, CatalogOp};
 
+/// Rows per data page.
+const PAGE_ROWS: usize = 4096;
+
 /// A block ready to upload.
 pub(crate) struct EncodedBlock {
     pub(crate) bytes: Vec<u8>,
@@ -40,6 +43,8 @@ fn writer_props(row_group_spans: usize, meta_json: String, zstd_level: i32) -> W
         .set_compression(Compression::ZSTD(level))
         .set_max_row_group_row_count(Some(row_group_spans.max(1)))
         .set_statistics_enabled(EnabledStatistics::Page)
+        // Small pages make the page index useful for trace-by-id (rows are sorted by trace).
+        .set_data_page_row_count_limit(PAGE_ROWS)
         .set_column_bloom_filter_enabled(ColumnPath::from(schema::TRACE_ID), true)
         .set_column_bloom_filter_fpp(ColumnPath::from(schema::TRACE_ID), 0.01)
         .set_column_bloom_filter_max_ndv(ColumnPath::from(schema::TRACE_ID), row_group_spans as u64)
@@ -95,8 +100,10 @@ pub(crate) fn encode_head(
             .iter()
             .map(|s| serde_json::to_string(s.as_ref()).unwrap_or_default())
             .collect();
-        for chunk in order.chunks(row_group_spans.max(1)) {
-            let batch = encode_rows(head, chunk, &schema, &resource_json, &scope_json)?;
+        let parents = parent_rows(head, &order);
+        let rg = row_group_spans.max(1);
+        for (chunk, parents) in order.chunks(rg).zip(parents.chunks(rg)) {
+            let batch = encode_rows(head, chunk, parents, &schema, &resource_json, &scope_json)?;
             writer
                 .write(&batch)
                 .map_err(|e| internal(format!("writing parquet: {e}")))?;
@@ -140,10 +147,10 @@ fn block_meta(head: &Head, order: &[u32], id: &str, level: u32, created_at: u64)
             continue;
         };
         let child = head.service_of(s);
-        if let Some(p) = span_service.get(&(s.trace, parent)) {
-            if *p != child {
-                *deps.entry((p.to_string(), child.to_string())).or_default() += 1;
-            }
+        if let Some(p) = span_service.get(&(s.trace, parent))
+            && *p != child
+        {
+            *deps.entry((p.to_string(), child.to_string())).or_default() += 1;
         }
     }
     let first = order.first().map(|i| head.spans[*i as usize].trace);
@@ -191,9 +198,37 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// For each row in block order: the position of its parent among its trace's rows in this
+/// block (0 = the trace's first row), when the parent is there.
+fn parent_rows(head: &Head, order: &[u32]) -> Vec<Option<i32>> {
+    let mut out = Vec::with_capacity(order.len());
+    let mut start = 0;
+    while start < order.len() {
+        let trace = head.spans[order[start] as usize].trace;
+        let mut end = start;
+        let mut pos: HashMap<&[u8], i32> = HashMap::new();
+        while end < order.len() && head.spans[order[end] as usize].trace == trace {
+            let id = head.spans[order[end] as usize].span.span_id.as_slice();
+            pos.entry(id).or_insert((end - start) as i32);
+            end += 1;
+        }
+        for i in &order[start..end] {
+            let parent = head.spans[*i as usize].span.parent_span_id.as_slice();
+            out.push(if parent.len() == 8 {
+                pos.get(parent).copied()
+            } else {
+                None
+            });
+        }
+        start = end;
+    }
+    out
+}
+
 fn encode_rows(
     head: &Head,
     rows: &[u32],
+    parent_rows: &[Option<i32>],
     schema: &SchemaRef,
     resource_json: &[String],
     scope_json: &[String],
@@ -202,6 +237,7 @@ fn encode_rows(
     let mut trace_id = FixedSizeBinaryBuilder::with_capacity(n, 16);
     let mut span_id = FixedSizeBinaryBuilder::with_capacity(n, 8);
     let mut parent = FixedSizeBinaryBuilder::with_capacity(n, 8);
+    let mut parent_row = Int32Builder::with_capacity(n);
     let mut trace_state = StringBuilder::new();
     let mut flags = Vec::with_capacity(n);
     let mut name = StringDictionaryBuilder::<Int32Type>::new();
@@ -218,6 +254,9 @@ fn encode_rows(
     let mut attr_offsets = Vec::with_capacity(n + 1);
     attr_offsets.push(0i32);
     let (mut keys, mut types, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ints = TypedList::<i64>::new(n);
+    let mut doubles = TypedList::<f64>::new(n);
+    let mut bools = TypedList::<bool>::new(n);
     let (mut d_attr, mut d_events, mut d_links) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -228,15 +267,26 @@ fn encode_rows(
     let mut slots: Vec<Option<&KeyValue>> = vec![None; DEDICATED.len()];
 
     let fsb = |e: arrow_schema::ArrowError| internal(format!("building id column: {e}"));
-    for i in rows {
+    for (i, prow) in rows.iter().zip(parent_rows) {
         let s = &head.spans[*i as usize];
         let span = &s.span;
         trace_id.append_value(s.trace.0).map_err(fsb)?;
         let sid = SpanId::from_bytes(&span.span_id).unwrap_or_default();
         span_id.append_value(sid.0).map_err(fsb)?;
-        match SpanId::from_bytes(&span.parent_span_id) {
-            Ok(p) => parent.append_value(p.0).map_err(fsb)?,
-            Err(_) => parent.append_null(),
+        // A parent stored in this block is referenced by position (about 1 byte instead of 8).
+        match (prow, SpanId::from_bytes(&span.parent_span_id)) {
+            (Some(r), _) => {
+                parent.append_null();
+                parent_row.append_value(*r);
+            }
+            (None, Ok(p)) => {
+                parent.append_value(p.0).map_err(fsb)?;
+                parent_row.append_null();
+            }
+            (None, Err(_)) => {
+                parent.append_null();
+                parent_row.append_null();
+            }
         }
         if span.trace_state.is_empty() {
             trace_state.append_null();
@@ -281,6 +331,21 @@ fn encode_rows(
             });
             match slot {
                 Some(j) if slots[j].is_none() => slots[j] = Some(kv),
+                _ if matches!(v, Some(Value::IntValue(_))) => {
+                    if let Some(Value::IntValue(i)) = v {
+                        ints.push(&kv.key, *i);
+                    }
+                }
+                _ if matches!(v, Some(Value::DoubleValue(_))) => {
+                    if let Some(Value::DoubleValue(d)) = v {
+                        doubles.push(&kv.key, *d);
+                    }
+                }
+                _ if matches!(v, Some(Value::BoolValue(_))) => {
+                    if let Some(Value::BoolValue(b)) = v {
+                        bools.push(&kv.key, *b);
+                    }
+                }
                 _ => {
                     let (t, val) = encode_value(v);
                     keys.push(kv.key.clone());
@@ -301,6 +366,9 @@ fn encode_rows(
             }
         }
         attr_offsets.push(i32::try_from(keys.len()).map_err(internal)?);
+        ints.end_row()?;
+        doubles.end_row()?;
+        bools.end_row()?;
         d_attr.push(span.dropped_attributes_count);
         d_events.push(span.dropped_events_count);
         d_links.push(span.dropped_links_count);
@@ -320,6 +388,7 @@ fn encode_rows(
         Arc::new(trace_id.finish()),
         Arc::new(span_id.finish()),
         Arc::new(parent.finish()),
+        Arc::new(parent_row.finish()),
         Arc::new(trace_state.finish()),
         Arc::new(UInt32Array::from(flags)),
         Arc::new(name.finish()),
@@ -357,6 +426,9 @@ fn encode_rows(
         )
         .map_err(internal)?,
     ));
+    columns.push(ints.finish(DataType::Int64, |v| Arc::new(Int64Array::from(v)))?);
+    columns.push(doubles.finish(DataType::Float64, |v| Arc::new(Float64Array::from(v)))?);
+    columns.push(bools.finish(DataType::Boolean, |v| Arc::new(BooleanArray::from(v)))?);
     columns.push(Arc::new(
         StructArray::try_new(
             schema::dropped_fields(),
@@ -372,4 +444,56 @@ fn encode_rows(
     columns.push(Arc::new(events.finish()));
     columns.push(Arc::new(links.finish()));
     RecordBatch::try_new(schema.clone(), columns).map_err(internal)
+}
+
+/// Builds one typed attribute list column (`List<Struct<key, value>>`).
+struct TypedList<T> {
+    keys: Vec<String>,
+    values: Vec<T>,
+    offsets: Vec<i32>,
+}
+
+impl<T> TypedList<T> {
+    fn new(rows: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Self {
+            keys: Vec::new(),
+            values: Vec::new(),
+            offsets,
+        }
+    }
+
+    fn push(&mut self, key: &str, value: T) {
+        self.keys.push(key.to_string());
+        self.values.push(value);
+    }
+
+    fn end_row(&mut self) -> Result<(), StorageError> {
+        self.offsets
+            .push(i32::try_from(self.keys.len()).map_err(internal)?);
+        Ok(())
+    }
+
+    fn finish(
+        self,
+        value_type: DataType,
+        values: impl FnOnce(Vec<T>) -> ArrayRef,
+    ) -> Result<ArrayRef, StorageError> {
+        let items = StructArray::try_new(
+            schema::typed_fields(value_type.clone()),
+            vec![Arc::new(StringArray::from(self.keys)), values(self.values)],
+            None,
+        )
+        .map_err(internal)?;
+        Ok(Arc::new(
+            ListArray::try_new(
+                schema::typed_item(value_type),
+                OffsetBuffer::new(self.offsets.into()),
+                Arc::new(items),
+                None,
+            )
+            .map_err(internal)?,
+        ))
+    }
 }

@@ -15,6 +15,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use parking_lot::Mutex;
 use parquet::arrow::arrow_reader::{
     ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter,
+    RowSelection,
 };
 // `ParquetObjectReader` is deprecated upstream in favour of a hand-written `AsyncFileReader`;
 // it still does what we need (ranged gets through `object_store`).
@@ -23,6 +24,7 @@ use parquet::arrow::async_reader::ParquetObjectReader;
 use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::bloom_filter::Sbbf;
 use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use spoor_model::TraceId;
 use spoor_storage::{SpanMatcher, StorageError, TraceQuery};
 
@@ -148,6 +150,34 @@ impl Blocks {
         Ok(sbbf)
     }
 
+    /// Rows of the pages of row group `rg` whose `col` statistics may hold `value`.
+    fn pages_with(l: &Loaded, rg: usize, col: usize, value: &[u8]) -> Option<RowSelection> {
+        let md = l.meta.metadata();
+        let pages = md.page_index_for_row_group(rg);
+        let Some(ColumnIndexMetaData::FIXED_LEN_BYTE_ARRAY(index)) = pages.column_index(col) else {
+            return None;
+        };
+        let locations = pages.offset_index(col)?.page_locations();
+        let total = usize::try_from(md.row_group(rg).num_rows()).ok()?;
+        let mut ranges = Vec::new();
+        for (p, loc) in locations.iter().enumerate() {
+            let start = usize::try_from(loc.first_row_index).ok()?;
+            let end = match locations.get(p + 1) {
+                Some(next) => usize::try_from(next.first_row_index).ok()?,
+                None => total,
+            };
+            let below = index.min_value(p).is_some_and(|m| value < m);
+            let above = index.max_value(p).is_some_and(|m| value > m);
+            if !below && !above {
+                ranges.push(start..end);
+            }
+        }
+        Some(RowSelection::from_consecutive_ranges(
+            ranges.into_iter(),
+            total,
+        ))
+    }
+
     /// All spans of trace `id` in block `b`.
     pub(crate) async fn read_trace(
         &self,
@@ -168,35 +198,44 @@ impl Blocks {
                     continue;
                 }
             }
-            if let Some(bloom) = self.bloom(&l, i).await? {
-                if !bloom.check(id.0.as_slice()) {
-                    continue;
-                }
+            if let Some(bloom) = self.bloom(&l, i).await?
+                && !bloom.check(id.0.as_slice())
+            {
+                continue;
             }
             groups.push(i);
         }
-        if groups.is_empty() {
-            return Ok(Vec::new());
+        let mut batches: Vec<RecordBatch> = Vec::new();
+        for rg in groups {
+            let want = id.0;
+            let pred = ArrowPredicateFn::new(Self::mask(&l, &[schema::TRACE_ID]), move |batch| {
+                let ids = batch
+                    .column(0)
+                    .as_fixed_size_binary_opt()
+                    .ok_or_else(|| ArrowError::SchemaError("trace_id type".into()))?;
+                Ok((0..ids.len()).map(|i| Some(ids.value(i) == want)).collect())
+            });
+            let mut builder = self
+                .builder(&l)
+                .with_row_groups(vec![rg])
+                .with_row_filter(RowFilter::new(vec![Box::new(pred)]));
+            // Rows are sorted by trace id: the page index narrows the read to the pages whose
+            // trace-id range holds `id`.
+            if let Some(selection) = Self::pages_with(&l, rg, col, &id.0) {
+                if !selection.selects_any() {
+                    continue;
+                }
+                builder = builder.with_row_selection(selection);
+            }
+            let stream = builder.build().map_err(pq(&loc))?;
+            let mut got: Vec<RecordBatch> = stream.try_collect().await.map_err(pq(&loc))?;
+            batches.append(&mut got);
         }
-        let want = id.0;
-        let pred = ArrowPredicateFn::new(Self::mask(&l, &[schema::TRACE_ID]), move |batch| {
-            let ids = batch
-                .column(0)
-                .as_fixed_size_binary_opt()
-                .ok_or_else(|| ArrowError::SchemaError("trace_id type".into()))?;
-            Ok((0..ids.len()).map(|i| Some(ids.value(i) == want)).collect())
-        });
-        let stream = self
-            .builder(&l)
-            .with_row_groups(groups)
-            .with_row_filter(RowFilter::new(vec![Box::new(pred)]))
-            .build()
-            .map_err(pq(&loc))?;
-        let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(pq(&loc))?;
         let mut out = Vec::new();
         for batch in &batches {
             out.extend(decode::decode_batch(batch, &loc)?);
         }
+        decode::resolve_parents(&mut out, &loc)?;
         Ok(out)
     }
 
@@ -215,6 +254,7 @@ impl Blocks {
                 &loc,
             )?);
         }
+        decode::resolve_parents(&mut out, &loc)?;
         Ok(out)
     }
 
@@ -266,8 +306,26 @@ impl Blocks {
         if !query.attributes.is_empty() {
             let q = query.clone();
             let loc2 = loc.clone();
+            // Everything a tag can match on; not the ids, flags and dropped counts.
+            let skip = [
+                schema::TRACE_ID,
+                schema::SPAN_ID,
+                schema::PARENT_SPAN_ID,
+                schema::PARENT_ROW,
+                schema::TRACE_STATE,
+                schema::FLAGS,
+                schema::DROPPED,
+            ];
+            let names: Vec<&str> = l
+                .meta
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .filter(|n| !skip.contains(n))
+                .collect();
             predicates.push(Box::new(ArrowPredicateFn::new(
-                ProjectionMask::all(),
+                Self::mask(&l, &names),
                 move |batch| full_filter(&batch, &q, &loc2),
             )));
         }
@@ -344,12 +402,120 @@ fn cheap_filter(batch: &RecordBatch, q: &TraceQuery) -> Result<BooleanArray, Arr
     Ok(keep.into_iter().map(Some).collect())
 }
 
-/// The full [`SpanMatcher`] on rows that passed the cheap filter.
+/// The full [`SpanMatcher`] on the rows that passed the cheap filter and that
+/// [`tag_candidates`] cannot rule out.
 fn full_filter(batch: &RecordBatch, q: &TraceQuery, loc: &str) -> Result<BooleanArray, ArrowError> {
-    let rows = decode::decode_batch(batch, loc).map_err(arrow_err)?;
+    let candidates = tag_candidates(batch, q, loc).map_err(arrow_err)?;
+    let mut keep = vec![false; batch.num_rows()];
+    let idx: Vec<usize> = (0..keep.len()).filter(|i| candidates[*i]).collect();
+    if idx.is_empty() {
+        return Ok(keep.into_iter().map(Some).collect());
+    }
+    let mask: BooleanArray = candidates.iter().map(|c| Some(*c)).collect();
+    let narrowed = arrow_select::filter::filter_record_batch(batch, &mask)?;
+    let rows = decode::decode_batch(&narrowed, loc).map_err(arrow_err)?;
     let m = SpanMatcher::new(q);
-    Ok(rows
-        .iter()
-        .map(|r| Some(m.matches_parts(r.resource.as_deref(), r.scope.as_deref(), &r.span)))
-        .collect())
+    for (i, r) in idx.into_iter().zip(rows.iter()) {
+        keep[i] = m.matches_parts(r.resource.as_deref(), r.scope.as_deref(), &r.span);
+    }
+    Ok(keep.into_iter().map(Some).collect())
+}
+
+/// Tags Jaeger derives from span fields rather than attributes (see `synthetic_tag`).
+const SYNTHETIC: &[&str] = &[
+    "error",
+    "span.kind",
+    "otel.status_code",
+    "otel.status_description",
+    "otel.scope.name",
+    "otel.scope.version",
+];
+
+/// A necessary condition for every tag of `q`, read from the columns without decoding spans:
+/// the tag is in a dedicated column, in the generic attributes (for scalar values), in the
+/// row's resource or scope (each distinct value decoded once), or the row has events or links,
+/// or the key is a synthetic tag. False rules the row out; true means "decode and check".
+fn tag_candidates(
+    batch: &RecordBatch,
+    q: &TraceQuery,
+    loc: &str,
+) -> Result<Vec<bool>, StorageError> {
+    use arrow_array::types::{Int64Type as I64, UInt8Type};
+    use spoor_model::otlp_common::InstrumentationScope;
+    use spoor_model::otlp_resource::Resource;
+    let n = batch.num_rows();
+    let mut ok = vec![true; n];
+    let bad = |c: &str| corrupt(loc, format!("column {c} has the wrong type"));
+    let resources = decode::decode_json_dict::<Resource>(batch, schema::RESOURCE, loc)?;
+    let scopes = decode::decode_json_dict::<InstrumentationScope>(batch, schema::SCOPE, loc)?;
+    let events = decode::column(batch, schema::EVENTS, loc)?;
+    let links = decode::column(batch, schema::LINKS, loc)?;
+    let attrs = decode::column(batch, schema::ATTRIBUTES, loc)?
+        .as_list_opt::<i32>()
+        .ok_or_else(|| bad(schema::ATTRIBUTES))?;
+    let items = attrs
+        .values()
+        .as_struct_opt()
+        .ok_or_else(|| bad(schema::ATTRIBUTES))?;
+    let col = |i: usize| {
+        items
+            .columns()
+            .get(i)
+            .ok_or_else(|| bad(schema::ATTRIBUTES))
+    };
+    let keys = col(0)?
+        .as_string_opt::<i32>()
+        .ok_or_else(|| bad("attributes.key"))?;
+    let types = col(1)?
+        .as_primitive_opt::<UInt8Type>()
+        .ok_or_else(|| bad("attributes.type"))?;
+    let values = col(2)?
+        .as_string_opt::<i32>()
+        .ok_or_else(|| bad("attributes.value"))?;
+    let offsets = attrs.value_offsets();
+    let typed = [
+        decode::TypedList::new(batch, schema::ATTRIBUTES_INT, loc)?,
+        decode::TypedList::new(batch, schema::ATTRIBUTES_DOUBLE, loc)?,
+        decode::TypedList::new(batch, schema::ATTRIBUTES_BOOL, loc)?,
+    ];
+    let in_attrs = |kvs: &[spoor_model::otlp_common::KeyValue], k: &str, v: &str| {
+        kvs.iter()
+            .any(|kv| kv.key == k && spoor_model::attr::value_to_string(kv.value.as_ref()) == v)
+    };
+    for (key, value) in &q.attributes {
+        if SYNTHETIC.contains(&key.as_str()) {
+            continue;
+        }
+        let dedicated = schema::DEDICATED
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, c, _)| decode::column(batch, c, loc))
+            .transpose()?;
+        for (i, row_ok) in ok.iter_mut().enumerate() {
+            if !*row_ok {
+                continue;
+            }
+            let hit = dedicated.is_some_and(|c| {
+                !c.is_null(i)
+                    && (c
+                        .as_string_opt::<i32>()
+                        .is_some_and(|a| a.value(i) == value)
+                        || c.as_primitive_opt::<I64>()
+                            .is_some_and(|a| a.value(i).to_string() == *value))
+            }) || (offsets[i] as usize..offsets[i + 1] as usize).any(|j| {
+                keys.value(j) == key
+                    && (types.value(j) == schema::value_type::JSON || values.value(j) == value)
+            }) || typed.iter().any(|t| t.has(i, key, value))
+                || resources
+                    .get(i)
+                    .is_some_and(|r| in_attrs(&r.attributes, key, value))
+                || scopes
+                    .get(i)
+                    .is_some_and(|s| in_attrs(&s.attributes, key, value))
+                || !events.is_null(i)
+                || !links.is_null(i);
+            *row_ok = hit;
+        }
+    }
+    Ok(ok)
 }

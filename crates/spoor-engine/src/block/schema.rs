@@ -10,6 +10,7 @@ pub const FORMAT_VERSION: u32 = 1;
 pub(crate) const TRACE_ID: &str = "trace_id";
 pub(crate) const SPAN_ID: &str = "span_id";
 pub(crate) const PARENT_SPAN_ID: &str = "parent_span_id";
+pub(crate) const PARENT_ROW: &str = "parent_row";
 pub(crate) const TRACE_STATE: &str = "trace_state";
 pub(crate) const FLAGS: &str = "flags";
 pub(crate) const NAME: &str = "name";
@@ -22,11 +23,15 @@ pub(crate) const SERVICE: &str = "service_name";
 pub(crate) const RESOURCE: &str = "resource";
 pub(crate) const SCOPE: &str = "scope";
 pub(crate) const ATTRIBUTES: &str = "attributes";
+pub(crate) const ATTRIBUTES_INT: &str = "attributes_int";
+pub(crate) const ATTRIBUTES_DOUBLE: &str = "attributes_double";
+pub(crate) const ATTRIBUTES_BOOL: &str = "attributes_bool";
 pub(crate) const DROPPED: &str = "dropped_counts";
 pub(crate) const EVENTS: &str = "events";
 pub(crate) const LINKS: &str = "links";
 
-/// Value types in the generic `attributes` column.
+/// Value types in the generic `attributes` column. v1 writers put bool, int and double values
+/// in the typed lists (`attributes_bool`, `_int`, `_double`); readers accept them here too.
 pub(crate) mod value_type {
     pub const STRING: u8 = 0;
     pub const BOOL: u8 = 1;
@@ -106,6 +111,22 @@ pub(crate) fn attribute_item() -> Arc<Field> {
     ))
 }
 
+/// A typed attribute list item: `{key, value}`.
+pub(crate) fn typed_fields(value: DataType) -> Fields {
+    Fields::from(vec![
+        Field::new("key", DataType::Utf8, false),
+        Field::new("value", value, false),
+    ])
+}
+
+pub(crate) fn typed_item(value: DataType) -> Arc<Field> {
+    Arc::new(Field::new(
+        "item",
+        DataType::Struct(typed_fields(value)),
+        false,
+    ))
+}
+
 pub(crate) fn dropped_fields() -> Fields {
     Fields::from(vec![
         Field::new("attributes", DataType::UInt32, false),
@@ -120,6 +141,7 @@ pub fn block_schema() -> SchemaRef {
         Field::new(TRACE_ID, DataType::FixedSizeBinary(16), false),
         Field::new(SPAN_ID, DataType::FixedSizeBinary(8), false),
         Field::new(PARENT_SPAN_ID, DataType::FixedSizeBinary(8), true),
+        Field::new(PARENT_ROW, DataType::Int32, true),
         Field::new(TRACE_STATE, DataType::Utf8, true),
         Field::new(FLAGS, DataType::UInt32, false),
         Field::new(NAME, dict(), false),
@@ -144,6 +166,13 @@ pub fn block_schema() -> SchemaRef {
         DataType::List(attribute_item()),
         false,
     ));
+    for (name, value) in [
+        (ATTRIBUTES_INT, DataType::Int64),
+        (ATTRIBUTES_DOUBLE, DataType::Float64),
+        (ATTRIBUTES_BOOL, DataType::Boolean),
+    ] {
+        fields.push(Field::new(name, DataType::List(typed_item(value)), false));
+    }
     fields.push(Field::new(
         DROPPED,
         DataType::Struct(dropped_fields()),

@@ -28,14 +28,33 @@ pub fn config_with_clock(dir: &Path, now: u64) -> (EngineConfig, Arc<ManualClock
     (c, clock)
 }
 
-/// An S3 location on the moto server named by `SPOOR_TEST_S3_ENDPOINT` (see
-/// `scripts/start-moto.sh`), with a fresh bucket. `None` (and a skip message) without it.
+/// An S3 location on a local moto server, with a fresh bucket: the one named by
+/// `SPOOR_TEST_S3_ENDPOINT`, else one started by `scripts/start-moto.sh` when its venv
+/// (`.cache/moto-venv`, installed by that script) exists. `None` (and a skip message) otherwise.
 pub async fn s3_config(test: &str) -> Option<(String, Vec<(String, String)>)> {
-    let Ok(endpoint) = std::env::var("SPOOR_TEST_S3_ENDPOINT") else {
-        eprintln!(
-            "skipping {test} on S3: set SPOOR_TEST_S3_ENDPOINT (start a server with scripts/start-moto.sh)"
-        );
-        return None;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let endpoint = match std::env::var("SPOOR_TEST_S3_ENDPOINT") {
+        Ok(e) => e,
+        Err(_) if root.join(".cache/moto-venv/bin/moto_server").exists() => {
+            let out = std::process::Command::new("bash")
+                .arg(root.join("scripts/start-moto.sh"))
+                .output();
+            match out {
+                Ok(o) if o.status.success() => {
+                    String::from_utf8_lossy(&o.stdout).trim().to_string()
+                }
+                _ => {
+                    eprintln!("skipping {test} on S3: scripts/start-moto.sh failed");
+                    return None;
+                }
+            }
+        }
+        Err(_) => {
+            eprintln!(
+                "skipping {test} on S3: no moto server (run scripts/start-moto.sh, or set SPOOR_TEST_S3_ENDPOINT)"
+            );
+            return None;
+        }
     };
     let bucket = format!(
         "spoor-{test}-{}-{}",
@@ -84,6 +103,7 @@ pub fn tid(n: u64) -> spoor_model::TraceId {
 }
 
 /// One span of `service` as a batch.
+#[allow(clippy::too_many_arguments)]
 pub fn span(
     service: &str,
     op: &str,
