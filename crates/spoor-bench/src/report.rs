@@ -14,6 +14,8 @@ pub struct IngestRun {
     pub peak_rss_mib: Option<f64>,
     /// CPU seconds the server used during the run (user + system), from `/proc/<pid>/stat`.
     pub server_cpu_s: Option<f64>,
+    /// CPU seconds the load generator (this process) used during the run.
+    pub loadgen_cpu_s: Option<f64>,
     pub loadgen: Summary,
 }
 
@@ -22,8 +24,8 @@ pub struct IngestRun {
 pub struct Storage {
     pub spans: u64,
     pub traces: u64,
-    /// Bytes of the workload as sent (OTLP protobuf).
-    pub wire_bytes: u64,
+    /// OTLP protobuf bytes per span as sent.
+    pub wire_bytes_per_span: f64,
     pub data_dir_bytes: u64,
     pub block_bytes: u64,
     pub wal_bytes: u64,
@@ -107,13 +109,17 @@ impl BenchReport {
             row(
                 &format!("ingest {}, spans/s", run.target),
                 format!(
-                    "{}  ({} spans, {} failed requests, request p99 {:.0} ms{})",
+                    "{}  ({} spans, {} failed / {} retried requests, request p99 {:.0} ms{}{})",
                     num(run.spans_per_s),
                     num(run.loadgen.spans_acked as f64),
                     run.loadgen.requests_failed,
+                    run.loadgen.requests_retried,
                     run.loadgen.latency.p99_ms,
                     run.server_cpu_s
                         .map(|c| format!(", server CPU {c:.1} s"))
+                        .unwrap_or_default(),
+                    run.loadgen_cpu_s
+                        .map(|c| format!(", loadgen CPU {c:.1} s"))
                         .unwrap_or_default()
                 ),
             );
@@ -136,7 +142,7 @@ impl BenchReport {
                     num(s.spans as f64),
                     num(s.block_bytes as f64),
                     num(s.wal_bytes as f64),
-                    s.wire_bytes as f64 / s.spans.max(1) as f64
+                    s.wire_bytes_per_span
                 ),
             );
             row(

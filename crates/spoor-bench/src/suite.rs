@@ -107,17 +107,27 @@ fn loadgen_args(args: &BenchArgs, addr: SocketAddr) -> LoadgenArgs {
         concurrency: args.concurrency,
         batch_spans: args.batch_spans,
         duration: Some(args.duration),
+        // Back off and resend when the server refuses (429 / RESOURCE_EXHAUSTED), as OTel
+        // exporters do: the rate measured is what a well-behaved client gets acknowledged.
+        retries: 10,
         quiet: false,
         ..LoadgenArgs::default()
     }
 }
 
-fn ingest_run(target: &str, summary: Summary, rss: Option<u64>, cpu: Option<f64>) -> IngestRun {
+fn ingest_run(
+    target: &str,
+    summary: Summary,
+    rss: Option<u64>,
+    cpu: Option<f64>,
+    loadgen_cpu: Option<f64>,
+) -> IngestRun {
     IngestRun {
         target: target.to_string(),
         spans_per_s: summary.spans_per_s,
         peak_rss_mib: rss.map(|b| b as f64 / MIB),
         server_cpu_s: cpu,
+        loadgen_cpu_s: loadgen_cpu,
         loadgen: summary,
     }
 }
@@ -170,11 +180,19 @@ async fn baseline(args: &BenchArgs, rotel: &Path) -> Result<IngestRun, BenchErro
         return Err(BenchError::Setup(format!("rotel did not listen on {grpc}")));
     }
     let cpu = cpu_seconds(process.pid());
+    let own = cpu_seconds(std::process::id());
     let summary = spoor_loadgen::run(loadgen_args(args, grpc)).await;
+    let own = cpu_delta(std::process::id(), own);
     let rss = process.peak_rss();
     let cpu = cpu_delta(process.pid(), cpu);
     process.kill9().await?;
-    Ok(ingest_run("rotel (receive-and-drop)", summary?, rss, cpu))
+    Ok(ingest_run(
+        "rotel (receive-and-drop)",
+        summary?,
+        rss,
+        cpu,
+        own,
+    ))
 }
 
 /// Runs the suite.
@@ -256,10 +274,12 @@ pub async fn run(args: BenchArgs) -> Result<BenchReport, BenchError> {
     eprintln!("bench: spoor ingest for {:?}", args.duration);
     let spoor = cmd.start("spoor", &ingest_dir, START_TIMEOUT).await?;
     let cpu = cpu_seconds(spoor.process.pid());
+    let own = cpu_seconds(std::process::id());
     let summary = spoor_loadgen::run(loadgen_args(&args, spoor.otlp)).await?;
+    let own = cpu_delta(std::process::id(), own);
     let rss = spoor.process.peak_rss();
     let cpu = cpu_delta(spoor.process.pid(), cpu);
-    report.ingest = Some(ingest_run("spoor", summary, rss, cpu));
+    report.ingest = Some(ingest_run("spoor", summary, rss, cpu, own));
     if let (Some(s), Some(b)) = (&report.ingest, &report.baseline)
         && b.spans_per_s > 0.0
     {
@@ -334,6 +354,8 @@ async fn store_phase(
         duration: None,
         spans: Some(args.spans),
         pool: 0,
+        // Every span must land: keep backing off while the server sheds load.
+        retries: 50,
         ack_log: Some(ack_log.clone()),
         ..loadgen_args(args, spoor.otlp)
     })
@@ -367,7 +389,7 @@ async fn store_phase(
     report.storage = Some(Storage {
         spans: summary.spans_acked,
         traces: summary.traces_acked,
-        wire_bytes: summary.bytes_sent,
+        wire_bytes_per_span: summary.bytes_per_span,
         data_dir_bytes: total,
         block_bytes: blocks,
         wal_bytes: wal,

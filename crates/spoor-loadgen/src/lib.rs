@@ -27,10 +27,12 @@ mod codec;
 mod dist;
 mod replay;
 mod run;
+mod summary;
 mod topology;
 mod workload;
 
-pub use run::{Latency, LoadgenArgs, LoadgenError, Summary, run};
+pub use run::{LoadgenArgs, LoadgenError, run};
+pub use summary::{Latency, Summary};
 pub use topology::{Operation, SERVICES, Service, Tier};
 pub use workload::{DEFAULT_ORIGIN_UNIX_NANOS, TimeSource, TraceBuf, Workload};
 

@@ -20,6 +20,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::codec::PreEncodedCodec;
 use crate::replay::{Patches, salts};
+use crate::summary::{Summary, summarize};
 use crate::workload::{TimeSource, Workload};
 
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -71,6 +72,10 @@ pub struct LoadgenArgs {
     /// Use the fixed time origin (2026-01-01) instead of the wall clock for span timestamps.
     #[arg(long)]
     pub fixed_time: bool,
+    /// Times a request refused with RESOURCE_EXHAUSTED or UNAVAILABLE is sent again, after an
+    /// exponential back-off from 50 ms to 2 s (as OTel exporters do); 0 never retries.
+    #[arg(long, env = "SPOOR_LOADGEN_RETRIES", default_value_t = 0)]
+    pub retries: u32,
     /// Per-request timeout.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     #[serde(with = "secs")]
@@ -95,6 +100,7 @@ impl Default for LoadgenArgs {
             ack_log: None,
             pool: 256,
             fixed_time: false,
+            retries: 0,
             timeout: Duration::from_secs(30),
             quiet: true,
         }
@@ -141,55 +147,6 @@ pub enum LoadgenError {
     Task(String),
 }
 
-/// Request latency percentiles in milliseconds.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct Latency {
-    pub p50_ms: f64,
-    pub p90_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-}
-
-/// What a run sent and what was acknowledged.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct Summary {
-    pub endpoint: String,
-    pub seed: u64,
-    pub batch_spans: usize,
-    pub concurrency: usize,
-    pub target_rate: Option<u64>,
-    /// From the first request to the last answer.
-    pub elapsed_s: f64,
-    pub requests_sent: u64,
-    pub requests_acked: u64,
-    pub requests_failed: u64,
-    pub traces_sent: u64,
-    pub traces_acked: u64,
-    pub spans_sent: u64,
-    /// Spans in acknowledged requests, less those the server reported as rejected.
-    pub spans_acked: u64,
-    pub spans_rejected: u64,
-    pub bytes_sent: u64,
-    /// Acknowledged spans per second of `elapsed_s`.
-    pub spans_per_s: f64,
-    pub bytes_per_span: f64,
-    /// Failed requests by gRPC code name.
-    pub errors: BTreeMap<String, u64>,
-    pub first_error: Option<String>,
-    pub latency: Latency,
-    /// Time senders waited for the generator: large means the load generator, not the server,
-    /// was the limit.
-    pub generator_wait_s: f64,
-}
-
-impl Summary {
-    /// The summary as pretty-printed JSON.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self)
-            .unwrap_or_else(|e| format!("{{\"error\": \"cannot render summary: {e}\"}}"))
-    }
-}
-
 /// One encoded request ready to send.
 struct Prepared {
     body: Bytes,
@@ -218,19 +175,20 @@ enum Source {
 }
 
 #[derive(Default)]
-struct Counters {
-    requests_sent: AtomicU64,
-    requests_acked: AtomicU64,
-    requests_failed: AtomicU64,
-    traces_sent: AtomicU64,
-    traces_acked: AtomicU64,
-    spans_sent: AtomicU64,
-    spans_acked: AtomicU64,
-    spans_rejected: AtomicU64,
-    bytes_sent: AtomicU64,
+pub(crate) struct Counters {
+    pub(crate) requests_sent: AtomicU64,
+    pub(crate) requests_acked: AtomicU64,
+    pub(crate) requests_failed: AtomicU64,
+    pub(crate) requests_retried: AtomicU64,
+    pub(crate) traces_sent: AtomicU64,
+    pub(crate) traces_acked: AtomicU64,
+    pub(crate) spans_sent: AtomicU64,
+    pub(crate) spans_acked: AtomicU64,
+    pub(crate) spans_rejected: AtomicU64,
+    pub(crate) bytes_sent: AtomicU64,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     source: Source,
     limit: Option<u64>,
     scheduled_spans: AtomicU64,
@@ -238,18 +196,19 @@ struct Shared {
     deadline: Option<Instant>,
     rate: Option<f64>,
     stop: Arc<AtomicBool>,
-    counters: Counters,
+    pub(crate) counters: Counters,
     ack_log: Option<Mutex<BufWriter<File>>>,
     ack_log_error: Mutex<Option<std::io::Error>>,
     timeout: Duration,
+    retries: u32,
     compression: Option<CompressionEncoding>,
 }
 
-struct WorkerResult {
-    latencies_us: Vec<u32>,
-    errors: BTreeMap<String, u64>,
-    first_error: Option<String>,
-    generator_wait: Duration,
+pub(crate) struct WorkerResult {
+    pub(crate) latencies_us: Vec<u32>,
+    pub(crate) errors: BTreeMap<String, u64>,
+    pub(crate) first_error: Option<String>,
+    pub(crate) generator_wait: Duration,
 }
 
 /// Sends the standard workload as `args` say and waits for every answer.
@@ -337,6 +296,7 @@ pub async fn run(args: LoadgenArgs) -> Result<Summary, LoadgenError> {
         ack_log,
         ack_log_error: Mutex::new(None),
         timeout: args.timeout,
+        retries: args.retries,
         compression,
     });
     let progress = (!args.quiet && std::io::stderr().is_terminal())
@@ -482,11 +442,25 @@ async fn worker(shared: Arc<Shared>, channel: Channel) -> WorkerResult {
             .fetch_add(item.ids.len() as u64, Ordering::Relaxed);
         c.bytes_sent
             .fetch_add(item.body.len() as u64, Ordering::Relaxed);
-        let sent = Instant::now();
-        let outcome = send(&mut grpc, item.body.clone(), shared.timeout).await;
-        result
-            .latencies_us
-            .push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+        let mut attempt = 0;
+        let outcome = loop {
+            let sent = Instant::now();
+            let outcome = send(&mut grpc, item.body.clone(), shared.timeout).await;
+            result
+                .latencies_us
+                .push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+            match outcome {
+                Err(status) if attempt < shared.retries && retryable(&status, &shared) => {
+                    attempt += 1;
+                    c.requests_retried.fetch_add(1, Ordering::Relaxed);
+                    // 50 ms, 100 ms, … capped at 2 s: what the server's back-off asks of clients.
+                    let backoff =
+                        Duration::from_millis(50u64 << attempt.min(6)).min(Duration::from_secs(2));
+                    tokio::time::sleep(backoff).await;
+                }
+                other => break other,
+            }
+        };
         match outcome {
             Ok(rejected) => {
                 c.requests_acked.fetch_add(1, Ordering::Relaxed);
@@ -591,6 +565,15 @@ async fn next_request(shared: &Shared, wait: &mut Duration) -> Option<(Prepared,
     }
 }
 
+/// Whether a failed request is worth sending again: the server asked for back-off or was
+/// unreachable, and a `--duration` run has not ended.
+fn retryable(status: &tonic::Status, shared: &Shared) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::ResourceExhausted | tonic::Code::Unavailable
+    ) && shared.deadline.is_none_or(|d| Instant::now() < d)
+}
+
 /// One export; the number of spans the server reported as rejected.
 async fn send(
     grpc: &mut tonic::client::Grpc<Channel>,
@@ -692,73 +675,4 @@ fn spawn_progress(
         }
     });
     (task, handle)
-}
-
-fn summarize(
-    args: &LoadgenArgs,
-    shared: &Shared,
-    results: Vec<WorkerResult>,
-    elapsed: Duration,
-) -> Summary {
-    let c = &shared.counters;
-    let mut latencies = Vec::new();
-    let mut errors = BTreeMap::new();
-    let mut first_error = None;
-    let mut wait = Duration::ZERO;
-    for r in results {
-        latencies.extend(r.latencies_us);
-        for (k, v) in r.errors {
-            *errors.entry(k).or_default() += v;
-        }
-        first_error = first_error.or(r.first_error);
-        wait += r.generator_wait;
-    }
-    latencies.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        f64::from(latencies[i.min(latencies.len() - 1)]) / 1000.0
-    };
-    let spans_acked = c.spans_acked.load(Ordering::Relaxed);
-    let spans_sent = c.spans_sent.load(Ordering::Relaxed);
-    let bytes_sent = c.bytes_sent.load(Ordering::Relaxed);
-    let secs = elapsed.as_secs_f64();
-    Summary {
-        endpoint: args.otlp_grpc.clone(),
-        seed: args.seed,
-        batch_spans: args.batch_spans,
-        concurrency: args.concurrency,
-        target_rate: args.rate,
-        elapsed_s: secs,
-        requests_sent: c.requests_sent.load(Ordering::Relaxed),
-        requests_acked: c.requests_acked.load(Ordering::Relaxed),
-        requests_failed: c.requests_failed.load(Ordering::Relaxed),
-        traces_sent: c.traces_sent.load(Ordering::Relaxed),
-        traces_acked: c.traces_acked.load(Ordering::Relaxed),
-        spans_sent,
-        spans_acked,
-        spans_rejected: c.spans_rejected.load(Ordering::Relaxed),
-        bytes_sent,
-        spans_per_s: if secs > 0.0 {
-            spans_acked as f64 / secs
-        } else {
-            0.0
-        },
-        bytes_per_span: if spans_sent > 0 {
-            bytes_sent as f64 / spans_sent as f64
-        } else {
-            0.0
-        },
-        errors,
-        first_error,
-        latency: Latency {
-            p50_ms: pct(0.50),
-            p90_ms: pct(0.90),
-            p99_ms: pct(0.99),
-            max_ms: pct(1.0),
-        },
-        generator_wait_s: wait.as_secs_f64(),
-    }
 }

@@ -1,4 +1,4 @@
-//! The fixed service topology of the standard workload: an online shop of 21 services.
+//! The fixed service topology of the standard workload: an online shop of 22 services.
 
 /// What a service is; decides its span kind and which attribute family its spans carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -44,7 +44,7 @@ const fn op(name: &'static str, detail: &'static str) -> Operation {
     Operation { name, detail }
 }
 
-/// The 21 services. Order matters only for determinism.
+/// The 22 services. Order matters only for determinism.
 pub const SERVICES: &[Service] = &[
     Service {
         name: "frontend",

@@ -63,6 +63,42 @@ async fn respects_rate_and_duration() -> Result<(), Box<dyn std::error::Error>> 
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_when_the_server_asks_for_back_off() -> Result<(), Box<dyn std::error::Error>> {
+    let (addr, counts) = common::start_refusing(5).await?;
+    let args = LoadgenArgs {
+        otlp_grpc: addr.to_string(),
+        spans: Some(5_000),
+        batch_spans: 500,
+        concurrency: 2,
+        retries: 5,
+        ..LoadgenArgs::default()
+    };
+    let summary = run(args).await?;
+    assert_eq!(summary.requests_failed, 0, "{summary:?}");
+    assert_eq!(summary.requests_retried, 5);
+    assert_eq!(summary.spans_acked, summary.spans_sent);
+    assert_eq!(counts.spans.load(Ordering::Relaxed), summary.spans_sent);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_refusals_without_retries() -> Result<(), Box<dyn std::error::Error>> {
+    let (addr, _) = common::start_refusing(3).await?;
+    let args = LoadgenArgs {
+        otlp_grpc: addr.to_string(),
+        spans: Some(5_000),
+        batch_spans: 500,
+        concurrency: 1,
+        ..LoadgenArgs::default()
+    };
+    let summary = run(args).await?;
+    assert_eq!(summary.requests_failed, 3, "{summary:?}");
+    assert_eq!(summary.errors.get("ResourceExhausted"), Some(&3));
+    assert!(summary.spans_acked < summary.spans_sent);
+    Ok(())
+}
+
 #[tokio::test]
 async fn refuses_an_unreachable_endpoint() {
     let args = LoadgenArgs {

@@ -12,6 +12,8 @@ use tokio_stream::wrappers::TcpListenerStream;
 pub struct Counts {
     pub requests: AtomicU64,
     pub spans: AtomicU64,
+    /// Requests still to refuse with RESOURCE_EXHAUSTED before accepting.
+    pub refuse: AtomicU64,
 }
 
 struct Drop(Arc<Counts>);
@@ -23,6 +25,16 @@ impl TraceService for Drop {
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         let spans = spoor_model::span_count(&request.into_inner().resource_spans);
+        let refuse = self.0.refuse.load(Ordering::Relaxed);
+        if refuse > 0
+            && self
+                .0
+                .refuse
+                .compare_exchange(refuse, refuse - 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Err(tonic::Status::resource_exhausted("busy, retry later"));
+        }
         self.0.requests.fetch_add(1, Ordering::Relaxed);
         self.0.spans.fetch_add(spans as u64, Ordering::Relaxed);
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
@@ -30,10 +42,17 @@ impl TraceService for Drop {
 }
 
 /// Starts the server on an ephemeral port of 127.0.0.1.
+#[allow(dead_code)] // not every user of this module calls both
 pub async fn start() -> std::io::Result<(SocketAddr, Arc<Counts>)> {
+    start_refusing(0).await
+}
+
+/// Starts a server that refuses its first `refuse` requests with RESOURCE_EXHAUSTED.
+pub async fn start_refusing(refuse: u64) -> std::io::Result<(SocketAddr, Arc<Counts>)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let counts = Arc::new(Counts::default());
+    counts.refuse.store(refuse, Ordering::Relaxed);
     let service = TraceServiceServer::new(Drop(counts.clone())).max_decoding_message_size(64 << 20);
     tokio::spawn(async move {
         let _ = tonic::transport::Server::builder()
