@@ -20,7 +20,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         None => serve(&runtime, cli.run),
-        Some(cli::Command::Run(args)) => serve(&runtime, args),
+        Some(cli::Command::Run(args)) => serve(&runtime, *args),
         Some(cli::Command::Tool(tool)) => {
             init_logging("warn");
             runtime.block_on(tools::run(tool))
