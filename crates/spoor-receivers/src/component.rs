@@ -57,12 +57,35 @@ pub enum ReceiverError {
     Config { name: &'static str, detail: String },
 }
 
-/// Binds a TCP listener, naming the receiver in the error.
+/// Binds a TCP listener, naming the receiver in errors; returns it with its bound address.
 pub(crate) async fn bind_tcp(
     name: &'static str,
     addr: SocketAddr,
-) -> Result<tokio::net::TcpListener, ReceiverError> {
-    tokio::net::TcpListener::bind(addr)
+) -> Result<(tokio::net::TcpListener, SocketAddr), ReceiverError> {
+    let bind_error = |source| ReceiverError::Bind { name, addr, source };
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|source| ReceiverError::Bind { name, addr, source })
+        .map_err(bind_error)?;
+    let local_addr = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local_addr))
+}
+
+/// Binds `addr` and serves `router` until the context's shutdown token fires, then drains.
+pub(crate) async fn serve_http(
+    name: &'static str,
+    addr: SocketAddr,
+    router: axum::Router,
+    ctx: &ReceiverContext,
+) -> Result<RunningReceiver, ReceiverError> {
+    let (listener, local_addr) = bind_tcp(name, addr).await?;
+    let shutdown = ctx.shutdown.clone();
+    let task = tokio::spawn(async move {
+        let result = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        if let Err(e) = result {
+            tracing::error!(receiver = name, error = %e, "http server failed");
+        }
+    });
+    Ok(RunningReceiver::new(name, local_addr, task))
 }

@@ -39,14 +39,7 @@ impl JaegerGrpcConfig {
     pub const NAME: &'static str = "jaeger-grpc";
 
     pub async fn build(&self, ctx: ReceiverContext) -> Result<RunningReceiver, ReceiverError> {
-        let listener = bind_tcp(Self::NAME, self.endpoint).await?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| ReceiverError::Bind {
-                name: Self::NAME,
-                addr: self.endpoint,
-                source,
-            })?;
+        let (listener, local_addr) = bind_tcp(Self::NAME, self.endpoint).await?;
         let service = JaegerCollector {
             metrics: ctx.telemetry.receiver("jaeger", "grpc"),
             limiter: WarnLimiter::default(),

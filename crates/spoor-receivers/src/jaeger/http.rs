@@ -19,7 +19,7 @@ use super::ingest::{WarnLimiter, deliver};
 use super::model::batch_to_otlp;
 use super::thrift::decode_batch;
 use crate::body::{DEFAULT_MAX_BODY_BYTES, decode_body};
-use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, bind_tcp};
+use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, serve_http};
 use crate::status::http_error;
 use crate::thrift::Protocol;
 
@@ -45,14 +45,6 @@ impl JaegerThriftHttpConfig {
     pub const NAME: &'static str = "jaeger-thrift-http";
 
     pub async fn build(&self, ctx: ReceiverContext) -> Result<RunningReceiver, ReceiverError> {
-        let listener = bind_tcp(Self::NAME, self.endpoint).await?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| ReceiverError::Bind {
-                name: Self::NAME,
-                addr: self.endpoint,
-                source,
-            })?;
         let state = HttpState {
             metrics: ctx.telemetry.receiver("jaeger", "http"),
             limit: self.max_request_body_size,
@@ -63,16 +55,7 @@ impl JaegerThriftHttpConfig {
             .route("/api/traces", post(post_traces))
             .layer(DefaultBodyLimit::max(self.max_request_body_size))
             .with_state(state);
-        let shutdown = ctx.shutdown.clone();
-        let task = tokio::spawn(async move {
-            let result = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await;
-            if let Err(e) = result {
-                tracing::error!(receiver = Self::NAME, error = %e, "http server failed");
-            }
-        });
-        Ok(RunningReceiver::new(Self::NAME, local_addr, task))
+        serve_http(Self::NAME, self.endpoint, router, &ctx).await
     }
 }
 

@@ -39,14 +39,7 @@ impl OtlpGrpcConfig {
     pub const NAME: &'static str = "otlp-grpc";
 
     pub async fn build(&self, ctx: ReceiverContext) -> Result<RunningReceiver, ReceiverError> {
-        let listener = bind_tcp(Self::NAME, self.endpoint).await?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| ReceiverError::Bind {
-                name: Self::NAME,
-                addr: self.endpoint,
-                source,
-            })?;
+        let (listener, local_addr) = bind_tcp(Self::NAME, self.endpoint).await?;
         let service = OtlpTraceService {
             metrics: ctx.telemetry.receiver("otlp", "grpc"),
             ctx: ctx.clone(),

@@ -16,7 +16,7 @@ use tower_http::cors::CorsLayer;
 
 use super::validate::drop_invalid_spans;
 use crate::body::{DEFAULT_MAX_BODY_BYTES, decode_body};
-use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, bind_tcp};
+use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, serve_http};
 use spoor_model::otlp_json::decode_json_request;
 
 /// OTLP over HTTP: `POST /v1/traces` with `application/x-protobuf` or `application/json`,
@@ -43,14 +43,6 @@ impl OtlpHttpConfig {
     pub const NAME: &'static str = "otlp-http";
 
     pub async fn build(&self, ctx: ReceiverContext) -> Result<RunningReceiver, ReceiverError> {
-        let listener = bind_tcp(Self::NAME, self.endpoint).await?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| ReceiverError::Bind {
-                name: Self::NAME,
-                addr: self.endpoint,
-                source,
-            })?;
         let state = HttpState {
             metrics: ctx.telemetry.receiver("otlp", "http"),
             limit: self.max_request_body_size,
@@ -61,16 +53,7 @@ impl OtlpHttpConfig {
             .layer(DefaultBodyLimit::max(self.max_request_body_size))
             .layer(CorsLayer::permissive())
             .with_state(state);
-        let shutdown = ctx.shutdown.clone();
-        let task = tokio::spawn(async move {
-            let result = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await;
-            if let Err(e) = result {
-                tracing::error!(receiver = Self::NAME, error = %e, "http server failed");
-            }
-        });
-        Ok(RunningReceiver::new(Self::NAME, local_addr, task))
+        serve_http(Self::NAME, self.endpoint, router, &ctx).await
     }
 }
 

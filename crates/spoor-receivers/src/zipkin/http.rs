@@ -19,7 +19,7 @@ use super::model::{ZipkinSpan, spans_to_otlp};
 use super::proto::decode_v2_proto;
 use super::thrift::decode_v1_thrift;
 use crate::body::{DEFAULT_MAX_BODY_BYTES, decode_body};
-use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, bind_tcp};
+use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, serve_http};
 use crate::jaeger::ingest::{WarnLimiter, deliver};
 use crate::status::http_error;
 
@@ -47,14 +47,6 @@ impl ZipkinConfig {
     pub const NAME: &'static str = "zipkin";
 
     pub async fn build(&self, ctx: ReceiverContext) -> Result<RunningReceiver, ReceiverError> {
-        let listener = bind_tcp(Self::NAME, self.endpoint).await?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| ReceiverError::Bind {
-                name: Self::NAME,
-                addr: self.endpoint,
-                source,
-            })?;
         let state = HttpState {
             metrics: ctx.telemetry.receiver("zipkin", "http"),
             limit: self.max_request_body_size,
@@ -67,16 +59,7 @@ impl ZipkinConfig {
             .layer(DefaultBodyLimit::max(self.max_request_body_size))
             .layer(CorsLayer::permissive())
             .with_state(state);
-        let shutdown = ctx.shutdown.clone();
-        let task = tokio::spawn(async move {
-            let result = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await;
-            if let Err(e) = result {
-                tracing::error!(receiver = Self::NAME, error = %e, "http server failed");
-            }
-        });
-        Ok(RunningReceiver::new(Self::NAME, local_addr, task))
+        serve_http(Self::NAME, self.endpoint, router, &ctx).await
     }
 }
 
