@@ -151,6 +151,22 @@ def spoor(start_spoor):
     return start_spoor("--storage", "memory")
 
 
+def assert_receiver_counted(spoor_proc, receiver, transport, spans):
+    """The standard counters every receiver emits, after a clean delivery of `spans` spans:
+    received == accepted == spans, nothing refused or dropped, requests and bytes counted."""
+    labels = {"receiver": receiver, "transport": transport}
+
+    def value(name):
+        return spoor_proc.metric(f"spoor_receiver_{name}_total", **labels)
+
+    assert value("spans_received") == spans, labels
+    assert value("spans_accepted") == spans, labels
+    assert value("spans_refused") == 0, labels
+    assert value("spans_dropped") == 0, labels
+    assert value("requests") >= 1, labels
+    assert value("bytes_received") > 0, labels
+
+
 def wait_for(fn, timeout=15, interval=0.1, what="condition"):
     """Polls fn() until it returns a truthy value; returns it or fails."""
     deadline = time.time() + timeout

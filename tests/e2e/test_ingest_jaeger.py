@@ -4,11 +4,11 @@
 import pytest
 
 from clients.ingest_trace import check_trace, python_of, run_client, tags
-from conftest import get_trace
+from conftest import assert_receiver_counted, get_trace
 
 
-def accepted(spoor, transport):
-    return spoor.metric("spoor_receiver_spans_accepted_total", receiver="jaeger", transport=transport)
+def assert_counted(spoor, transport):
+    assert_receiver_counted(spoor, "jaeger", transport, 3)
 
 
 def test_legacy_jaeger_client_compact_udp(spoor):
@@ -23,7 +23,7 @@ def test_legacy_jaeger_client_compact_udp(spoor):
     assert ptags["deployment.environment"] == "e2e"
     assert "host.name" in ptags and "ip" in ptags
     assert any(f["value"] == "card declined" for log in charge["logs"] for f in log["fields"])
-    assert accepted(spoor, "udp-compact") == 3
+    assert_counted(spoor, "udp-compact")
 
 
 @pytest.mark.parametrize("transport", ["udp", "http"])
@@ -40,7 +40,7 @@ def test_otel_python_jaeger_exporter(spoor, transport):
     charge_tags = tags(charge)
     assert charge_tags["otel.status_code"] == "ERROR"
     assert charge_tags["otel.status_description"] == "card declined"
-    assert accepted(spoor, "udp-compact" if transport == "udp" else "http") == 3
+    assert_counted(spoor, "udp-compact" if transport == "udp" else "http")
 
 
 @pytest.mark.parametrize("transport", ["udp", "http"])
@@ -54,4 +54,4 @@ def test_otel_node_jaeger_exporter(spoor, transport):
     trace = get_trace(spoor, sent["trace_id"])
     _, _, charge = check_trace(trace, sent, service)
     assert tags(charge)["otel.status_description"] == "card declined"
-    assert accepted(spoor, "udp-binary" if transport == "udp" else "http") == 3
+    assert_counted(spoor, "udp-binary" if transport == "udp" else "http")

@@ -4,11 +4,11 @@
 import pytest
 
 from clients.ingest_trace import check_trace, python_of, run_client, tags
-from conftest import get_trace
+from conftest import assert_receiver_counted, get_trace
 
 
-def accepted(spoor):
-    return spoor.metric("spoor_receiver_spans_accepted_total", receiver="zipkin", transport="http")
+def assert_counted(spoor):
+    assert_receiver_counted(spoor, "zipkin", "http", 3)
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,7 @@ def test_otel_python_zipkin_exporters(spoor, kind, venv, path):
     assert ptags["deployment.environment"] == "e2e"
     assert ptags["telemetry.sdk.language"] == "python"
     assert "telemetry.sdk.language" not in tags(root)
-    assert accepted(spoor) == 3
+    assert_counted(spoor)
 
 
 def _check(trace, sent, service, kinds):
@@ -50,7 +50,7 @@ def test_otel_node_zipkin_exporter(spoor):
     trace = get_trace(spoor, sent["trace_id"])
     _, _, charge = check_trace(trace, sent, service)
     assert tags(charge)["otel.status_description"] == "card declined"
-    assert accepted(spoor) == 3
+    assert_counted(spoor)
 
 
 @pytest.mark.parametrize("version", ["v2", "v1"])
@@ -61,4 +61,4 @@ def test_zipkin_js(spoor, version):
     _, _, charge = check_trace(trace, sent, service)
     # zipkin-js reports an error as the tag error=<message>.
     assert tags(charge)["otel.status_description"] == "card declined"
-    assert accepted(spoor) == 3
+    assert_counted(spoor)

@@ -4,7 +4,7 @@ import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 
-from conftest import get_trace
+from conftest import assert_receiver_counted, get_trace
 from otel_clients import hex_span_id, hex_trace_id, send_checkout_trace
 
 
@@ -74,10 +74,7 @@ def test_sdk_trace_round_trips_through_jaeger_api(spoor, transport):
     sent = send_checkout_trace(make)
     trace = get_trace(spoor, hex_trace_id(sent["root"]))
     check_checkout_trace(trace, sent)
-    accepted = spoor.metric(
-        "spoor_receiver_spans_accepted_total", receiver="otlp", transport=transport
-    )
-    assert accepted == 4
+    assert_receiver_counted(spoor, "otlp", transport, 4)
 
 
 def test_gzip_compressed_grpc_export(spoor):
