@@ -17,9 +17,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ],
             &[
                 "proto",
+                // Definitions shared by several crates (the Jaeger api_v2 model).
+                "../../proto",
                 include.to_str().ok_or("non-utf-8 protoc include path")?,
             ],
         )?;
     println!("cargo:rerun-if-changed=proto");
+    println!("cargo:rerun-if-changed=../../proto");
     Ok(())
 }

@@ -16,6 +16,7 @@ from conftest import ROOT, get_trace
 from otel_clients import hex_span_id, hex_trace_id, send_checkout_trace
 
 PROTO_DIR = ROOT / "crates" / "spoor-api" / "proto"
+SHARED_PROTO_DIR = ROOT / "proto"  # the Jaeger api_v2 model, shared with the receivers
 PROTOS = ["jaeger/api_v2/model.proto", "jaeger/api_v2/query.proto", "jaeger/api_v3/query_service.proto"]
 
 
@@ -34,6 +35,7 @@ def pb(tmp_path_factory):
     args = [
         "grpc_tools.protoc",
         f"-I{PROTO_DIR}",
+        f"-I{SHARED_PROTO_DIR}",
         f"-I{well_known}",
         f"--python_out={out}",
         f"--grpc_python_out={out}",
