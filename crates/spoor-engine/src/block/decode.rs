@@ -43,6 +43,50 @@ impl<T> DecodedDict<T> {
     }
 }
 
+/// The generic attribute list column and its key, type and value children.
+pub(crate) struct AttributeColumns<'a> {
+    pub list: &'a arrow_array::ListArray,
+    pub keys: &'a StringArray,
+    pub types: &'a arrow_array::PrimitiveArray<UInt8Type>,
+    pub values: &'a StringArray,
+}
+
+/// Reads the generic attribute columns of a block batch, checking their types.
+pub(crate) fn attribute_columns<'a>(
+    batch: &'a RecordBatch,
+    location: &str,
+) -> Result<AttributeColumns<'a>, StorageError> {
+    let bad = |name: &str| corrupt(location, format!("column {name} has the wrong type"));
+    let list = column(batch, schema::ATTRIBUTES, location)?
+        .as_list_opt::<i32>()
+        .ok_or_else(|| bad(schema::ATTRIBUTES))?;
+    let items = list
+        .values()
+        .as_struct_opt()
+        .ok_or_else(|| bad(schema::ATTRIBUTES))?;
+    let item = |i: usize| {
+        items
+            .columns()
+            .get(i)
+            .ok_or_else(|| bad(schema::ATTRIBUTES))
+    };
+    let keys = item(0)?
+        .as_string_opt::<i32>()
+        .ok_or_else(|| bad("attributes.key"))?;
+    let types = item(1)?
+        .as_primitive_opt::<UInt8Type>()
+        .ok_or_else(|| bad("attributes.type"))?;
+    let values = item(2)?
+        .as_string_opt::<i32>()
+        .ok_or_else(|| bad("attributes.value"))?;
+    Ok(AttributeColumns {
+        list,
+        keys,
+        types,
+        values,
+    })
+}
+
 pub(crate) fn column<'a>(
     batch: &'a RecordBatch,
     name: &str,
@@ -183,28 +227,12 @@ pub(crate) fn decode_batch(
     let (name_keys, name_values) = dict(batch, schema::NAME, location)?;
     let resources = decode_json_dict::<Resource>(batch, schema::RESOURCE, location)?;
     let scopes = decode_json_dict::<InstrumentationScope>(batch, schema::SCOPE, location)?;
-    let attrs = column(batch, schema::ATTRIBUTES, location)?
-        .as_list_opt::<i32>()
-        .ok_or_else(|| bad(schema::ATTRIBUTES))?;
-    let items = attrs
-        .values()
-        .as_struct_opt()
-        .ok_or_else(|| bad(schema::ATTRIBUTES))?;
-    let item = |i: usize| {
-        items
-            .columns()
-            .get(i)
-            .ok_or_else(|| bad(schema::ATTRIBUTES))
-    };
-    let keys = item(0)?
-        .as_string_opt::<i32>()
-        .ok_or_else(|| bad("attributes.key"))?;
-    let types = item(1)?
-        .as_primitive_opt::<UInt8Type>()
-        .ok_or_else(|| bad("attributes.type"))?;
-    let values = item(2)?
-        .as_string_opt::<i32>()
-        .ok_or_else(|| bad("attributes.value"))?;
+    let AttributeColumns {
+        list: attrs,
+        keys,
+        types,
+        values,
+    } = attribute_columns(batch, location)?;
     let dropped = batch
         .column_by_name(schema::DROPPED)
         .map(|c| c.as_struct_opt().ok_or_else(|| bad(schema::DROPPED)))

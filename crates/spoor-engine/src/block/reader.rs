@@ -440,38 +440,21 @@ fn tag_candidates(
     q: &TraceQuery,
     loc: &str,
 ) -> Result<Vec<bool>, StorageError> {
-    use arrow_array::types::{Int64Type as I64, UInt8Type};
+    use arrow_array::types::Int64Type as I64;
     use spoor_model::otlp_common::InstrumentationScope;
     use spoor_model::otlp_resource::Resource;
     let n = batch.num_rows();
     let mut ok = vec![true; n];
-    let bad = |c: &str| corrupt(loc, format!("column {c} has the wrong type"));
     let resources = decode::decode_json_dict::<Resource>(batch, schema::RESOURCE, loc)?;
     let scopes = decode::decode_json_dict::<InstrumentationScope>(batch, schema::SCOPE, loc)?;
     let events = decode::column(batch, schema::EVENTS, loc)?;
     let links = decode::column(batch, schema::LINKS, loc)?;
-    let attrs = decode::column(batch, schema::ATTRIBUTES, loc)?
-        .as_list_opt::<i32>()
-        .ok_or_else(|| bad(schema::ATTRIBUTES))?;
-    let items = attrs
-        .values()
-        .as_struct_opt()
-        .ok_or_else(|| bad(schema::ATTRIBUTES))?;
-    let col = |i: usize| {
-        items
-            .columns()
-            .get(i)
-            .ok_or_else(|| bad(schema::ATTRIBUTES))
-    };
-    let keys = col(0)?
-        .as_string_opt::<i32>()
-        .ok_or_else(|| bad("attributes.key"))?;
-    let types = col(1)?
-        .as_primitive_opt::<UInt8Type>()
-        .ok_or_else(|| bad("attributes.type"))?;
-    let values = col(2)?
-        .as_string_opt::<i32>()
-        .ok_or_else(|| bad("attributes.value"))?;
+    let decode::AttributeColumns {
+        list: attrs,
+        keys,
+        types,
+        values,
+    } = decode::attribute_columns(batch, loc)?;
     let offsets = attrs.value_offsets();
     let typed = [
         decode::TypedList::new(batch, schema::ATTRIBUTES_INT, loc)?,
