@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use prost_types::{Duration, Timestamp};
 use spoor_model::TraceId;
-use spoor_storage::{TimeRange, TraceQuery};
+use spoor_storage::{OperationQuery, TimeRange, TraceQuery};
 
 use crate::error::ApiError;
 
@@ -132,6 +132,18 @@ pub fn trace_id_from_hex(s: &str) -> Result<TraceId, ApiError> {
 }
 
 /// The fields api_v2's and api_v3's `TraceQueryParameters` share.
+/// The operations query of a gRPC `GetOperations` request (api_v2 and api_v3 alike): the service is
+/// required, an empty span kind means every kind.
+pub fn operation_query(service: String, span_kind: String) -> Result<OperationQuery, ApiError> {
+    if service.is_empty() {
+        return Err(ApiError::bad_request("service is required"));
+    }
+    Ok(OperationQuery {
+        service,
+        span_kind: (!span_kind.is_empty()).then_some(span_kind),
+    })
+}
+
 pub struct Search<'a> {
     pub service_name: &'a str,
     pub operation_name: &'a str,

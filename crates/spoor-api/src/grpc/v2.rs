@@ -3,14 +3,16 @@
 use std::pin::Pin;
 
 use spoor_query::QueryService;
-use spoor_storage::{OperationQuery, Trace};
+use spoor_storage::Trace;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::proto::api_v2 as pb;
 use super::proto::api_v2::query_service_server::QueryService as V2;
 use super::query_status;
-use super::request::{Search, dependency_window, trace_id_from_bytes, trace_window};
+use super::request::{
+    Search, dependency_window, operation_query, trace_id_from_bytes, trace_window,
+};
 use super::v2_model::spans;
 use crate::error::ApiError;
 
@@ -114,15 +116,9 @@ impl V2 for V2Query {
         request: Request<pb::GetOperationsRequest>,
     ) -> Result<Response<pb::GetOperationsResponse>, Status> {
         let req = request.into_inner();
-        if req.service.is_empty() {
-            return Err(ApiError::bad_request("service is required").into());
-        }
         let ops = self
             .query
-            .operations(&OperationQuery {
-                service: req.service,
-                span_kind: (!req.span_kind.is_empty()).then_some(req.span_kind),
-            })
+            .operations(&operation_query(req.service, req.span_kind)?)
             .await
             .map_err(query_status)?;
         let mut operation_names: Vec<String> = ops.iter().map(|op| op.name.clone()).collect();

@@ -6,14 +6,14 @@ use opentelemetry_proto::tonic::trace::v1::TracesData;
 use prost::Message;
 use spoor_model::{ResourceSpans, SpanRecord};
 use spoor_query::QueryService;
-use spoor_storage::{OperationQuery, Trace, TraceQuery};
+use spoor_storage::{Trace, TraceQuery};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::proto::api_v3 as pb;
 use super::proto::api_v3::query_service_server::QueryService as V3;
 use super::query_status;
-use super::request::{Search, dependency_window, trace_id_from_hex, trace_window};
+use super::request::{Search, dependency_window, operation_query, trace_id_from_hex, trace_window};
 use super::summary::summary;
 use crate::error::ApiError;
 
@@ -137,15 +137,9 @@ impl V3 for V3Query {
         request: Request<pb::GetOperationsRequest>,
     ) -> Result<Response<pb::GetOperationsResponse>, Status> {
         let req = request.into_inner();
-        if req.service.is_empty() {
-            return Err(ApiError::bad_request("service is required").into());
-        }
         let ops = self
             .query
-            .operations(&OperationQuery {
-                service: req.service,
-                span_kind: (!req.span_kind.is_empty()).then_some(req.span_kind),
-            })
+            .operations(&operation_query(req.service, req.span_kind)?)
             .await
             .map_err(query_status)?;
         Ok(Response::new(pb::GetOperationsResponse {
