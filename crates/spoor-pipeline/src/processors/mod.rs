@@ -1,0 +1,1 @@
+//! The synchronous span processors, one module per Collector processor type.
