@@ -31,6 +31,15 @@ export function ScatterPlot({ traces, onOpen }: Props) {
       width: Math.max(200, el.clientWidth),
       height: 170,
       legend: { show: false },
+      // The drawn time range, for tests and tools: seconds since the epoch.
+      hooks: {
+        draw: [
+          (u) => {
+            el.dataset.xMin = String(u.scales.x.min);
+            el.dataset.xMax = String(u.scales.x.max);
+          },
+        ],
+      },
       cursor: { drag: { x: false, y: false }, points: { show: false }, x: false, y: false },
       scales: {
         // From the points themselves: uPlot's own range for one point spans 1,000 days.
