@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { layoutGraph } from './graph-layout';
+import { clipToNode, layoutGraph } from './graph-layout';
 import { boundsOf, fitView, MAX_FIT_SCALE, neighbourhood, offsetPolyline, panBy, pointAlong, project, servicesOf, wheelFactor, zoomAt } from './graph-view';
 import type { DependencyLink } from './jaeger';
 
@@ -90,6 +90,26 @@ describe('polyline helpers', () => {
   });
 });
 
+describe('layoutGraph', () => {
+  it('layers a sparse graph left to right', () => {
+    const chain = layoutGraph([
+      { parent: 'a', child: 'b', callCount: 1 },
+      { parent: 'b', child: 'c', callCount: 2 },
+      { parent: 'a', child: 'c', callCount: 3 },
+    ]);
+    expect(chain.kind).toBe('layered');
+    const x = Object.fromEntries(chain.nodes.map((n) => [n.id, n.x]));
+    expect(x.a).toBeLessThan(x.b);
+    expect(x.b).toBeLessThan(x.c);
+  });
+
+  it('clips an edge to the border of its node', () => {
+    const a = { id: 'a', x: 0, y: 0, w: 100, h: 36 };
+    expect(clipToNode(a, { id: 'b', x: 300, y: 0, w: 100, h: 36 })).toEqual({ x: 50, y: 0 });
+    expect(clipToNode(a, { id: 'b', x: 0, y: -200, w: 100, h: 36 })).toEqual({ x: 0, y: -18 });
+  });
+});
+
 describe('layoutGraph on 8 services with 56 edges', () => {
   const laid = layoutGraph(dense);
 
@@ -127,9 +147,25 @@ describe('layoutGraph on 8 services with 56 edges', () => {
     for (const n of laid.nodes) expect(inside(frame, project(v, { x: n.x - n.w / 2, y: n.y - n.h / 2, width: n.w, height: n.h }))).toBe(true);
   });
 
-  it('focus lays out a smaller graph', () => {
-    const focused = layoutGraph(neighbourhood(dense, 'cart'));
+  it('is a ring, without overlapping services', () => {
+    expect(laid.kind).toBe('ring');
+    for (const a of laid.nodes)
+      for (const b of laid.nodes) {
+        if (a === b) continue;
+        const apart = Math.abs(a.x - b.x) >= (a.w + b.w) / 2 || Math.abs(a.y - b.y) >= (a.h + b.h) / 2;
+        expect(apart, `${a.id} and ${b.id} overlap`).toBe(true);
+      }
+  });
+
+  it('focus puts the service in the middle with its 14 calls as straight spokes', () => {
+    const focused = layoutGraph(neighbourhood(dense, 'cart'), 'cart');
+    expect(focused.kind).toBe('radial');
     expect(focused.edges).toHaveLength(14);
-    expect(focused.bounds.width * focused.bounds.height).toBeLessThan(laid.bounds.width * laid.bounds.height);
+    const cart = focused.nodes.find((n) => n.id === 'cart');
+    expect(cart && [cart.x, cart.y]).toEqual([0, 0]);
+    for (const e of focused.edges) {
+      expect(e.points).toHaveLength(2);
+      expect(e.from === 'cart' || e.to === 'cart').toBe(true);
+    }
   });
 });

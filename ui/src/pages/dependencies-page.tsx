@@ -24,7 +24,7 @@ const FRAME_H = 520;
 const CLICK_SLOP = 4;
 
 function GraphFrame({ links, focus, onFocus }: { links: DependencyLink[]; focus: string | null; onFocus: (s: string | null) => void }) {
-  const laid = useMemo(() => layoutGraph(links), [links]);
+  const laid = useMemo(() => layoutGraph(links, focus), [links, focus]);
   const frame = useRef<SVGSVGElement>(null);
   const [size, setSize] = useState({ w: 0, h: FRAME_H });
   const [view, setView] = useState<View | null>(null);
@@ -122,7 +122,7 @@ function GraphFrame({ links, focus, onFocus }: { links: DependencyLink[]; focus:
           </marker>
         </defs>
         {view && (
-          <g class="dep-viewport" transform={`translate(${view.x.toFixed(2)},${view.y.toFixed(2)}) scale(${view.k.toFixed(4)})`} data-scale={view.k.toFixed(4)}>
+          <g class="dep-viewport" data-layout={laid.kind} transform={`translate(${view.x.toFixed(2)},${view.y.toFixed(2)}) scale(${view.k.toFixed(4)})`} data-scale={view.k.toFixed(4)}>
             {laid.edges.map((e) => (
               <g key={`${e.from}->${e.to}`} class="dep-edge" data-parent={e.from} data-child={e.to}>
                 <path d={pathOf(e.points)} marker-end="url(#arrow)" />
