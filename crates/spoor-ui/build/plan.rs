@@ -109,23 +109,26 @@ pub fn plan(state: &State, mode: Mode, npm: bool) -> Plan {
     } else {
         "the web UI is not built (no ui/dist)"
     };
-    let consequence = if state.dist.is_some() {
-        "the binary embeds the stale ui/dist"
-    } else {
-        "the binary serves a \"UI not built\" page"
-    };
+    let stale = state.dist.is_some();
     if state.newest_source.is_none() {
-        let message = format!("{what} and the ui/ sources are missing: {consequence}");
-        return refuse(mode, message);
+        return refuse(
+            mode,
+            &format!("{what} and the ui/ sources are missing"),
+            stale,
+            "",
+        );
     }
     match (mode, npm) {
         (Mode::Off, _) => Plan::Warn(format!(
-            "{what} and SPOOR_UI_BUILD=off: {consequence}; run `{MANUAL_BUILD}`, then cargo build again"
+            "{what} and SPOOR_UI_BUILD=off: {}; run `{MANUAL_BUILD}`, then cargo build again",
+            consequence(stale)
         )),
         (_, false) => refuse(
             mode,
-            format!(
-                "{what} and npm was not found: {consequence}; install Node.js 20+ with npm and build again, or run `{MANUAL_BUILD}` where npm is"
+            &format!("{what} and npm was not found"),
+            stale,
+            &format!(
+                "install Node.js 20+ with npm and build again, or run `{MANUAL_BUILD}` where npm is"
             ),
         ),
         (_, true) => Plan::Build {
@@ -136,26 +139,39 @@ pub fn plan(state: &State, mode: Mode, npm: bool) -> Plan {
 
 /// What a failed npm step becomes: a warning, or an error under `SPOOR_UI_BUILD=require`.
 pub fn build_failed(mode: Mode, step: &str, output_tail: &str, stale_dist: bool) -> Plan {
-    let consequence = if stale_dist {
+    let mut advice =
+        format!("fix it and build again (or run `{MANUAL_BUILD}` to see the whole output)");
+    if !output_tail.trim().is_empty() {
+        advice.push_str("\nlast lines of its output:\n");
+        advice.push_str(output_tail.trim_end());
+    }
+    refuse(
+        mode,
+        &format!("building the web UI failed at `{step}`"),
+        stale_dist,
+        &advice,
+    )
+}
+
+fn consequence(stale_dist: bool) -> &'static str {
+    if stale_dist {
         "the binary embeds the stale ui/dist"
     } else {
         "the binary serves a \"UI not built\" page"
-    };
-    let mut message = format!(
-        "building the web UI failed at `{step}`: {consequence}; fix it and build again (or run `{MANUAL_BUILD}` to see the whole output)"
-    );
-    if !output_tail.trim().is_empty() {
-        message.push_str("\nlast lines of its output:\n");
-        message.push_str(output_tail.trim_end());
     }
-    refuse(mode, message)
 }
 
-fn refuse(mode: Mode, message: String) -> Plan {
-    if mode == Mode::Require {
-        Plan::Fail(format!("{message} (SPOOR_UI_BUILD=require)"))
+/// A warning says what the binary gets; an error (`SPOOR_UI_BUILD=require`) stops the build.
+fn refuse(mode: Mode, why: &str, stale_dist: bool, advice: &str) -> Plan {
+    let advice = if advice.is_empty() {
+        String::new()
     } else {
-        Plan::Warn(message)
+        format!("; {advice}")
+    };
+    if mode == Mode::Require {
+        Plan::Fail(format!("{why} (SPOOR_UI_BUILD=require){advice}"))
+    } else {
+        Plan::Warn(format!("{why}: {}{advice}", consequence(stale_dist)))
     }
 }
 

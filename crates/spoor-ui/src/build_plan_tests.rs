@@ -106,7 +106,10 @@ fn a_failed_build_is_a_warning_with_the_output_or_an_error() {
     assert!(message.contains("UI not built"), "{message}");
     assert!(matches!(
         build_failed(Mode::Require, "npm ci", "", true),
-        Plan::Fail(m) if m.contains("stale ui/dist") && !m.contains("last lines")
+        Plan::Fail(m) if m.contains("failed at `npm ci`")
+            && m.contains("SPOOR_UI_BUILD=require")
+            && !m.contains("stale")
+            && !m.contains("last lines")
     ));
 }
 
