@@ -13,14 +13,10 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
-# The binary embeds ui/dist at compile time: build the UI first, then (unless a binary was given) let
-# cargo re-embed it; both are no-ops when up to date.
-if [ ! -f ui/dist/index.html ]; then
-  npm --prefix ui ci --no-audit --no-fund
-  npm --prefix ui run build
-fi
+# Unless a binary was given, build one; cargo builds ui/dist first when it is missing or stale
+# (crates/spoor-ui/build.rs), and SPOOR_UI_BUILD=require makes a UI that cannot be built an error.
 if [ -z "${SPOOR_BIN:-}" ]; then
-  cargo build -p spoor
+  SPOOR_UI_BUILD=require cargo build -p spoor
 fi
 
 npm --prefix tests/ui ci --no-audit --no-fund --silent

@@ -209,8 +209,8 @@ describe('web UI against the real binary', () => {
     await page.waitForSelector('svg .dep-node');
     const services = await page.locator('svg .dep-node').evaluateAll((els) => els.map((e) => e.getAttribute('data-service')).sort());
     for (const s of ['cart', 'frontend', 'orders-db', 'payment']) assert.ok(services.includes(s), `node ${s} in ${services}`);
-    const edge = page.locator('svg .dep-edge[data-parent=cart][data-child=orders-db]');
-    assert.equal(await edge.locator('.dep-count').textContent(), '4', 'cart called orders-db 1 + 3 times');
+    const label = page.locator('svg .dep-label[data-parent=cart][data-child=orders-db]');
+    assert.equal(await label.locator('.dep-count').textContent(), '4', 'cart called orders-db 1 + 3 times');
     await screenshot(page, '04-dependencies');
   });
 

@@ -76,8 +76,8 @@ const NOT_BUILT_PAGE: &str = r#"<!doctype html>
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em}code{background:#eee;padding:2px 5px}</style>
 </head><body>
 <h1>The Spoor web UI was not built</h1>
-<p>This binary was compiled without <code>ui/dist</code>. The query API under <code>/api/</code> works as usual.</p>
-<p>To embed the UI, build it and then rebuild Spoor:</p>
+<p>This binary was compiled without <code>ui/dist</code>, most likely because npm was not found (cargo printed a warning saying why). The query API under <code>/api/</code> works as usual.</p>
+<p>With Node.js 20+ and npm on the <code>PATH</code>, <code>cargo build -p spoor</code> builds the UI and embeds it. By hand:</p>
 <pre><code>npm --prefix ui ci &amp;&amp; npm --prefix ui run build
 cargo build -p spoor</code></pre>
 </body></html>

@@ -7,13 +7,23 @@
 //! ## Building
 //!
 //! ```text
-//! npm --prefix ui ci && npm --prefix ui run build   # writes ui/dist
-//! cargo build -p spoor                              # embeds it
+//! cargo build -p spoor                              # builds ui/dist when needed, embeds it
+//! npm --prefix ui ci && npm --prefix ui run build   # the same UI build by hand
 //! ```
 //!
-//! A rebuilt `ui/dist` is picked up by the next `cargo build`. Without `ui/dist` the crate still
-//! compiles and every page is a short HTML note saying the UI was not built and which command builds
-//! it. `SPOOR_UI_DIST=/some/dir` at build time embeds another directory instead.
+//! A plain `cargo build` builds the UI too: when `ui/dist` is missing or older than anything in
+//! `ui/src`, `ui/public`, `ui/index.html`, `ui/package.json`, `ui/package-lock.json`,
+//! `ui/tsconfig.json` or `ui/vite.config.ts`, and npm is on the `PATH`, the build script runs
+//! `npm ci` (only when `ui/node_modules` is missing or older than the lockfile) and
+//! `npm run build`. It runs npm only when those files changed, never on every build. When it cannot
+//! (no npm, or the npm step fails) it prints a cargo warning saying what to run and the crate still
+//! compiles: every page is then a short HTML note saying the UI was not built and which command
+//! builds it (or the stale `ui/dist` is served). A `ui/dist` built by hand is picked up by the next
+//! `cargo build`.
+//!
+//! Build-time environment: `SPOOR_UI_BUILD=off` never runs npm; `SPOOR_UI_BUILD=require` makes a UI
+//! that cannot be built a build error (for release packaging); `SPOOR_UI_DIST=/some/dir` embeds
+//! another directory as it is.
 //!
 //! ## Serving
 //!
@@ -37,5 +47,11 @@
 //! compression: the bytes are as Vite wrote them.
 
 mod assets;
+// The build script's decision (build/plan.rs), tested here: build scripts have no tests of their own.
+#[cfg(test)]
+#[path = "../build/plan.rs"]
+mod build_plan;
+#[cfg(test)]
+mod build_plan_tests;
 
 pub use assets::{Asset, asset};

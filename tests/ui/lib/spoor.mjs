@@ -14,7 +14,11 @@ const LISTENERS = ['otlp-grpc', 'otlp-http', 'query-http', 'admin-http'];
 const ANSI = /\x1b\[[0-9;]*m/g;
 const LINE = /listening.*?listener="?([\w-]+)"?.*?addr="?([0-9a-fA-F.:[\]]+)"?/;
 
-export async function startSpoor({ timeoutMs = 30_000 } = {}) {
+/** Receivers a test may ask for (on an ephemeral loopback port); the others are off. */
+const OPTIONAL = ['jaeger-thrift-compact', 'jaeger-thrift-binary', 'jaeger-thrift-http', 'jaeger-grpc', 'zipkin'];
+
+/** Starts the binary; `receivers` lists optional receivers to turn on, e.g. ['jaeger-thrift-http']. */
+export async function startSpoor({ timeoutMs = 30_000, receivers = [] } = {}) {
   const bin = resolve(REPO_ROOT, process.env.SPOOR_BIN ?? 'target/debug/spoor');
   if (!existsSync(bin)) throw new Error(`Spoor binary not found at ${bin}: build it with \`cargo build -p spoor\` or set SPOOR_BIN`);
   const args = [
@@ -26,6 +30,8 @@ export async function startSpoor({ timeoutMs = 30_000 } = {}) {
     '--health-http', 'off',
     '--storage', 'memory',
   ];
+  for (const r of OPTIONAL) args.push(`--${r}`, receivers.includes(r) ? '127.0.0.1:0' : 'off');
+  const listeners = [...LISTENERS, ...receivers];
   const child = spawn(bin, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   const addrs = {};
   let log = '';
@@ -40,7 +46,7 @@ export async function startSpoor({ timeoutMs = 30_000 } = {}) {
         if (process.env.SPOOR_LOG) process.stderr.write(`[spoor] ${line}\n`);
         const m = LINE.exec(line);
         if (m) addrs[m[1]] = m[2];
-        if (LISTENERS.every((l) => addrs[l])) {
+        if (listeners.every((l) => addrs[l])) {
           clearTimeout(timer);
           resolveReady();
         }

@@ -1,10 +1,11 @@
 // Duration against start time for the search results (uPlot). Error traces are red; clicking a point
-// opens its trace.
+// opens its trace. The time axis spans the points (at least a minute, a single point centred).
 
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { formatDuration, formatTimestamp } from '../model/format';
+import { durationAxisRange, timeAxisRange } from '../model/plot-range';
 import type { TraceSummary } from '../model/trace-summary';
 
 interface Props {
@@ -30,17 +31,21 @@ export function ScatterPlot({ traces, onOpen }: Props) {
       width: Math.max(200, el.clientWidth),
       height: 170,
       legend: { show: false },
+      // The drawn time range, for tests and tools: seconds since the epoch.
+      hooks: {
+        draw: [
+          (u) => {
+            el.dataset.xMin = String(u.scales.x.min);
+            el.dataset.xMax = String(u.scales.x.max);
+          },
+        ],
+      },
       cursor: { drag: { x: false, y: false }, points: { show: false }, x: false, y: false },
       scales: {
-        x: {
-          time: true,
-          // Pad the time axis so points at either end are not cut in half.
-          range: (_u, min, max) => {
-            const pad = Math.max((max - min) * 0.03, 1);
-            return [min - pad, max + pad];
-          },
-        },
-        y: { auto: true, range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        // From the points themselves: uPlot's own range for one point spans 1,000 days.
+        x: { time: true, range: (_u, min, max) => timeAxisRange(xs) ?? [min, max] },
+        y: { auto: true, range: (_u, _min, max) => durationAxisRange(max) },
+      },
       series: [
         {},
         { label: 'traces', stroke: () => cssVar('--accent'), paths: noLine, points: { show: true, size: 8, space: 0, fill: () => cssVar('--accent-soft') } },

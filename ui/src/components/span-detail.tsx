@@ -4,6 +4,7 @@ import type { ComponentChildren } from 'preact';
 import { serviceColor } from '../colors';
 import { formatDuration, formatTimestamp } from '../model/format';
 import { formatTagValue, type KeyValue, tagValue } from '../model/jaeger';
+import { resourceOf } from '../model/span-facts';
 import { sameTraceId, type TraceModel } from '../model/trace-model';
 
 interface Props {
@@ -36,9 +37,9 @@ function TagTable({ tags, label }: { tags: KeyValue[]; label: string }) {
   );
 }
 
-function Section({ title, count, open = true, children }: { title: string; count?: number; open?: boolean; children: ComponentChildren }) {
+function Section({ title, count, open = true, name, children }: { title: ComponentChildren; count?: number; open?: boolean; name?: string; children: ComponentChildren }) {
   return (
-    <details class="detail-section" open={open}>
+    <details class="detail-section" open={open} data-section={name}>
       <summary>
         {title}
         {count !== undefined && <span class="count">{count}</span>}
@@ -52,7 +53,7 @@ export function SpanDetail({ model, index, selfTime, onSelect, onClose }: Props)
   const node = model.nodes[index];
   const span = node.span;
   const tags = span.tags ?? [];
-  const processTags = model.trace.processes[span.processID]?.tags ?? span.process?.tags ?? [];
+  const resource = resourceOf(model.trace, span);
   const status = tagValue(tags, 'otel.status_code');
   const statusText = tagValue(tags, 'otel.status_description');
   const scopeName = tagValue(tags, 'otel.scope.name');
@@ -131,8 +132,17 @@ export function SpanDetail({ model, index, selfTime, onSelect, onClose }: Props)
         <Section title="Attributes" count={attributes.length}>
           <TagTable tags={attributes} label="Span attributes" />
         </Section>
-        <Section title="Resource" count={processTags.length} open={processTags.length <= 12}>
-          <TagTable tags={[{ key: 'service.name', type: 'string', value: node.service }, ...processTags]} label="Resource attributes" />
+        <Section
+          name="resource"
+          title={
+            <>
+              Resource <span class="resource-name">{resource.heading}</span>
+            </>
+          }
+          count={resource.attributes.length}
+          open={resource.attributes.length <= 12}
+        >
+          <TagTable tags={resource.attributes} label="Resource attributes" />
         </Section>
         <Section title="Events" count={logs.length}>
           {logs.length === 0 ? (

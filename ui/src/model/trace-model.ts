@@ -10,6 +10,7 @@
 // contiguous range [index, index + subtreeSize) — collapsing a subtree is a jump, not a walk.
 
 import { type JaegerSpan, type JaegerTrace, serviceOf } from './jaeger';
+import { kindFromTagValue } from './span-facts';
 
 export interface SpanNode {
   /** Position in TraceModel.nodes (depth-first order). */
@@ -204,7 +205,7 @@ export function buildTraceModel(trace: JaegerTrace): TraceModel {
       for (let t = 0; t < tags.length; t++) {
         const tag = tags[t];
         const key = tag.key;
-        if (key === 'span.kind') kind = String(tag.value);
+        if (key === 'span.kind') kind = kindFromTagValue(tag.value) ?? kind;
         else if (key === 'error') hasError = hasError || tag.value === true || tag.value === 'true';
         else if (key === 'otel.status_code') hasError = hasError || tag.value === 'ERROR';
       }

@@ -1,11 +1,14 @@
 // /dependencies (System Architecture): the service dependency graph from `/api/dependencies`, laid out
-// left to right with dagre, call counts on the edges, and the same data as a table.
+// left to right with dagre and fitted into its frame; drag to pan, wheel or buttons to zoom, "Fit" to
+// reset. Focusing a service (click it, or pick it in the list) shows only its callers and callees.
+// The same data is listed as a table.
 
-import { layout, Graph } from '@dagrejs/dagre';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { fetchDependencies } from '../api';
 import { serviceColor } from '../colors';
 import { formatCount } from '../model/format';
+import { labelWidth, layoutGraph, pathOf } from '../model/graph-layout';
+import { fitView, neighbourhood, panBy, servicesOf, type View, wheelFactor, zoomAt } from '../model/graph-view';
 import type { DependencyLink } from '../model/jaeger';
 
 const LOOKBACKS: [string, number][] = [
@@ -16,41 +19,144 @@ const LOOKBACKS: [string, number][] = [
   ['Last 7 days', 7 * 86400e3],
 ];
 
-interface Laid {
-  width: number;
-  height: number;
-  nodes: { id: string; x: number; y: number; w: number; h: number }[];
-  edges: { from: string; to: string; count: number; path: string; lx: number; ly: number }[];
-}
+const FRAME_H = 520;
+/** A press that moves less than this (px) is a click, not a drag. */
+const CLICK_SLOP = 4;
 
-const NODE_H = 36;
+function GraphFrame({ links, focus, onFocus }: { links: DependencyLink[]; focus: string | null; onFocus: (s: string | null) => void }) {
+  const laid = useMemo(() => layoutGraph(links, focus), [links, focus]);
+  const frame = useRef<SVGSVGElement>(null);
+  const [size, setSize] = useState({ w: 0, h: FRAME_H });
+  const [view, setView] = useState<View | null>(null);
+  const drag = useRef<{ x: number; y: number; moved: boolean; id: number } | null>(null);
 
-function layoutGraph(links: DependencyLink[]): Laid {
-  const g = new Graph({ multigraph: false });
-  g.setGraph({ rankdir: 'LR', nodesep: 28, ranksep: 90, edgesep: 16, marginx: 16, marginy: 16 });
-  g.setDefaultEdgeLabel(() => ({}));
-  const names = new Set<string>();
-  for (const l of links) {
-    names.add(l.parent);
-    names.add(l.child);
-  }
-  for (const n of names) g.setNode(n, { width: Math.max(90, n.length * 7.6 + 30), height: NODE_H });
-  for (const l of links) g.setEdge(l.parent, l.child, { label: String(l.callCount), width: String(l.callCount).length * 8 + 10, height: 18, labelpos: 'c' });
-  layout(g);
-  const nodes = g.nodes().map((id: string) => {
-    const n = g.node(id);
-    return { id, x: n.x, y: n.y, w: n.width, h: n.height };
-  });
-  const counts = new Map(links.map((l) => [`${l.parent}\u0000${l.child}`, l.callCount]));
-  const edges = g.edges().map((e: { v: string; w: string }) => {
-    const data = g.edge(e) as { points: { x: number; y: number }[]; x?: number; y?: number };
-    const pts = data.points;
-    const path = pts.map((p, i) => `${i === 0 ? 'M' : 'L'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
-    const mid = pts[Math.floor(pts.length / 2)];
-    return { from: e.v, to: e.w, count: counts.get(`${e.v}\u0000${e.w}`) ?? 0, path, lx: data.x ?? mid.x, ly: data.y ?? mid.y };
-  });
-  const graph = g.graph() as { width?: number; height?: number };
-  return { width: graph.width ?? 0, height: graph.height ?? 0, nodes, edges };
+  useLayoutEffect(() => {
+    const el = frame.current;
+    if (!el) return undefined;
+    const measure = () => setSize({ w: el.clientWidth, h: el.clientHeight || FRAME_H });
+    measure();
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
+  const fit = useCallback(() => setView(fitView(laid.bounds, size.w, size.h)), [laid, size.w, size.h]);
+  // Fit whenever the graph (another time range, another focus) or the frame's size changes.
+  useLayoutEffect(() => {
+    if (size.w > 0) fit();
+  }, [fit, size.w]);
+
+  useEffect(() => {
+    const el = frame.current;
+    if (!el) return undefined;
+    // Not passive: the wheel zooms the graph instead of scrolling the page.
+    const onWheel = (e: WheelEvent) => {
+      e.preventDefault();
+      const r = el.getBoundingClientRect();
+      setView((v) => v && zoomAt(v, wheelFactor(e.deltaY), e.clientX - r.left, e.clientY - r.top));
+    };
+    el.addEventListener('wheel', onWheel, { passive: false });
+    return () => el.removeEventListener('wheel', onWheel);
+  }, []);
+
+  const zoomBy = (factor: number) => setView((v) => v && zoomAt(v, factor, size.w / 2, size.h / 2));
+
+  const onPointerDown = (e: PointerEvent) => {
+    if (e.button !== 0) return;
+    drag.current = { x: e.clientX, y: e.clientY, moved: false, id: e.pointerId };
+  };
+  const onPointerMove = (e: PointerEvent) => {
+    const d = drag.current;
+    if (!d || d.id !== e.pointerId) return;
+    const dx = e.clientX - d.x;
+    const dy = e.clientY - d.y;
+    if (!d.moved && Math.hypot(dx, dy) < CLICK_SLOP) return;
+    if (!d.moved) frame.current?.setPointerCapture(e.pointerId);
+    d.moved = true;
+    d.x = e.clientX;
+    d.y = e.clientY;
+    setView((v) => v && panBy(v, dx, dy));
+  };
+  const wasDrag = useRef(false);
+  const onPointerUp = (e: PointerEvent) => {
+    const d = drag.current;
+    drag.current = null;
+    wasDrag.current = d?.moved ?? false;
+    if (d?.moved) frame.current?.releasePointerCapture(e.pointerId);
+  };
+  // The click that ends a drag is not a click on a node.
+  const onClickCapture = (e: MouseEvent) => {
+    if (wasDrag.current) e.stopPropagation();
+    wasDrag.current = false;
+  };
+
+  return (
+    <div class="deps-graph">
+      <div class="deps-zoom" role="group" aria-label="Zoom">
+        <button type="button" onClick={() => zoomBy(1.25)} aria-label="Zoom in" title="Zoom in (or scroll)">
+          +
+        </button>
+        <button type="button" onClick={() => zoomBy(0.8)} aria-label="Zoom out" title="Zoom out (or scroll)">
+          −
+        </button>
+        <button type="button" onClick={fit} aria-label="Fit to frame" title="Fit the graph to the frame">
+          Fit
+        </button>
+      </div>
+      <svg
+        ref={frame}
+        class="deps-frame"
+        width="100%"
+        height={FRAME_H}
+        role="img"
+        aria-label="Service dependency graph"
+        onPointerDown={onPointerDown}
+        onPointerMove={onPointerMove}
+        onPointerUp={onPointerUp}
+        onPointerCancel={onPointerUp}
+        onClickCapture={onClickCapture}
+      >
+        <defs>
+          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+            <path d="M0,0 L10,5 L0,10 z" class="edge-arrow" />
+          </marker>
+        </defs>
+        {view && (
+          <g class="dep-viewport" data-layout={laid.kind} transform={`translate(${view.x.toFixed(2)},${view.y.toFixed(2)}) scale(${view.k.toFixed(4)})`} data-scale={view.k.toFixed(4)}>
+            {laid.edges.map((e) => (
+              <g key={`${e.from}->${e.to}`} class="dep-edge" data-parent={e.from} data-child={e.to}>
+                <path d={pathOf(e.points)} marker-end="url(#arrow)" />
+              </g>
+            ))}
+            {laid.edges.map((e) => (
+              <g key={`${e.from}->${e.to}-label`} class="dep-label" data-parent={e.from} data-child={e.to}>
+                <rect x={e.label.x - labelWidth(e.count) / 2} y={e.label.y - 9} width={labelWidth(e.count)} height={18} rx={9} />
+                <text x={e.label.x} y={e.label.y + 4} text-anchor="middle" class="dep-count">
+                  {e.count}
+                </text>
+              </g>
+            ))}
+            {laid.nodes.map((n) => (
+              <g
+                key={n.id}
+                class={`dep-node${focus === n.id ? ' focused' : ''}`}
+                data-service={n.id}
+                transform={`translate(${n.x - n.w / 2},${n.y - n.h / 2})`}
+                onClick={() => onFocus(focus === n.id ? null : n.id)}
+              >
+                <title>{focus === n.id ? `${n.id}: click to show all services` : `${n.id}: click to show only its calls`}</title>
+                <rect width={n.w} height={n.h} rx={8} style={{ stroke: serviceColor(n.id) }} />
+                <rect width={6} height={n.h} rx={3} style={{ fill: serviceColor(n.id) }} />
+                <text x={n.w / 2 + 3} y={n.h / 2 + 4} text-anchor="middle">
+                  {n.id}
+                </text>
+              </g>
+            ))}
+          </g>
+        )}
+      </svg>
+    </div>
+  );
 }
 
 export function DependenciesPage() {
@@ -69,8 +175,9 @@ export function DependenciesPage() {
     return () => ac.abort();
   }, [lookback]);
 
-  const laid = useMemo(() => (links && links.length > 0 ? layoutGraph(links) : null), [links]);
-  const touches = (e: { from: string; to: string }) => focus === null || e.from === focus || e.to === focus;
+  const services = useMemo(() => (links ? servicesOf(links) : []), [links]);
+  const focused = focus !== null && services.includes(focus) ? focus : null;
+  const shown = useMemo(() => (links ? neighbourhood(links, focused) : []), [links, focused]);
 
   return (
     <div class="deps-page">
@@ -86,7 +193,31 @@ export function DependenciesPage() {
             ))}
           </select>
         </label>
-        {links && <span class="muted">{links.length} dependencies · click a service to highlight its calls</span>}
+        {services.length > 0 && (
+          <label class="inline">
+            Focus
+            <select name="focus" value={focused ?? ''} onChange={(e) => setFocus((e.target as HTMLSelectElement).value || null)}>
+              <option value="">All services</option>
+              {services.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        {focused !== null && (
+          <button type="button" onClick={() => setFocus(null)}>
+            Show all
+          </button>
+        )}
+        {links && (
+          <span class="muted deps-summary">
+            {focused === null
+              ? `${services.length} services · ${links.length} dependencies · drag to pan, scroll to zoom, click a service to focus it`
+              : `${shown.length} of ${links.length} dependencies: the calls into and out of ${focused}`}
+          </span>
+        )}
       </div>
       {error && (
         <div class="error-box" role="alert">
@@ -99,42 +230,8 @@ export function DependenciesPage() {
           <p>No service calls were recorded in this time range.</p>
         </div>
       )}
-      {laid && (
-        <div class="deps-graph">
-          <svg viewBox={`0 0 ${laid.width} ${laid.height}`} width={laid.width} height={laid.height} role="img" aria-label="Service dependency graph">
-            <defs>
-              <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
-                <path d="M0,0 L10,5 L0,10 z" class="edge-arrow" />
-              </marker>
-            </defs>
-            {laid.edges.map((e) => (
-              <g key={`${e.from}->${e.to}`} class={`dep-edge${touches(e) ? '' : ' faded'}`} data-parent={e.from} data-child={e.to}>
-                <path d={e.path} marker-end="url(#arrow)" />
-                <rect x={e.lx - (String(e.count).length * 8 + 10) / 2} y={e.ly - 9} width={String(e.count).length * 8 + 10} height={18} rx={9} />
-                <text x={e.lx} y={e.ly + 4} text-anchor="middle" class="dep-count">
-                  {e.count}
-                </text>
-              </g>
-            ))}
-            {laid.nodes.map((n) => (
-              <g
-                key={n.id}
-                class={`dep-node${focus === n.id ? ' focused' : ''}`}
-                data-service={n.id}
-                transform={`translate(${n.x - n.w / 2},${n.y - n.h / 2})`}
-                onClick={() => setFocus((f) => (f === n.id ? null : n.id))}
-              >
-                <rect width={n.w} height={n.h} rx={8} style={{ stroke: serviceColor(n.id) }} />
-                <rect width={6} height={n.h} rx={3} style={{ fill: serviceColor(n.id) }} />
-                <text x={n.w / 2 + 3} y={n.h / 2 + 4} text-anchor="middle">
-                  {n.id}
-                </text>
-              </g>
-            ))}
-          </svg>
-        </div>
-      )}
-      {links && links.length > 0 && (
+      {shown.length > 0 && <GraphFrame links={shown} focus={focused} onFocus={setFocus} />}
+      {shown.length > 0 && (
         <table class="deps-table" aria-label="Service dependencies">
           <thead>
             <tr>
@@ -144,7 +241,7 @@ export function DependenciesPage() {
             </tr>
           </thead>
           <tbody>
-            {[...links]
+            {[...shown]
               .sort((x, y) => y.callCount - x.callCount)
               .map((l) => (
                 <tr key={`${l.parent}->${l.child}`}>
