@@ -1,1 +1,16 @@
 //! The synchronous span processors, one module per Collector processor type.
+//!
+//! Each processor has a config type (serde, `deny_unknown_fields`, the Collector's option names
+//! and defaults) whose `build()` validates everything up front and returns the
+//! [`SpanProcessor`](crate::SpanProcessor). For the registry:
+//!
+//! | type | config |
+//! |---|---|
+//! | `attributes` | [`AttributesConfig`] |
+
+mod actions;
+mod attributes;
+mod common;
+mod matching;
+
+pub use attributes::AttributesConfig;
