@@ -7,10 +7,16 @@
 //! | type | config |
 //! |---|---|
 //! | `attributes` | [`AttributesConfig`] |
+//! | `resource` | [`ResourceConfig`] |
+//! | `span` | [`SpanConfig`] |
 
 mod actions;
 mod attributes;
 mod common;
 mod matching;
+mod resource;
+mod span;
 
 pub use attributes::AttributesConfig;
+pub use resource::ResourceConfig;
+pub use span::SpanConfig;
