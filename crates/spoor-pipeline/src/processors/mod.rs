@@ -9,14 +9,19 @@
 //! | `attributes` | [`AttributesConfig`] |
 //! | `resource` | [`ResourceConfig`] |
 //! | `span` | [`SpanConfig`] |
+//! | `redaction` | [`RedactionConfig`] |
 
 mod actions;
 mod attributes;
 mod common;
 mod matching;
+mod redaction;
 mod resource;
 mod span;
 
 pub use attributes::AttributesConfig;
+pub use redaction::{
+    BEARER_TOKEN_PATTERN, CARD_NUMBER_PATTERN, EMAIL_PATTERN, RedactionConfig, SQL_LITERAL_PATTERN,
+};
 pub use resource::ResourceConfig;
 pub use span::SpanConfig;
