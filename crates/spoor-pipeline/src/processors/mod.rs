@@ -15,6 +15,7 @@ mod actions;
 mod attributes;
 mod common;
 mod matching;
+pub mod ottl;
 mod redaction;
 mod resource;
 mod span;
