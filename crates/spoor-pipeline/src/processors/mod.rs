@@ -10,10 +10,13 @@
 //! | `resource` | [`ResourceConfig`] |
 //! | `span` | [`SpanConfig`] |
 //! | `redaction` | [`RedactionConfig`] |
+//! | `filter` | [`FilterConfig`] |
 
 mod actions;
 mod attributes;
 mod common;
+mod error_mode;
+mod filter;
 mod matching;
 pub mod ottl;
 mod redaction;
@@ -21,6 +24,8 @@ mod resource;
 mod span;
 
 pub use attributes::AttributesConfig;
+pub use error_mode::ErrorMode;
+pub use filter::FilterConfig;
 pub use redaction::{
     BEARER_TOKEN_PATTERN, CARD_NUMBER_PATTERN, EMAIL_PATTERN, RedactionConfig, SQL_LITERAL_PATTERN,
 };
