@@ -11,6 +11,7 @@
 //! | `span` | [`SpanConfig`] |
 //! | `redaction` | [`RedactionConfig`] |
 //! | `filter` | [`FilterConfig`] |
+//! | `transform` | [`TransformConfig`] |
 
 mod actions;
 mod attributes;
@@ -22,6 +23,7 @@ pub mod ottl;
 mod redaction;
 mod resource;
 mod span;
+mod transform;
 
 pub use attributes::AttributesConfig;
 pub use error_mode::ErrorMode;
@@ -31,3 +33,4 @@ pub use redaction::{
 };
 pub use resource::ResourceConfig;
 pub use span::SpanConfig;
+pub use transform::TransformConfig;
