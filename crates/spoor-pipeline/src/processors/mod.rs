@@ -12,6 +12,7 @@
 //! | `redaction` | [`RedactionConfig`] |
 //! | `filter` | [`FilterConfig`] |
 //! | `transform` | [`TransformConfig`] |
+//! | `probabilistic_sampler` | [`ProbabilisticSamplerConfig`] |
 
 mod actions;
 mod attributes;
@@ -20,6 +21,7 @@ mod error_mode;
 mod filter;
 mod matching;
 pub mod ottl;
+mod probabilistic_sampler;
 mod redaction;
 mod resource;
 mod span;
@@ -28,6 +30,7 @@ mod transform;
 pub use attributes::AttributesConfig;
 pub use error_mode::ErrorMode;
 pub use filter::FilterConfig;
+pub use probabilistic_sampler::ProbabilisticSamplerConfig;
 pub use redaction::{
     BEARER_TOKEN_PATTERN, CARD_NUMBER_PATTERN, EMAIL_PATTERN, RedactionConfig, SQL_LITERAL_PATTERN,
 };
