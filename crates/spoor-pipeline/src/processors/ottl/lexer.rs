@@ -114,7 +114,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                         j += 1;
                     }
                     let hex: String = chars[i + 2..j].iter().collect();
-                    if hex.is_empty() || hex.len() % 2 != 0 {
+                    if hex.is_empty() || !hex.len().is_multiple_of(2) {
                         return Err(ParseError::new(
                             col,
                             "bytes literal needs an even number of hex digits",
