@@ -20,7 +20,9 @@ fn insert_update_upsert() {
          - {key: absent, value: x, action: update}\n\
          - {key: up, from_attribute: new, action: upsert}\n\
          - {key: none, from_attribute: missing, action: upsert}\n\
-         - {key: ctx, from_context: metadata.tenant, action: upsert}\n",
+         - {key: ctx, from_context: metadata.tenant, action: upsert}\n\
+         - {key: quoted, value: \"123\", action: insert}\n\
+         - {key: yes, value: true, action: insert}\n",
     );
     let mut attrs = vec![attr::string("old", "1")];
     a.apply(&mut attrs);
@@ -30,6 +32,8 @@ fn insert_update_upsert() {
             attr::double("old", 2.5),
             attr::string("new", "v"),
             attr::string("up", "v"),
+            attr::string("quoted", "123"),
+            attr::bool("yes", true),
         ]
     );
 }

@@ -18,6 +18,7 @@
 
 use regex::Regex;
 use serde::Deserialize;
+use spoor_model::otlp_common::any_value::Value;
 use spoor_model::otlp_trace::status::StatusCode;
 use spoor_model::{ResourceSpans, Span, Status};
 
@@ -164,20 +165,37 @@ impl SpanConfig {
 
 impl SpanProcessorImpl {
     fn rename_from_attributes(&self, span: &mut Span) {
-        if self.from_attributes.is_empty() {
+        if self.from_attributes.is_empty() || span.attributes.is_empty() {
             return;
         }
-        let mut parts = Vec::with_capacity(self.from_attributes.len());
-        for key in &self.from_attributes {
-            match common::get(&span.attributes, key) {
-                Some(v) => parts.push(common::as_string(v)),
-                None => return,
+        let mut name = String::new();
+        for (i, key) in self.from_attributes.iter().enumerate() {
+            let Some(v) = common::get(&span.attributes, key) else {
+                return;
+            };
+            if i > 0 {
+                name.push_str(&self.separator);
+            }
+            // As the Collector writes them: no exponent for doubles, nothing for bytes,
+            // maps, arrays and empty values.
+            match &v.value {
+                Some(Value::StringValue(s)) => name.push_str(s),
+                Some(Value::BoolValue(b)) => name.push_str(if *b { "true" } else { "false" }),
+                Some(Value::IntValue(n)) => name.push_str(&n.to_string()),
+                Some(Value::DoubleValue(d)) if d.is_infinite() => {
+                    name.push_str(if *d > 0.0 { "+Inf" } else { "-Inf" })
+                }
+                Some(Value::DoubleValue(d)) => name.push_str(&format!("{d}")),
+                _ => {}
             }
         }
-        span.name = parts.join(&self.separator);
+        span.name = name;
     }
 
     fn extract_from_name(&self, span: &mut Span) {
+        if span.name.is_empty() {
+            return;
+        }
         for rule in &self.rules {
             let Some(caps) = rule.re.captures(&span.name) else {
                 continue;
@@ -227,9 +245,11 @@ impl SpanProcessor for SpanProcessorImpl {
                     if let Some((code, description)) = &self.status {
                         let status = span.status.get_or_insert_with(Status::default);
                         status.code = *code as i32;
-                        if *code == StatusCode::Error {
-                            status.message = description.clone();
-                        }
+                        status.message = if *code == StatusCode::Error {
+                            description.clone()
+                        } else {
+                            String::new()
+                        };
                     }
                 }
             }
@@ -272,6 +292,14 @@ mod tests {
         );
         assert_eq!(out[0].name, "location::get::1234");
         assert_eq!(out[1].name, "keep", "a missing key leaves the name");
+        let out = run(
+            "name: {from_attributes: [d, b]}\n",
+            vec![span(
+                "x",
+                vec![attr::double("d", 1e21), attr::bool("b", true)],
+            )],
+        );
+        assert_eq!(out[0].name, "1000000000000000000000true");
     }
 
     #[test]
