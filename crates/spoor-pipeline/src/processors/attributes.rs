@@ -92,6 +92,18 @@ mod tests {
                    exclude: {match_type: regexp, services: ['^intern']}\n";
         let out = run(cfg, batch("internal-tool", vec![span("a", vec![])]));
         assert!(spans(&out)[0].attributes.is_empty());
+        let mut no_service = batch("x", vec![span("a", vec![])]);
+        no_service[0].resource = None;
+        let out = run(
+            "actions: [{key: env, value: 1, action: upsert}]\n\
+             include: {match_type: strict, services: ['<nil-service-name>']}\n",
+            no_service,
+        );
+        assert_eq!(
+            spans(&out)[0].attributes.len(),
+            1,
+            "a missing service.name matches <nil-service-name>"
+        );
         let out = run(cfg, batch("frontend", vec![span("a", vec![])]));
         assert_eq!(
             spans(&out)[0].attributes,

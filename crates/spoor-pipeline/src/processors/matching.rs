@@ -274,9 +274,10 @@ impl Matcher {
     ) -> bool {
         let res_attrs: &[KeyValue] = resource.map(|r| r.attributes.as_slice()).unwrap_or(&[]);
         if let Some(services) = &self.services {
+            // The Collector's stand-in for a resource without service.name.
             let name = common::get(res_attrs, "service.name")
                 .map(common::as_string)
-                .unwrap_or_default();
+                .unwrap_or_else(|| "<nil-service-name>".to_string());
             if !services.matches(&name) {
                 return false;
             }

@@ -88,12 +88,17 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                             let esc = chars
                                 .get(j + 1)
                                 .ok_or_else(|| ParseError::new(j + 1, "unterminated string"))?;
-                            s.push(match esc {
-                                'n' => '\n',
-                                't' => '\t',
-                                'r' => '\r',
-                                other => *other,
-                            });
+                            match esc {
+                                'n' => s.push('\n'),
+                                't' => s.push('\t'),
+                                'r' => s.push('\r'),
+                                '"' | '\\' => s.push(*esc),
+                                // Kept as written, so regexes like "\d+" need no doubling.
+                                other => {
+                                    s.push('\\');
+                                    s.push(*other);
+                                }
+                            }
                             j += 2;
                         }
                         Some(ch) => {

@@ -14,7 +14,8 @@
 //! - Span event paths: `name`, `attributes`, `attributes["k"]`, `time_unix_nano`, and every
 //!   span path prefixed by `span.`.
 //! - Resource paths: `attributes`, `attributes["k"]`.
-//! - Literals: strings (`"…"` with `\"` escapes), ints, floats, `true`, `false`, `nil`, bytes
+//! - Literals: strings (`"…"`; `\"`, `\\`, `\n`, `\t`, `\r` are escapes, any other backslash
+//!   is kept so `"\d+"` and `"\\d+"` are the same regex), ints, floats, `true`, `false`, `nil`, bytes
 //!   (`0x…`), lists (`["a", "b"]`), and the enums `STATUS_CODE_UNSET|OK|ERROR` and
 //!   `SPAN_KIND_UNSPECIFIED|INTERNAL|SERVER|CLIENT|PRODUCER|CONSUMER`.
 //! - Operators: `==`, `!=`, `<`, `<=`, `>`, `>=`, `and`, `or`, `not`, parentheses, and
