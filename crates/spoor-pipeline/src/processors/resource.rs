@@ -79,6 +79,23 @@ mod tests {
     }
 
     #[test]
+    fn loads_the_resource_section_of_the_full_seed_config() {
+        let cfg: ResourceConfig = yaml(
+            "attributes:\n  - key: service.name\n    value: \"my-app\"\n    action: upsert\n  - key: service.version\n    value: \"1.0.0\"\n    action: upsert\n  - key: deployment.environment\n    value: \"production\"\n    action: upsert\n",
+        )
+        .expect("yaml");
+        let out = cfg
+            .build()
+            .expect("build")
+            .process(batch("svc", vec![span("a", vec![])]))
+            .expect("process");
+        let attrs = &out[0].resource.as_ref().expect("resource").attributes;
+        assert_eq!(attr::find_str(attrs, "service.name"), Some("my-app"));
+        assert_eq!(attr::find_str(attrs, "service.version"), Some("1.0.0"));
+        assert_eq!(attrs.len(), 3);
+    }
+
+    #[test]
     fn config_errors() {
         assert!(
             yaml::<ResourceConfig>("actions: []\n").is_err(),

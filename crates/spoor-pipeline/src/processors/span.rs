@@ -62,6 +62,10 @@ pub struct ToAttributesConfig {
     pub break_after_match: bool,
     #[serde(default)]
     pub keep_original_name: bool,
+    /// Not a Collector option here (it belongs to `name`), but configs in the wild put it under
+    /// `to_attributes`; accepted so they load, and without effect.
+    #[serde(default)]
+    pub separator: Option<String>,
 }
 
 /// `status`: `code` is `Ok`, `Error` or `Unset`; `description` only with `Error`.
@@ -355,6 +359,17 @@ mod tests {
             out[0].status.as_ref().map(|s| s.code),
             Some(StatusCode::Ok as i32)
         );
+    }
+
+    #[test]
+    fn loads_the_span_section_of_the_full_seed_config() {
+        // processors.span from the "full" seed config, verbatim.
+        let out = run(
+            "name:\n  to_attributes:\n    rules:\n      - \"^/api/v1/users/(?P<user_id>.*)\"\n    separator: \"\"\n",
+            vec![span("/api/v1/users/123", vec![])],
+        );
+        assert_eq!(out[0].name, "/api/v1/users/{user_id}");
+        assert_eq!(attr::find_str(&out[0].attributes, "user_id"), Some("123"));
     }
 
     #[test]
