@@ -13,13 +13,16 @@
 //!         - name == "debug"
 //! ```
 //!
-//! Conditions use the OTTL subset of [`ottl`](super::ottl). The legacy `spans: {include,
-//! exclude}` form is not supported and is refused as an unknown field.
+//! Conditions use the OTTL subset of [`ottl`](super::ottl). The legacy form
+//! `spans: {include: {...}, exclude: {...}}` (the `attributes` processor's match blocks) keeps
+//! only spans that match `include` and do not match `exclude`; it cannot be combined with
+//! `traces`.
 
 use serde::Deserialize;
 use spoor_model::ResourceSpans;
 
 use super::error_mode::ErrorMode;
+use super::matching::{IncludeExclude, MatchConfig};
 use super::ottl::{Condition, Context, EvalCtx};
 use crate::{ConfigError, ProcessError, SpanProcessor};
 
@@ -31,6 +34,19 @@ pub struct FilterConfig {
     pub error_mode: ErrorMode,
     #[serde(default)]
     pub traces: TracesFilterConfig,
+    /// The legacy match form.
+    #[serde(default)]
+    pub spans: Option<LegacySpansConfig>,
+}
+
+/// `spans`: the legacy include/exclude form.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegacySpansConfig {
+    #[serde(default)]
+    pub include: Option<MatchConfig>,
+    #[serde(default)]
+    pub exclude: Option<MatchConfig>,
 }
 
 /// `traces`: conditions on spans and on span events.
@@ -55,7 +71,23 @@ fn parse_all(path: &str, srcs: &[String], ctx: Context) -> Result<Vec<Condition>
 
 impl FilterConfig {
     pub fn build(&self) -> Result<Box<dyn SpanProcessor>, ConfigError> {
+        let legacy = match &self.spans {
+            None => None,
+            Some(_) if !self.traces.span.is_empty() || !self.traces.spanevent.is_empty() => {
+                return Err(ConfigError::new(
+                    "spans",
+                    "cannot be used together with traces conditions",
+                ));
+            }
+            Some(l) if l.include.is_none() && l.exclude.is_none() => None,
+            Some(l) => Some(IncludeExclude::build_at(
+                "spans.",
+                l.include.as_ref(),
+                l.exclude.as_ref(),
+            )?),
+        };
         Ok(Box::new(FilterProcessor {
+            legacy,
             error_mode: self.error_mode,
             span: parse_all("traces.span", &self.traces.span, Context::Span)?,
             spanevent: parse_all(
@@ -68,6 +100,7 @@ impl FilterConfig {
 }
 
 struct FilterProcessor {
+    legacy: Option<IncludeExclude>,
     error_mode: ErrorMode,
     span: Vec<Condition>,
     spanevent: Vec<Condition>,
@@ -91,6 +124,18 @@ impl FilterProcessor {
 
 impl SpanProcessor for FilterProcessor {
     fn process(&self, mut batch: Vec<ResourceSpans>) -> Result<Vec<ResourceSpans>, ProcessError> {
+        if let Some(legacy) = &self.legacy {
+            for rs in &mut batch {
+                let resource = rs.resource.as_ref();
+                for ss in &mut rs.scope_spans {
+                    let scope = ss.scope.as_ref();
+                    ss.spans.retain(|s| legacy.applies(resource, scope, s));
+                }
+                rs.scope_spans.retain(|ss| !ss.spans.is_empty());
+            }
+            batch.retain(|rs| !rs.scope_spans.is_empty());
+            return Ok(batch);
+        }
         if self.span.is_empty() && self.spanevent.is_empty() {
             return Ok(batch);
         }
@@ -240,8 +285,48 @@ mod tests {
     }
 
     #[test]
+    fn legacy_include_exclude_form() {
+        let p = build(
+            "spans:\n  include: {match_type: regexp, span_names: ['^api']}\n  exclude: {match_type: strict, attributes: [{key: http.route, value: /api/health}]}\n",
+        );
+        let out = p
+            .process(batch(
+                "svc",
+                vec![
+                    span("api call", vec![]),
+                    span(
+                        "api health",
+                        vec![attr::string("http.route", "/api/health")],
+                    ),
+                    span("db", vec![]),
+                ],
+            ))
+            .expect("process");
+        let names: Vec<&str> = spans(&out).iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, vec!["api call"]);
+    }
+
+    #[test]
     fn config_errors() {
-        assert!(yaml::<FilterConfig>("spans: {include: {match_type: strict}}\n").is_err());
+        let err = |s: &str| {
+            yaml::<FilterConfig>(s)
+                .expect("yaml")
+                .build()
+                .err()
+                .expect("error")
+        };
+        assert_eq!(
+            err("spans: {include: {match_type: strict}}\n").path,
+            "spans.include"
+        );
+        assert_eq!(
+            err(
+                "spans: {exclude: {match_type: strict, services: [a]}}\ntraces: {span: ['true']}\n"
+            )
+            .path,
+            "spans"
+        );
+        assert!(yaml::<FilterConfig>("spans: {includes: {}}\n").is_err());
         assert!(yaml::<FilterConfig>("error_mode: loud\n").is_err());
         assert!(yaml::<FilterConfig>("traces: {metric: []}\n").is_err());
         let e = yaml::<FilterConfig>("traces:\n  span: ['name == \"a\"', 'nme == \"a\"']\n")

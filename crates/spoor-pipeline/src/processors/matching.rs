@@ -334,9 +334,22 @@ impl IncludeExclude {
         include: Option<&MatchConfig>,
         exclude: Option<&MatchConfig>,
     ) -> Result<Self, ConfigError> {
+        Self::build_at("", include, exclude)
+    }
+
+    /// As [`build`](Self::build), with the blocks under `prefix` (`spans.`).
+    pub fn build_at(
+        prefix: &str,
+        include: Option<&MatchConfig>,
+        exclude: Option<&MatchConfig>,
+    ) -> Result<Self, ConfigError> {
         Ok(Self {
-            include: include.map(|m| m.build("include")).transpose()?,
-            exclude: exclude.map(|m| m.build("exclude")).transpose()?,
+            include: include
+                .map(|m| m.build(&format!("{prefix}include")))
+                .transpose()?,
+            exclude: exclude
+                .map(|m| m.build(&format!("{prefix}exclude")))
+                .transpose()?,
         })
     }
 
