@@ -27,6 +27,9 @@ mod resource;
 mod span;
 mod transform;
 
+#[cfg(test)]
+mod throughput_tests;
+
 pub use attributes::AttributesConfig;
 pub use error_mode::ErrorMode;
 pub use filter::FilterConfig;

@@ -5,7 +5,9 @@ use spoor_model::otlp_resource::Resource;
 use spoor_model::otlp_trace::span::Event;
 use spoor_model::{Span, Status};
 
-use super::parser::{ArithOp, CmpOp, Editor, Expr, Field, Lit};
+use sha2::Digest;
+
+use super::parser::{ArithOp, CmpOp, Editor, Expr, Field, Lit, Unary};
 use crate::processors::common;
 
 /// What a statement or condition sees: the resource, the scope, and (by context) the span and
@@ -200,6 +202,21 @@ pub fn eval(ctx: &EvalCtx<'_>, e: &Expr) -> Result<Val, String> {
             }
             Val::Str(parts.join(sep))
         }
+        Expr::Unary(op, arg) => unary(*op, eval(ctx, arg)?)?,
+        Expr::Substring(arg, start, len) => match eval(ctx, arg)? {
+            Val::Str(s) => {
+                let (start, len) = (
+                    usize::try_from(*start).unwrap_or(usize::MAX),
+                    usize::try_from(*len).unwrap_or(usize::MAX),
+                );
+                match start.checked_add(len).and_then(|end| s.get(start..end)) {
+                    Some(sub) => Val::Str(sub.to_string()),
+                    None => return Err(format!("Substring: {start}+{len} is outside {s:?}")),
+                }
+            }
+            Val::Nil => Val::Nil,
+            other => return Err(format!("Substring: {other:?} is not a string")),
+        },
         Expr::Not(inner) => Val::Bool(!truth(ctx, inner)?),
         Expr::And(a, b) => Val::Bool(truth(ctx, a)? && truth(ctx, b)?),
         Expr::Or(a, b) => Val::Bool(truth(ctx, a)? || truth(ctx, b)?),
@@ -214,6 +231,39 @@ pub fn truth(ctx: &EvalCtx<'_>, e: &Expr) -> Result<bool, String> {
         Val::Bool(b) => Ok(b),
         other => Err(format!("condition evaluated to {other:?}, not a boolean")),
     }
+}
+
+fn unary(op: Unary, v: Val) -> Result<Val, String> {
+    Ok(match (op, v) {
+        (_, Val::Nil) => Val::Nil,
+        (Unary::ToLowerCase, Val::Str(s)) => Val::Str(s.to_lowercase()),
+        (Unary::ToUpperCase, Val::Str(s)) => Val::Str(s.to_uppercase()),
+        (Unary::Len, Val::Str(s)) => Val::Int(i64::try_from(s.chars().count()).unwrap_or(i64::MAX)),
+        (Unary::Len, Val::List(l)) => Val::Int(i64::try_from(l.len()).unwrap_or(i64::MAX)),
+        (Unary::Len, Val::Bytes(b)) => Val::Int(i64::try_from(b.len()).unwrap_or(i64::MAX)),
+        (
+            Unary::Len,
+            Val::Other(AnyValue {
+                value: Some(Value::KvlistValue(m)),
+            }),
+        ) => Val::Int(i64::try_from(m.values.len()).unwrap_or(i64::MAX)),
+        (
+            Unary::Len,
+            Val::Other(AnyValue {
+                value: Some(Value::ArrayValue(a)),
+            }),
+        ) => Val::Int(i64::try_from(a.values.len()).unwrap_or(i64::MAX)),
+        (Unary::Int, Val::Int(i)) => Val::Int(i),
+        (Unary::Int, Val::Float(f)) => Val::Int(f as i64),
+        (Unary::Int, Val::Bool(b)) => Val::Int(i64::from(b)),
+        (Unary::Int, Val::Str(s)) => s.trim().parse().map(Val::Int).unwrap_or(Val::Nil),
+        (Unary::Double, Val::Float(f)) => Val::Float(f),
+        (Unary::Double, Val::Int(i)) => Val::Float(i as f64),
+        (Unary::Double, Val::Bool(b)) => Val::Float(if b { 1.0 } else { 0.0 }),
+        (Unary::Double, Val::Str(s)) => s.trim().parse().map(Val::Float).unwrap_or(Val::Nil),
+        (Unary::Sha256, Val::Str(s)) => Val::Str(common::hex(&sha2::Sha256::digest(s.as_bytes()))),
+        (op, v) => return Err(format!("{op:?}: unsupported value {v:?}")),
+    })
 }
 
 fn compare(op: CmpOp, a: &Val, b: &Val) -> bool {

@@ -21,7 +21,9 @@
 //! - Operators: `==`, `!=`, `<`, `<=`, `>`, `>=`, `and`, `or`, `not`, parentheses, and
 //!   `+ - * /` on two ints or two floats. Values of different types are never equal and never
 //!   ordered (as in OTTL); a missing attribute is `nil`.
-//! - Converters: `IsMatch(target, "regex")` (unanchored; false for nil), `Concat([…], "sep")`.
+//! - Converters: `IsMatch(target, "regex")` (unanchored; false for nil), `Concat([…], "sep")`,
+//!   `ToLowerCase`, `ToUpperCase`, `Len` (characters, list or map entries), `Int`, `Double`
+//!   (nil when a string does not parse), `SHA256` (hex), `Substring(s, start, length)`.
 //! - Editors (transform statements): `set(target, value)`, `delete_key(map, "k")`,
 //!   `delete_matching_keys(map, "regex")`, `keep_keys(map, ["k", …])`,
 //!   `replace_pattern(target, "regex", "replacement")` (`$1`, `${name}`),

@@ -46,6 +46,16 @@ impl Field {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unary {
+    ToLowerCase,
+    ToUpperCase,
+    Len,
+    Int,
+    Double,
+    Sha256,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CmpOp {
     Eq,
     Ne,
@@ -81,6 +91,9 @@ pub enum Expr {
     List(Vec<Expr>),
     IsMatch(Box<Expr>, Regex),
     Concat(Vec<Expr>, String),
+    /// A one-argument converter: `ToLowerCase`, `ToUpperCase`, `Len`, `Int`, `Double`, `SHA256`.
+    Unary(Unary, Box<Expr>),
+    Substring(Box<Expr>, i64, i64),
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
@@ -623,13 +636,40 @@ fn converter(name: &str, col: usize, mut args: Vec<Arg>) -> Result<Expr, ParseEr
                 _ => Err(ParseError::new(col, "Concat takes a list of values")),
             }
         }
+        "ToLowerCase" | "ToUpperCase" | "Len" | "Int" | "Double" | "SHA256" => {
+            arity(name, col, &args, 1..=1)?;
+            let op = match name {
+                "ToLowerCase" => Unary::ToLowerCase,
+                "ToUpperCase" => Unary::ToUpperCase,
+                "Len" => Unary::Len,
+                "Int" => Unary::Int,
+                "Double" => Unary::Double,
+                _ => Unary::Sha256,
+            };
+            Ok(Expr::Unary(op, Box::new(args.swap_remove(0).expr)))
+        }
+        "Substring" => {
+            arity(name, col, &args, 3..=3)?;
+            let num = |a: &Arg| match a.expr {
+                Expr::Lit(Lit::Int(i)) if i >= 0 => Ok(i),
+                _ => Err(ParseError::new(a.col, "must be a non-negative integer")),
+            };
+            let (start, len) = (num(&args[1])?, num(&args[2])?);
+            Ok(Expr::Substring(
+                Box::new(args.swap_remove(0).expr),
+                start,
+                len,
+            ))
+        }
         _ if name.chars().next().is_some_and(char::is_lowercase) => Err(ParseError::new(
             col,
             format!("editor {name} cannot be used as a value"),
         )),
         _ => Err(ParseError::new(
             col,
-            format!("unknown converter {name}; supported: IsMatch, Concat"),
+            format!(
+                "unknown converter {name}; supported: IsMatch, Concat, ToLowerCase, ToUpperCase, Len, Int, Double, SHA256, Substring"
+            ),
         )),
     }
 }

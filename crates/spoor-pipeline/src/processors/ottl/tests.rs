@@ -71,6 +71,15 @@ fn conditions_over_span_paths() {
         r#"name > "A""#,
         "1 + 2 * 3 == 7",
         "-1.5 < 0",
+        r#"ToLowerCase(name) == "get /health""#,
+        r#"ToUpperCase(name) == "GET /HEALTH""#,
+        "Len(name) == 11",
+        "Len(attributes) == 4",
+        r#"Int("42") == 42"#,
+        r#"Int("x") == nil"#,
+        "Double(attributes[\"http.status_code\"]) == 503.0",
+        r#"SHA256("a") == "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb""#,
+        r#"Substring(name, 4, 7) == "/health""#,
     ];
     for c in yes {
         assert!(check(c), "{c}");
@@ -114,6 +123,8 @@ fn parse_errors_point_at_the_column() {
         (r#"Nope(name) == 1"#, 1),
         (r#"name == "x" )"#, 13),
         ("kind == 0x1", 9),
+        ("Substring(name, -1, 2) == nil", 17),
+        ("Len(name, 2) == 1", 1),
     ];
     for (src, col) in cases {
         let e = Condition::parse(src, Context::Span).expect_err(src);

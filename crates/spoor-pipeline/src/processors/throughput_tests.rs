@@ -1,0 +1,75 @@
+//! A rough throughput check of a typical processor chain (run with
+//! `cargo test --release -p spoor-pipeline throughput -- --ignored --nocapture`).
+
+use std::time::Instant;
+
+use spoor_model::attr;
+
+use super::common::test_support::{batch, span, yaml};
+use super::*;
+use crate::SpanProcessor;
+
+#[test]
+#[ignore = "timing; run by hand in release"]
+fn throughput_of_a_typical_chain() {
+    let chain: Vec<Box<dyn SpanProcessor>> = vec![
+        yaml::<AttributesConfig>(
+            "actions:\n  - {key: env, value: prod, action: insert}\n  - {key: http.url, pattern: '^/api/v1/users/(?P<user_id>\\d+)$', action: extract}\n",
+        )
+        .and_then(|c| c.build().map_err(|e| e.to_string()))
+        .expect("attributes"),
+        yaml::<RedactionConfig>(
+            "allow_all_keys: true\nbuiltin_patterns: [card_number, email, bearer_token, sql_literals]\n",
+        )
+        .and_then(|c| c.build().map_err(|e| e.to_string()))
+        .expect("redaction"),
+        yaml::<FilterConfig>("traces:\n  span: ['attributes[\"http.route\"] == \"/health\"']\n")
+            .and_then(|c| c.build().map_err(|e| e.to_string()))
+            .expect("filter"),
+        yaml::<TransformConfig>(
+            "trace_statements:\n  - context: span\n    statements: ['set(attributes[\"svc\"], resource.attributes[\"service.name\"]) where kind == SPAN_KIND_SERVER']\n",
+        )
+        .and_then(|c| c.build().map_err(|e| e.to_string()))
+        .expect("transform"),
+        yaml::<ProbabilisticSamplerConfig>("sampling_percentage: 100\n")
+            .and_then(|c| c.build().map_err(|e| e.to_string()))
+            .expect("sampler"),
+    ];
+    let make = || {
+        let spans = (0..10_000u32)
+            .map(|i| {
+                let mut s = span(
+                    "GET /api/v1/users/{id}",
+                    vec![
+                        attr::string("http.url", format!("/api/v1/users/{i}")),
+                        attr::string("http.route", "/api/v1/users/{id}"),
+                        attr::string("user.email", "jane@example.com"),
+                        attr::int("http.status_code", 200),
+                        attr::string("db.statement", "SELECT * FROM users WHERE id = 42"),
+                    ],
+                );
+                s.kind = 2;
+                s.trace_id = (i as u128 + 1).to_be_bytes().to_vec();
+                s
+            })
+            .collect();
+        batch("svc", spans)
+    };
+    let rounds = 5;
+    let mut total = std::time::Duration::ZERO;
+    for _ in 0..rounds {
+        let mut b = make();
+        let start = Instant::now();
+        for p in &chain {
+            b = p.process(b).expect("process");
+        }
+        total += start.elapsed();
+        assert_eq!(spoor_model::span_count(&b), 10_000);
+    }
+    let per_span = total / (rounds * 10_000);
+    println!(
+        "chain of 5 processors: {:?} per span, {:.0} spans/s",
+        per_span,
+        f64::from(rounds * 10_000) / total.as_secs_f64()
+    );
+}
