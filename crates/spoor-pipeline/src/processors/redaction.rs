@@ -10,6 +10,9 @@
 //! Only string values are inspected unless `redact_all_types` is set. `summary: debug` adds
 //! `redaction.{redacted,masked,allowed}.keys` and the matching `.count` attributes plus
 //! `redaction.ignored.count`; `info` adds only the counts; `silent` (the default) adds nothing.
+//! As in the Collector, resource and scope attributes go through the same rules, so without
+//! `allow_all_keys` a resource's `service.name` must be in `allowed_keys` (or `ignored_keys`)
+//! to survive.
 //!
 //! Spoor extension: `builtin_patterns` switches on patterns shipped with Spoor, applied after
 //! `blocked_values` and masked the same way (a config using it is not accepted by the
@@ -227,6 +230,19 @@ impl Redaction {
 
     fn apply_builtins(&self, key: &str, mut s: String) -> String {
         for b in &self.builtins {
+            // Cheap byte checks skip the regexes for values that cannot match.
+            let candidate = match b {
+                Builtin::CardNumber => s.bytes().filter(u8::is_ascii_digit).count() >= 13,
+                Builtin::Email => s.contains('@'),
+                Builtin::BearerToken => s
+                    .as_bytes()
+                    .windows(6)
+                    .any(|w| w.eq_ignore_ascii_case(b"bearer")),
+                Builtin::SqlLiterals => SQL_STATEMENT_KEYS.contains(&key),
+            };
+            if !candidate {
+                continue;
+            }
             s = match b {
                 Builtin::CardNumber => match CARD_NUMBER.as_ref() {
                     Some(re) => re
