@@ -28,7 +28,7 @@ mod span;
 mod transform;
 
 #[cfg(test)]
-mod throughput_tests;
+mod chain_tests;
 
 pub use attributes::AttributesConfig;
 pub use error_mode::ErrorMode;

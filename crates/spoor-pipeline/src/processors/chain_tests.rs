@@ -1,5 +1,5 @@
-//! A rough throughput check of a typical processor chain (run with
-//! `cargo test --release -p spoor-pipeline throughput -- --ignored --nocapture`).
+//! Processors chained as a pipeline runs them: the issue's chain, and a rough throughput check
+//! (`cargo test --release -p spoor-pipeline throughput -- --ignored --nocapture`).
 
 use std::time::Instant;
 
@@ -84,5 +84,52 @@ fn throughput_of_a_typical_chain() {
         "chain of 5 processors: {:?} per span, {:.0} spans/s",
         per_span,
         f64::from(rounds * 10_000) / total.as_secs_f64()
+    );
+}
+
+/// The processor part of the issue's two-Spoor chain: attributes insert, redaction, span
+/// to_attributes, in that order, configured from one YAML document per processor.
+#[test]
+fn the_issue_chain_inserts_redacts_and_extracts() {
+    let chain: Vec<Box<dyn SpanProcessor>> = vec![
+        yaml::<AttributesConfig>(
+            "actions:\n  - key: deployment.environment\n    value: staging\n    action: insert\n",
+        )
+        .and_then(|c| c.build().map_err(|e| e.to_string()))
+        .expect("attributes"),
+        yaml::<RedactionConfig>(
+            "allow_all_keys: true\nbuiltin_patterns: [card_number, email]\nsummary: debug\n",
+        )
+        .and_then(|c| c.build().map_err(|e| e.to_string()))
+        .expect("redaction"),
+        yaml::<SpanConfig>(
+            "name:\n  to_attributes:\n    rules: ['^/api/v1/users/(?P<user_id>\\d+)$']\n",
+        )
+        .and_then(|c| c.build().map_err(|e| e.to_string()))
+        .expect("span"),
+    ];
+    let mut b = batch(
+        "shop",
+        vec![span(
+            "/api/v1/users/123",
+            vec![
+                attr::string("payment.card", "4111 1111 1111 1111"),
+                attr::string("user.email", "jane.doe@example.com"),
+            ],
+        )],
+    );
+    for p in &chain {
+        b = p.process(b).expect("process");
+    }
+    let s = &b[0].scope_spans[0].spans[0];
+    assert_eq!(s.name, "/api/v1/users/{user_id}");
+    let a = &s.attributes;
+    assert_eq!(attr::find_str(a, "deployment.environment"), Some("staging"));
+    assert_eq!(attr::find_str(a, "payment.card"), Some("****"));
+    assert_eq!(attr::find_str(a, "user.email"), Some("****"));
+    assert_eq!(attr::find_str(a, "user_id"), Some("123"));
+    assert_eq!(
+        attr::find_str(a, "redaction.masked.keys"),
+        Some("payment.card,user.email")
     );
 }
