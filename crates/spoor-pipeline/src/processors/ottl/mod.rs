@@ -110,12 +110,29 @@ impl Statement {
     }
 }
 
-/// The context a flat statement names through its path prefixes (`resource.` only → resource,
-/// `spanevent.` → spanevent, otherwise span), for the flat `trace_statements` form.
+/// The context a flat statement names through its path prefixes (`spanevent.` → spanevent,
+/// `span.` → span, only `resource.` → resource; no prefix → span), for the flat
+/// `trace_statements` form. Prefixes inside strings do not count.
 pub fn infer_context(src: &str) -> Context {
-    if src.contains("spanevent.") {
+    let Ok(toks) = lexer::lex(src) else {
+        return Context::Span;
+    };
+    let mut found = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        let after_dot = i > 0 && toks[i - 1].tok == lexer::Tok::Dot;
+        let before_dot = toks.get(i + 1).is_some_and(|n| n.tok == lexer::Tok::Dot);
+        if let lexer::Tok::Ident(name) = &t.tok
+            && before_dot
+            && !after_dot
+        {
+            found.push(name.as_str());
+        }
+    }
+    if found.contains(&"spanevent") {
         Context::SpanEvent
-    } else if src.contains("resource.") && !src.contains("span.") {
+    } else if found.contains(&"span") {
+        Context::Span
+    } else if found.contains(&"resource") {
         Context::Resource
     } else {
         Context::Span
