@@ -42,7 +42,11 @@ pub struct Focal {
 
 impl Focal {
     fn matches(&self, elem: &PathElem) -> bool {
-        elem.service == self.service && self.operation.as_ref().is_none_or(|op| *op == elem.operation)
+        elem.service == self.service
+            && self
+                .operation
+                .as_ref()
+                .is_none_or(|op| *op == elem.operation)
     }
 }
 

@@ -131,7 +131,11 @@ fn merge_into(kept: &mut Span, copy: Span, merge: &mut Merge) {
 }
 
 fn named(keys: &BTreeSet<String>) -> String {
-    let mut out: Vec<&str> = keys.iter().take(MAX_KEYS_NAMED).map(String::as_str).collect();
+    let mut out: Vec<&str> = keys
+        .iter()
+        .take(MAX_KEYS_NAMED)
+        .map(String::as_str)
+        .collect();
     if keys.len() > MAX_KEYS_NAMED {
         out.push("…");
     }

@@ -117,7 +117,10 @@ fn differing_duplicates_merge_attributes_and_warn() {
         root.status.as_ref().map(|s| s.code),
         Some(status::StatusCode::Error as i32)
     );
-    assert_eq!(attr::find_str(&root.attributes, "net.peer.name"), Some("db"));
+    assert_eq!(
+        attr::find_str(&root.attributes, "net.peer.name"),
+        Some("db")
+    );
     // The Jaeger model shows the warning as the span's warnings, not as a tag.
     let jaeger = jaeger::Trace::from_otlp(&spans);
     let warnings = jaeger.spans[0].warnings.clone().expect("a warning");
@@ -145,13 +148,19 @@ fn summary_counts_errors_orphans_and_services() {
         1,
         vec![
             rs("front", vec![span(1, 1, 0, "root", SpanKind::Server)]),
-            rs("back", vec![failed, span(1, 3, 9, "orphan", SpanKind::Server)]),
+            rs(
+                "back",
+                vec![failed, span(1, 3, 9, "orphan", SpanKind::Server)],
+            ),
         ],
     );
     let s = TraceSummary::of(&t);
     assert_eq!(s.root_service_name, "front");
     assert_eq!(s.root_operation_name, "root");
-    assert_eq!((s.span_count, s.error_span_count, s.orphan_span_count), (3, 1, 1));
+    assert_eq!(
+        (s.span_count, s.error_span_count, s.orphan_span_count),
+        (3, 1, 1)
+    );
     assert_eq!(s.min_start_time_unix_nano, T0 + 1000);
     assert_eq!(s.max_end_time_unix_nano, T0 + 3500);
     let names: Vec<_> = s
@@ -187,7 +196,10 @@ fn deep_dependency_paths_go_through_the_focal_pair() {
             rs("auth", vec![span(1, 5, 1, "check", SpanKind::Server)]),
         ],
     );
-    let other = trace(2, vec![rs("auth", vec![span(2, 1, 0, "check", SpanKind::Server)])]);
+    let other = trace(
+        2,
+        vec![rs("auth", vec![span(2, 1, 0, "check", SpanKind::Server)])],
+    );
     let focal = Focal {
         service: "cart".into(),
         operation: Some("get".into()),
@@ -196,7 +208,11 @@ fn deep_dependency_paths_go_through_the_focal_pair() {
     assert_eq!(paths.len(), 1);
     assert_eq!(
         paths[0].path,
-        vec![elem("front", "GET /"), elem("cart", "get"), elem("db", "query")]
+        vec![
+            elem("front", "GET /"),
+            elem("cart", "get"),
+            elem("db", "query")
+        ]
     );
     assert_eq!(paths[0].exemplar_trace_ids, vec![hex(1)]);
     // Any operation of `auth`: both traces, two distinct paths.
@@ -256,7 +272,10 @@ async fn the_service_merges_duplicates_and_caps_searches() {
         .write(vec![rs("svc", vec![root.clone()])])
         .await
         .expect("write");
-    store.write(vec![rs("svc", vec![root])]).await.expect("write");
+    store
+        .write(vec![rs("svc", vec![root])])
+        .await
+        .expect("write");
     let query = QueryService::new(store.clone());
     let id = TraceId::from_bytes(&tid(1)).expect("valid");
     let t = query.trace(id, None).await.expect("found");
