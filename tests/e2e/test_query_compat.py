@@ -39,6 +39,7 @@ SEARCH_PARAMS = [
     ("query.durationMax", "query.duration_max", "0.035s"),
     ("query.searchDepth", "query.search_depth", "3"),
     ("query.rawTraces", "query.raw_traces", "true"),
+    ("query.pagination.pageSize", "query.pagination.page_size", "2"),
 ]
 
 
