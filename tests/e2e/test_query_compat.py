@@ -374,3 +374,31 @@ def test_idle_and_slow_header_connections_are_closed(spoor):
         c.close()
     assert max(closed_after) < 15, closed_after
     print(f"300 stalled connections closed within {max(closed_after):.1f}s")
+
+
+def test_an_app_exporting_through_jaeger_and_otlp(spoor):
+    """The real double export: the OTel SDK with the Jaeger exporter and an OTLP exporter. Each
+    span arrives twice (Jaeger's copy in whole microseconds, with the resource and scope folded
+    into its tags); every API shows it once, the OTLP copy, and no warning: the copies differ only
+    by translation."""
+    from clients.ingest_trace import check_trace, python_of, run_client
+
+    service = "double-export"
+    sent = run_client([python_of("otel-jaeger"), "otel_double_export.py", spoor.url("jaeger-thrift-http", "/api/traces"), spoor.url("otlp-http", "/v1/traces"), service])
+    assert spoor.metric("spoor_receiver_spans_accepted_total", receiver="otlp", transport="http") == 3
+    wait_for(lambda: spoor.metric("spoor_receiver_spans_accepted_total", receiver="jaeger", transport="http") == 3, what="jaeger copies")
+    trace = get_trace(spoor, sent["trace_id"])
+    # Exactly the three spans, parents, tags, the event and the error. The Jaeger exporter names an
+    # event in the log field `message`, the OTLP translation in `event`: whichever copy was kept.
+    fields = [f for s in trace["spans"] for log in s["logs"] for f in log["fields"]]
+    event_key = "message" if any(f["key"] == "message" and f["value"] == "query.start" for f in fields) else "event"
+    check_trace(trace, sent, service, event_key=event_key)
+    assert [p["serviceName"] for p in trace["processes"].values()] == [service]
+    process_tags = {t["key"] for p in trace["processes"].values() for t in p["tags"]}
+    assert {"deployment.environment", "telemetry.sdk.name"} <= process_tags
+    for s in trace["spans"]:
+        assert s["warnings"] is None, s
+        span_tags = {t["key"] for t in s["tags"]}
+        assert not span_tags & {"service.name", "deployment.environment", "otel.library.name", "telemetry.sdk.name"}, span_tags
+    summary = wait_for(lambda: v3_get(spoor, "/api/v3/trace-summaries", {"query.serviceName": service})[1]["summaries"])[0]
+    assert summary["spanCount"] == 3 and summary["orphanSpanCount"] == 0 and summary["errorSpanCount"] == 1

@@ -78,12 +78,32 @@ fn identical_duplicates_are_returned_once_without_a_warning() {
     let mut spans = vec![rs("svc", vec![a.clone()]), rs("svc", vec![a.clone()])];
     assert_eq!(merge_duplicate_spans(&mut spans), 1);
     assert_eq!(all_spans(&spans), vec![&a]);
-    // A different end is a different span.
+    // Another end is another span; an end a microsecond's rounding away is the same one.
     let mut b = a.clone();
-    b.end_time_unix_nano += 1;
+    b.end_time_unix_nano += 2_000;
     let mut spans = vec![rs("svc", vec![a.clone(), b])];
     assert_eq!(merge_duplicate_spans(&mut spans), 0);
     assert_eq!(all_spans(&spans).len(), 2);
+}
+
+#[test]
+fn microsecond_copies_match_their_nanosecond_original() {
+    // OTLP carries 1_700_000_000_000_001_600 .. +1_999_900 ns; a Jaeger exporter rounds the
+    // start (…002 µs) and the duration (2_000 µs) separately.
+    let mut otlp = span(1, 1, 0, "root", SpanKind::Server);
+    otlp.start_time_unix_nano = T0 + 1_600;
+    otlp.end_time_unix_nano = T0 + 1_600 + 1_999_900;
+    let mut jaeger_copy = otlp.clone();
+    jaeger_copy.start_time_unix_nano = T0 + 2_000;
+    jaeger_copy.end_time_unix_nano = T0 + 2_000 + 2_000_000;
+    let mut spans = vec![rs("svc", vec![jaeger_copy]), rs("svc", vec![otlp.clone()])];
+    assert_eq!(merge_duplicate_spans(&mut spans), 1);
+    let kept = all_spans(&spans)[0].clone();
+    assert_eq!(
+        (kept.start_time_unix_nano, kept.end_time_unix_nano),
+        (otlp.start_time_unix_nano, otlp.end_time_unix_nano),
+        "the nanosecond copy's times win"
+    );
 }
 
 #[test]
@@ -330,4 +350,40 @@ async fn the_service_merges_duplicates_and_caps_searches() {
         .await
         .expect("search");
     assert_eq!(found.len(), crate::MAX_SEARCH_LIMIT);
+}
+
+#[test]
+fn restated_resource_and_scope_are_no_difference() {
+    // What the Jaeger exporters do: resource attributes and the scope become span tags; the
+    // OTLP copy (nanosecond times) is kept, with its resource, and nothing is worth a warning.
+    let mut otlp = span(1, 1, 0, "root", SpanKind::Server);
+    (otlp.start_time_unix_nano, otlp.end_time_unix_nano) = (T0 + 1_123, T0 + 1_900);
+    otlp.attributes = vec![attr::string("http.method", "GET")];
+    let mut jaeger_copy = span(1, 1, 0, "root", SpanKind::Server);
+    (
+        jaeger_copy.start_time_unix_nano,
+        jaeger_copy.end_time_unix_nano,
+    ) = (T0 + 1_000, T0 + 2_000);
+    jaeger_copy.attributes = vec![
+        attr::string("http.method", "GET"),
+        attr::string("service.name", "svc"),
+        attr::string("deployment.environment", "e2e"),
+        attr::string("otel.library.name", "lib"),
+    ];
+    let mut otlp_rs = rs("svc", vec![otlp]);
+    if let Some(resource) = otlp_rs.resource.as_mut() {
+        resource
+            .attributes
+            .push(attr::string("deployment.environment", "e2e"));
+    }
+    otlp_rs.scope_spans[0].scope = Some(InstrumentationScope {
+        name: "lib".into(),
+        ..Default::default()
+    });
+    let mut spans = vec![rs("svc", vec![jaeger_copy]), otlp_rs];
+    assert_eq!(merge_duplicate_spans(&mut spans), 1);
+    assert_eq!(spans.len(), 1, "only the OTLP copy's resource is left");
+    let kept = all_spans(&spans)[0];
+    assert_eq!(kept.start_time_unix_nano % 1000, 123);
+    assert_eq!(kept.attributes, vec![attr::string("http.method", "GET")]);
 }
