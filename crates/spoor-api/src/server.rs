@@ -51,7 +51,7 @@ impl Default for HttpLimits {
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(10),
-            max_connections: 1024,
+            max_connections: 4096,
         }
     }
 }
