@@ -211,6 +211,7 @@ def test_unknown_api_paths_are_json_404s(spoor, method, path):
     body = r.json()
     assert body["data"] is None and body["total"] == 0 and body["limit"] == 0 and body["offset"] == 0
     assert body["errors"] == [{"code": 404, "msg": f"no API endpoint at {path}"}]
+    assert r.text.startswith('{"data":null,"total":0,"limit":0,"offset":0,"errors":[{"code":404,'), r.text
 
 
 def test_ui_routes_still_serve_the_page_with_security_headers(spoor):
