@@ -41,13 +41,32 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::warn!(error = %self.message, "query failed");
         }
-        let body = serde_json::json!({
-            "data": null,
-            "total": 0,
-            "limit": 0,
-            "offset": 0,
-            "errors": [{"code": status.as_u16(), "msg": self.message}],
-        });
+        let body = ErrorEnvelope {
+            data: (),
+            total: 0,
+            limit: 0,
+            offset: 0,
+            errors: [ErrorEntry {
+                code: status.as_u16(),
+                msg: &self.message,
+            }],
+        };
         (status, axum::Json(body)).into_response()
     }
+}
+
+/// Jaeger's error envelope, fields in Jaeger's order.
+#[derive(serde::Serialize)]
+struct ErrorEnvelope<'a> {
+    data: (),
+    total: usize,
+    limit: usize,
+    offset: usize,
+    errors: [ErrorEntry<'a>; 1],
+}
+
+#[derive(serde::Serialize)]
+struct ErrorEntry<'a> {
+    code: u16,
+    msg: &'a str,
 }

@@ -3,7 +3,13 @@
 //! - [`query_router`]: the query HTTP port (16686): Jaeger's JSON API (`/api/services`,
 //!   `/api/traces`, `/api/dependencies`, `/api/transform`, …) byte-compatible with what the Jaeger
 //!   UI and Grafana's Jaeger data source send and parse; api_v3 over HTTP (`/api/v3/*`, OTLP
-//!   JSON); and the embedded web UI for every other path.
+//!   JSON, parameters under their JSON and proto names); the Deep Dependency Graph
+//!   (`/analytics/v1/dependencies`); JSON 404s for other `/api/` and `/analytics/` paths; and
+//!   the embedded web UI, with security headers, for every other path. CORS only for the
+//!   origins in [`QueryHttpOptions`].
+//! - [`serve_http`]: every HTTP listener closes connections that do not send their headers (or
+//!   sit idle) for [`HttpLimits::header_read_timeout`] and serves at most
+//!   [`HttpLimits::max_connections`] at once.
 //! - [`admin_router`]: `/metrics` (Prometheus) and `/health` (14269); [`health_router`]: the
 //!   Collector-style health check (13133).
 //! - [`serve_http`] / [`serve_grpc`]: bind and serve until the shutdown token fires.
@@ -15,7 +21,10 @@
 //! # async fn demo(query: spoor_query::QueryService) -> Result<(), spoor_api::ServeError> {
 //! let shutdown = tokio_util::sync::CancellationToken::new();
 //! let server = spoor_api::serve_http(
-//!     "query-http", "127.0.0.1:0".parse().unwrap(), spoor_api::query_router(query), shutdown.clone(),
+//!     "query-http",
+//!     "127.0.0.1:0".parse().unwrap(),
+//!     spoor_api::query_router(query, &spoor_api::QueryHttpOptions::default()),
+//!     shutdown.clone(),
 //! ).await?;
 //! println!("query API on {}", server.local_addr);
 //! shutdown.cancel();
@@ -36,5 +45,5 @@ pub use admin::{Readiness, admin_router, health_router};
 pub use duration::parse_go_duration;
 pub use error::ApiError;
 pub use grpc::query_grpc_routes;
-pub use http::query_router;
-pub use server::{RunningServer, ServeError, serve_grpc, serve_http};
+pub use http::{CorsOrigins, InvalidOrigin, QueryHttpOptions, query_router};
+pub use server::{HttpLimits, RunningServer, ServeError, serve_grpc, serve_http, serve_http_with};

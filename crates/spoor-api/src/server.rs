@@ -1,8 +1,15 @@
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -30,12 +37,43 @@ impl RunningServer {
     }
 }
 
-/// Binds `addr` and serves `router` over HTTP/1 and HTTP/2 until `shutdown` fires.
+/// Limits every HTTP listener applies to its connections.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Time a client has to send a request's headers; also how long a connection may sit idle
+    /// (silent from the start, or between keep-alive requests) before it is closed.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; further ones wait in the kernel's accept queue.
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+        }
+    }
+}
+
+/// Binds `addr` and serves `router` over HTTP/1 and HTTP/2 until `shutdown` fires, with the
+/// default [`HttpLimits`].
 pub async fn serve_http(
     name: &'static str,
     addr: SocketAddr,
     router: Router,
     shutdown: CancellationToken,
+) -> Result<RunningServer, ServeError> {
+    serve_http_with(name, addr, router, shutdown, HttpLimits::default()).await
+}
+
+/// [`serve_http`] with explicit limits.
+pub async fn serve_http_with(
+    name: &'static str,
+    addr: SocketAddr,
+    router: Router,
+    shutdown: CancellationToken,
+    limits: HttpLimits,
 ) -> Result<RunningServer, ServeError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -43,19 +81,97 @@ pub async fn serve_http(
     let local_addr = listener
         .local_addr()
         .map_err(|source| ServeError { name, addr, source })?;
-    let task = tokio::spawn(async move {
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
-        if let Err(e) = result {
-            tracing::error!(server = name, error = %e, "http server failed");
-        }
-    });
+    let task = tokio::spawn(accept_loop(name, listener, router, shutdown, limits));
     Ok(RunningServer {
         name,
         local_addr,
         task,
     })
+}
+
+async fn accept_loop(
+    name: &'static str,
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+    limits: HttpLimits,
+) {
+    let connections = TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    loop {
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(server = name, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        connections.spawn(serve_connection(
+            stream,
+            router.clone(),
+            shutdown.clone(),
+            limits,
+            slot,
+        ));
+    }
+    drop(listener);
+    connections.close();
+    connections.wait().await;
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    router: Router,
+    shutdown: CancellationToken,
+    limits: HttpLimits,
+    _slot: OwnedSemaphorePermit,
+) {
+    stream.set_nodelay(true).ok();
+    // Protocol detection reads before hyper's header timer runs: a connection that sends nothing
+    // is closed here.
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(limits.header_read_timeout, stream.peek(&mut first)).await {
+        Ok(Ok(n)) if n > 0 => {}
+        _ => return,
+    }
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(10))
+        .max_concurrent_streams(256);
+    let service = TowerToHyperService::new(router);
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "http connection ended with an error");
+            }
+        }
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 /// Binds `addr` and serves gRPC `routes` until `shutdown` fires.

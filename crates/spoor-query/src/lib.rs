@@ -13,9 +13,24 @@
 //! assert!(trace.spans.is_empty());
 //! ```
 //!
+//! The query layer owns semantics every API shares: searches return at most
+//! [`MAX_SEARCH_LIMIT`] traces; identical duplicate spans (same trace id, span id, start and end,
+//! as an app exporting through two exporters produces) are returned once, their attributes merged
+//! and a warning added when the copies differed; trace summaries ([`TraceSummary`]) and the Deep
+//! Dependency Graph ([`QueryService::deep_dependencies`]) are computed here for every API.
+//!
 //! It never parses HTTP and never touches files or object stores directly.
 
+mod ddg;
+mod dedup;
 pub mod jaeger;
 mod service;
+mod summary;
 
-pub use service::{QueryError, QueryService};
+pub use ddg::{DdgPath, Focal, MAX_PATHS, PathElem};
+pub use dedup::WARNINGS_ATTRIBUTE;
+pub use service::{DDG_TRACE_LIMIT, MAX_SEARCH_LIMIT, QueryError, QueryService};
+pub use summary::{ServiceSummary, TraceSummary};
+
+#[cfg(test)]
+mod tests;

@@ -6,6 +6,15 @@ use spoor_storage::{
     TraceQuery,
 };
 
+use crate::ddg::{DdgPath, Focal, deep_dependency_paths};
+use crate::dedup::merge_duplicate_spans;
+use crate::summary::TraceSummary;
+
+/// Most traces one search returns, whatever limit is asked (Jaeger's UI asks for at most 1,500).
+pub const MAX_SEARCH_LIMIT: usize = 10_000;
+/// Traces through the focal service read for one Deep Dependency Graph.
+pub const DDG_TRACE_LIMIT: usize = 1_000;
+
 /// A failed query.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -35,34 +44,68 @@ impl QueryService {
         Self { reader }
     }
 
-    /// One trace; `NotFound` when the store has no span of it.
+    /// One trace, duplicate spans merged; `NotFound` when the store has no span of it.
     pub async fn trace(&self, id: TraceId, window: Option<TimeRange>) -> Result<Trace, QueryError> {
         self.reader
             .get_trace(id, window)
             .await?
             .filter(|t| !t.resource_spans.is_empty())
+            .map(dedup)
             .ok_or(QueryError::TraceNotFound(id))
     }
 
-    /// Several traces by id, skipping unknown ones, in the order asked.
+    /// Several traces by id (at most [`MAX_SEARCH_LIMIT`]), skipping unknown ones, in the order
+    /// asked, duplicate spans merged.
     pub async fn traces(&self, ids: &[TraceId]) -> Result<Vec<Trace>, QueryError> {
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
+        let mut out = Vec::with_capacity(ids.len().min(MAX_SEARCH_LIMIT));
+        for id in ids.iter().take(MAX_SEARCH_LIMIT) {
             if let Some(t) = self.reader.get_trace(*id, None).await?
                 && !t.resource_spans.is_empty()
             {
-                out.push(t);
+                out.push(dedup(t));
             }
         }
         Ok(out)
     }
 
+    /// Traces matching `query`, newest first, at most `query.limit` capped at
+    /// [`MAX_SEARCH_LIMIT`], duplicate spans merged.
     pub async fn find_traces(&self, query: &TraceQuery) -> Result<Vec<Trace>, QueryError> {
-        Ok(self.reader.find_traces(query).await?)
+        let traces = self.reader.find_traces(&capped(query)).await?;
+        Ok(traces.into_iter().map(dedup).collect())
     }
 
     pub async fn find_trace_ids(&self, query: &TraceQuery) -> Result<Vec<TraceId>, QueryError> {
-        Ok(self.reader.find_trace_ids(query).await?)
+        Ok(self.reader.find_trace_ids(&capped(query)).await?)
+    }
+
+    /// The summaries of what [`QueryService::find_traces`] returns, in the same order.
+    pub async fn find_trace_summaries(
+        &self,
+        query: &TraceQuery,
+    ) -> Result<Vec<TraceSummary>, QueryError> {
+        let traces = self.find_traces(query).await?;
+        Ok(traces.iter().map(TraceSummary::of).collect())
+    }
+
+    /// The Deep Dependency Graph's paths through `focal`, from the newest
+    /// [`DDG_TRACE_LIMIT`] traces through it that started in `window`.
+    pub async fn deep_dependencies(
+        &self,
+        focal: &Focal,
+        window: TimeRange,
+    ) -> Result<Vec<DdgPath>, QueryError> {
+        let traces = self
+            .find_traces(&TraceQuery {
+                service: Some(focal.service.clone()),
+                operation: focal.operation.clone(),
+                start_min: Some(window.start),
+                start_max: Some(window.end),
+                limit: DDG_TRACE_LIMIT,
+                ..TraceQuery::default()
+            })
+            .await?;
+        Ok(deep_dependency_paths(&traces, focal))
     }
 
     pub async fn services(&self) -> Result<Vec<String>, QueryError> {
@@ -84,4 +127,15 @@ impl QueryService {
             .get_dependencies(end_unix_nano, lookback_nanos)
             .await?)
     }
+}
+
+fn capped(query: &TraceQuery) -> TraceQuery {
+    let mut query = query.clone();
+    query.limit = query.effective_limit().min(MAX_SEARCH_LIMIT);
+    query
+}
+
+fn dedup(mut trace: Trace) -> Trace {
+    merge_duplicate_spans(&mut trace.resource_spans);
+    trace
 }

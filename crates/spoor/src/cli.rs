@@ -149,6 +149,17 @@ pub struct RunArgs {
     )]
     pub query_http: Listen,
 
+    /// Web origins allowed to read the query API from a browser (CORS), comma-separated:
+    /// exact origins (https://grafana.example.com), one-level wildcards (https://*.example.com),
+    /// or `*` for any. Default: none, so no other site can read traces through a user's browser.
+    #[arg(
+        long,
+        env = "SPOOR_QUERY_CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN,..."
+    )]
+    pub query_cors_allowed_origins: Vec<String>,
+
     /// Query gRPC server: Jaeger api_v2 and api_v3 QueryService.
     #[arg(
         long,

@@ -105,7 +105,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let mut servers: Vec<RunningServer> = Vec::new();
     if let Some(addr) = args.query_http.addr() {
-        let router = spoor_api::query_router(query.clone());
+        let options = spoor_api::QueryHttpOptions {
+            cors: spoor_api::CorsOrigins::parse(&args.query_cors_allowed_origins)?,
+        };
+        let router = spoor_api::query_router(query.clone(), &options);
         servers.push(spoor_api::serve_http("query-http", addr, router, shutdown.clone()).await?);
     }
     if let Some(addr) = args.query_grpc.addr() {

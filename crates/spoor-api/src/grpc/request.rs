@@ -15,7 +15,7 @@ const DEFAULT_DEPENDENCY_LOOKBACK_NANOS: u64 = 24 * 3600 * 1_000_000_000;
 /// Traces returned when `search_depth` is 0, as the HTTP API's default `limit`.
 pub const DEFAULT_LIMIT: usize = 100;
 /// Largest `search_depth` honoured, as the HTTP API's largest `limit`.
-pub const MAX_LIMIT: usize = 10_000;
+pub const MAX_LIMIT: usize = spoor_query::MAX_SEARCH_LIMIT;
 
 pub fn now_nanos() -> u64 {
     SystemTime::now()

@@ -14,7 +14,7 @@ use super::proto::api_v3 as pb;
 use super::proto::api_v3::query_service_server::QueryService as V3;
 use super::query_status;
 use super::request::{Search, dependency_window, operation_query, trace_id_from_hex, trace_window};
-use super::summary::summary;
+use super::summary::to_proto;
 use crate::error::ApiError;
 
 /// A trace larger than this (encoded) is split over several `TracesData` chunks, so that clients
@@ -181,8 +181,14 @@ impl V3 for V3Query {
         request: Request<pb::FindTraceSummariesRequest>,
     ) -> Result<Response<SummaryStream>, Status> {
         let query = search(request.into_inner().query)?;
-        let traces = self.query.find_traces(&query).await.map_err(query_status)?;
-        let summaries: Vec<pb::TraceSummary> = traces.iter().map(summary).collect();
+        let summaries: Vec<pb::TraceSummary> = self
+            .query
+            .find_trace_summaries(&query)
+            .await
+            .map_err(query_status)?
+            .iter()
+            .map(to_proto)
+            .collect();
         let chunks: Vec<Result<pb::FindTraceSummariesResponse, Status>> = summaries
             .chunks(SUMMARIES_PER_CHUNK)
             .map(|c| {

@@ -2,11 +2,11 @@
 //! Jaeger data source call it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
+use axum::response::Response;
 use serde::Serialize;
 use spoor_model::otlp_json::decode_json_request;
 use spoor_model::{SpanRecord, TraceId};
@@ -15,7 +15,13 @@ use spoor_storage::{OperationQuery, TimeRange, Trace};
 
 use super::ApiState;
 use super::params::{Params, now_nanos, parse_trace_id, trace_ids, trace_query};
+use super::respond::{json, json_array_stream};
 use crate::error::ApiError;
+
+/// Largest body `POST /api/transform` accepts.
+pub const MAX_TRANSFORM_BODY: usize = 64 * 1024 * 1024;
+/// Time a client has to send the whole `POST /api/transform` body.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Jaeger's default dependency window: one day.
 const DEFAULT_DEPENDENCY_LOOKBACK_MS: u64 = 24 * 3600 * 1000;
@@ -30,27 +36,54 @@ struct Envelope<T: Serialize> {
     errors: Option<Vec<()>>,
 }
 
-fn envelope<T: Serialize>(data: T, total: usize) -> Response {
-    Json(Envelope {
-        data,
-        total,
-        limit: 0,
-        offset: 0,
-        errors: None,
-    })
-    .into_response()
+fn envelope<T: Serialize>(data: T, total: usize, pretty: bool) -> Response {
+    json(
+        &Envelope {
+            data,
+            total,
+            limit: 0,
+            offset: 0,
+            errors: None,
+        },
+        pretty,
+    )
 }
 
-pub async fn services(State(state): State<ApiState>) -> Result<Response, ApiError> {
+/// Opening and closing of the envelope around a streamed list of traces.
+const TRACES_PREFIX: &str = "{\"data\":[";
+const TRACES_SUFFIX: &str = "],\"total\":0,\"limit\":0,\"offset\":0,\"errors\":null}";
+
+/// Traces in the envelope: streamed one converted trace at a time, or indented in one piece
+/// when `pretty`.
+fn traces_response(traces: Vec<Trace>, pretty: bool) -> Response {
+    if pretty {
+        return envelope(to_jaeger(&traces), 0, true);
+    }
+    json_array_stream(
+        TRACES_PREFIX,
+        traces
+            .into_iter()
+            .map(|t| jaeger::Trace::from_otlp(&t.resource_spans)),
+        TRACES_SUFFIX,
+    )
+}
+
+pub async fn services(
+    State(state): State<ApiState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let pretty = Params::parse(raw.as_deref()).pretty();
     let services = state.query.services().await?;
     let total = services.len();
-    Ok(envelope(services, total))
+    Ok(envelope(services, total, pretty))
 }
 
 pub async fn service_operations(
     State(state): State<ApiState>,
     Path(service): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    let pretty = Params::parse(raw.as_deref()).pretty();
     let ops = state
         .query
         .operations(&OperationQuery {
@@ -61,7 +94,7 @@ pub async fn service_operations(
     let mut names: Vec<String> = ops.into_iter().map(|op| op.name).collect();
     names.dedup();
     let total = names.len();
-    Ok(envelope(names, total))
+    Ok(envelope(names, total, pretty))
 }
 
 #[derive(Serialize)]
@@ -94,7 +127,7 @@ pub async fn operations(
         })
         .collect();
     let total = data.len();
-    Ok(envelope(data, total))
+    Ok(envelope(data, total, params.pretty()))
 }
 
 fn to_jaeger(traces: &[Trace]) -> Vec<jaeger::Trace> {
@@ -115,7 +148,7 @@ pub async fn search(
     } else {
         state.query.find_traces(&trace_query(&params)?).await?
     };
-    Ok(envelope(to_jaeger(&traces), 0))
+    Ok(traces_response(traces, params.pretty()))
 }
 
 pub async fn trace(
@@ -133,7 +166,7 @@ pub async fn trace(
         _ => None,
     };
     let trace = state.query.trace(id, window).await?;
-    Ok(envelope(to_jaeger(std::slice::from_ref(&trace)), 0))
+    Ok(traces_response(vec![trace], params.pretty()))
 }
 
 #[derive(Serialize)]
@@ -168,12 +201,41 @@ pub async fn dependencies(
             call_count: l.call_count,
         })
         .collect();
-    Ok(envelope(data, 0))
+    Ok(envelope(data, 0, params.pretty()))
 }
 
 /// `POST /api/transform`: OTLP JSON in, Jaeger UI JSON out (one trace per trace id), nothing
-/// stored.
-pub async fn transform(body: Bytes) -> Result<Response, ApiError> {
+/// stored. The body must arrive within a minute and be at most [`MAX_TRANSFORM_BODY`] bytes.
+pub async fn transform(RawQuery(raw): RawQuery, body: Body) -> Result<Response, ApiError> {
+    let pretty = Params::parse(raw.as_deref()).pretty();
+    let body = match tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        axum::body::to_bytes(body, MAX_TRANSFORM_BODY),
+    )
+    .await
+    {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => {
+            let too_large = e
+                .into_inner()
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            return Err(if too_large {
+                ApiError {
+                    kind: spoor_model::ErrorKind::TooLarge,
+                    message: format!("the body is larger than {MAX_TRANSFORM_BODY} bytes"),
+                }
+            } else {
+                ApiError::bad_request("cannot read the body")
+            });
+        }
+        Err(_) => {
+            return Err(ApiError {
+                kind: spoor_model::ErrorKind::InvalidInput,
+                message: format!("the body did not arrive within {BODY_READ_TIMEOUT:?}"),
+            });
+        }
+    };
     let request = decode_json_request(&body).map_err(ApiError::bad_request)?;
     let mut by_trace: BTreeMap<TraceId, Vec<SpanRecord>> = BTreeMap::new();
     let mut order = Vec::new();
@@ -195,5 +257,5 @@ pub async fn transform(body: Bytes) -> Result<Response, ApiError> {
         .filter_map(|id| by_trace.remove(&id))
         .map(|records| jaeger::Trace::from_otlp(&SpanRecord::group(records)))
         .collect();
-    Ok(envelope(data, 0))
+    Ok(envelope(data, 0, pretty))
 }

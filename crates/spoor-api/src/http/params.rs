@@ -12,8 +12,8 @@ use crate::error::ApiError;
 const DEFAULT_LOOKBACK_NANOS: u64 = 2 * 24 * 3600 * 1_000_000_000;
 /// Jaeger's default number of traces.
 pub const DEFAULT_LIMIT: usize = 100;
-/// Largest `limit` accepted.
-pub const MAX_LIMIT: usize = 10_000;
+/// Largest `limit` honoured; larger ones are capped (as the query layer caps every search).
+pub const MAX_LIMIT: usize = spoor_query::MAX_SEARCH_LIMIT;
 
 /// The decoded pairs of a query string, repeated keys kept.
 pub struct Params(Vec<(String, String)>);
@@ -34,6 +34,32 @@ impl Params {
             .rev()
             .find(|(k, v)| k == key && !v.is_empty())
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of the first of `names` that is present: api_v3 parameters have a JSON
+    /// (camelCase) name and a proto (snake_case) name, and both are accepted.
+    pub fn get_any(&self, names: &[&str]) -> Option<&str> {
+        names.iter().find_map(|name| self.get(name))
+    }
+
+    /// A boolean parameter (`true`/`false`/`1`/`0`), by any of `names`.
+    pub fn flag(&self, names: &[&str]) -> Result<Option<bool>, ApiError> {
+        let Some(name) = names.iter().find(|n| self.get(n).is_some()) else {
+            return Ok(None);
+        };
+        match self.get(name) {
+            Some("true" | "1" | "True" | "TRUE") => Ok(Some(true)),
+            Some("false" | "0" | "False" | "FALSE") => Ok(Some(false)),
+            other => Err(ApiError::bad_request(format!(
+                "parameter {name:?} must be true or false, got {:?}",
+                other.unwrap_or_default()
+            ))),
+        }
+    }
+
+    /// `prettyPrint=true`: indent the JSON answer, as Jaeger's query service does.
+    pub fn pretty(&self) -> bool {
+        matches!(self.get("prettyPrint"), Some("true" | "1"))
     }
 
     /// Every non-empty value of `key`, in order.
@@ -98,9 +124,45 @@ pub fn trace_ids(params: &Params) -> Result<Vec<TraceId>, ApiError> {
     params.all("traceID").map(parse_trace_id).collect()
 }
 
+/// Reads one `tags` value: a JSON object (`{"error":"true"}`, as the Jaeger UI sends), or, as a
+/// convenience Jaeger does not offer, `key:value` pairs separated by spaces or commas
+/// (`error:true http.status_code:500`).
+fn parse_tags(tags: &str, attributes: &mut Vec<(String, String)>) -> Result<(), ApiError> {
+    if !tags.trim_start().starts_with('{') {
+        for pair in tags.split(|c: char| c == ',' || c.is_whitespace()) {
+            if pair.is_empty() {
+                continue;
+            }
+            match pair.split_once(':') {
+                Some((k, v)) if !k.is_empty() => attributes.push((k.to_string(), v.to_string())),
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "malformed 'tags' parameter {tags:?}: expected a JSON object or key:value pairs, got {pair:?}"
+                    )));
+                }
+            }
+        }
+        return Ok(());
+    }
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(tags)
+        .map_err(|e| ApiError::bad_request(format!("malformed 'tags' parameter {tags:?}: {e}")))?;
+    for (k, v) in map {
+        let value = match v {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Bool(_) | serde_json::Value::Number(_) => v.to_string(),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "malformed 'tags' parameter: value of {k:?} is {other}"
+                )));
+            }
+        };
+        attributes.push((k, value));
+    }
+    Ok(())
+}
+
 /// Builds a search from Jaeger's `/api/traces` parameters: `service` (optional: all services),
-/// `operation`, `tags` (JSON
-/// object) and repeated `tag=key:value`, `start`/`end` (µs), `lookback` (Go duration or
+/// `operation`, `tags` (JSON object, or `key:value` pairs) and repeated `tag=key:value`, `start`/`end` (µs), `lookback` (Go duration or
 /// `custom`), `minDuration`/`maxDuration` (Go durations), `limit`.
 pub fn trace_query(params: &Params) -> Result<TraceQuery, ApiError> {
     // Unlike Jaeger, a search across all services is allowed; an operation needs its service.
@@ -112,22 +174,7 @@ pub fn trace_query(params: &Params) -> Result<TraceQuery, ApiError> {
     }
     let mut attributes = Vec::new();
     for tags in params.all("tags") {
-        let map: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(tags).map_err(|e| {
-                ApiError::bad_request(format!("malformed 'tags' parameter {tags:?}: {e}"))
-            })?;
-        for (k, v) in map {
-            let value = match v {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Bool(_) | serde_json::Value::Number(_) => v.to_string(),
-                other => {
-                    return Err(ApiError::bad_request(format!(
-                        "malformed 'tags' parameter: value of {k:?} is {other}"
-                    )));
-                }
-            };
-            attributes.push((k, value));
-        }
+        parse_tags(tags, &mut attributes)?;
     }
     for tag in params.all("tag") {
         let Some((k, v)) = tag.split_once(':') else {
@@ -212,6 +259,24 @@ mod tests {
     }
 
     #[test]
+    fn reads_key_value_tags() {
+        let query = q("service=svc&tags=error:true").expect("valid");
+        assert_eq!(query.attributes, vec![("error".into(), "true".into())]);
+        let query = q("service=svc&tags=http.status_code:500,%20error:true%20url:http://x/y")
+            .expect("valid");
+        assert_eq!(
+            query.attributes,
+            vec![
+                ("http.status_code".into(), "500".into()),
+                ("error".into(), "true".into()),
+                ("url".into(), "http://x/y".into())
+            ]
+        );
+        let json = q("service=svc&tags=%7B%22error%22%3Atrue%7D").expect("valid");
+        assert_eq!(json.attributes, vec![("error".into(), "true".into())]);
+    }
+
+    #[test]
     fn applies_lookback_and_defaults() {
         let query = q("service=svc&end=7200000000&lookback=1h").expect("valid");
         assert_eq!(query.start_min, Some(3_600_000_000_000));
@@ -224,6 +289,8 @@ mod tests {
             "operation=x",
             "service=s&minDuration=abc",
             "service=s&tags=notjson",
+            "service=s&tags=%7B",
+            "service=s&tags=a:1,:2",
             "service=s&tag=nocolon",
             "service=s&limit=-1",
             "service=s&start=5&end=1",

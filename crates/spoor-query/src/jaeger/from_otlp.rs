@@ -5,6 +5,8 @@ use spoor_model::otlp_resource::Resource;
 use spoor_model::otlp_trace::status::StatusCode;
 use spoor_model::{ResourceSpans, Span as OtlpSpan, SpanId, TraceId, span_kind_name};
 
+use crate::dedup::WARNINGS_ATTRIBUTE;
+
 use super::{KeyValue, Log, Process, RefType, Reference, Span, TagValue, Trace, trace_id_string};
 
 /// Service name Jaeger uses for a resource without `service.name`.
@@ -125,7 +127,7 @@ fn span_from_otlp(span: &OtlpSpan, scope: Option<&InstrumentationScope>, process
             })
             .collect(),
         process_id: process_id.to_string(),
-        warnings: None,
+        warnings: span_warnings(span),
         flags: span.flags & 0xff,
     }
 }
@@ -148,7 +150,12 @@ fn span_tags(span: &OtlpSpan, scope: Option<&InstrumentationScope>) -> Vec<KeyVa
             ));
         }
     }
-    tags.extend(span.attributes.iter().map(tag_from_otlp));
+    tags.extend(
+        span.attributes
+            .iter()
+            .filter(|kv| kv.key != WARNINGS_ATTRIBUTE)
+            .map(tag_from_otlp),
+    );
     let kind = span_kind_name(span.kind);
     if !kind.is_empty() {
         tags.push(KeyValue::new("span.kind", TagValue::String(kind.into())));
@@ -194,6 +201,24 @@ fn span_tags(span: &OtlpSpan, scope: Option<&InstrumentationScope>) -> Vec<KeyVa
         }
     }
     tags
+}
+
+/// The query layer's warnings ([`WARNINGS_ATTRIBUTE`]) as Jaeger's span `warnings`.
+fn span_warnings(span: &OtlpSpan) -> Option<Vec<String>> {
+    let kv = span
+        .attributes
+        .iter()
+        .find(|kv| kv.key == WARNINGS_ATTRIBUTE)?;
+    let warnings: Vec<String> = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::ArrayValue(array)) => array
+            .values
+            .iter()
+            .map(|v| spoor_model::attr::value_to_string(Some(v)))
+            .collect(),
+        Some(_) => vec![spoor_model::attr::value_to_string(kv.value.as_ref())],
+        None => Vec::new(),
+    };
+    (!warnings.is_empty()).then_some(warnings)
 }
 
 fn tag_from_otlp(kv: &OtlpKv) -> KeyValue {
