@@ -30,7 +30,9 @@
 
 pub mod body;
 mod component;
+mod ingest;
 mod jaeger;
+mod net;
 mod otlp;
 mod registry;
 pub mod status;
@@ -41,7 +43,11 @@ pub use component::{ReceiverContext, ReceiverError, RunningReceiver};
 pub use jaeger::{
     JaegerGrpcConfig, JaegerThriftBinaryConfig, JaegerThriftCompactConfig, JaegerThriftHttpConfig,
 };
-pub use otlp::{OtlpGrpcConfig, OtlpHttpConfig, Rejected, drop_invalid_spans};
+pub use net::ConnectionLimits;
+pub use otlp::{
+    DecodeBudget, OtlpGrpcConfig, OtlpHttpConfig, PrescanError, Rejected, drop_invalid_spans,
+    prescan_json, prescan_protobuf,
+};
 pub use registry::ReceiverConfig;
 pub use zipkin::ZipkinConfig;
 

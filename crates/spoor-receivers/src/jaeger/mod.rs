@@ -5,7 +5,6 @@
 
 mod grpc;
 mod http;
-pub(crate) mod ingest;
 pub mod model;
 pub mod proto;
 pub mod thrift;

@@ -12,26 +12,30 @@ use http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use spoor_model::ErrorKind;
 use spoor_telemetry::ReceiverMetrics;
-use tower_http::cors::CorsLayer;
 
 use super::json::{ZipkinError, decode_v1_json, decode_v2_json};
 use super::model::{ZipkinSpan, spans_to_otlp};
 use super::proto::decode_v2_proto;
 use super::thrift::decode_v1_thrift;
 use crate::body::{DEFAULT_MAX_BODY_BYTES, decode_body};
-use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, serve_http};
-use crate::jaeger::ingest::{WarnLimiter, deliver};
+use crate::component::{ReceiverContext, ReceiverError, RunningReceiver};
+use crate::net::{ConnectionLimits, cors_layer, serve_http};
+use crate::ingest::{WarnLimiter, deliver};
 use crate::status::http_error;
 
 /// Zipkin HTTP: `POST /api/v2/spans` (JSON or `application/x-protobuf`) and `POST /api/v1/spans`
-/// (JSON or `application/x-thrift`), gzip accepted, answered 202 Accepted. CORS is open so browser
-/// tracers can post.
+/// (JSON or `application/x-thrift`), gzip accepted, answered 202 Accepted. Browser tracers can
+/// post from the origins in `cors_allowed_origins` (none by default).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ZipkinConfig {
     pub endpoint: SocketAddr,
     /// Largest accepted body after decompression.
     pub max_request_body_size: usize,
+    /// Origins allowed to post from a browser (`*` for any); empty: no CORS.
+    pub cors_allowed_origins: Vec<String>,
+    /// Connection limits and timeouts.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ZipkinConfig {
@@ -39,6 +43,8 @@ impl Default for ZipkinConfig {
         Self {
             endpoint: SocketAddr::from(([0, 0, 0, 0], 9411)),
             max_request_body_size: DEFAULT_MAX_BODY_BYTES,
+            cors_allowed_origins: Vec::new(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -47,19 +53,31 @@ impl ZipkinConfig {
     pub const NAME: &'static str = "zipkin";
 
     pub async fn build(&self, ctx: ReceiverContext) -> Result<RunningReceiver, ReceiverError> {
+        let metrics = ctx.telemetry.receiver("zipkin", "http");
         let state = HttpState {
-            metrics: ctx.telemetry.receiver("zipkin", "http"),
+            metrics: metrics.clone(),
             limit: self.max_request_body_size,
             limiter: WarnLimiter::default(),
             ctx: ctx.clone(),
         };
-        let router = Router::new()
+        let mut router = Router::new()
             .route("/api/v2/spans", post(post_v2))
             .route("/api/v1/spans", post(post_v1))
             .layer(DefaultBodyLimit::max(self.max_request_body_size))
-            .layer(CorsLayer::permissive())
             .with_state(state);
-        serve_http(Self::NAME, self.endpoint, router, &ctx).await
+        if let Some(cors) = cors_layer(&self.cors_allowed_origins) {
+            router = router.layer(cors);
+        }
+        serve_http(
+            Self::NAME,
+            self.endpoint,
+            router,
+            &ctx,
+            self.connections,
+            self.max_request_body_size,
+            metrics,
+        )
+        .await
     }
 }
 
