@@ -397,7 +397,7 @@ pub(crate) fn cors_layer(allowed_origins: &[String]) -> Option<tower_http::cors:
     Some(
         CorsLayer::new()
             .allow_origin(origin)
-            .allow_methods([http::Method::POST, http::Method::OPTIONS])
+            .allow_methods([http::Method::POST])
             .allow_headers(Any)
             .max_age(Duration::from_secs(7200)),
     )
