@@ -94,7 +94,11 @@ pub fn limit_attributes(batch: &mut [ResourceSpans]) -> DroppedAttributes {
 }
 
 /// Keeps the attributes that fit in `budget` (which they use up); returns how many were dropped.
-fn limit_list(attrs: &mut Vec<KeyValue>, budget: &mut usize, dropped: &mut DroppedAttributes) -> u32 {
+fn limit_list(
+    attrs: &mut Vec<KeyValue>,
+    budget: &mut usize,
+    dropped: &mut DroppedAttributes,
+) -> u32 {
     let before = attrs.len();
     attrs.retain(|kv| {
         let verdict = match &kv.value {
@@ -205,9 +209,21 @@ mod tests {
             dropped_attributes_count: 2,
             ..Default::default()
         };
-        let mut b = batch(span, vec![kv("deep-resource", nested(47)), attr::string("service.name", "s")]);
+        let mut b = batch(
+            span,
+            vec![
+                kv("deep-resource", nested(47)),
+                attr::string("service.name", "s"),
+            ],
+        );
         let dropped = limit_attributes(&mut b);
-        assert_eq!(dropped, DroppedAttributes { too_deep: 4, too_many_values: 0 });
+        assert_eq!(
+            dropped,
+            DroppedAttributes {
+                too_deep: 4,
+                too_many_values: 0
+            }
+        );
         let resource = b[0].resource.as_ref().expect("resource");
         assert_eq!(resource.attributes.len(), 1);
         assert_eq!(resource.dropped_attributes_count, 1);
@@ -241,7 +257,13 @@ mod tests {
         };
         let mut b = batch(span, vec![]);
         let dropped = limit_attributes(&mut b);
-        assert_eq!(dropped, DroppedAttributes { too_deep: 0, too_many_values: 2 });
+        assert_eq!(
+            dropped,
+            DroppedAttributes {
+                too_deep: 0,
+                too_many_values: 2
+            }
+        );
         let span = &b[0].scope_spans[0].spans[0];
         assert_eq!(span.attributes.len(), 2);
         assert_eq!(span.events[0].dropped_attributes_count, 2);

@@ -233,7 +233,8 @@ async fn http_gate(State(gate): State<HttpGate>, request: Request, next: Next) -
             return response;
         }
     };
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// Binds `addr` and serves `router` behind the memory gate and the connection limits until the

@@ -184,7 +184,10 @@ mod tests {
         limiter.record(999);
         assert!(limiter.admit());
         let text = telemetry.render();
-        assert!(text.contains("spoor_memory_limit_refusals_total 2"), "{text}");
+        assert!(
+            text.contains("spoor_memory_limit_refusals_total 2"),
+            "{text}"
+        );
         assert!(text.contains("spoor_memory_rss_bytes 999"), "{text}");
         assert!(text.contains("spoor_memory_limit_bytes 1000"), "{text}");
         assert!(MemoryLimiter::off().admit());
@@ -192,12 +195,17 @@ mod tests {
 
     #[test]
     fn reads_rss_and_available_memory() {
-        assert_eq!(proc_kib("Name: x\nVmRSS:\t  2048 kB\n", "VmRSS:"), Some(2 * 1024 * 1024));
+        assert_eq!(
+            proc_kib("Name: x\nVmRSS:\t  2048 kB\n", "VmRSS:"),
+            Some(2 * 1024 * 1024)
+        );
         let rss = current_rss().expect("linux /proc");
         assert!(rss > 1024 * 1024);
         assert!(available_memory().expect("meminfo") > rss);
         let limiter = MemoryLimiter::off();
-        limiter.start_sampler(Duration::from_millis(5)).expect("thread");
+        limiter
+            .start_sampler(Duration::from_millis(5))
+            .expect("thread");
         std::thread::sleep(Duration::from_millis(50));
         assert!(limiter.rss() > 0);
     }

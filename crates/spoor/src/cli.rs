@@ -107,7 +107,9 @@ pub fn parse_memory_limit(s: &str) -> Result<MemoryLimit, String> {
 /// Parses a byte size such as `512MiB`, `2GB` or `1048576`.
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let number: f64 = number
         .parse()
@@ -331,8 +333,14 @@ mod tests {
 
     #[test]
     fn parses_memory_limits() {
-        assert_eq!(parse_memory_limit("512MiB"), Ok(MemoryLimit::Bytes(512 << 20)));
-        assert_eq!(parse_memory_limit("2GB"), Ok(MemoryLimit::Bytes(2_000_000_000)));
+        assert_eq!(
+            parse_memory_limit("512MiB"),
+            Ok(MemoryLimit::Bytes(512 << 20))
+        );
+        assert_eq!(
+            parse_memory_limit("2GB"),
+            Ok(MemoryLimit::Bytes(2_000_000_000))
+        );
         assert_eq!(parse_memory_limit("1.5G"), Ok(MemoryLimit::Bytes(3 << 29)));
         assert_eq!(parse_memory_limit("4096"), Ok(MemoryLimit::Bytes(4096)));
         assert_eq!(parse_memory_limit("off"), Ok(MemoryLimit::Off));

@@ -74,8 +74,12 @@ fn raise_open_file_limit() {
         maximum: limit.maximum,
     };
     match setrlimit(Resource::Nofile, raised) {
-        Ok(()) => tracing::info!(from = ?limit.current, to = ?limit.maximum, "raised the open file limit"),
-        Err(e) => tracing::warn!(error = %e, soft = ?limit.current, "cannot raise the open file limit"),
+        Ok(()) => {
+            tracing::info!(from = ?limit.current, to = ?limit.maximum, "raised the open file limit")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, soft = ?limit.current, "cannot raise the open file limit")
+        }
     }
 }
 
@@ -102,6 +106,8 @@ fn ensure_allocator_returns_memory() {
             command.arg0(arg0);
         }
         let error = command.args(args).env(VAR, "0").exec();
-        eprintln!("warning: cannot re-execute with {VAR}=0 ({error}); freed memory is returned late");
+        eprintln!(
+            "warning: cannot re-execute with {VAR}=0 ({error}); freed memory is returned late"
+        );
     }
 }

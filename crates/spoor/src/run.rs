@@ -6,8 +6,9 @@ use spoor_api::{Readiness, RunningServer};
 use spoor_engine::{Engine, EngineConfig, FsyncPolicy};
 use spoor_query::QueryService;
 use spoor_receivers::{
-    ConnectionLimits,     JaegerGrpcConfig, JaegerThriftBinaryConfig, JaegerThriftCompactConfig, JaegerThriftHttpConfig,
-    OtlpGrpcConfig, OtlpHttpConfig, ReceiverConfig, ReceiverContext, RunningReceiver, ZipkinConfig,
+    ConnectionLimits, JaegerGrpcConfig, JaegerThriftBinaryConfig, JaegerThriftCompactConfig,
+    JaegerThriftHttpConfig, OtlpGrpcConfig, OtlpHttpConfig, ReceiverConfig, ReceiverContext,
+    RunningReceiver, ZipkinConfig,
 };
 use spoor_storage::{MemoryStore, SpanReader, SpanWriter};
 use spoor_telemetry::{DEFAULT_SAMPLE_INTERVAL, MemoryLimiter, Telemetry};

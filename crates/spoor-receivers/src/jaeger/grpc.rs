@@ -7,13 +7,13 @@ use spoor_model::ErrorKind;
 use spoor_telemetry::ReceiverMetrics;
 use tonic::codec::CompressionEncoding;
 
-use crate::ingest::{WarnLimiter, deliver};
 use super::model::batch_to_otlp;
 use super::proto::api_v2::collector_service_server::{CollectorService, CollectorServiceServer};
 use super::proto::api_v2::{PostSpansRequest, PostSpansResponse};
 use super::proto::batch_from_proto;
 use crate::body::DEFAULT_MAX_BODY_BYTES;
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, bind_tcp};
+use crate::ingest::{WarnLimiter, deliver};
 use crate::net::{ConnectionLimits, grpc_server, limited_incoming};
 use crate::otlp::oversize_is_resource_exhausted;
 use crate::status::grpc_status;

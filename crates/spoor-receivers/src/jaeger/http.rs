@@ -15,11 +15,11 @@ use serde::Deserialize;
 use spoor_model::ErrorKind;
 use spoor_telemetry::ReceiverMetrics;
 
-use crate::ingest::{WarnLimiter, deliver};
 use super::model::batch_to_otlp;
 use super::thrift::decode_batch;
 use crate::body::{DEFAULT_MAX_BODY_BYTES, decode_body};
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver};
+use crate::ingest::{WarnLimiter, deliver};
 use crate::net::{ConnectionLimits, serve_http};
 use crate::status::http_error;
 use crate::thrift::Protocol;

@@ -16,10 +16,10 @@ use spoor_telemetry::ReceiverMetrics;
 use tokio::net::UdpSocket;
 use tokio::sync::{Mutex, mpsc};
 
-use crate::ingest::{WarnLimiter, deliver};
 use super::model::batch_to_otlp;
 use super::thrift::decode_agent_message;
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver};
+use crate::ingest::{WarnLimiter, deliver};
 use crate::thrift::{Protocol, Reader, TType};
 
 /// Largest datagram accepted (the Jaeger clients' limit is 65000 bytes).

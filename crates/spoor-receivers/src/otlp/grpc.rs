@@ -9,10 +9,10 @@ use std::task::{Context, Poll};
 use bytes::Buf;
 use prost::Message;
 use serde::Deserialize;
+use spoor_model::ErrorKind;
 use spoor_model::otlp_collector::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use spoor_model::ErrorKind;
 use spoor_telemetry::ReceiverMetrics;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder};
 use tonic::server::NamedService;
@@ -20,8 +20,8 @@ use tonic::server::NamedService;
 use super::prescan::{DecodeBudget, PrescanError, prescan_protobuf};
 use crate::body::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST};
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, bind_tcp};
-use crate::net::{ConnectionLimits, grpc_server, limited_incoming};
 use crate::ingest::deliver;
+use crate::net::{ConnectionLimits, grpc_server, limited_incoming};
 use crate::status::grpc_status;
 
 /// OTLP over gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`, gzip or zstd
@@ -119,9 +119,15 @@ impl OtlpTraceService {
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         let request = request.into_inner();
         let bytes = request.encoded_len() as u64;
-        let delivered = deliver(&self.ctx, &self.metrics, request.resource_spans, bytes, true)
-            .await
-            .map_err(|(kind, message)| grpc_status(kind, &message))?;
+        let delivered = deliver(
+            &self.ctx,
+            &self.metrics,
+            request.resource_spans,
+            bytes,
+            true,
+        )
+        .await
+        .map_err(|(kind, message)| grpc_status(kind, &message))?;
         let rejected = delivered.rejected;
         let partial_success = (rejected.spans > 0).then(|| ExportTracePartialSuccess {
             rejected_spans: rejected.spans as i64,
@@ -162,7 +168,8 @@ impl tower::Service<http::Request<tonic::body::Body>> for ExportServer {
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
         if request.uri().path() != EXPORT_PATH {
-            let status = tonic::Status::unimplemented(format!("no method {}", request.uri().path()));
+            let status =
+                tonic::Status::unimplemented(format!("no method {}", request.uri().path()));
             return Box::pin(async move { Ok(status.into_http()) });
         }
         let codec = PrescanCodec {

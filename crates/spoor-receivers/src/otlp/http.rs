@@ -9,15 +9,15 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use prost::Message;
 use serde::Deserialize;
-use spoor_model::otlp_collector::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use spoor_model::ErrorKind;
+use spoor_model::otlp_collector::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use spoor_telemetry::ReceiverMetrics;
 
-use crate::body::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST, decode_body};
 use super::prescan::{DecodeBudget, PrescanError, prescan_json, prescan_protobuf};
+use crate::body::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST, decode_body};
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver};
-use crate::net::{ConnectionLimits, cors_layer, serve_http};
 use crate::ingest::deliver;
+use crate::net::{ConnectionLimits, cors_layer, serve_http};
 use crate::status::RpcStatus;
 use spoor_model::otlp_json::decode_json_request;
 
@@ -153,7 +153,9 @@ async fn export(
         state.metrics.request_error(e.reason(), wire_bytes);
         let kind = match e {
             PrescanError::Malformed(_) => ErrorKind::InvalidInput,
-            PrescanError::TooManySpans { .. } | PrescanError::TooLarge { .. } => ErrorKind::TooLarge,
+            PrescanError::TooManySpans { .. } | PrescanError::TooLarge { .. } => {
+                ErrorKind::TooLarge
+            }
         };
         return status_response(encoding, kind, &e.to_string());
     }

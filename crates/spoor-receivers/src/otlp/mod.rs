@@ -8,5 +8,5 @@ mod validate;
 pub use grpc::OtlpGrpcConfig;
 pub(crate) use grpc::oversize_is_resource_exhausted;
 pub use http::OtlpHttpConfig;
-pub use validate::{Rejected, drop_invalid_spans};
 pub use prescan::{DecodeBudget, PrescanError, prescan_json, prescan_protobuf};
+pub use validate::{Rejected, drop_invalid_spans};

@@ -181,8 +181,16 @@ fn scan(s: &mut Scanner, mut buf: &[u8], msg: Msg, depth: usize) -> Result<(), P
             0 => {
                 varint(&mut buf)?;
             }
-            1 => buf = buf.get(8..).ok_or(PrescanError::Malformed("truncated fixed64"))?,
-            5 => buf = buf.get(4..).ok_or(PrescanError::Malformed("truncated fixed32"))?,
+            1 => {
+                buf = buf
+                    .get(8..)
+                    .ok_or(PrescanError::Malformed("truncated fixed64"))?
+            }
+            5 => {
+                buf = buf
+                    .get(4..)
+                    .ok_or(PrescanError::Malformed("truncated fixed32"))?
+            }
             2 => {
                 let len = usize::try_from(varint(&mut buf)?)
                     .map_err(|_| PrescanError::Malformed("length overflow"))?;

@@ -19,8 +19,8 @@ use super::proto::decode_v2_proto;
 use super::thrift::decode_v1_thrift;
 use crate::body::{DEFAULT_MAX_BODY_BYTES, decode_body};
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver};
-use crate::net::{ConnectionLimits, cors_layer, serve_http};
 use crate::ingest::{WarnLimiter, deliver};
+use crate::net::{ConnectionLimits, cors_layer, serve_http};
 use crate::status::http_error;
 
 /// Zipkin HTTP: `POST /api/v2/spans` (JSON or `application/x-protobuf`) and `POST /api/v1/spans`
