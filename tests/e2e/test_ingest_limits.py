@@ -129,6 +129,38 @@ def empty_spans_protobuf(count):
     return length_delimited(0x0A, length_delimited(0x12, scope_spans))
 
 
+def varint_len(n):
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def test_legacy_protobuf_receivers_refuse_millions_of_empty_spans(spoor):
+    spans = b"\x0a\x00" * 7_000_000  # repeated empty Span, field 1 of ListOfSpans and of Batch
+    r = requests.post(
+        spoor.url("zipkin", "/api/v2/spans"),
+        data=spans,
+        headers={"Content-Type": "application/x-protobuf"},
+        timeout=30,
+    )
+    assert r.status_code == 413, r.text
+    jaeger = b"\x0a" + varint_len(len(spans)) + spans  # PostSpansRequest.batch
+    with grpc.insecure_channel(
+        spoor.addr("jaeger-grpc"), options=[("grpc.max_send_message_length", 64 * MIB)]
+    ) as channel:
+        with pytest.raises(grpc.RpcError) as err:
+            channel.unary_unary(JAEGER_POST_SPANS)(jaeger, timeout=30)
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err.value
+    hwm = proc_status(spoor, "VmHWM")
+    print(f"7M empty spans over Zipkin protobuf and Jaeger gRPC: peak RSS {hwm / MIB:.0f} MiB")
+    assert hwm < 300 * MIB
+    assert errors(spoor, "zipkin", "http", "too_many_spans") == 1
+    wait_for(lambda: errors(spoor, "jaeger", "grpc", "too_many_spans") == 1, what="jaeger refusal counted")
+
+
 def test_millions_of_empty_spans_are_refused_before_decoding(spoor):
     proto = empty_spans_protobuf(7_000_000)
     assert len(proto) < 16 * MIB

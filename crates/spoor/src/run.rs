@@ -80,6 +80,7 @@ fn receiver_configs(args: &RunArgs) -> Vec<ReceiverConfig> {
         out.push(ReceiverConfig::Zipkin(ZipkinConfig {
             endpoint,
             max_request_body_size: args.max_request_bytes,
+            max_spans_per_request: args.max_in_flight_spans,
             cors_allowed_origins: args.zipkin_cors_allowed_origins.clone(),
             connections,
         }));

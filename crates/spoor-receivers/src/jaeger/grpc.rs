@@ -7,6 +7,7 @@ use spoor_model::ErrorKind;
 use spoor_telemetry::ReceiverMetrics;
 use tonic::codec::CompressionEncoding;
 
+use super::codec::PRESCAN_REFUSAL;
 use super::model::batch_to_otlp;
 use super::proto::api_v2::collector_service_server::{CollectorService, CollectorServiceServer};
 use super::proto::api_v2::{PostSpansRequest, PostSpansResponse};
@@ -61,6 +62,7 @@ impl JaegerGrpcConfig {
             let result = builder
                 .layer(tower::util::MapResponseLayer::new(
                     move |response: http::Response<tonic::body::Body>| {
+                        count_prescan_refusal(&response, &metrics);
                         oversize_is_resource_exhausted(response, &metrics)
                     },
                 ))
@@ -73,6 +75,27 @@ impl JaegerGrpcConfig {
         });
         Ok(RunningReceiver::new(Self::NAME, local_addr, task))
     }
+}
+
+/// Counts a request the codec refused before decoding (`reason="too_many_spans"` or
+/// `"decoded_too_large"`); the codec has no metrics handle.
+fn count_prescan_refusal(response: &http::Response<tonic::body::Body>, metrics: &ReceiverMetrics) {
+    let Some(message) = response
+        .headers()
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return;
+    };
+    if !message.contains("refused%20before%20decoding") && !message.contains(PRESCAN_REFUSAL) {
+        return;
+    }
+    let reason = if message.contains("spans") {
+        "too_many_spans"
+    } else {
+        "decoded_too_large"
+    };
+    metrics.request_error(reason, 0);
 }
 
 struct JaegerCollector {

@@ -3,6 +3,7 @@
 //! 14250). All decode into one Jaeger model ([`model`]) translated to OTLP by the OTel
 //! Collector's rules.
 
+pub(crate) mod codec;
 mod grpc;
 mod http;
 pub mod model;

@@ -14,6 +14,9 @@ use spoor_model::otlp_common::KeyValue;
 use spoor_model::otlp_trace as trace;
 use spoor_model::otlp_trace::Span;
 
+use crate::jaeger::proto::api_v2 as jaeger;
+use crate::zipkin::proto::proto3 as zipkin;
+
 /// How much one request may decode into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeBudget {
@@ -85,14 +88,14 @@ impl Scanner {
         Ok(())
     }
 
-    fn span(&mut self) -> Result<(), PrescanError> {
+    fn span(&mut self, size: usize) -> Result<(), PrescanError> {
         self.found.spans += 1;
         if self.found.spans > self.budget.max_spans {
             return Err(PrescanError::TooManySpans {
                 limit: self.budget.max_spans,
             });
         }
-        self.cost(size_of::<Span>())
+        self.cost(size)
     }
 }
 
@@ -111,6 +114,21 @@ enum Msg {
     AnyValue,
     ArrayValue,
     KeyValueList,
+    // Zipkin v2 `ListOfSpans`.
+    ZipkinList,
+    ZipkinSpan,
+    ZipkinEndpoint,
+    ZipkinAnnotation,
+    ZipkinTag,
+    // Jaeger api_v2 `PostSpansRequest`.
+    JaegerRequest,
+    JaegerBatch,
+    JaegerSpan,
+    JaegerProcess,
+    JaegerKeyValue,
+    JaegerLog,
+    JaegerRef,
+    JaegerTime,
 }
 
 impl Msg {
@@ -131,6 +149,17 @@ impl Msg {
             (KeyValue, 2) | (ArrayValue, 1) => AnyValue,
             (AnyValue, 5) => ArrayValue,
             (AnyValue, 6) => KeyValueList,
+            (ZipkinList, 1) => ZipkinSpan,
+            (ZipkinSpan, 8) | (ZipkinSpan, 9) => ZipkinEndpoint,
+            (ZipkinSpan, 10) => ZipkinAnnotation,
+            (ZipkinSpan, 11) => ZipkinTag,
+            (JaegerRequest, 1) => JaegerBatch,
+            (JaegerBatch, 1) => JaegerSpan,
+            (JaegerBatch, 2) | (JaegerSpan, 10) => JaegerProcess,
+            (JaegerSpan, 4) => JaegerRef,
+            (JaegerSpan, 6) | (JaegerSpan, 7) | (JaegerLog, 1) => JaegerTime,
+            (JaegerSpan, 8) | (JaegerProcess, 2) | (JaegerLog, 2) => JaegerKeyValue,
+            (JaegerSpan, 9) => JaegerLog,
             _ => return None,
         })
     }
@@ -139,16 +168,35 @@ impl Msg {
     fn struct_size(self) -> usize {
         use Msg::*;
         match self {
-            Request | ArrayValue | KeyValueList => 0,
+            Request | ArrayValue | KeyValueList | ZipkinList | JaegerRequest => 0,
+            JaegerTime => 0,                     // inline in its parent
+            Span | ZipkinSpan | JaegerSpan => 0, // counted by Scanner::span
             ResourceSpans => size_of::<trace::ResourceSpans>(),
             Resource => size_of::<spoor_model::otlp_resource::Resource>(),
             ScopeSpans => size_of::<trace::ScopeSpans>(),
             Scope => size_of::<common::InstrumentationScope>(),
-            Span => 0, // counted by Scanner::span
             Event => size_of::<trace::span::Event>(),
             Link => size_of::<trace::span::Link>(),
             KeyValue => size_of::<common::KeyValue>(),
             AnyValue => size_of::<common::AnyValue>(),
+            ZipkinEndpoint => size_of::<zipkin::Endpoint>(),
+            ZipkinAnnotation => size_of::<zipkin::Annotation>(),
+            // A map entry: two strings plus the hash table's share.
+            ZipkinTag => 2 * size_of::<String>() + 16,
+            JaegerBatch => size_of::<jaeger::Batch>(),
+            JaegerProcess => size_of::<jaeger::Process>(),
+            JaegerKeyValue => size_of::<jaeger::KeyValue>(),
+            JaegerLog => size_of::<jaeger::Log>(),
+            JaegerRef => size_of::<jaeger::SpanRef>(),
+        }
+    }
+
+    /// Decoded size of one span of this message type.
+    fn span_size(self) -> usize {
+        match self {
+            Msg::ZipkinSpan => size_of::<zipkin::Span>(),
+            Msg::JaegerSpan => size_of::<jaeger::Span>(),
+            _ => size_of::<Span>(),
         }
     }
 }
@@ -157,11 +205,31 @@ impl Msg {
 /// refusing it as soon as it exceeds `budget`. Malformed input is refused too (the decoder would
 /// refuse it as well).
 pub fn prescan_protobuf(buf: &[u8], budget: DecodeBudget) -> Result<Prescan, PrescanError> {
+    prescan_message(buf, budget, Msg::Request)
+}
+
+/// [`prescan_protobuf`] for a Zipkin v2 `ListOfSpans`.
+pub(crate) fn prescan_zipkin_proto(
+    buf: &[u8],
+    budget: DecodeBudget,
+) -> Result<Prescan, PrescanError> {
+    prescan_message(buf, budget, Msg::ZipkinList)
+}
+
+/// [`prescan_protobuf`] for a Jaeger api_v2 `PostSpansRequest`.
+pub(crate) fn prescan_jaeger_proto(
+    buf: &[u8],
+    budget: DecodeBudget,
+) -> Result<Prescan, PrescanError> {
+    prescan_message(buf, budget, Msg::JaegerRequest)
+}
+
+fn prescan_message(buf: &[u8], budget: DecodeBudget, root: Msg) -> Result<Prescan, PrescanError> {
     let mut scanner = Scanner {
         budget,
         found: Prescan::default(),
     };
-    scan(&mut scanner, buf, Msg::Request, 0)?;
+    scan(&mut scanner, buf, root, 0)?;
     Ok(scanner.found)
 }
 
@@ -169,8 +237,8 @@ fn scan(s: &mut Scanner, mut buf: &[u8], msg: Msg, depth: usize) -> Result<(), P
     if depth > MAX_NESTING {
         return Err(PrescanError::Malformed("nested too deep"));
     }
-    if matches!(msg, Msg::Span) {
-        s.span()?;
+    if matches!(msg, Msg::Span | Msg::ZipkinSpan | Msg::JaegerSpan) {
+        s.span(msg.span_size())?;
     } else {
         s.cost(msg.struct_size())?;
     }
@@ -257,7 +325,7 @@ pub fn prescan_json(buf: &[u8], budget: DecodeBudget) -> Result<Prescan, Prescan
                     // Span objects: the path from the root is object, array, object, array,
                     // object, array (bits 0..6 with arrays at odd places).
                     if depth == 6 && stack & 0b11_1111 == 0b10_1010 {
-                        scanner.span()?;
+                        scanner.span(size_of::<Span>())?;
                     } else {
                         scanner.cost(size_of::<KeyValue>())?;
                     }
@@ -352,6 +420,29 @@ mod tests {
         );
         let err = prescan_json(json.as_bytes(), budget).expect_err("too many");
         assert_eq!(err.reason(), "too_many_spans");
+    }
+
+    #[test]
+    fn counts_zipkin_and_jaeger_spans() {
+        use crate::jaeger::proto::api_v2 as jaeger;
+        use crate::zipkin::proto::proto3 as zipkin;
+        let list = zipkin::ListOfSpans {
+            spans: vec![zipkin::Span::default(); 5],
+        };
+        let found = prescan_zipkin_proto(&list.encode_to_vec(), ROOMY).expect("fits");
+        assert_eq!(found.spans, 5);
+        let request = jaeger::PostSpansRequest {
+            batch: Some(jaeger::Batch {
+                spans: vec![jaeger::Span::default(); 4],
+                ..Default::default()
+            }),
+        };
+        let budget = DecodeBudget {
+            max_spans: 3,
+            max_decoded_bytes: usize::MAX,
+        };
+        let err = prescan_jaeger_proto(&request.encode_to_vec(), budget).expect_err("4 > 3");
+        assert_eq!(err, PrescanError::TooManySpans { limit: 3 });
     }
 
     #[test]

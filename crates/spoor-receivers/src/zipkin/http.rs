@@ -17,10 +17,11 @@ use super::json::{ZipkinError, decode_v1_json, decode_v2_json};
 use super::model::{ZipkinSpan, spans_to_otlp};
 use super::proto::decode_v2_proto;
 use super::thrift::decode_v1_thrift;
-use crate::body::{DEFAULT_MAX_BODY_BYTES, decode_body};
+use crate::body::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST, decode_body};
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver};
 use crate::ingest::{WarnLimiter, deliver};
 use crate::net::{ConnectionLimits, cors_layer, serve_http};
+use crate::otlp::{DecodeBudget, PrescanError, prescan_zipkin_proto};
 use crate::status::http_error;
 
 /// Zipkin HTTP: `POST /api/v2/spans` (JSON or `application/x-protobuf`) and `POST /api/v1/spans`
@@ -32,6 +33,8 @@ pub struct ZipkinConfig {
     pub endpoint: SocketAddr,
     /// Largest accepted body after decompression.
     pub max_request_body_size: usize,
+    /// Most spans in one request; a larger protobuf request is refused before it is decoded.
+    pub max_spans_per_request: usize,
     /// Origins allowed to post from a browser (`*` for any); empty: no CORS.
     pub cors_allowed_origins: Vec<String>,
     /// Connection limits and timeouts.
@@ -43,6 +46,7 @@ impl Default for ZipkinConfig {
         Self {
             endpoint: SocketAddr::from(([0, 0, 0, 0], 9411)),
             max_request_body_size: DEFAULT_MAX_BODY_BYTES,
+            max_spans_per_request: DEFAULT_MAX_SPANS_PER_REQUEST,
             cors_allowed_origins: Vec::new(),
             connections: ConnectionLimits::default(),
         }
@@ -57,6 +61,7 @@ impl ZipkinConfig {
         let state = HttpState {
             metrics: metrics.clone(),
             limit: self.max_request_body_size,
+            budget: DecodeBudget::new(self.max_request_body_size, self.max_spans_per_request),
             limiter: WarnLimiter::default(),
             ctx: ctx.clone(),
         };
@@ -86,6 +91,7 @@ struct HttpState {
     ctx: ReceiverContext,
     metrics: ReceiverMetrics,
     limit: usize,
+    budget: DecodeBudget,
     limiter: WarnLimiter,
 }
 
@@ -107,9 +113,14 @@ async fn post_v2(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     // Zipkin treats a missing content type as JSON.
-    let decoder: Option<Decoder> = match media_type(&headers).as_str() {
+    let media = media_type(&headers);
+    let protobuf = matches!(
+        media.as_str(),
+        "application/x-protobuf" | "application/protobuf"
+    );
+    let decoder: Option<Decoder> = match media.as_str() {
         "" | "application/json" => Some(decode_v2_json),
-        "application/x-protobuf" | "application/protobuf" => Some(decode_v2_proto),
+        _ if protobuf => Some(decode_v2_proto),
         _ => None,
     };
     handle(
@@ -117,6 +128,7 @@ async fn post_v2(
         headers,
         body,
         decoder,
+        protobuf,
         "application/json or application/x-protobuf",
     )
     .await
@@ -137,6 +149,7 @@ async fn post_v1(
         headers,
         body,
         decoder,
+        false,
         "application/json or application/x-thrift",
     )
     .await
@@ -147,6 +160,7 @@ async fn handle(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
     decoder: Option<Decoder>,
+    protobuf: bool,
     supported: &str,
 ) -> Response {
     let name = ZipkinConfig::NAME;
@@ -181,6 +195,19 @@ async fn handle(
             return http_error(e.kind(), &e.to_string());
         }
     };
+    if protobuf {
+        if let Err(e) = prescan_zipkin_proto(&body, state.budget) {
+            state.metrics.request_error(e.reason(), wire_bytes);
+            state.limiter.warn(name, e.reason(), &e);
+            let kind = match e {
+                PrescanError::Malformed(_) => ErrorKind::InvalidInput,
+                PrescanError::TooManySpans { .. } | PrescanError::TooLarge { .. } => {
+                    ErrorKind::TooLarge
+                }
+            };
+            return http_error(kind, &e.to_string());
+        }
+    }
     let spans = match decoder(&body) {
         Ok(s) => s,
         Err(e) => {
