@@ -195,18 +195,16 @@ async fn handle(
             return http_error(e.kind(), &e.to_string());
         }
     };
-    if protobuf {
-        if let Err(e) = prescan_zipkin_proto(&body, state.budget) {
-            state.metrics.request_error(e.reason(), wire_bytes);
-            state.limiter.warn(name, e.reason(), &e);
-            let kind = match e {
-                PrescanError::Malformed(_) => ErrorKind::InvalidInput,
-                PrescanError::TooManySpans { .. } | PrescanError::TooLarge { .. } => {
-                    ErrorKind::TooLarge
-                }
-            };
-            return http_error(kind, &e.to_string());
-        }
+    if let Some(Err(e)) = protobuf.then(|| prescan_zipkin_proto(&body, state.budget)) {
+        state.metrics.request_error(e.reason(), wire_bytes);
+        state.limiter.warn(name, e.reason(), &e);
+        let kind = match e {
+            PrescanError::Malformed(_) => ErrorKind::InvalidInput,
+            PrescanError::TooManySpans { .. } | PrescanError::TooLarge { .. } => {
+                ErrorKind::TooLarge
+            }
+        };
+        return http_error(kind, &e.to_string());
     }
     let spans = match decoder(&body) {
         Ok(s) => s,
