@@ -12,7 +12,7 @@ use spoor_model::ErrorKind;
 use tonic::codec::{Codec, DecodeBuf, Decoder};
 
 use crate::body::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST};
-use crate::otlp::{DecodeBudget, PrescanError, prescan_jaeger_proto};
+use crate::otlp::{DecodeBudget, prescan_jaeger_proto};
 use crate::status::grpc_status;
 
 /// Prefix of the status message of a request refused by the prescan, for counting it.
@@ -57,12 +57,7 @@ impl<U: Message + Default> Decoder for PrescanDecoder<U> {
         let bytes = buf.copy_to_bytes(buf.remaining());
         let budget = DecodeBudget::new(DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST);
         if let Err(e) = prescan_jaeger_proto(&bytes, budget) {
-            let kind = match e {
-                PrescanError::Malformed(_) => ErrorKind::InvalidInput,
-                PrescanError::TooManySpans { .. } | PrescanError::TooLarge { .. } => {
-                    ErrorKind::TooLarge
-                }
-            };
+            let kind = e.kind();
             return Err(grpc_status(kind, &format!("{PRESCAN_REFUSAL}{e}")));
         }
         U::decode(bytes)

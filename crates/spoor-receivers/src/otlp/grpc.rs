@@ -17,7 +17,7 @@ use spoor_telemetry::ReceiverMetrics;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder};
 use tonic::server::NamedService;
 
-use super::prescan::{DecodeBudget, PrescanError, prescan_protobuf};
+use super::prescan::{DecodeBudget, prescan_protobuf};
 use crate::body::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST};
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, bind_tcp};
 use crate::ingest::deliver;
@@ -236,12 +236,7 @@ impl Decoder for PrescanDecoder {
         let wire_bytes = bytes.len() as u64;
         if let Err(e) = prescan_protobuf(&bytes, self.budget) {
             self.metrics.request_error(e.reason(), wire_bytes);
-            let kind = match e {
-                PrescanError::Malformed(_) => ErrorKind::InvalidInput,
-                PrescanError::TooManySpans { .. } | PrescanError::TooLarge { .. } => {
-                    ErrorKind::TooLarge
-                }
-            };
+            let kind = e.kind();
             return Err(grpc_status(kind, &e.to_string()));
         }
         match ExportTraceServiceRequest::decode(bytes) {

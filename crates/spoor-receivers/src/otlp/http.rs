@@ -13,7 +13,7 @@ use spoor_model::ErrorKind;
 use spoor_model::otlp_collector::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use spoor_telemetry::ReceiverMetrics;
 
-use super::prescan::{DecodeBudget, PrescanError, prescan_json, prescan_protobuf};
+use super::prescan::{DecodeBudget, prescan_json, prescan_protobuf};
 use crate::body::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST, decode_body};
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver};
 use crate::ingest::deliver;
@@ -151,12 +151,7 @@ async fn export(
     };
     if let Err(e) = scanned {
         state.metrics.request_error(e.reason(), wire_bytes);
-        let kind = match e {
-            PrescanError::Malformed(_) => ErrorKind::InvalidInput,
-            PrescanError::TooManySpans { .. } | PrescanError::TooLarge { .. } => {
-                ErrorKind::TooLarge
-            }
-        };
+        let kind = e.kind();
         return status_response(encoding, kind, &e.to_string());
     }
     let request = match encoding {

@@ -52,6 +52,16 @@ pub enum PrescanError {
 }
 
 impl PrescanError {
+    /// What the client is told: too large (413 / RESOURCE_EXHAUSTED) or invalid input.
+    pub fn kind(&self) -> spoor_model::ErrorKind {
+        match self {
+            PrescanError::Malformed(_) => spoor_model::ErrorKind::InvalidInput,
+            PrescanError::TooManySpans { .. } | PrescanError::TooLarge { .. } => {
+                spoor_model::ErrorKind::TooLarge
+            }
+        }
+    }
+
     /// Short label for the `reason` metric label.
     pub fn reason(&self) -> &'static str {
         match self {

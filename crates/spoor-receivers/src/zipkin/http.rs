@@ -21,7 +21,7 @@ use crate::body::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST, decode_
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver};
 use crate::ingest::{WarnLimiter, deliver};
 use crate::net::{ConnectionLimits, cors_layer, serve_http};
-use crate::otlp::{DecodeBudget, PrescanError, prescan_zipkin_proto};
+use crate::otlp::{DecodeBudget, prescan_zipkin_proto};
 use crate::status::http_error;
 
 /// Zipkin HTTP: `POST /api/v2/spans` (JSON or `application/x-protobuf`) and `POST /api/v1/spans`
@@ -198,12 +198,7 @@ async fn handle(
     if let Some(Err(e)) = protobuf.then(|| prescan_zipkin_proto(&body, state.budget)) {
         state.metrics.request_error(e.reason(), wire_bytes);
         state.limiter.warn(name, e.reason(), &e);
-        let kind = match e {
-            PrescanError::Malformed(_) => ErrorKind::InvalidInput,
-            PrescanError::TooManySpans { .. } | PrescanError::TooLarge { .. } => {
-                ErrorKind::TooLarge
-            }
-        };
+        let kind = e.kind();
         return http_error(kind, &e.to_string());
     }
     let spans = match decoder(&body) {
