@@ -304,6 +304,39 @@ def test_two_thousand_idle_connections_do_not_stop_a_normal_client(start_spoor):
             s.close()
 
 
+def test_connections_beyond_the_cap_are_closed_and_counted(start_spoor):
+    spoor = start_spoor("--storage", "memory", "--receiver-max-connections", "50")
+    host, port = spoor.addr("otlp-http").rsplit(":", 1)
+    held = [socket.create_connection((host, int(port)), timeout=5) for _ in range(50)]
+    time.sleep(0.3)  # let the server accept the first 50
+    extra = [socket.create_connection((host, int(port)), timeout=5) for _ in range(10)]
+    for s in extra:
+        s.settimeout(5)
+        try:
+            assert s.recv(1) == b"", "a connection beyond the cap is closed"
+        except ConnectionResetError:
+            pass
+        s.close()
+    wait_for(
+        lambda: errors(spoor, "otlp", "http", "too_many_connections") == 10,
+        what="refused connections counted",
+    )
+    for s in held:
+        s.close()
+    body = ts.ExportTraceServiceRequest(
+        resource_spans=[tr.ResourceSpans(scope_spans=[tr.ScopeSpans(spans=[span(0x71, "after")])])]
+    ).SerializeToString()
+
+    def accepted():
+        r = requests.post(
+            spoor.url("otlp-http", "/v1/traces"), data=body,
+            headers={"Content-Type": "application/x-protobuf"}, timeout=5,
+        )
+        return r.status_code == 200
+
+    wait_for(accepted, what="a normal client once the idle connections are gone")
+
+
 def test_memory_limit_refuses_with_retry_hints_and_recovers(start_spoor):
     probe = start_spoor("--storage", "memory")
     time.sleep(0.5)
