@@ -403,3 +403,7 @@ pub(crate) fn cors_layer(allowed_origins: &[String]) -> Option<tower_http::cors:
             .max_age(Duration::from_secs(7200)),
     )
 }
+
+#[cfg(test)]
+#[path = "net_tests.rs"]
+mod tests;
