@@ -147,6 +147,14 @@ def test_legacy_protobuf_receivers_refuse_millions_of_empty_spans(spoor):
         timeout=30,
     )
     assert r.status_code == 413, r.text
+    minimal = "[" + ",".join(['{"traceId":"1","id":"1"}'] * 640_000) + "]"  # 16 MB of JSON
+    r = requests.post(
+        spoor.url("zipkin", "/api/v2/spans"),
+        data=minimal,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert r.status_code == 413, r.text
     jaeger = b"\x0a" + varint_len(len(spans)) + spans  # PostSpansRequest.batch
     with grpc.insecure_channel(
         spoor.addr("jaeger-grpc"), options=[("grpc.max_send_message_length", 64 * MIB)]
@@ -155,9 +163,9 @@ def test_legacy_protobuf_receivers_refuse_millions_of_empty_spans(spoor):
             channel.unary_unary(JAEGER_POST_SPANS)(jaeger, timeout=30)
         assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err.value
     hwm = proc_status(spoor, "VmHWM")
-    print(f"7M empty spans over Zipkin protobuf and Jaeger gRPC: peak RSS {hwm / MIB:.0f} MiB")
+    print(f"7M empty spans over Zipkin protobuf and Jaeger gRPC, 640k over Zipkin JSON: peak RSS {hwm / MIB:.0f} MiB")
     assert hwm < 300 * MIB
-    assert errors(spoor, "zipkin", "http", "too_many_spans") == 1
+    assert errors(spoor, "zipkin", "http", "too_many_spans") == 2
     wait_for(lambda: errors(spoor, "jaeger", "grpc", "too_many_spans") == 1, what="jaeger refusal counted")
 
 

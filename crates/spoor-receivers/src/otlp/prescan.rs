@@ -307,6 +307,43 @@ fn varint(buf: &mut &[u8]) -> Result<u64, PrescanError> {
 /// (`resourceSpans[].scopeSpans[].spans[]`, an object inside three arrays) and weighs every other
 /// object as an attribute, without allocating. Malformed JSON is left to the decoder.
 pub fn prescan_json(buf: &[u8], budget: DecodeBudget) -> Result<Prescan, PrescanError> {
+    // Span objects: the path from the root is object, array, object, array, object, array
+    // (bits 0..6, arrays at odd places).
+    let spans = JsonSpans {
+        depth: 6,
+        path: 0b10_1010,
+        size: size_of::<Span>(),
+    };
+    prescan_json_spans(buf, budget, spans)
+}
+
+/// [`prescan_json`] for Zipkin v1 and v2 JSON: spans are the objects of the top-level array.
+pub(crate) fn prescan_zipkin_json(
+    buf: &[u8],
+    budget: DecodeBudget,
+) -> Result<Prescan, PrescanError> {
+    let spans = JsonSpans {
+        depth: 1,
+        path: 0b1,
+        size: size_of::<crate::zipkin::ZipkinSpan>(),
+    };
+    prescan_json_spans(buf, budget, spans)
+}
+
+/// Where spans sit in a JSON document: objects opened at `depth` whose enclosing containers,
+/// one bit per level from the root (1 = array), are `path`; each decodes to `size` bytes.
+struct JsonSpans {
+    depth: usize,
+    path: u64,
+    size: usize,
+}
+
+fn prescan_json_spans(
+    buf: &[u8],
+    budget: DecodeBudget,
+    spans: JsonSpans,
+) -> Result<Prescan, PrescanError> {
+    let mask = (1u64 << spans.depth) - 1;
     let mut scanner = Scanner {
         budget,
         found: Prescan::default(),
@@ -332,10 +369,8 @@ pub fn prescan_json(buf: &[u8], budget: DecodeBudget) -> Result<Prescan, Prescan
             b'"' => in_string = true,
             b'{' | b'[' => {
                 if b == b'{' {
-                    // Span objects: the path from the root is object, array, object, array,
-                    // object, array (bits 0..6 with arrays at odd places).
-                    if depth == 6 && stack & 0b11_1111 == 0b10_1010 {
-                        scanner.span(size_of::<Span>())?;
+                    if depth == spans.depth && stack & mask == spans.path {
+                        scanner.span(spans.size)?;
                     } else {
                         scanner.cost(size_of::<KeyValue>())?;
                     }
@@ -430,6 +465,12 @@ mod tests {
         );
         let err = prescan_json(json.as_bytes(), budget).expect_err("too many");
         assert_eq!(err.reason(), "too_many_spans");
+        let zipkin = format!(
+            "[{}{{}}]",
+            r#"{"traceId":"1","id":"1","tags":{"a":"[{"}},"#.repeat(10)
+        );
+        let found = prescan_zipkin_json(zipkin.as_bytes(), ROOMY).expect("fits");
+        assert_eq!(found.spans, 11);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::body::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST, decode_
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver};
 use crate::ingest::{WarnLimiter, deliver};
 use crate::net::{ConnectionLimits, cors_layer, serve_http};
-use crate::otlp::{DecodeBudget, prescan_zipkin_proto};
+use crate::otlp::{DecodeBudget, prescan_zipkin_json, prescan_zipkin_proto};
 use crate::status::http_error;
 
 /// Zipkin HTTP: `POST /api/v2/spans` (JSON or `application/x-protobuf`) and `POST /api/v1/spans`
@@ -97,6 +97,15 @@ struct HttpState {
 
 type Decoder = fn(&[u8]) -> Result<Vec<ZipkinSpan>, ZipkinError>;
 
+/// The body's encoding, for the prescan before decoding (thrift lists carry their length and
+/// are checked against the body by the thrift reader).
+#[derive(Clone, Copy)]
+enum Format {
+    Json,
+    Protobuf,
+    Thrift,
+}
+
 fn media_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
@@ -113,14 +122,11 @@ async fn post_v2(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     // Zipkin treats a missing content type as JSON.
-    let media = media_type(&headers);
-    let protobuf = matches!(
-        media.as_str(),
-        "application/x-protobuf" | "application/protobuf"
-    );
-    let decoder: Option<Decoder> = match media.as_str() {
-        "" | "application/json" => Some(decode_v2_json),
-        _ if protobuf => Some(decode_v2_proto),
+    let decoder: Option<(Decoder, Format)> = match media_type(&headers).as_str() {
+        "" | "application/json" => Some((decode_v2_json, Format::Json)),
+        "application/x-protobuf" | "application/protobuf" => {
+            Some((decode_v2_proto, Format::Protobuf))
+        }
         _ => None,
     };
     handle(
@@ -128,7 +134,6 @@ async fn post_v2(
         headers,
         body,
         decoder,
-        protobuf,
         "application/json or application/x-protobuf",
     )
     .await
@@ -139,9 +144,11 @@ async fn post_v1(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let decoder: Option<Decoder> = match media_type(&headers).as_str() {
-        "" | "application/json" => Some(decode_v1_json),
-        "application/x-thrift" | "application/vnd.apache.thrift.binary" => Some(decode_v1_thrift),
+    let decoder: Option<(Decoder, Format)> = match media_type(&headers).as_str() {
+        "" | "application/json" => Some((decode_v1_json, Format::Json)),
+        "application/x-thrift" | "application/vnd.apache.thrift.binary" => {
+            Some((decode_v1_thrift, Format::Thrift))
+        }
         _ => None,
     };
     handle(
@@ -149,7 +156,6 @@ async fn post_v1(
         headers,
         body,
         decoder,
-        false,
         "application/json or application/x-thrift",
     )
     .await
@@ -159,8 +165,7 @@ async fn handle(
     State(state): State<HttpState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-    decoder: Option<Decoder>,
-    protobuf: bool,
+    decoder: Option<(Decoder, Format)>,
     supported: &str,
 ) -> Response {
     let name = ZipkinConfig::NAME;
@@ -175,7 +180,7 @@ async fn handle(
         }
     };
     let wire_bytes = body.len() as u64;
-    let Some(decoder) = decoder else {
+    let Some((decoder, format)) = decoder else {
         let media = media_type(&headers);
         state
             .metrics
@@ -195,7 +200,12 @@ async fn handle(
             return http_error(e.kind(), &e.to_string());
         }
     };
-    if let Some(Err(e)) = protobuf.then(|| prescan_zipkin_proto(&body, state.budget)) {
+    let scanned = match format {
+        Format::Protobuf => prescan_zipkin_proto(&body, state.budget),
+        Format::Json => prescan_zipkin_json(&body, state.budget),
+        Format::Thrift => Ok(Default::default()),
+    };
+    if let Err(e) = scanned {
         state.metrics.request_error(e.reason(), wire_bytes);
         state.limiter.warn(name, e.reason(), &e);
         let kind = e.kind();
