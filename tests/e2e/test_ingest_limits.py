@@ -5,6 +5,7 @@ import json
 import os
 import resource
 import socket
+import struct
 import threading
 import time
 
@@ -155,6 +156,19 @@ def test_legacy_protobuf_receivers_refuse_millions_of_empty_spans(spoor):
         timeout=30,
     )
     assert r.status_code == 413, r.text
+    n = 7_000_000  # Jaeger thrift Batch { process { serviceName "s" }, spans: n empty structs }
+    thrift = (
+        b"\x0c\x00\x01\x0b\x00\x01" + struct.pack(">i", 1) + b"s\x00"
+        + b"\x0f\x00\x02\x0c" + struct.pack(">i", n) + b"\x00" * n + b"\x00"
+    )
+    r = requests.post(
+        spoor.url("jaeger-thrift-http", "/api/traces"),
+        data=thrift,
+        headers={"Content-Type": "application/x-thrift"},
+        timeout=30,
+    )
+    assert r.status_code == 413, r.text
+    assert errors(spoor, "jaeger", "http", "decoded_too_large") == 1
     jaeger = b"\x0a" + varint_len(len(spans)) + spans  # PostSpansRequest.batch
     with grpc.insecure_channel(
         spoor.addr("jaeger-grpc"), options=[("grpc.max_send_message_length", 64 * MIB)]
@@ -163,7 +177,7 @@ def test_legacy_protobuf_receivers_refuse_millions_of_empty_spans(spoor):
             channel.unary_unary(JAEGER_POST_SPANS)(jaeger, timeout=30)
         assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err.value
     hwm = proc_status(spoor, "VmHWM")
-    print(f"7M empty spans over Zipkin protobuf and Jaeger gRPC, 640k over Zipkin JSON: peak RSS {hwm / MIB:.0f} MiB")
+    print(f"7M empty spans over Zipkin protobuf, Jaeger gRPC and Jaeger thrift, 640k over Zipkin JSON: peak RSS {hwm / MIB:.0f} MiB")
     assert hwm < 300 * MIB
     assert errors(spoor, "zipkin", "http", "too_many_spans") == 2
     wait_for(lambda: errors(spoor, "jaeger", "grpc", "too_many_spans") == 1, what="jaeger refusal counted")

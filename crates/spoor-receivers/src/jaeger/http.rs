@@ -16,13 +16,15 @@ use spoor_model::ErrorKind;
 use spoor_telemetry::ReceiverMetrics;
 
 use super::model::batch_to_otlp;
-use super::thrift::decode_batch;
-use crate::body::{DEFAULT_MAX_BODY_BYTES, decode_body};
+use super::thrift::decode_batch_within;
+use crate::body::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST, decode_body};
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver};
 use crate::ingest::{WarnLimiter, deliver};
 use crate::net::{ConnectionLimits, serve_http};
+use crate::otlp::DecodeBudget;
 use crate::status::http_error;
 use crate::thrift::Protocol;
+use crate::thrift::ThriftError;
 
 /// Jaeger collector HTTP thrift endpoint (14268).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -140,8 +142,14 @@ async fn post_traces(
             return http_error(e.kind(), &e.to_string());
         }
     };
-    let batch = match decode_batch(&body, Protocol::Binary) {
+    let budget = DecodeBudget::new(state.limit, DEFAULT_MAX_SPANS_PER_REQUEST);
+    let batch = match decode_batch_within(&body, Protocol::Binary, budget.max_decoded_bytes) {
         Ok(b) => b,
+        Err(e @ ThriftError::TooLarge { .. }) => {
+            state.metrics.request_error("decoded_too_large", wire_bytes);
+            state.limiter.warn(name, "decoded_too_large", &e);
+            return http_error(ErrorKind::TooLarge, &e.to_string());
+        }
         Err(e) => {
             state.metrics.request_error("decode", wire_bytes);
             state.limiter.warn(name, "decode", &e);
