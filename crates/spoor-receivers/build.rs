@@ -9,6 +9,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // Prost's codec with a prescan that refuses oversized requests before decoding them.
+        .codec_path("crate::jaeger::codec::PrescanCodec")
         .compile_with_config(
             config,
             &[

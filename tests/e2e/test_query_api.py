@@ -199,7 +199,9 @@ def test_health_and_metrics(spoor):
     wait_for(lambda: spoor.metric("spoor_receiver_bytes_received_total", receiver="otlp", transport="http") > 0)
 
 
-def test_cors_lets_browser_sdks_post(spoor):
+def test_cors_lets_browser_sdks_post(start_spoor):
+    # CORS is off by default (issue 8); a deployment that serves browser SDKs configures it.
+    spoor = start_spoor("--storage", "memory", "--otlp-http-cors-allowed-origins", "*")
     preflight = requests.options(
         spoor.url("otlp-http", "/v1/traces"),
         headers={

@@ -17,6 +17,7 @@
 //! It is not a storage format: the at-rest model is Arrow/Parquet, owned by `spoor-storage`.
 
 pub mod attr;
+pub mod attr_limits;
 mod error;
 mod ids;
 pub mod otlp_json;

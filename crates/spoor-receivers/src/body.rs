@@ -9,6 +9,10 @@ use spoor_model::ErrorKind;
 /// Default cap on a request body after decompression: 16 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
+/// Default cap on the spans in one request, checked before decoding: the binary's default
+/// in-flight bound (`--max-in-flight-spans`), which a larger request could never fit in anyway.
+pub const DEFAULT_MAX_SPANS_PER_REQUEST: usize = 200_000;
+
 /// Why a body could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {

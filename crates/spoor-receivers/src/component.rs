@@ -2,7 +2,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use spoor_model::TraceSink;
-use spoor_telemetry::Telemetry;
+use spoor_telemetry::{MemoryLimiter, Telemetry};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +15,9 @@ pub struct ReceiverContext {
     pub telemetry: Telemetry,
     /// Cancelled when the process shuts down: stop accepting, finish in-flight requests, return.
     pub shutdown: CancellationToken,
+    /// The process's memory limit: while over it, receivers refuse new requests before reading
+    /// them (429 / RESOURCE_EXHAUSTED). [`MemoryLimiter::off`] never refuses.
+    pub memory: MemoryLimiter,
 }
 
 /// A started receiver.
@@ -68,24 +71,4 @@ pub(crate) async fn bind_tcp(
         .map_err(bind_error)?;
     let local_addr = listener.local_addr().map_err(bind_error)?;
     Ok((listener, local_addr))
-}
-
-/// Binds `addr` and serves `router` until the context's shutdown token fires, then drains.
-pub(crate) async fn serve_http(
-    name: &'static str,
-    addr: SocketAddr,
-    router: axum::Router,
-    ctx: &ReceiverContext,
-) -> Result<RunningReceiver, ReceiverError> {
-    let (listener, local_addr) = bind_tcp(name, addr).await?;
-    let shutdown = ctx.shutdown.clone();
-    let task = tokio::spawn(async move {
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
-        if let Err(e) = result {
-            tracing::error!(receiver = name, error = %e, "http server failed");
-        }
-    });
-    Ok(RunningReceiver::new(name, local_addr, task))
 }

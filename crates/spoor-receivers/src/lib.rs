@@ -18,6 +18,14 @@
 //! INVALID_ARGUMENT and overload with 429/RESOURCE_EXHAUSTED; never stops listening because of
 //! bad input; stops accepting and drains when the context's shutdown token fires.
 //!
+//! Limits, all applied in shared code: protobuf requests (and OTLP/JSON) are prescanned before
+//! decoding (span count, decoded size: [`prescan_protobuf`]); every decoded batch takes one ingest
+//! path that drops invalid spans and attributes over `spoor_model::attr_limits`; every TCP
+//! listener caps its connections and times out silent connections, slow headers and slow bodies
+//! ([`ConnectionLimits`]); while the context's [`MemoryLimiter`](spoor_telemetry::MemoryLimiter)
+//! is over its limit, new requests are refused before they are read. CORS is off unless origins
+//! are configured.
+//!
 //! ```no_run
 //! # async fn demo(ctx: spoor_receivers::ReceiverContext) -> Result<(), spoor_receivers::ReceiverError> {
 //! use spoor_receivers::{OtlpGrpcConfig, ReceiverConfig};
@@ -30,7 +38,9 @@
 
 pub mod body;
 mod component;
+mod ingest;
 mod jaeger;
+mod net;
 mod otlp;
 mod registry;
 pub mod status;
@@ -41,7 +51,11 @@ pub use component::{ReceiverContext, ReceiverError, RunningReceiver};
 pub use jaeger::{
     JaegerGrpcConfig, JaegerThriftBinaryConfig, JaegerThriftCompactConfig, JaegerThriftHttpConfig,
 };
-pub use otlp::{OtlpGrpcConfig, OtlpHttpConfig, Rejected, drop_invalid_spans};
+pub use net::ConnectionLimits;
+pub use otlp::{
+    DecodeBudget, OtlpGrpcConfig, OtlpHttpConfig, PrescanError, Rejected, drop_invalid_spans,
+    prescan_json, prescan_protobuf,
+};
 pub use registry::ReceiverConfig;
 pub use zipkin::ZipkinConfig;
 

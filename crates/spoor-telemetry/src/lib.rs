@@ -14,10 +14,14 @@
 //! assert!(telemetry.render().contains("spoor_receiver_spans_accepted_total{receiver=\"otlp\",transport=\"grpc\"} 3"));
 //! ```
 //!
+//! [`MemoryLimiter`] is the process's one memory limit (`--memory-limit`), measured from RSS.
+//!
 //! It is not a tracing exporter: Spoor does not trace itself yet.
 
+mod memory;
 mod receiver;
 
+pub use memory::{DEFAULT_SAMPLE_INTERVAL, MemoryLimiter, available_memory, current_rss};
 pub use receiver::ReceiverMetrics;
 
 use std::sync::Arc;

@@ -25,6 +25,7 @@ pub(crate) struct ReceiverFamilies {
     bytes: Family<ReceiverLabels, Counter>,
     requests: Family<ReceiverLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
+    attributes_dropped: Family<ErrorLabels, Counter>,
 }
 
 impl ReceiverFamilies {
@@ -37,6 +38,7 @@ impl ReceiverFamilies {
             bytes: Family::default(),
             requests: Family::default(),
             errors: Family::default(),
+            attributes_dropped: Family::default(),
         };
         registry.register(
             "receiver_spans_received",
@@ -73,6 +75,11 @@ impl ReceiverFamilies {
             "Requests or datagrams rejected, by reason",
             f.errors.clone(),
         );
+        registry.register(
+            "receiver_attributes_dropped",
+            "Attributes dropped at ingest because their value nests too deep or the span holds too many values, by reason",
+            f.attributes_dropped.clone(),
+        );
         f
     }
 
@@ -89,6 +96,7 @@ impl ReceiverFamilies {
             bytes: self.bytes.get_or_create(&labels).clone(),
             requests: self.requests.get_or_create(&labels).clone(),
             errors: self.errors.clone(),
+            attributes_dropped: self.attributes_dropped.clone(),
             receiver: labels.receiver,
             transport: labels.transport,
         }
@@ -105,6 +113,7 @@ pub struct ReceiverMetrics {
     bytes: Counter,
     requests: Counter,
     errors: Family<ErrorLabels, Counter>,
+    attributes_dropped: Family<ErrorLabels, Counter>,
     receiver: String,
     transport: String,
 }
@@ -143,6 +152,20 @@ impl ReceiverMetrics {
                 reason: reason.to_string(),
             })
             .inc();
+    }
+
+    /// `count` attributes were dropped at ingest for `reason` (the spans were kept).
+    pub fn attributes_dropped(&self, reason: &str, count: u64) {
+        if count == 0 {
+            return;
+        }
+        self.attributes_dropped
+            .get_or_create(&ErrorLabels {
+                receiver: self.receiver.clone(),
+                transport: self.transport.clone(),
+                reason: reason.to_string(),
+            })
+            .inc_by(count);
     }
 
     /// Current count of accepted spans (for tests and summaries).

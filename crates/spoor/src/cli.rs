@@ -71,6 +71,66 @@ pub enum WalFsync {
     Never,
 }
 
+/// `--memory-limit`: a size, `auto` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryLimit {
+    /// 80% of the memory available to the process (cgroup limit or physical memory).
+    Auto,
+    Off,
+    Bytes(u64),
+}
+
+impl MemoryLimit {
+    /// The limit in bytes, if any.
+    pub fn bytes(self) -> Option<u64> {
+        match self {
+            MemoryLimit::Off => None,
+            MemoryLimit::Bytes(b) => Some(b),
+            MemoryLimit::Auto => spoor_telemetry::available_memory().map(|m| m / 5 * 4),
+        }
+    }
+}
+
+/// Parses `auto`, `off`, or a size: a number with an optional unit (`B`, `KB`, `MB`, `GB`,
+/// `KiB`, `MiB`, `GiB`; also `K`, `M`, `G` as binary units).
+pub fn parse_memory_limit(s: &str) -> Result<MemoryLimit, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("auto") {
+        return Ok(MemoryLimit::Auto);
+    }
+    if t.eq_ignore_ascii_case("off") || t.eq_ignore_ascii_case("none") {
+        return Ok(MemoryLimit::Off);
+    }
+    parse_bytes(t).map(MemoryLimit::Bytes)
+}
+
+/// Parses a byte size such as `512MiB`, `2GB` or `1048576`.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: expected e.g. 512MiB, 2GB or a byte count"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        other => return Err(format!("invalid size {s:?}: unknown unit {other:?}")),
+    };
+    let bytes = number * multiplier as f64;
+    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("invalid size {s:?}: must be at least one byte"));
+    }
+    Ok(bytes as u64)
+}
+
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("invalid duration {s:?}: {e}"))
 }
@@ -225,11 +285,96 @@ pub struct RunArgs {
     pub max_request_bytes: usize,
 
     /// Most spans handed to the store and not yet stored; beyond it receivers answer
-    /// 429 / RESOURCE_EXHAUSTED so clients back off and retry.
+    /// 429 / RESOURCE_EXHAUSTED so clients back off and retry. It is also the most spans one
+    /// request may carry: a larger OTLP request is refused (413) before it is decoded.
     #[arg(long, env = "SPOOR_MAX_IN_FLIGHT_SPANS", default_value_t = 200_000)]
     pub max_in_flight_spans: usize,
+
+    /// Memory limit for the whole process, measured from its resident set size: above it every
+    /// receiver refuses new requests (429 / RESOURCE_EXHAUSTED, retry hint) until memory drops.
+    /// `auto`: 80% of the memory available (cgroup limit or RAM); `off`; or a size (512MiB, 2GB).
+    #[arg(long, env = "SPOOR_MEMORY_LIMIT", default_value = "auto", value_parser = parse_memory_limit)]
+    pub memory_limit: MemoryLimit,
+
+    /// Origins allowed to post to the OTLP HTTP receiver from a browser (comma-separated, `*`
+    /// for any). Default: none (no CORS headers).
+    #[arg(
+        long,
+        env = "SPOOR_OTLP_HTTP_CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGINS"
+    )]
+    pub otlp_http_cors_allowed_origins: Vec<String>,
+
+    /// Origins allowed to post to the Zipkin receiver from a browser (comma-separated, `*` for
+    /// any). Default: none (no CORS headers).
+    #[arg(
+        long,
+        env = "SPOOR_ZIPKIN_CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGINS"
+    )]
+    pub zipkin_cors_allowed_origins: Vec<String>,
+
+    /// Most open connections per receiver listener; more are closed as soon as accepted.
+    #[arg(long, env = "SPOOR_RECEIVER_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub receiver_max_connections: usize,
+
+    /// Time a receiver connection has to send its first byte, and an HTTP/1 client its request
+    /// headers (idle keep-alive connections are closed after it too).
+    #[arg(long, env = "SPOOR_RECEIVER_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub receiver_header_timeout: std::time::Duration,
+
+    /// Time a receiver client has to send a whole request body (HTTP: then 408) or request (gRPC).
+    #[arg(long, env = "SPOOR_RECEIVER_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub receiver_body_timeout: std::time::Duration,
+
+    /// A receiver connection on which nothing arrives for this long is closed.
+    #[arg(long, env = "SPOOR_RECEIVER_IDLE_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
+    pub receiver_idle_timeout: std::time::Duration,
 
     /// Log filter (tracing-subscriber syntax, e.g. `info` or `spoor=debug`); RUST_LOG overrides.
     #[arg(long, env = "SPOOR_LOG", default_value = "info")]
     pub log: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_memory_limits() {
+        assert_eq!(
+            parse_memory_limit("512MiB"),
+            Ok(MemoryLimit::Bytes(512 << 20))
+        );
+        assert_eq!(
+            parse_memory_limit("2GB"),
+            Ok(MemoryLimit::Bytes(2_000_000_000))
+        );
+        assert_eq!(parse_memory_limit("1.5G"), Ok(MemoryLimit::Bytes(3 << 29)));
+        assert_eq!(parse_memory_limit("4096"), Ok(MemoryLimit::Bytes(4096)));
+        assert_eq!(parse_memory_limit("off"), Ok(MemoryLimit::Off));
+        assert_eq!(parse_memory_limit("auto"), Ok(MemoryLimit::Auto));
+        assert!(parse_memory_limit("12 parsecs").is_err());
+        assert!(parse_memory_limit("0").is_err());
+        assert!(parse_memory_limit("MiB").is_err());
+        assert!(MemoryLimit::Auto.bytes().expect("linux") > 0);
+    }
+
+    #[test]
+    fn cors_origins_are_a_comma_list_and_none_by_default() {
+        let cli = Cli::try_parse_from(["spoor"]).expect("defaults");
+        assert!(cli.run.otlp_http_cors_allowed_origins.is_empty());
+        let cli = Cli::try_parse_from([
+            "spoor",
+            "--otlp-http-cors-allowed-origins",
+            "http://a.example,http://b.example",
+        ])
+        .expect("parses");
+        assert_eq!(
+            cli.run.otlp_http_cors_allowed_origins,
+            ["http://a.example", "http://b.example"]
+        );
+    }
 }

@@ -14,6 +14,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
+    if matches!(cli.command, None | Some(cli::Command::Run(_))) {
+        ensure_allocator_returns_memory();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("spoor")
@@ -42,6 +45,7 @@ fn main() -> anyhow::Result<()> {
 
 fn serve(runtime: &tokio::runtime::Runtime, args: cli::RunArgs) -> anyhow::Result<()> {
     init_logging(&args.log);
+    raise_open_file_limit();
     runtime.block_on(run::run(args))
 }
 
@@ -54,4 +58,56 @@ fn init_logging(default_filter: &str) {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
+}
+
+/// Raises the soft limit on open files to the hard limit, so that idle or slow clients cannot
+/// exhaust the (often 1024) default and make every listener refuse connections.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current == limit.maximum {
+        tracing::info!(nofile = ?limit.current, "open file limit");
+        return;
+    }
+    let raised = Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => {
+            tracing::info!(from = ?limit.current, to = ?limit.maximum, "raised the open file limit")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, soft = ?limit.current, "cannot raise the open file limit")
+        }
+    }
+}
+
+/// mimalloc gives freed memory back to the OS only after a delay that is checked on later
+/// allocator calls, so an idle server would keep the memory of closed connections and finished
+/// requests for good (and `--memory-limit`, measured from RSS, could not recover). With
+/// `MIMALLOC_PURGE_DELAY=0` it gives it back at once. mimalloc reads the option from the
+/// environment, which safe Rust cannot change for the running process, so the server
+/// re-executes itself once with it set (unless the user set it).
+fn ensure_allocator_returns_memory() {
+    #[cfg(feature = "mimalloc")]
+    {
+        use std::os::unix::process::CommandExt;
+        const VAR: &str = "MIMALLOC_PURGE_DELAY";
+        if std::env::var_os(VAR).is_some() {
+            return;
+        }
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        let mut args = std::env::args_os();
+        let mut command = std::process::Command::new(exe);
+        if let Some(arg0) = args.next() {
+            command.arg0(arg0);
+        }
+        let error = command.args(args).env(VAR, "0").exec();
+        eprintln!(
+            "warning: cannot re-execute with {VAR}=0 ({error}); freed memory is returned late"
+        );
+    }
 }

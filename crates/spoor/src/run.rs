@@ -6,11 +6,12 @@ use spoor_api::{Readiness, RunningServer};
 use spoor_engine::{Engine, EngineConfig, FsyncPolicy};
 use spoor_query::QueryService;
 use spoor_receivers::{
-    JaegerGrpcConfig, JaegerThriftBinaryConfig, JaegerThriftCompactConfig, JaegerThriftHttpConfig,
-    OtlpGrpcConfig, OtlpHttpConfig, ReceiverConfig, ReceiverContext, RunningReceiver, ZipkinConfig,
+    ConnectionLimits, JaegerGrpcConfig, JaegerThriftBinaryConfig, JaegerThriftCompactConfig,
+    JaegerThriftHttpConfig, OtlpGrpcConfig, OtlpHttpConfig, ReceiverConfig, ReceiverContext,
+    RunningReceiver, ZipkinConfig,
 };
 use spoor_storage::{MemoryStore, SpanReader, SpanWriter};
-use spoor_telemetry::Telemetry;
+use spoor_telemetry::{DEFAULT_SAMPLE_INTERVAL, MemoryLimiter, Telemetry};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{RunArgs, StorageKind, WalFsync};
@@ -21,17 +22,28 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The receivers the flags ask for, in start order.
 fn receiver_configs(args: &RunArgs) -> Vec<ReceiverConfig> {
+    let connections = ConnectionLimits {
+        max_connections: args.receiver_max_connections,
+        header_read_timeout: args.receiver_header_timeout,
+        body_read_timeout: args.receiver_body_timeout,
+        idle_timeout: args.receiver_idle_timeout,
+    };
     let mut out = Vec::new();
     if let Some(endpoint) = args.otlp_grpc.addr() {
         out.push(ReceiverConfig::OtlpGrpc(OtlpGrpcConfig {
             endpoint,
             max_recv_msg_size: args.max_request_bytes,
+            max_spans_per_request: args.max_in_flight_spans,
+            connections,
         }));
     }
     if let Some(endpoint) = args.otlp_http.addr() {
         out.push(ReceiverConfig::OtlpHttp(OtlpHttpConfig {
             endpoint,
             max_request_body_size: args.max_request_bytes,
+            max_spans_per_request: args.max_in_flight_spans,
+            cors_allowed_origins: args.otlp_http_cors_allowed_origins.clone(),
+            connections,
         }));
     }
     if let Some(endpoint) = args.jaeger_thrift_compact.addr() {
@@ -54,18 +66,23 @@ fn receiver_configs(args: &RunArgs) -> Vec<ReceiverConfig> {
         out.push(ReceiverConfig::JaegerThriftHttp(JaegerThriftHttpConfig {
             endpoint,
             max_request_body_size: args.max_request_bytes,
+            connections,
         }));
     }
     if let Some(endpoint) = args.jaeger_grpc.addr() {
         out.push(ReceiverConfig::JaegerGrpc(JaegerGrpcConfig {
             endpoint,
             max_recv_msg_size: args.max_request_bytes,
+            connections,
         }));
     }
     if let Some(endpoint) = args.zipkin.addr() {
         out.push(ReceiverConfig::Zipkin(ZipkinConfig {
             endpoint,
             max_request_body_size: args.max_request_bytes,
+            max_spans_per_request: args.max_in_flight_spans,
+            cors_allowed_origins: args.zipkin_cors_allowed_origins.clone(),
+            connections,
         }));
     }
     out
@@ -75,6 +92,11 @@ fn receiver_configs(args: &RunArgs) -> Vec<ReceiverConfig> {
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let telemetry = Telemetry::new();
     let shutdown = CancellationToken::new();
+    let memory = MemoryLimiter::new(args.memory_limit.bytes(), &telemetry);
+    memory
+        .start_sampler(DEFAULT_SAMPLE_INTERVAL)
+        .context("starting the memory sampler")?;
+    tracing::info!(limit_bytes = ?memory.limit(), "memory limit");
     let readiness = Readiness::default();
 
     let mut engine: Option<Arc<Engine>> = None;
@@ -128,6 +150,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         sink: Arc::new(StoreSink::new(writer, args.max_in_flight_spans, &telemetry)),
         telemetry: telemetry.clone(),
         shutdown: shutdown.clone(),
+        memory: memory.clone(),
     };
     let mut receivers: Vec<RunningReceiver> = Vec::new();
     for config in receiver_configs(&args) {

@@ -15,13 +15,16 @@ use serde::Deserialize;
 use spoor_model::ErrorKind;
 use spoor_telemetry::ReceiverMetrics;
 
-use super::ingest::{WarnLimiter, deliver};
 use super::model::batch_to_otlp;
-use super::thrift::decode_batch;
-use crate::body::{DEFAULT_MAX_BODY_BYTES, decode_body};
-use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, serve_http};
+use super::thrift::decode_batch_within;
+use crate::body::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST, decode_body};
+use crate::component::{ReceiverContext, ReceiverError, RunningReceiver};
+use crate::ingest::{WarnLimiter, deliver};
+use crate::net::{ConnectionLimits, serve_http};
+use crate::otlp::DecodeBudget;
 use crate::status::http_error;
 use crate::thrift::Protocol;
+use crate::thrift::ThriftError;
 
 /// Jaeger collector HTTP thrift endpoint (14268).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -30,6 +33,8 @@ pub struct JaegerThriftHttpConfig {
     pub endpoint: SocketAddr,
     /// Largest accepted body after decompression.
     pub max_request_body_size: usize,
+    /// Connection limits and timeouts.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for JaegerThriftHttpConfig {
@@ -37,6 +42,7 @@ impl Default for JaegerThriftHttpConfig {
         Self {
             endpoint: SocketAddr::from(([0, 0, 0, 0], 14268)),
             max_request_body_size: DEFAULT_MAX_BODY_BYTES,
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -45,8 +51,9 @@ impl JaegerThriftHttpConfig {
     pub const NAME: &'static str = "jaeger-thrift-http";
 
     pub async fn build(&self, ctx: ReceiverContext) -> Result<RunningReceiver, ReceiverError> {
+        let metrics = ctx.telemetry.receiver("jaeger", "http");
         let state = HttpState {
-            metrics: ctx.telemetry.receiver("jaeger", "http"),
+            metrics: metrics.clone(),
             limit: self.max_request_body_size,
             limiter: WarnLimiter::default(),
             ctx: ctx.clone(),
@@ -55,7 +62,16 @@ impl JaegerThriftHttpConfig {
             .route("/api/traces", post(post_traces))
             .layer(DefaultBodyLimit::max(self.max_request_body_size))
             .with_state(state);
-        serve_http(Self::NAME, self.endpoint, router, &ctx).await
+        serve_http(
+            Self::NAME,
+            self.endpoint,
+            router,
+            &ctx,
+            self.connections,
+            self.max_request_body_size,
+            metrics,
+        )
+        .await
     }
 }
 
@@ -126,8 +142,14 @@ async fn post_traces(
             return http_error(e.kind(), &e.to_string());
         }
     };
-    let batch = match decode_batch(&body, Protocol::Binary) {
+    let budget = DecodeBudget::new(state.limit, DEFAULT_MAX_SPANS_PER_REQUEST);
+    let batch = match decode_batch_within(&body, Protocol::Binary, budget.max_decoded_bytes) {
         Ok(b) => b,
+        Err(e @ ThriftError::TooLarge { .. }) => {
+            state.metrics.request_error("decoded_too_large", wire_bytes);
+            state.limiter.warn(name, "decoded_too_large", &e);
+            return http_error(ErrorKind::TooLarge, &e.to_string());
+        }
         Err(e) => {
             state.metrics.request_error("decode", wire_bytes);
             state.limiter.warn(name, "decode", &e);

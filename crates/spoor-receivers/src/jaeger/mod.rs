@@ -3,9 +3,9 @@
 //! 14250). All decode into one Jaeger model ([`model`]) translated to OTLP by the OTel
 //! Collector's rules.
 
+pub(crate) mod codec;
 mod grpc;
 mod http;
-pub(crate) mod ingest;
 pub mod model;
 pub mod proto;
 pub mod thrift;

@@ -65,6 +65,7 @@ impl Harness {
             sink: self.sink.clone(),
             telemetry: self.telemetry.clone(),
             shutdown: self.shutdown.clone(),
+            memory: spoor_telemetry::MemoryLimiter::off(),
         }
     }
 
@@ -280,6 +281,7 @@ async fn http_thrift_answers_202_400_413_415() {
     let running = JaegerThriftHttpConfig {
         endpoint: localhost(),
         max_request_body_size: 100_000,
+        ..Default::default()
     }
     .build(h.ctx())
     .await

@@ -503,3 +503,22 @@ fn protobuf_batches_use_span_processes_and_references() {
     };
     assert!(batch_from_proto(bad).is_err());
 }
+
+#[test]
+fn a_batch_of_many_empty_spans_is_refused_before_it_is_decoded() {
+    // Batch { process: Process { serviceName: "s" }, spans: [100 000 empty structs] }
+    let n: i32 = 100_000;
+    let mut body = vec![0x0c, 0x00, 0x01, 0x0b, 0x00, 0x01, 0, 0, 0, 1, b's', 0x00];
+    body.extend_from_slice(&[0x0f, 0x00, 0x02, 0x0c]);
+    body.extend_from_slice(&n.to_be_bytes());
+    body.extend(std::iter::repeat_n(0u8, n as usize));
+    body.push(0x00);
+    let limit = 1024 * 1024;
+    let err = decode_batch_within(&body, Protocol::Binary, limit).expect_err("too large");
+    assert!(
+        matches!(err, crate::thrift::ThriftError::TooLarge { limit: l } if l == limit),
+        "{err}"
+    );
+    let batch = decode_batch_within(&body, Protocol::Binary, usize::MAX).expect("unlimited");
+    assert_eq!(batch.spans.len(), n as usize);
+}

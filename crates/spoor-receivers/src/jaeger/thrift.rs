@@ -13,6 +13,17 @@ pub fn decode_batch(bytes: &[u8], protocol: Protocol) -> Result<JaegerBatch, Thr
     read_batch(&mut r)
 }
 
+/// [`decode_batch`], refusing a batch whose spans, tags, logs and references would take more
+/// than `max_decoded_bytes` once decoded ([`ThriftError::TooLarge`]).
+pub(crate) fn decode_batch_within(
+    bytes: &[u8],
+    protocol: Protocol,
+    max_decoded_bytes: usize,
+) -> Result<JaegerBatch, ThriftError> {
+    let mut r = Reader::with_decoded_limit(bytes, protocol, max_decoded_bytes);
+    read_batch(&mut r)
+}
+
 /// Decodes an `Agent.emitBatch` oneway message (a UDP datagram to the agent ports).
 pub fn decode_agent_message(bytes: &[u8], protocol: Protocol) -> Result<JaegerBatch, ThriftError> {
     let mut r = Reader::new(bytes, protocol);

@@ -16,10 +16,10 @@ use spoor_telemetry::ReceiverMetrics;
 use tokio::net::UdpSocket;
 use tokio::sync::{Mutex, mpsc};
 
-use super::ingest::{WarnLimiter, deliver};
 use super::model::batch_to_otlp;
 use super::thrift::decode_agent_message;
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver};
+use crate::ingest::{WarnLimiter, deliver};
 use crate::thrift::{Protocol, Reader, TType};
 
 /// Largest datagram accepted (the Jaeger clients' limit is 65000 bytes).
@@ -282,6 +282,12 @@ async fn decode_loop(
         let next = rx.lock().await.recv().await;
         let Some(datagram) = next else { return };
         queued.fetch_sub(datagram.len(), Ordering::AcqRel);
+        if !ctx.memory.admit() {
+            // No client to answer: the datagram is dropped undecoded and counted.
+            metrics.request_error("memory_limit", datagram.len() as u64);
+            limiter.warn(name, "memory_limit", &"spoor is over its memory limit");
+            continue;
+        }
         match decode_agent_message(&datagram, protocol) {
             Ok(batch) => {
                 let otlp = batch_to_otlp(batch);

@@ -9,25 +9,33 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use prost::Message;
 use serde::Deserialize;
+use spoor_model::ErrorKind;
 use spoor_model::otlp_collector::{ExportTraceServiceRequest, ExportTraceServiceResponse};
-use spoor_model::{ErrorKind, span_count};
 use spoor_telemetry::ReceiverMetrics;
-use tower_http::cors::CorsLayer;
 
-use super::validate::drop_invalid_spans;
-use crate::body::{DEFAULT_MAX_BODY_BYTES, decode_body};
-use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, serve_http};
+use super::prescan::{DecodeBudget, prescan_json, prescan_protobuf};
+use crate::body::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST, decode_body};
+use crate::component::{ReceiverContext, ReceiverError, RunningReceiver};
+use crate::ingest::deliver;
+use crate::net::{ConnectionLimits, cors_layer, serve_http};
+use crate::status::RpcStatus;
 use spoor_model::otlp_json::decode_json_request;
 
 /// OTLP over HTTP: `POST /v1/traces` with `application/x-protobuf` or `application/json`,
-/// optionally gzip/deflate compressed, answered in the request's encoding. CORS is open so
-/// browser SDKs can post.
+/// optionally gzip/deflate compressed, answered in the request's encoding. Browser SDKs can post
+/// from the origins in `cors_allowed_origins` (none by default).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct OtlpHttpConfig {
     pub endpoint: SocketAddr,
     /// Largest accepted body after decompression.
     pub max_request_body_size: usize,
+    /// Most spans in one request; a larger request is refused before it is decoded.
+    pub max_spans_per_request: usize,
+    /// Origins allowed to post from a browser (`*` for any); empty: no CORS.
+    pub cors_allowed_origins: Vec<String>,
+    /// Connection limits and timeouts.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for OtlpHttpConfig {
@@ -35,6 +43,9 @@ impl Default for OtlpHttpConfig {
         Self {
             endpoint: SocketAddr::from(([0, 0, 0, 0], 4318)),
             max_request_body_size: DEFAULT_MAX_BODY_BYTES,
+            max_spans_per_request: DEFAULT_MAX_SPANS_PER_REQUEST,
+            cors_allowed_origins: Vec::new(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -43,17 +54,30 @@ impl OtlpHttpConfig {
     pub const NAME: &'static str = "otlp-http";
 
     pub async fn build(&self, ctx: ReceiverContext) -> Result<RunningReceiver, ReceiverError> {
+        let metrics = ctx.telemetry.receiver("otlp", "http");
         let state = HttpState {
-            metrics: ctx.telemetry.receiver("otlp", "http"),
+            metrics: metrics.clone(),
             limit: self.max_request_body_size,
+            budget: DecodeBudget::new(self.max_request_body_size, self.max_spans_per_request),
             ctx: ctx.clone(),
         };
-        let router = Router::new()
+        let mut router = Router::new()
             .route("/v1/traces", post(export))
             .layer(DefaultBodyLimit::max(self.max_request_body_size))
-            .layer(CorsLayer::permissive())
             .with_state(state);
-        serve_http(Self::NAME, self.endpoint, router, &ctx).await
+        if let Some(cors) = cors_layer(&self.cors_allowed_origins) {
+            router = router.layer(cors);
+        }
+        serve_http(
+            Self::NAME,
+            self.endpoint,
+            router,
+            &ctx,
+            self.connections,
+            self.max_request_body_size,
+            metrics,
+        )
+        .await
     }
 }
 
@@ -62,6 +86,7 @@ struct HttpState {
     ctx: ReceiverContext,
     metrics: ReceiverMetrics,
     limit: usize,
+    budget: DecodeBudget,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -120,6 +145,15 @@ async fn export(
             return status_response(encoding, e.kind(), &e.to_string());
         }
     };
+    let scanned = match encoding {
+        Encoding::Protobuf => prescan_protobuf(&body, state.budget),
+        Encoding::Json => prescan_json(&body, state.budget),
+    };
+    if let Err(e) = scanned {
+        state.metrics.request_error(e.reason(), wire_bytes);
+        let kind = e.kind();
+        return status_response(encoding, kind, &e.to_string());
+    }
     let request = match encoding {
         Encoding::Protobuf => {
             ExportTraceServiceRequest::decode(body).map_err(|e| format!("invalid protobuf: {e}"))
@@ -133,23 +167,19 @@ async fn export(
             return status_response(encoding, ErrorKind::InvalidInput, &message);
         }
     };
-    let mut batch = request.resource_spans;
-    let total = span_count(&batch) as u64;
-    state.metrics.received(total, wire_bytes);
-    let rejected = drop_invalid_spans(&mut batch);
-    if rejected.spans > 0 {
-        state.metrics.refused(rejected.spans);
-        state.metrics.request_error("invalid_span", 0);
-    }
-    let accepted = total - rejected.spans;
-    if accepted > 0 {
-        if let Err(e) = state.ctx.sink.consume(batch).await {
-            state.metrics.refused(accepted);
-            state.metrics.request_error(e.kind.as_str(), 0);
-            return status_response(encoding, e.kind, &e.message);
-        }
-        state.metrics.accepted(accepted);
-    }
+    let delivered = match deliver(
+        &state.ctx,
+        &state.metrics,
+        request.resource_spans,
+        wire_bytes,
+        true,
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err((kind, message)) => return status_response(encoding, kind, &message),
+    };
+    let rejected = delivered.rejected;
     let response = ExportTraceServiceResponse {
         partial_success: (rejected.spans > 0).then(|| {
             spoor_model::otlp_collector::ExportTracePartialSuccess {
@@ -181,6 +211,7 @@ fn status_response(encoding: Encoding, kind: ErrorKind, message: &str) -> Respon
         Encoding::Protobuf => RpcStatus {
             code: kind.grpc_code(),
             message: message.to_string(),
+            details: Vec::new(),
         }
         .encode_to_vec(),
         Encoding::Json => serde_json::json!({"code": kind.grpc_code(), "message": message})
@@ -203,13 +234,4 @@ fn with_content_type(status: StatusCode, encoding: Encoding, body: Vec<u8>) -> R
         HeaderValue::from_static(encoding.content_type()),
     );
     response
-}
-
-/// `google.rpc.Status` without details.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
 }

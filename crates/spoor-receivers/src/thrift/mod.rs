@@ -53,4 +53,6 @@ pub enum ThriftError {
     Invalid { pos: usize, detail: String },
     #[error("thrift nesting deeper than {MAX_DEPTH}")]
     TooDeep,
+    #[error("thrift message would decode to more than {limit} bytes")]
+    TooLarge { limit: usize },
 }

@@ -14,6 +14,9 @@ pub struct Reader<'a> {
     current_field: i16,
     /// Compact protocol: a boolean field carries its value in the field header.
     pending_bool: Option<bool>,
+    /// Bytes that list elements may still take once decoded, and the limit they started at.
+    decoded_left: usize,
+    decoded_limit: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -26,6 +29,19 @@ impl<'a> Reader<'a> {
             last_field: Vec::new(),
             current_field: 0,
             pending_bool: None,
+            decoded_left: usize::MAX,
+            decoded_limit: usize::MAX,
+        }
+    }
+
+    /// A reader that refuses ([`ThriftError::TooLarge`]) once the structs read through
+    /// [`Reader::read_struct_list`] would take more than `max_decoded_bytes` in memory: a list
+    /// of empty structs takes one byte each on the wire and hundreds once decoded.
+    pub fn with_decoded_limit(buf: &'a [u8], protocol: Protocol, max_decoded_bytes: usize) -> Self {
+        Self {
+            decoded_left: max_decoded_bytes,
+            decoded_limit: max_decoded_bytes,
+            ..Self::new(buf, protocol)
         }
     }
 
@@ -401,6 +417,12 @@ impl<'a> Reader<'a> {
         self.enter()?;
         let mut out = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
+            let Some(left) = self.decoded_left.checked_sub(std::mem::size_of::<T>()) else {
+                return Err(ThriftError::TooLarge {
+                    limit: self.decoded_limit,
+                });
+            };
+            self.decoded_left = left;
             out.push(item(self)?);
         }
         self.depth -= 1;

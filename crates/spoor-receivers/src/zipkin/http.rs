@@ -12,26 +12,33 @@ use http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use spoor_model::ErrorKind;
 use spoor_telemetry::ReceiverMetrics;
-use tower_http::cors::CorsLayer;
 
 use super::json::{ZipkinError, decode_v1_json, decode_v2_json};
 use super::model::{ZipkinSpan, spans_to_otlp};
 use super::proto::decode_v2_proto;
 use super::thrift::decode_v1_thrift;
-use crate::body::{DEFAULT_MAX_BODY_BYTES, decode_body};
-use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, serve_http};
-use crate::jaeger::ingest::{WarnLimiter, deliver};
+use crate::body::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST, decode_body};
+use crate::component::{ReceiverContext, ReceiverError, RunningReceiver};
+use crate::ingest::{WarnLimiter, deliver};
+use crate::net::{ConnectionLimits, cors_layer, serve_http};
+use crate::otlp::{DecodeBudget, prescan_zipkin_json, prescan_zipkin_proto};
 use crate::status::http_error;
 
 /// Zipkin HTTP: `POST /api/v2/spans` (JSON or `application/x-protobuf`) and `POST /api/v1/spans`
-/// (JSON or `application/x-thrift`), gzip accepted, answered 202 Accepted. CORS is open so browser
-/// tracers can post.
+/// (JSON or `application/x-thrift`), gzip accepted, answered 202 Accepted. Browser tracers can
+/// post from the origins in `cors_allowed_origins` (none by default).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ZipkinConfig {
     pub endpoint: SocketAddr,
     /// Largest accepted body after decompression.
     pub max_request_body_size: usize,
+    /// Most spans in one request; a larger protobuf request is refused before it is decoded.
+    pub max_spans_per_request: usize,
+    /// Origins allowed to post from a browser (`*` for any); empty: no CORS.
+    pub cors_allowed_origins: Vec<String>,
+    /// Connection limits and timeouts.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ZipkinConfig {
@@ -39,6 +46,9 @@ impl Default for ZipkinConfig {
         Self {
             endpoint: SocketAddr::from(([0, 0, 0, 0], 9411)),
             max_request_body_size: DEFAULT_MAX_BODY_BYTES,
+            max_spans_per_request: DEFAULT_MAX_SPANS_PER_REQUEST,
+            cors_allowed_origins: Vec::new(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -47,19 +57,32 @@ impl ZipkinConfig {
     pub const NAME: &'static str = "zipkin";
 
     pub async fn build(&self, ctx: ReceiverContext) -> Result<RunningReceiver, ReceiverError> {
+        let metrics = ctx.telemetry.receiver("zipkin", "http");
         let state = HttpState {
-            metrics: ctx.telemetry.receiver("zipkin", "http"),
+            metrics: metrics.clone(),
             limit: self.max_request_body_size,
+            budget: DecodeBudget::new(self.max_request_body_size, self.max_spans_per_request),
             limiter: WarnLimiter::default(),
             ctx: ctx.clone(),
         };
-        let router = Router::new()
+        let mut router = Router::new()
             .route("/api/v2/spans", post(post_v2))
             .route("/api/v1/spans", post(post_v1))
             .layer(DefaultBodyLimit::max(self.max_request_body_size))
-            .layer(CorsLayer::permissive())
             .with_state(state);
-        serve_http(Self::NAME, self.endpoint, router, &ctx).await
+        if let Some(cors) = cors_layer(&self.cors_allowed_origins) {
+            router = router.layer(cors);
+        }
+        serve_http(
+            Self::NAME,
+            self.endpoint,
+            router,
+            &ctx,
+            self.connections,
+            self.max_request_body_size,
+            metrics,
+        )
+        .await
     }
 }
 
@@ -68,10 +91,20 @@ struct HttpState {
     ctx: ReceiverContext,
     metrics: ReceiverMetrics,
     limit: usize,
+    budget: DecodeBudget,
     limiter: WarnLimiter,
 }
 
 type Decoder = fn(&[u8]) -> Result<Vec<ZipkinSpan>, ZipkinError>;
+
+/// The body's encoding, for the prescan before decoding (thrift lists carry their length and
+/// are checked against the body by the thrift reader).
+#[derive(Clone, Copy)]
+enum Format {
+    Json,
+    Protobuf,
+    Thrift,
+}
 
 fn media_type(headers: &HeaderMap) -> String {
     headers
@@ -89,9 +122,11 @@ async fn post_v2(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     // Zipkin treats a missing content type as JSON.
-    let decoder: Option<Decoder> = match media_type(&headers).as_str() {
-        "" | "application/json" => Some(decode_v2_json),
-        "application/x-protobuf" | "application/protobuf" => Some(decode_v2_proto),
+    let decoder: Option<(Decoder, Format)> = match media_type(&headers).as_str() {
+        "" | "application/json" => Some((decode_v2_json, Format::Json)),
+        "application/x-protobuf" | "application/protobuf" => {
+            Some((decode_v2_proto, Format::Protobuf))
+        }
         _ => None,
     };
     handle(
@@ -109,9 +144,11 @@ async fn post_v1(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let decoder: Option<Decoder> = match media_type(&headers).as_str() {
-        "" | "application/json" => Some(decode_v1_json),
-        "application/x-thrift" | "application/vnd.apache.thrift.binary" => Some(decode_v1_thrift),
+    let decoder: Option<(Decoder, Format)> = match media_type(&headers).as_str() {
+        "" | "application/json" => Some((decode_v1_json, Format::Json)),
+        "application/x-thrift" | "application/vnd.apache.thrift.binary" => {
+            Some((decode_v1_thrift, Format::Thrift))
+        }
         _ => None,
     };
     handle(
@@ -128,7 +165,7 @@ async fn handle(
     State(state): State<HttpState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-    decoder: Option<Decoder>,
+    decoder: Option<(Decoder, Format)>,
     supported: &str,
 ) -> Response {
     let name = ZipkinConfig::NAME;
@@ -143,7 +180,7 @@ async fn handle(
         }
     };
     let wire_bytes = body.len() as u64;
-    let Some(decoder) = decoder else {
+    let Some((decoder, format)) = decoder else {
         let media = media_type(&headers);
         state
             .metrics
@@ -163,6 +200,17 @@ async fn handle(
             return http_error(e.kind(), &e.to_string());
         }
     };
+    let scanned = match format {
+        Format::Protobuf => prescan_zipkin_proto(&body, state.budget),
+        Format::Json => prescan_zipkin_json(&body, state.budget),
+        Format::Thrift => Ok(Default::default()),
+    };
+    if let Err(e) = scanned {
+        state.metrics.request_error(e.reason(), wire_bytes);
+        state.limiter.warn(name, e.reason(), &e);
+        let kind = e.kind();
+        return http_error(kind, &e.to_string());
+    }
     let spans = match decoder(&body) {
         Ok(s) => s,
         Err(e) => {

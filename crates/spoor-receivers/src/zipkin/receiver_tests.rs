@@ -24,6 +24,7 @@ async fn accepts_v1_v2_json_and_proto_and_rejects_bad_input() {
     let running = ZipkinConfig {
         endpoint: SocketAddr::from(([127, 0, 0, 1], 0)),
         max_request_body_size: 100_000,
+        ..Default::default()
     }
     .build(h.ctx())
     .await

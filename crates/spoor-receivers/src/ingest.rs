@@ -1,26 +1,37 @@
-//! What the legacy receivers share once a payload is decoded: counting, validation, handing the
+//! The one ingest path every receiver takes once a payload is decoded: counting, validation
+//! (invalid ids refused, attribute values bounded by [`spoor_model::attr_limits`]), handing the
 //! batch to the sink; and a rate-limited warning for bad input.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use spoor_model::attr_limits::{AttributeLimit, limit_attributes};
 use spoor_model::{ErrorKind, ResourceSpans, span_count};
 use spoor_telemetry::ReceiverMetrics;
 
 use crate::component::ReceiverContext;
-use crate::otlp::drop_invalid_spans;
+use crate::otlp::{Rejected, drop_invalid_spans};
 
-/// Counts a decoded batch as received, drops invalid spans (refused), and hands the rest to the
-/// sink. Returns the number accepted, or the sink's error kind and message (the spans are then
-/// counted as refused; callers without a client to answer count them as dropped instead).
+/// What [`deliver`] did with a batch.
+#[derive(Debug, Default)]
+pub(crate) struct Delivered {
+    /// Spans refused as invalid (reported to OTLP clients as a partial success).
+    pub(crate) rejected: Rejected,
+}
+
+/// Counts a decoded batch as received, drops invalid spans (refused), drops attributes whose
+/// values exceed the nesting or value-count bounds (counted in
+/// `spoor_receiver_attributes_dropped_total`; the spans are kept), and hands the rest to the
+/// sink. On a sink error returns its kind and message (the spans are then counted as refused;
+/// callers without a client to answer count them as dropped instead).
 pub(crate) async fn deliver(
     ctx: &ReceiverContext,
     metrics: &ReceiverMetrics,
     mut batch: Vec<ResourceSpans>,
     wire_bytes: u64,
     answerable: bool,
-) -> Result<u64, (ErrorKind, String)> {
+) -> Result<Delivered, (ErrorKind, String)> {
     let total = span_count(&batch) as u64;
     metrics.received(total, wire_bytes);
     let rejected = drop_invalid_spans(&mut batch);
@@ -32,6 +43,12 @@ pub(crate) async fn deliver(
         }
         metrics.request_error("invalid_span", 0);
     }
+    let dropped = limit_attributes(&mut batch);
+    metrics.attributes_dropped(AttributeLimit::TooDeep.as_str(), dropped.too_deep);
+    metrics.attributes_dropped(
+        AttributeLimit::TooManyValues.as_str(),
+        dropped.too_many_values,
+    );
     let accepted = total - rejected.spans;
     if accepted > 0 {
         if let Err(e) = ctx.sink.consume(batch).await {
@@ -45,7 +62,7 @@ pub(crate) async fn deliver(
         }
         metrics.accepted(accepted);
     }
-    Ok(accepted)
+    Ok(Delivered { rejected })
 }
 
 /// Logs a warning at most once per interval, saying how many were suppressed in between, so a

@@ -1,0 +1,409 @@
+//! Listener hygiene shared by every TCP receiver: a cap on open connections, a deadline for a
+//! connection's first byte and for idle connections, header and body read timeouts, and the
+//! memory gate that refuses new requests while the process is over `--memory-limit`.
+//!
+//! HTTP receivers are served by [`serve_http`]; gRPC receivers build their server with
+//! [`grpc_server`] and take connections from [`limited_incoming`].
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use serde::Deserialize;
+use spoor_model::ErrorKind;
+use spoor_telemetry::{MemoryLimiter, ReceiverMetrics};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+
+use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, bind_tcp};
+use crate::status::{grpc_status, http_error};
+
+/// Limits on one listener's connections.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionLimits {
+    /// Most connections open at once; a connection beyond it is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// Time a new connection has to send its first byte, and an HTTP/1 client to send a
+    /// request's headers (idle keep-alive connections are closed after it too).
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a whole request body (HTTP) or request (gRPC).
+    pub body_read_timeout: Duration,
+    /// A connection on which nothing was received for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A TCP connection holding its listener's connection permit, closed with an error once it has
+/// been silent past its deadline (the first-byte deadline, then the idle deadline).
+pub(crate) struct LimitedStream {
+    inner: TcpStream,
+    _permit: OwnedSemaphorePermit,
+    idle: Duration,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl LimitedStream {
+    fn new(inner: TcpStream, permit: OwnedSemaphorePermit, limits: &ConnectionLimits) -> Self {
+        Self {
+            inner,
+            _permit: permit,
+            idle: limits.idle_timeout,
+            deadline: Box::pin(tokio::time::sleep(limits.header_read_timeout)),
+        }
+    }
+}
+
+impl AsyncRead for LimitedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    let next = Instant::now() + self.idle;
+                    self.deadline.as_mut().reset(next);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connection silent past its deadline",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl AsyncWrite for LimitedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+impl tonic::transport::server::Connected for LimitedStream {
+    type ConnectInfo = <TcpStream as tonic::transport::server::Connected>::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.inner.connect_info()
+    }
+}
+
+/// Accepted connections of `listener`, each holding a permit; beyond `max_connections` a new
+/// connection is closed at once and counted (`reason="too_many_connections"`).
+pub(crate) fn limited_incoming(
+    listener: TcpListener,
+    limits: ConnectionLimits,
+    metrics: ReceiverMetrics,
+) -> impl tokio_stream::Stream<Item = io::Result<LimitedStream>> + Send + 'static {
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    TcpListenerStream::new(listener).filter_map(move |accepted| {
+        let stream = match accepted {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::debug!(error = %e, "accept failed");
+                return None;
+            }
+        };
+        match permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let _ = stream.set_nodelay(true);
+                Some(Ok(LimitedStream::new(stream, permit, &limits)))
+            }
+            Err(_) => {
+                metrics.request_error("too_many_connections", 0);
+                None
+            }
+        }
+    })
+}
+
+/// What the HTTP gate needs: the memory limit, the body limits, the receiver's counters.
+#[derive(Clone)]
+struct HttpGate {
+    memory: MemoryLimiter,
+    metrics: ReceiverMetrics,
+    max_body_bytes: usize,
+    body_read_timeout: Duration,
+}
+
+/// Runs before every HTTP handler: refuses while over the memory limit (429 with Retry-After,
+/// before the body is read), then reads the whole body within `body_read_timeout` (408) and
+/// `max_body_bytes` (413).
+async fn http_gate(State(gate): State<HttpGate>, request: Request, next: Next) -> Response {
+    if request.method() == http::Method::OPTIONS {
+        return next.run(request).await;
+    }
+    if !gate.memory.admit() {
+        gate.metrics.request_error("memory_limit", 0);
+        return http_error(
+            ErrorKind::Overloaded,
+            "spoor is over its memory limit; retry later",
+        );
+    }
+    let (parts, body) = request.into_parts();
+    let read = axum::body::to_bytes(body, gate.max_body_bytes);
+    let bytes = match tokio::time::timeout(gate.body_read_timeout, read).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || e.to_string().contains("length limit");
+            if too_large {
+                gate.metrics.request_error("too_large", 0);
+                return http_error(
+                    ErrorKind::TooLarge,
+                    &format!("body exceeds {} bytes", gate.max_body_bytes),
+                );
+            }
+            gate.metrics.request_error("body_read", 0);
+            return http_error(ErrorKind::InvalidInput, &format!("cannot read body: {e}"));
+        }
+        Err(_) => {
+            gate.metrics.request_error("body_timeout", 0);
+            let mut response = (
+                http::StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "request body not received within {:?}\n",
+                    gate.body_read_timeout
+                ),
+            )
+                .into_response();
+            response.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+            return response;
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// Binds `addr` and serves `router` behind the memory gate and the connection limits until the
+/// context's shutdown token fires, then drains.
+pub(crate) async fn serve_http(
+    name: &'static str,
+    addr: SocketAddr,
+    router: axum::Router,
+    ctx: &ReceiverContext,
+    limits: ConnectionLimits,
+    max_body_bytes: usize,
+    metrics: ReceiverMetrics,
+) -> Result<RunningReceiver, ReceiverError> {
+    let (listener, local_addr) = bind_tcp(name, addr).await?;
+    let gate = HttpGate {
+        memory: ctx.memory.clone(),
+        metrics: metrics.clone(),
+        max_body_bytes,
+        body_read_timeout: limits.body_read_timeout,
+    };
+    let router = router.layer(axum::middleware::from_fn_with_state(gate, http_gate));
+    let shutdown = ctx.shutdown.clone();
+    let task = tokio::spawn(async move {
+        let tracker = TaskTracker::new();
+        let mut incoming = std::pin::pin!(limited_incoming(listener, limits, metrics));
+        loop {
+            let stream = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                next = incoming.next() => match next {
+                    Some(Ok(stream)) => stream,
+                    Some(Err(_)) => continue,
+                    None => break,
+                },
+            };
+            let router = router.clone();
+            let shutdown = shutdown.clone();
+            tracker.spawn(async move {
+                let service = TowerToHyperService::new(
+                    router.map_request(|r: http::Request<hyper::body::Incoming>| r.map(Body::new)),
+                );
+                let mut builder = Builder::new(TokioExecutor::new());
+                builder
+                    .http1()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limits.header_read_timeout);
+                builder
+                    .http2()
+                    .timer(TokioTimer::new())
+                    .keep_alive_interval(Some(limits.idle_timeout / 2));
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                let mut conn = std::pin::pin!(conn);
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::trace!(receiver = name, error = %e, "connection ended");
+                        }
+                    }
+                    _ = shutdown.cancelled() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    }
+                }
+            });
+        }
+        tracker.close();
+        tracker.wait().await;
+    });
+    Ok(RunningReceiver::new(name, local_addr, task))
+}
+
+/// A tonic server builder with the receivers' gRPC settings: the memory gate in front of every
+/// service, a deadline per request, and HTTP/2 keep-alive pings to detect dead peers.
+pub(crate) fn grpc_server(
+    ctx: &ReceiverContext,
+    limits: &ConnectionLimits,
+    metrics: ReceiverMetrics,
+) -> tonic::transport::Server<tower::layer::util::Stack<GrpcGateLayer, tower::layer::util::Identity>>
+{
+    tonic::transport::Server::builder()
+        .timeout(limits.body_read_timeout)
+        .http2_keepalive_interval(Some(limits.idle_timeout / 2))
+        .http2_keepalive_timeout(Some(limits.header_read_timeout))
+        .layer(GrpcGateLayer {
+            memory: ctx.memory.clone(),
+            metrics,
+        })
+}
+
+/// Refuses gRPC calls with RESOURCE_EXHAUSTED (and a retry hint) while the process is over its
+/// memory limit, before the request is read.
+#[derive(Clone)]
+pub(crate) struct GrpcGateLayer {
+    memory: MemoryLimiter,
+    metrics: ReceiverMetrics,
+}
+
+impl<S> tower::Layer<S> for GrpcGateLayer {
+    type Service = GrpcGate<S>;
+
+    fn layer(&self, inner: S) -> GrpcGate<S> {
+        GrpcGate {
+            inner,
+            gate: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct GrpcGate<S> {
+    inner: S,
+    gate: GrpcGateLayer,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for GrpcGate<S>
+where
+    S: tower::Service<
+            http::Request<B>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        >,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future =
+        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if !self.gate.memory.admit() {
+            self.gate.metrics.request_error("memory_limit", 0);
+            let status = grpc_status(
+                ErrorKind::Overloaded,
+                "spoor is over its memory limit; retry later",
+            );
+            return Box::pin(async move { Ok(status.into_http()) });
+        }
+        Box::pin(self.inner.call(request))
+    }
+}
+
+/// CORS for the receivers browsers post to, as the Collector's `cors.allowed_origins`: none by
+/// default (no CORS headers at all), `*` for any origin, or an exact list of origins.
+pub(crate) fn cors_layer(allowed_origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+    if allowed_origins.is_empty() {
+        return None;
+    }
+    let origin = if allowed_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            allowed_origins
+                .iter()
+                .filter_map(|o| http::HeaderValue::from_str(o.trim_end_matches('/')).ok()),
+        )
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(origin)
+            .allow_methods([http::Method::POST])
+            .allow_headers(Any)
+            .max_age(Duration::from_secs(7200)),
+    )
+}
+
+#[cfg(test)]
+#[path = "net_tests.rs"]
+mod tests;

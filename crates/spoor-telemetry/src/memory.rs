@@ -1,0 +1,212 @@
+//! A process-wide memory limit measured from the resident set size.
+//!
+//! [`MemoryLimiter`] samples the process's RSS (`VmRSS` in `/proc/self/status`) on a background
+//! thread; while it is above the limit, [`MemoryLimiter::admit`] answers `false` and every
+//! receiver refuses new requests before reading them (429 / RESOURCE_EXHAUSTED with a retry
+//! hint), so memory can only fall. It recovers as soon as a sample is back under the limit.
+//! The pipeline's `memory_limiter` processor is meant to use the same handle.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+
+use crate::Telemetry;
+
+/// How often the sampler reads the RSS.
+pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A cheaply clonable handle to the process's memory limit; all clones share one state.
+#[derive(Clone)]
+pub struct MemoryLimiter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    limit: Option<u64>,
+    rss: AtomicU64,
+    over: AtomicBool,
+    rss_gauge: Gauge,
+    refusals: Counter,
+}
+
+impl std::fmt::Debug for MemoryLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryLimiter")
+            .field("limit", &self.inner.limit)
+            .field("rss", &self.rss())
+            .finish()
+    }
+}
+
+impl MemoryLimiter {
+    /// A limiter that never refuses (no limit, no metrics).
+    pub fn off() -> Self {
+        Self::with_metrics(None, Gauge::default(), Counter::default())
+    }
+
+    /// A limiter for `limit` bytes of RSS (`None`: never refuses, RSS still reported), with its
+    /// metrics registered in `telemetry`: `spoor_memory_rss_bytes`, `spoor_memory_limit_bytes`
+    /// (0 when off) and `spoor_memory_limit_refusals_total`. Call [`Self::start_sampler`] once.
+    pub fn new(limit: Option<u64>, telemetry: &Telemetry) -> Self {
+        let limiter = Self::with_metrics(limit, Gauge::default(), Counter::default());
+        telemetry.register(
+            "memory_rss_bytes",
+            "Resident set size of the process at the last sample",
+            limiter.inner.rss_gauge.clone(),
+        );
+        let limit_gauge: Gauge = Gauge::default();
+        limit_gauge.set(limit.map_or(0, |l| i64::try_from(l).unwrap_or(i64::MAX)));
+        telemetry.register(
+            "memory_limit_bytes",
+            "The --memory-limit in bytes (0: no limit)",
+            limit_gauge,
+        );
+        telemetry.register(
+            "memory_limit_refusals",
+            "Requests refused because the resident set size was above --memory-limit",
+            limiter.inner.refusals.clone(),
+        );
+        limiter
+    }
+
+    fn with_metrics(limit: Option<u64>, rss_gauge: Gauge, refusals: Counter) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                limit,
+                rss: AtomicU64::new(0),
+                over: AtomicBool::new(false),
+                rss_gauge,
+                refusals,
+            }),
+        }
+    }
+
+    /// The limit in bytes, if any.
+    pub fn limit(&self) -> Option<u64> {
+        self.inner.limit
+    }
+
+    /// RSS in bytes at the last sample (0 before the first).
+    pub fn rss(&self) -> u64 {
+        self.inner.rss.load(Ordering::Relaxed)
+    }
+
+    /// Records a sample of `rss` bytes and decides whether the process is over its limit.
+    pub fn record(&self, rss: u64) {
+        self.inner.rss.store(rss, Ordering::Relaxed);
+        self.inner
+            .rss_gauge
+            .set(i64::try_from(rss).unwrap_or(i64::MAX));
+        let over = self.inner.limit.is_some_and(|limit| rss > limit);
+        let was = self.inner.over.swap(over, Ordering::Relaxed);
+        if over != was {
+            if over {
+                tracing::warn!(rss, limit = ?self.inner.limit, "memory limit exceeded: refusing new requests");
+            } else {
+                tracing::info!(rss, limit = ?self.inner.limit, "memory back under the limit: accepting requests");
+            }
+        }
+    }
+
+    /// Whether a new request may be read now. `false` (counted as a refusal) while the last
+    /// sample was above the limit.
+    pub fn admit(&self) -> bool {
+        if self.inner.over.load(Ordering::Relaxed) {
+            self.inner.refusals.inc();
+            return false;
+        }
+        true
+    }
+
+    /// Starts the background thread that samples RSS every `interval`; it stops when every
+    /// clone of this limiter is dropped. Without a readable `/proc/self/status` it does nothing.
+    pub fn start_sampler(&self, interval: Duration) -> std::io::Result<()> {
+        if current_rss().is_none() {
+            return Ok(());
+        }
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        std::thread::Builder::new()
+            .name("spoor-memory".into())
+            .spawn(move || {
+                while let Some(inner) = weak.upgrade() {
+                    if let Some(rss) = current_rss() {
+                        MemoryLimiter { inner }.record(rss);
+                    }
+                    std::thread::sleep(interval);
+                }
+            })
+            .map(|_| ())
+    }
+}
+
+/// The process's resident set size in bytes (`VmRSS`), if `/proc` is available.
+pub fn current_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    proc_kib(&status, "VmRSS:")
+}
+
+/// The memory available to this process: the cgroup v2 `memory.max` if set, else `MemTotal`.
+pub fn available_memory() -> Option<u64> {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| proc_kib(&m, "MemTotal:"));
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    match (total, cgroup) {
+        (Some(t), Some(c)) => Some(t.min(c)),
+        (t, c) => t.or(c),
+    }
+}
+
+/// A `Key:   123 kB` line of a `/proc` file, in bytes.
+fn proc_kib(text: &str, key: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    let kib: u64 = line[key.len()..].split_whitespace().next()?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_above_the_limit_and_recovers_below_it() {
+        let telemetry = Telemetry::new();
+        let limiter = MemoryLimiter::new(Some(1000), &telemetry);
+        assert!(limiter.admit());
+        limiter.record(1001);
+        assert!(!limiter.admit());
+        assert!(!limiter.clone().admit(), "clones share the state");
+        limiter.record(999);
+        assert!(limiter.admit());
+        let text = telemetry.render();
+        assert!(
+            text.contains("spoor_memory_limit_refusals_total 2"),
+            "{text}"
+        );
+        assert!(text.contains("spoor_memory_rss_bytes 999"), "{text}");
+        assert!(text.contains("spoor_memory_limit_bytes 1000"), "{text}");
+        assert!(MemoryLimiter::off().admit());
+    }
+
+    #[test]
+    fn reads_rss_and_available_memory() {
+        assert_eq!(
+            proc_kib("Name: x\nVmRSS:\t  2048 kB\n", "VmRSS:"),
+            Some(2 * 1024 * 1024)
+        );
+        let rss = current_rss().expect("linux /proc");
+        assert!(rss > 1024 * 1024);
+        assert!(available_memory().expect("meminfo") > rss);
+        let limiter = MemoryLimiter::off();
+        limiter
+            .start_sampler(Duration::from_millis(5))
+            .expect("thread");
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(limiter.rss() > 0);
+    }
+}
