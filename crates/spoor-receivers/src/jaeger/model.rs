@@ -168,15 +168,15 @@ fn parent_of(span: &JaegerSpan) -> [u8; 8] {
         .unwrap_or([0; 8])
 }
 
-fn kind_from_tag(v: &Value) -> SpanKind {
-    match value_str(v).as_str() {
-        "client" => SpanKind::Client,
-        "server" => SpanKind::Server,
-        "producer" => SpanKind::Producer,
-        "consumer" => SpanKind::Consumer,
-        "internal" => SpanKind::Internal,
-        _ => SpanKind::Unspecified,
-    }
+/// The kind a `span.kind` tag names, in any case and with or without the OTLP `SPAN_KIND_`
+/// prefix; `None` for a value that names no kind (the tag is then kept as an attribute).
+fn kind_from_tag(v: &Value) -> Option<SpanKind> {
+    let text = value_str(v);
+    let lower = text.to_ascii_lowercase();
+    let name = lower.strip_prefix("span_kind_").unwrap_or(&lower);
+    SpanKind::try_from(spoor_model::span_kind_from_name(name))
+        .ok()
+        .filter(|kind| *kind != SpanKind::Unspecified)
 }
 
 /// The collector's status rules: `error=true` wins, then `otel.status_code`, then an HTTP status
@@ -253,9 +253,20 @@ pub(crate) fn take_scope(attrs: &mut Vec<KeyValue>) -> (String, String) {
 fn to_otlp_span(span: JaegerSpan) -> (Span, (String, String)) {
     let parent = parent_of(&span);
     let mut attributes = tags_to_attributes(span.tags);
-    let kind = take(&mut attributes, "span.kind")
-        .map(|v| kind_from_tag(&v))
-        .unwrap_or(SpanKind::Unspecified);
+    let kind = match take(&mut attributes, "span.kind") {
+        Some(tag) => match kind_from_tag(&tag) {
+            Some(kind) => kind,
+            None => {
+                attributes.push(KeyValue {
+                    key: "span.kind".to_string(),
+                    value: Some(AnyValue { value: Some(tag) }),
+                    ..Default::default()
+                });
+                SpanKind::Unspecified
+            }
+        },
+        None => SpanKind::Unspecified,
+    };
     let status = status_from_attributes(&mut attributes, kind);
     let trace_state = take(&mut attributes, "w3c.tracestate")
         .map(|v| value_str(&v))

@@ -522,3 +522,32 @@ fn a_batch_of_many_empty_spans_is_refused_before_it_is_decoded() {
     let batch = decode_batch_within(&body, Protocol::Binary, usize::MAX).expect("unlimited");
     assert_eq!(batch.spans.len(), n as usize);
 }
+
+#[test]
+fn span_kind_tags_in_any_spelling_and_unknown_ones_kept() {
+    let kind_of = |value: &str| {
+        let span = JaegerSpan {
+            span_id: [0, 0, 0, 0, 0, 0, 0, 1],
+            trace_id: [1; 16],
+            operation_name: "op".into(),
+            tags: vec![JaegerTag::new("span.kind", TagValue::Str(value.into()))],
+            ..Default::default()
+        };
+        let batch = JaegerBatch {
+            process: None,
+            spans: vec![span],
+        };
+        let rs = batch_to_otlp(batch);
+        let spans = all_spans(&rs);
+        let span = spans[0].clone();
+        (
+            span.kind,
+            attr::find_str(&span.attributes, "span.kind").map(str::to_owned),
+        )
+    };
+    assert_eq!(kind_of("server"), (2, None));
+    assert_eq!(kind_of("SERVER"), (2, None));
+    assert_eq!(kind_of("SPAN_KIND_CLIENT"), (3, None));
+    assert_eq!(kind_of("Producer"), (4, None));
+    assert_eq!(kind_of("gateway"), (0, Some("gateway".to_owned())));
+}
