@@ -89,8 +89,10 @@ impl Service {
     }
 }
 
+/// Only checks the shape of a pipeline (known keys, lists); the ids are read from the tree.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(dead_code)]
 struct RawPipeline {
     #[serde(default)]
     receivers: Vec<String>,

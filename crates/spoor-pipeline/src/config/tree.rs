@@ -3,7 +3,6 @@
 //! Files are merged here (later over earlier, maps merged key by key, everything else replaced)
 //! and `${env:VAR}` references substituted, before any component sees its options.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
@@ -66,6 +65,7 @@ impl Node {
         self.map()?.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    #[cfg(test)]
     pub fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)
     }
