@@ -24,8 +24,8 @@ use tokio_util::sync::CancellationToken;
 use crate::batch::Batcher;
 use crate::config::{ComponentId, Config, Signal};
 use crate::exporters::{
-    DebugExporter, ExportError, Exporter, FileExporter, OtlpGrpcExporter, OtlpHttpExporter,
-    QueuedExporter, RetrySettings, SendingQueue, send_with_retry,
+    DebugExporter, ExportError, Exporter, FileExporter, JaegerExporter, OtlpGrpcExporter,
+    OtlpHttpExporter, QueuedExporter, RetrySettings, SendingQueue, send_with_retry,
 };
 use crate::memory_limiter::MemoryLimiter;
 use crate::metrics::{ExporterCounters, PipelineMetrics, ProcessorCounters};
@@ -221,6 +221,16 @@ impl Builder<'_> {
             }
             Spec::OtlpHttpExporter(c) => {
                 let exporter = OtlpHttpExporter::new(c).map_err(err)?;
+                self.forwarding(
+                    name,
+                    Arc::new(exporter),
+                    &c.sending_queue,
+                    &c.retry_on_failure,
+                    counters,
+                )
+            }
+            Spec::JaegerExporter(c) => {
+                let exporter = JaegerExporter::new(c).map_err(err)?;
                 self.forwarding(
                     name,
                     Arc::new(exporter),

@@ -19,6 +19,8 @@
 
 mod batch;
 pub mod config;
+#[cfg(test)]
+mod docs_check;
 pub mod exporters;
 pub mod extensions;
 mod graph;

@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 
 use crate::batch::BatchConfig;
 use crate::exporters::{
-    DebugConfig, FileExporterConfig, OtlpExporterConfig, OtlpHttpExporterConfig,
-    SpoorExporterConfig,
+    DebugConfig, FileExporterConfig, JaegerExporterConfig, OtlpExporterConfig,
+    OtlpHttpExporterConfig, SpoorExporterConfig,
 };
 use crate::extensions::{HealthCheckConfig, PprofConfig, ZpagesConfig};
 use crate::memory_limiter::MemoryLimiterConfig;
@@ -88,6 +88,7 @@ pub enum Spec {
     OtlpExporter(OtlpExporterConfig),
     OtlpHttpExporter(OtlpHttpExporterConfig),
     FileExporter(FileExporterConfig),
+    JaegerExporter(JaegerExporterConfig),
     Forward,
     HealthCheck(HealthCheckConfig),
     /// Accepted without a runtime ([`Status::Accepted`]).
@@ -376,10 +377,10 @@ pub static REGISTRY: &[Entry] = &[
     entry(
         Kind::Exporter,
         "jaeger",
-        NOT_IN_BUILD,
+        Status::Functional,
         "Forwards to a Jaeger collector over gRPC (api_v2 PostSpans).",
-        unavailable,
-        no_options,
+        typed::<JaegerExporterConfig>,
+        defaults::<JaegerExporterConfig>,
     ),
     entry(
         Kind::Exporter,

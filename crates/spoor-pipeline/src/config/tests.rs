@@ -212,18 +212,38 @@ fn the_implicit_config_sends_every_receiver_to_the_store() {
 
 #[test]
 fn seed_configs_load_except_components_spoor_refuses() {
-    // The full seed config names the elasticsearch exporter: refused, with the alternative.
-    let d = match load(&[fixture("full.yaml")], &|_| None) {
-        Err(d) => d,
-        Ok(_) => panic!("elasticsearch must be refused"),
+    use crate::registry::{Kind, Status, lookup};
+    // Processors another branch is adding: "not available in this build" until it merges, then
+    // the seeds naming them must load with no error at all.
+    let pending = |path: &str| {
+        path.strip_prefix("processors.")
+            .and_then(|ty| lookup(Kind::Processor, ty))
+            .is_some_and(|e| e.status == Status::NotInBuild)
     };
-    assert!(
-        d.errors.iter().any(|e| e.path == "exporters.elasticsearch"),
-        "{d}"
-    );
-    for name in ["basic.yaml", "kubernetes.yaml", "minimal.yaml"] {
-        let c = load(&[fixture(name)], &|_| None).unwrap_or_else(|d| panic!("{name}:\n{d}"));
-        assert!(!c.service.pipelines.is_empty());
+    for name in ["basic.yaml", "minimal.yaml", "kubernetes.yaml", "full.yaml"] {
+        let errors = match load(&[fixture(name)], &|_| None) {
+            Ok(c) => {
+                assert!(!c.service.pipelines.is_empty());
+                Vec::new()
+            }
+            Err(d) => d.errors,
+        };
+        let unexpected: Vec<String> = errors
+            .iter()
+            .filter(|e| !pending(&e.path))
+            .filter(|e| !(name == "full.yaml" && e.path == "exporters.elasticsearch"))
+            .map(ToString::to_string)
+            .collect();
+        assert!(unexpected.is_empty(), "{name}: {unexpected:#?}");
+        if name == "full.yaml" {
+            assert!(
+                errors.iter().any(|e| e.path == "exporters.elasticsearch"),
+                "elasticsearch refused"
+            );
+        }
+    }
+    for name in ["basic.yaml", "minimal.yaml"] {
+        assert!(load(&[fixture(name)], &|_| None).is_ok(), "{name} loads");
     }
 }
 

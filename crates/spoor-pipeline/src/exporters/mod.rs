@@ -4,6 +4,7 @@
 
 mod debug;
 mod file;
+mod jaeger;
 mod otlp;
 mod queue;
 
@@ -14,6 +15,7 @@ use spoor_model::ResourceSpans;
 
 pub use debug::{DebugConfig, DebugExporter};
 pub use file::{FileExporter, FileExporterConfig};
+pub use jaeger::{JaegerExporter, JaegerExporterConfig, to_batches as jaeger_batches};
 pub use otlp::{OtlpExporterConfig, OtlpGrpcExporter, OtlpHttpExporter, OtlpHttpExporterConfig};
 pub use queue::{QueuedExporter, RetrySettings, SendingQueue, send_with_retry};
 
