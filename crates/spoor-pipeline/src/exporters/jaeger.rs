@@ -177,11 +177,7 @@ pub fn to_batches(batch: &[ResourceSpans]) -> Vec<pb::Batch> {
                     warnings: Vec::new(),
                 })
                 .collect();
-            pb::Batch {
-                spans,
-                process,
-                ..Default::default()
-            }
+            pb::Batch { spans, process }
         })
         .collect()
 }
