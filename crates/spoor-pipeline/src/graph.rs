@@ -468,3 +468,7 @@ impl TraceSink for SyncStage {
         result
     }
 }
+
+#[cfg(test)]
+#[path = "graph_tests.rs"]
+mod tests;
