@@ -306,11 +306,26 @@ fn fan_out(mut sinks: Vec<Arc<dyn TraceSink>>) -> Arc<dyn TraceSink> {
 
 struct FanOut(Vec<Arc<dyn TraceSink>>);
 
+/// Hands `batch` to every sink concurrently: copies for all but the last, which takes it.
+async fn consume_all(
+    sinks: &[Arc<dyn TraceSink>],
+    batch: Vec<ResourceSpans>,
+) -> Result<(), SinkError> {
+    match sinks {
+        [] => Ok(()),
+        [only] => only.consume(batch).await,
+        [rest @ .., last] => {
+            let copies = rest.iter().map(|s| s.consume(batch.clone()));
+            let (results, last) = futures::join!(join_all(copies), last.consume(batch));
+            results.into_iter().chain(std::iter::once(last)).collect()
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl TraceSink for FanOut {
     async fn consume(&self, batch: Vec<ResourceSpans>) -> Result<(), SinkError> {
-        let results = join_all(self.0.iter().map(|s| s.consume(batch.clone()))).await;
-        results.into_iter().collect()
+        consume_all(&self.0, batch).await
     }
 }
 
@@ -358,8 +373,7 @@ impl TraceSink for ExporterFanout {
         if !full.is_empty() {
             tracing::warn!(exporters = %full.join(","), spans = span_count(&batch), "sending queue full: spans not forwarded");
         }
-        let results = join_all(self.sync.iter().map(|s| s.consume(batch.clone()))).await;
-        results.into_iter().collect()
+        consume_all(&self.sync, batch).await
     }
 }
 
