@@ -98,3 +98,7 @@ def test_chain_forwards_queues_and_retries(start_spoor, tmp_path):
     assert a.metric("spoor_exporter_spans_send_failed_total", exporter="otlp") == 0
     assert a.metric("spoor_exporter_queue_size", exporter="otlp") == 0
     assert a.metric("spoor_processor_spans_accepted_total", pipeline="traces", processor="batch") == 8
+    # Shutdown drains the (empty) queue and exits cleanly.
+    started = time.time()
+    assert a.stop() == 0
+    assert time.time() - started < 10
