@@ -102,3 +102,33 @@ def test_chain_forwards_queues_and_retries(start_spoor, tmp_path):
     started = time.time()
     assert a.stop() == 0
     assert time.time() - started < 10
+
+
+def test_otlphttp_exporter_forwards_with_headers_and_env_substitution(start_spoor, tmp_path):
+    b = start_spoor("--storage", "memory")
+    cfg = tmp_path / "a.yaml"
+    cfg.write_text(
+        """
+receivers:
+  otlp:
+    protocols:
+      grpc:
+exporters:
+  otlphttp:
+    endpoint: http://${env:B_HTTP}
+    headers:
+      x-tenant: e2e
+    retry_on_failure:
+      initial_interval: 100ms
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [otlphttp]
+"""
+    )
+    a = start_spoor("--config", str(cfg), "--storage", "memory", env={"B_HTTP": b.addr("otlp-http")})
+    sent = send(a)
+    full_trace(b, hex_trace_id(sent["root"]))
+    assert b.metric("spoor_receiver_spans_accepted_total", receiver="otlp", transport="http") == 4
+    assert a.metric("spoor_exporter_spans_sent_total", exporter="otlphttp") == 4
