@@ -124,7 +124,16 @@ pub(super) fn validate(node: Option<&Node>, config: &Config, diags: &mut Diagnos
         match key.as_str() {
             "extensions" => service.extensions = extension_ids(value, config, diags),
             "pipelines" => service.pipelines = pipelines(value, config, diags),
-            "telemetry" => service.telemetry = value.to_json(),
+            "telemetry" => {
+                service.telemetry = value.to_json();
+                if service.telemetry.as_object().is_some_and(|m| !m.is_empty()) {
+                    diags.warn(
+                        "service.telemetry",
+                        &value.pos,
+                        "accepted but not applied: Spoor's own log level is set by --log and its metrics are served at /metrics on the admin listener (--admin-http)",
+                    );
+                }
+            }
             _ => diags.error(
                 format!("service.{key}"),
                 &value.pos,

@@ -258,3 +258,18 @@ fn warns_about_jaeger_era_environment() {
     assert_eq!(w.len(), 2);
     assert!(w[0].contains("SPAN_STORAGE_TYPE=elasticsearch") && w[1].contains("ES_SERVER_URLS"));
 }
+
+#[test]
+fn warns_that_service_telemetry_is_not_applied() {
+    let c = yaml(&format!(
+        "{MINIMAL}  telemetry:\n    metrics:\n      address: 0.0.0.0:8888\n"
+    ))
+    .expect("valid");
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.path == "service.telemetry" && w.message.contains("not applied")),
+        "{:?}",
+        c.warnings
+    );
+}
