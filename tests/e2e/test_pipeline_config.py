@@ -4,8 +4,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
-from conftest import ROOT, SPOOR_BIN
+from conftest import ROOT, SPOOR_BIN, get_trace
 
 FIXTURES = ROOT / "tests" / "fixtures" / "collector"
 
@@ -118,3 +119,44 @@ def test_jaeger_era_environment_gives_a_warning(start_spoor, tmp_path):
     log = s.log_text()
     assert "SPAN_STORAGE_TYPE=elasticsearch is a Jaeger setting and is ignored" in log
     assert "ES_SERVER_URLS is a Jaeger Elasticsearch setting" in log
+
+
+def test_receivers_configured_with_collector_option_names(start_spoor, tmp_path):
+    cfg = write(
+        tmp_path,
+        "c.yaml",
+        """
+receivers:
+  zipkin:
+    endpoint: 0.0.0.0:9411
+  jaeger:
+    protocols:
+      thrift_http:
+        endpoint: 0.0.0.0:14268
+exporters:
+  spoor:
+service:
+  pipelines:
+    traces:
+      receivers: [zipkin, jaeger]
+      exporters: [spoor]
+""",
+    )
+    s = start_spoor("--config", str(cfg), "--storage", "memory")
+    # Only the listed protocols listen; the flags' 127.0.0.1:0 replaced the endpoints.
+    assert "zipkin" in s.addrs and "jaeger-thrift-http" in s.addrs
+    assert "jaeger-grpc" not in s.addrs and "otlp-grpc" not in s.addrs
+    span = {
+        "traceId": "5af7183fb1d4cf5f5af7183fb1d4cf5f",
+        "id": "6b221d5bc9e6496c",
+        "name": "get /config",
+        "timestamp": 1_700_000_000_000_000,
+        "duration": 1000,
+        "localEndpoint": {"serviceName": "zipkin-svc"},
+        "tags": {"http.path": "/config"},
+    }
+    r = requests.post(s.url("zipkin", "/api/v2/spans"), json=[span], timeout=10)
+    assert r.status_code == 202, r.text
+    trace = get_trace(s, span["traceId"])
+    assert trace["spans"][0]["operationName"] == "get /config"
+    assert s.metric("spoor_exporter_spans_sent_total", exporter="spoor") == 1
