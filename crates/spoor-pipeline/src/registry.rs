@@ -91,6 +91,7 @@ pub enum Spec {
     JaegerExporter(JaegerExporterConfig),
     Forward,
     HealthCheck(HealthCheckConfig),
+    Zpages(ZpagesConfig),
     /// Accepted without a runtime ([`Status::Accepted`]).
     Inert,
 }
@@ -437,8 +438,8 @@ pub static REGISTRY: &[Entry] = &[
     entry(
         Kind::Extension,
         "zpages",
-        Status::Accepted("status pages are not served yet"),
-        "Pipeline and component status pages.",
+        Status::Functional,
+        "Pipeline and component status pages (text).",
         typed::<ZpagesConfig>,
         defaults::<ZpagesConfig>,
     ),

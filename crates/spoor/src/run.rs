@@ -79,6 +79,28 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         servers.push(spoor_api::serve_http("health-http", addr, router, shutdown.clone()).await?);
     }
 
+    if let Some((addr, config)) = zpages_endpoint(&config)? {
+        let config = Arc::new(config);
+        let router = axum::Router::new().route(
+            "/debug/{page}",
+            axum::routing::get(
+                move |axum::extract::Path(page): axum::extract::Path<String>| {
+                    let config = config.clone();
+                    async move {
+                        match spoor_pipeline::extensions::zpage(&config, &page) {
+                            Some(text) => (axum::http::StatusCode::OK, text),
+                            None => (
+                                axum::http::StatusCode::NOT_FOUND,
+                                "pages: /debug/servicez, /debug/pipelinez, /debug/extensionz\n"
+                                    .to_string(),
+                            ),
+                        }
+                    }
+                },
+            ),
+        );
+        servers.push(spoor_api::serve_http("zpages", addr, router, shutdown.clone()).await?);
+    }
     let store: Arc<dyn TraceSink> =
         Arc::new(StoreSink::new(writer, args.max_in_flight_spans, &telemetry));
     let build = BuildContext {
@@ -157,6 +179,22 @@ fn health_endpoint(
             return resolve_endpoint(&h.endpoint)
                 .map(Some)
                 .map_err(|e| anyhow::anyhow!("extensions.{id}.endpoint: {e}"));
+        }
+    }
+    Ok(None)
+}
+
+/// The `zpages` extension's address, if the config enables it.
+fn zpages_endpoint(
+    config: &spoor_pipeline::config::Config,
+) -> anyhow::Result<Option<(std::net::SocketAddr, spoor_pipeline::config::Config)>> {
+    for id in &config.service.extensions {
+        if let Some(c) = config.component(Kind::Extension, id)
+            && let Spec::Zpages(z) = &c.spec
+        {
+            let addr = resolve_endpoint(&z.endpoint)
+                .map_err(|e| anyhow::anyhow!("extensions.{id}.endpoint: {e}"))?;
+            return Ok(Some((addr, config.clone())));
         }
     }
     Ok(None)
