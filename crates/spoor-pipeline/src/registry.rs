@@ -502,3 +502,52 @@ pub fn decode(
         Status::Functional => (entry.decode)(options),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ProcessError;
+
+    /// Stands in for a `processors::<x>::XConfig` of the processors branch.
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct UpperConfig {
+        key: String,
+    }
+
+    struct Upper;
+
+    impl SpanProcessor for Upper {
+        fn process(
+            &self,
+            batch: Vec<spoor_model::ResourceSpans>,
+        ) -> Result<Vec<spoor_model::ResourceSpans>, ProcessError> {
+            Ok(batch)
+        }
+    }
+
+    impl UpperConfig {
+        fn build(&self) -> Result<Box<dyn SpanProcessor>, ConfigError> {
+            if self.key.is_empty() {
+                return Err(ConfigError::new("key", "must not be empty"));
+            }
+            Ok(Box::new(Upper))
+        }
+    }
+
+    static ENTRY: Entry = span_processor!("upper", UpperConfig, "Test processor.");
+
+    #[test]
+    fn a_span_processor_is_one_line_in_the_table() {
+        let ok = (ENTRY.decode)(&serde_json::json!({"key": "a"}));
+        assert!(matches!(ok, Ok((Spec::SpanProcessor(_), _, _))));
+        let e = (ENTRY.decode)(&serde_json::json!({"key": ""}))
+            .err()
+            .expect("build error");
+        assert_eq!(e, vec![ConfigError::new("key", "must not be empty")]);
+        let e = (ENTRY.decode)(&serde_json::json!({"nope": 1}))
+            .err()
+            .expect("unknown option");
+        assert!(e[0].message.contains("unknown field `nope`"), "{e:?}");
+    }
+}
