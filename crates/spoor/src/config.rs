@@ -144,7 +144,8 @@ pub fn validate(args: &RunArgs, explicit: &[String]) -> anyhow::Result<bool> {
         }
         Err(d) => {
             eprint!("{d}");
-            eprintln!("{} errors", d.errors.len());
+            let n = d.errors.len();
+            eprintln!("{n} error{}", if n == 1 { "" } else { "s" });
             Ok(false)
         }
     }
