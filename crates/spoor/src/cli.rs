@@ -23,6 +23,11 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default when no subcommand is given).
     Run(Box<RunArgs>),
+    /// Check --config files (in the OpenTelemetry Collector's format) and report every error and
+    /// warning with its YAML path and line; exit 1 on error.
+    Validate(Box<RunArgs>),
+    /// Print the effective configuration (YAML) after defaults, files and flags.
+    PrintConfig(Box<RunArgs>),
     /// Storage tools.
     #[command(subcommand)]
     Tool(ToolCommand),
@@ -137,6 +142,13 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
+    /// Collector-style YAML config (receivers, processors, exporters, connectors, extensions,
+    /// service.pipelines). Repeatable: later files merge over earlier ones. Without it, the
+    /// listener flags describe the config (every receiver → the embedded store); with it, a
+    /// listener flag given explicitly overrides the endpoint of the receiver it names.
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Vec<PathBuf>,
+
     /// OTLP gRPC receiver (opentelemetry.proto.collector.trace.v1.TraceService).
     #[arg(
         long,

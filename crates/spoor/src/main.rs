@@ -1,19 +1,27 @@
 //! The `spoor` binary: parses flags, sets up logging, runs the server or a tool.
 
 mod cli;
+mod config;
 mod listen;
 mod run;
 mod sink;
 mod tools;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
-    let cli = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // The flags given explicitly (not defaults), wherever the run flags were parsed.
+    let run_matches = match matches.subcommand() {
+        Some((_, sub)) => sub,
+        None => &matches,
+    };
+    let explicit = config::explicit_flags(run_matches);
     if matches!(cli.command, None | Some(cli::Command::Run(_))) {
         ensure_allocator_returns_memory();
     }
@@ -22,8 +30,22 @@ fn main() -> anyhow::Result<()> {
         .thread_name("spoor")
         .build()?;
     match cli.command {
-        None => serve(&runtime, cli.run),
-        Some(cli::Command::Run(args)) => serve(&runtime, *args),
+        None => serve(&runtime, cli.run, &explicit),
+        Some(cli::Command::Run(args)) => serve(&runtime, *args, &explicit),
+        Some(cli::Command::Validate(args)) => {
+            init_logging("warn");
+            if !config::validate(&args, &explicit)? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Some(cli::Command::PrintConfig(args)) => {
+            init_logging("warn");
+            if !config::print(&args, &explicit)? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Some(cli::Command::Tool(tool)) => {
             init_logging("warn");
             runtime.block_on(tools::run(tool))
@@ -43,10 +65,14 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn serve(runtime: &tokio::runtime::Runtime, args: cli::RunArgs) -> anyhow::Result<()> {
+fn serve(
+    runtime: &tokio::runtime::Runtime,
+    args: cli::RunArgs,
+    explicit: &[String],
+) -> anyhow::Result<()> {
     init_logging(&args.log);
     raise_open_file_limit();
-    runtime.block_on(run::run(args))
+    runtime.block_on(run::run(args, explicit))
 }
 
 fn init_logging(default_filter: &str) {

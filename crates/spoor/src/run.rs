@@ -4,12 +4,13 @@ use std::time::Duration;
 use anyhow::Context;
 use spoor_api::{Readiness, RunningServer};
 use spoor_engine::{Engine, EngineConfig, FsyncPolicy};
+use spoor_model::TraceSink;
+use spoor_pipeline::config::legacy_env_warnings;
+use spoor_pipeline::receivers::{ListenerDefaults, listeners, resolve_endpoint};
+use spoor_pipeline::registry::{Kind, Spec};
+use spoor_pipeline::{BuildContext, Graph};
 use spoor_query::QueryService;
-use spoor_receivers::{
-    ConnectionLimits, JaegerGrpcConfig, JaegerThriftBinaryConfig, JaegerThriftCompactConfig,
-    JaegerThriftHttpConfig, OtlpGrpcConfig, OtlpHttpConfig, ReceiverConfig, ReceiverContext,
-    RunningReceiver, ZipkinConfig,
-};
+use spoor_receivers::{ConnectionLimits, ReceiverContext, RunningReceiver};
 use spoor_storage::{MemoryStore, SpanReader, SpanWriter};
 use spoor_telemetry::{DEFAULT_SAMPLE_INTERVAL, MemoryLimiter, Telemetry};
 use tokio_util::sync::CancellationToken;
@@ -20,76 +21,32 @@ use crate::sink::StoreSink;
 /// How long shutdown waits for listeners to drain before giving up on them.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The receivers the flags ask for, in start order.
-fn receiver_configs(args: &RunArgs) -> Vec<ReceiverConfig> {
-    let connections = ConnectionLimits {
-        max_connections: args.receiver_max_connections,
-        header_read_timeout: args.receiver_header_timeout,
-        body_read_timeout: args.receiver_body_timeout,
-        idle_timeout: args.receiver_idle_timeout,
-    };
-    let mut out = Vec::new();
-    if let Some(endpoint) = args.otlp_grpc.addr() {
-        out.push(ReceiverConfig::OtlpGrpc(OtlpGrpcConfig {
-            endpoint,
-            max_recv_msg_size: args.max_request_bytes,
-            max_spans_per_request: args.max_in_flight_spans,
-            connections,
-        }));
+/// The listener settings the flags give every receiver.
+fn listener_defaults(args: &RunArgs) -> ListenerDefaults {
+    ListenerDefaults {
+        max_bytes: args.max_request_bytes,
+        max_spans: args.max_in_flight_spans,
+        connections: ConnectionLimits {
+            max_connections: args.receiver_max_connections,
+            header_read_timeout: args.receiver_header_timeout,
+            body_read_timeout: args.receiver_body_timeout,
+            idle_timeout: args.receiver_idle_timeout,
+        },
+        otlp_http_cors: args.otlp_http_cors_allowed_origins.clone(),
+        zipkin_cors: args.zipkin_cors_allowed_origins.clone(),
     }
-    if let Some(endpoint) = args.otlp_http.addr() {
-        out.push(ReceiverConfig::OtlpHttp(OtlpHttpConfig {
-            endpoint,
-            max_request_body_size: args.max_request_bytes,
-            max_spans_per_request: args.max_in_flight_spans,
-            cors_allowed_origins: args.otlp_http_cors_allowed_origins.clone(),
-            connections,
-        }));
-    }
-    if let Some(endpoint) = args.jaeger_thrift_compact.addr() {
-        out.push(ReceiverConfig::JaegerThriftCompact(
-            JaegerThriftCompactConfig {
-                endpoint,
-                ..Default::default()
-            },
-        ));
-    }
-    if let Some(endpoint) = args.jaeger_thrift_binary.addr() {
-        out.push(ReceiverConfig::JaegerThriftBinary(
-            JaegerThriftBinaryConfig {
-                endpoint,
-                ..Default::default()
-            },
-        ));
-    }
-    if let Some(endpoint) = args.jaeger_thrift_http.addr() {
-        out.push(ReceiverConfig::JaegerThriftHttp(JaegerThriftHttpConfig {
-            endpoint,
-            max_request_body_size: args.max_request_bytes,
-            connections,
-        }));
-    }
-    if let Some(endpoint) = args.jaeger_grpc.addr() {
-        out.push(ReceiverConfig::JaegerGrpc(JaegerGrpcConfig {
-            endpoint,
-            max_recv_msg_size: args.max_request_bytes,
-            connections,
-        }));
-    }
-    if let Some(endpoint) = args.zipkin.addr() {
-        out.push(ReceiverConfig::Zipkin(ZipkinConfig {
-            endpoint,
-            max_request_body_size: args.max_request_bytes,
-            max_spans_per_request: args.max_in_flight_spans,
-            cors_allowed_origins: args.zipkin_cors_allowed_origins.clone(),
-            connections,
-        }));
-    }
-    out
 }
 
 /// Runs all-in-one until SIGINT or SIGTERM, then drains and returns.
-pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
+    for w in legacy_env_warnings(&|v| std::env::var(v).ok()) {
+        tracing::warn!("{w}");
+    }
+    let config = crate::config::load(&args, explicit)
+        .map_err(|d| anyhow::anyhow!("invalid configuration:\n{d}"))?;
+    for w in &config.warnings {
+        tracing::warn!("config: {w}");
+    }
     let telemetry = Telemetry::new();
     let shutdown = CancellationToken::new();
     let memory = MemoryLimiter::new(args.memory_limit.bytes(), &telemetry);
@@ -141,24 +98,60 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         let router = spoor_api::admin_router(telemetry.clone(), readiness.clone());
         servers.push(spoor_api::serve_http("admin-http", addr, router, shutdown.clone()).await?);
     }
-    if let Some(addr) = args.health_http.addr() {
+    if let Some(addr) = health_endpoint(&args, explicit, &config)? {
         let router = spoor_api::health_router(readiness.clone());
         servers.push(spoor_api::serve_http("health-http", addr, router, shutdown.clone()).await?);
     }
 
-    let ctx = ReceiverContext {
-        sink: Arc::new(StoreSink::new(writer, args.max_in_flight_spans, &telemetry)),
+    if let Some((addr, config)) = zpages_endpoint(&config)? {
+        let config = Arc::new(config);
+        let router = axum::Router::new().route(
+            "/debug/{page}",
+            axum::routing::get(
+                move |axum::extract::Path(page): axum::extract::Path<String>| {
+                    let config = config.clone();
+                    async move {
+                        match spoor_pipeline::extensions::zpage(&config, &page) {
+                            Some(text) => (axum::http::StatusCode::OK, text),
+                            None => (
+                                axum::http::StatusCode::NOT_FOUND,
+                                "pages: /debug/servicez, /debug/pipelinez, /debug/extensionz\n"
+                                    .to_string(),
+                            ),
+                        }
+                    }
+                },
+            ),
+        );
+        servers.push(spoor_api::serve_http("zpages", addr, router, shutdown.clone()).await?);
+    }
+    let store: Arc<dyn TraceSink> =
+        Arc::new(StoreSink::new(writer, args.max_in_flight_spans, &telemetry));
+    let build = BuildContext {
         telemetry: telemetry.clone(),
         shutdown: shutdown.clone(),
-        memory: memory.clone(),
+        store: Some(store),
     };
+    let graph = Graph::build(&config, &build).context("assembling the pipelines")?;
     let mut receivers: Vec<RunningReceiver> = Vec::new();
-    for config in receiver_configs(&args) {
-        let running = config
-            .build(ctx.clone())
-            .await
-            .with_context(|| format!("starting receiver {}", config.name()))?;
-        receivers.push(running);
+    let defaults = listener_defaults(&args);
+    for (id, sink) in &graph.receivers {
+        let Some(component) = config.component(Kind::Receiver, id) else {
+            continue;
+        };
+        let ctx = ReceiverContext {
+            sink: sink.clone(),
+            telemetry: telemetry.clone(),
+            shutdown: shutdown.clone(),
+            memory: memory.clone(),
+        };
+        for listener in listeners(&component.spec, &defaults) {
+            let running = listener
+                .build(ctx.clone())
+                .await
+                .with_context(|| format!("starting receiver {id} ({})", listener.name()))?;
+            receivers.push(running);
+        }
     }
 
     for s in &servers {
@@ -185,11 +178,52 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
         tracing::warn!(timeout = ?DRAIN_TIMEOUT, "listeners did not drain in time");
     }
+    if !graph.drain(DRAIN_TIMEOUT).await {
+        tracing::warn!(timeout = ?DRAIN_TIMEOUT, "exporter queues did not drain in time");
+    }
     if let Some(engine) = engine {
         engine.shutdown().await.context("closing the store")?;
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where the health check listens: the flag without a config file (or when given explicitly),
+/// else the `health_check` extension if the config enables it.
+fn health_endpoint(
+    args: &RunArgs,
+    explicit: &[String],
+    config: &spoor_pipeline::config::Config,
+) -> anyhow::Result<Option<std::net::SocketAddr>> {
+    if args.config.is_empty() || explicit.iter().any(|f| f == "health_http") {
+        return Ok(args.health_http.addr());
+    }
+    for id in &config.service.extensions {
+        if let Some(c) = config.component(Kind::Extension, id)
+            && let Spec::HealthCheck(h) = &c.spec
+        {
+            return resolve_endpoint(&h.endpoint)
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("extensions.{id}.endpoint: {e}"));
+        }
+    }
+    Ok(None)
+}
+
+/// The `zpages` extension's address, if the config enables it.
+fn zpages_endpoint(
+    config: &spoor_pipeline::config::Config,
+) -> anyhow::Result<Option<(std::net::SocketAddr, spoor_pipeline::config::Config)>> {
+    for id in &config.service.extensions {
+        if let Some(c) = config.component(Kind::Extension, id)
+            && let Spec::Zpages(z) = &c.spec
+        {
+            let addr = resolve_endpoint(&z.endpoint)
+                .map_err(|e| anyhow::anyhow!("extensions.{id}.endpoint: {e}"))?;
+            return Ok(Some((addr, config.clone())));
+        }
+    }
+    Ok(None)
 }
 
 /// The engine settings the flags ask for.

@@ -1,0 +1,265 @@
+//! `otlp` (gRPC `TraceService/Export`) and `otlphttp` (`POST /v1/traces`, protobuf) forwarding.
+
+use std::str::FromStr;
+
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use spoor_model::ResourceSpans;
+use spoor_model::otlp_collector::ExportTraceServiceRequest;
+use spoor_model::otlp_collector::trace_service_client::TraceServiceClient;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::{MetadataKey, MetadataValue};
+use tonic::transport::Channel;
+
+use super::queue::{RetrySettings, SendingQueue};
+use super::{ClientSettings, ExportError, Exporter};
+use crate::ConfigError;
+use crate::registry::{ComponentConfig, Spec};
+
+/// `exporters.otlp`: OTLP over gRPC.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpExporterConfig {
+    /// `host:port` or `http://host:port`.
+    pub endpoint: String,
+    #[serde(flatten)]
+    pub client: ClientSettings,
+    pub sending_queue: SendingQueue,
+    pub retry_on_failure: RetrySettings,
+}
+
+impl ComponentConfig for OtlpExporterConfig {
+    fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        self.client
+            .check(&self.endpoint, &["gzip", "zstd", "none", ""], &mut errors);
+        self.sending_queue.check(&mut errors);
+        self.retry_on_failure.check(&mut errors);
+        if !self.endpoint.is_empty()
+            && tonic::transport::Endpoint::from_shared(self.client.url(&self.endpoint)).is_err()
+        {
+            errors.push(ConfigError::new(
+                "endpoint",
+                format!("invalid endpoint {:?}", self.endpoint),
+            ));
+        }
+        errors
+    }
+    fn into_spec(self) -> Spec {
+        Spec::OtlpExporter(self)
+    }
+}
+
+/// `exporters.otlphttp`: OTLP over HTTP with protobuf bodies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpHttpExporterConfig {
+    /// Base URL; spans go to `<endpoint>/v1/traces`.
+    pub endpoint: String,
+    /// Full URL for spans, overriding `endpoint`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traces_endpoint: Option<String>,
+    #[serde(flatten)]
+    pub client: ClientSettings,
+    pub sending_queue: SendingQueue,
+    pub retry_on_failure: RetrySettings,
+}
+
+impl Default for OtlpHttpExporterConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: String::new(),
+            traces_endpoint: None,
+            client: ClientSettings {
+                timeout: crate::config::Duration::from_secs(30),
+                ..ClientSettings::default()
+            },
+            sending_queue: SendingQueue::default(),
+            retry_on_failure: RetrySettings::default(),
+        }
+    }
+}
+
+impl OtlpHttpExporterConfig {
+    pub fn traces_url(&self) -> String {
+        match &self.traces_endpoint {
+            Some(u) => self.client.url(u),
+            None => format!("{}/v1/traces", self.client.url(&self.endpoint)),
+        }
+    }
+}
+
+impl ComponentConfig for OtlpHttpExporterConfig {
+    fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        let endpoint = self.traces_endpoint.as_deref().unwrap_or(&self.endpoint);
+        self.client
+            .check(endpoint, &["gzip", "none", ""], &mut errors);
+        self.sending_queue.check(&mut errors);
+        self.retry_on_failure.check(&mut errors);
+        if !endpoint.is_empty() && reqwest::Url::parse(&self.traces_url()).is_err() {
+            errors.push(ConfigError::new(
+                "endpoint",
+                format!("invalid URL {endpoint:?}"),
+            ));
+        }
+        errors
+    }
+    fn into_spec(self) -> Spec {
+        Spec::OtlpHttpExporter(self)
+    }
+}
+
+/// The gRPC client side of `otlp`.
+pub struct OtlpGrpcExporter {
+    client: TraceServiceClient<Channel>,
+    headers: Vec<(
+        MetadataKey<tonic::metadata::Ascii>,
+        MetadataValue<tonic::metadata::Ascii>,
+    )>,
+    timeout: std::time::Duration,
+}
+
+impl OtlpGrpcExporter {
+    /// Connects lazily: an unreachable endpoint shows up as retryable export failures.
+    pub fn new(config: &OtlpExporterConfig) -> Result<Self, ConfigError> {
+        let url = config.client.url(&config.endpoint);
+        let channel = tonic::transport::Endpoint::from_shared(url.clone())
+            .map_err(|e| ConfigError::new("endpoint", format!("invalid endpoint {url:?}: {e}")))?
+            .connect_timeout(config.client.timeout.get())
+            .connect_lazy();
+        let mut client = TraceServiceClient::new(channel).max_encoding_message_size(usize::MAX);
+        match config.client.compression.as_str() {
+            "gzip" => client = client.send_compressed(CompressionEncoding::Gzip),
+            "zstd" => client = client.send_compressed(CompressionEncoding::Zstd),
+            _ => {}
+        }
+        let mut headers = Vec::new();
+        for (k, v) in &config.client.headers {
+            let key = MetadataKey::from_str(&k.to_ascii_lowercase())
+                .map_err(|_| ConfigError::new(format!("headers.{k}"), "invalid header name"))?;
+            let value = MetadataValue::try_from(v.as_str())
+                .map_err(|_| ConfigError::new(format!("headers.{k}"), "invalid header value"))?;
+            headers.push((key, value));
+        }
+        Ok(Self {
+            client,
+            headers,
+            timeout: config.client.timeout.get(),
+        })
+    }
+}
+
+/// gRPC codes the Collector retries.
+fn retryable_code(code: tonic::Code) -> bool {
+    use tonic::Code::*;
+    matches!(
+        code,
+        Cancelled
+            | DeadlineExceeded
+            | ResourceExhausted
+            | Aborted
+            | OutOfRange
+            | Unavailable
+            | DataLoss
+    )
+}
+
+#[async_trait::async_trait]
+impl Exporter for OtlpGrpcExporter {
+    async fn export(&self, batch: Vec<ResourceSpans>) -> Result<(), ExportError> {
+        let mut request = tonic::Request::new(ExportTraceServiceRequest {
+            resource_spans: batch,
+        });
+        request.set_timeout(self.timeout);
+        for (k, v) in &self.headers {
+            request.metadata_mut().insert(k.clone(), v.clone());
+        }
+        match self.client.clone().export(request).await {
+            Ok(response) => {
+                let partial = response.into_inner().partial_success;
+                if let Some(p) = partial.filter(|p| p.rejected_spans > 0) {
+                    tracing::warn!(rejected = p.rejected_spans, message = %p.error_message, "otlp exporter: the receiver rejected spans");
+                }
+                Ok(())
+            }
+            Err(status) => Err(ExportError {
+                message: format!(
+                    "otlp export failed: {}: {}",
+                    status.code(),
+                    status.message()
+                ),
+                retryable: retryable_code(status.code()),
+            }),
+        }
+    }
+}
+
+/// The HTTP client side of `otlphttp`.
+pub struct OtlpHttpExporter {
+    client: reqwest::Client,
+    url: String,
+    gzip: bool,
+    headers: reqwest::header::HeaderMap,
+}
+
+impl OtlpHttpExporter {
+    pub fn new(config: &OtlpHttpExporterConfig) -> Result<Self, ConfigError> {
+        let client = reqwest::Client::builder()
+            .timeout(config.client.timeout.get())
+            .build()
+            .map_err(|e| ConfigError::new("", format!("cannot create the HTTP client: {e}")))?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (k, v) in &config.client.headers {
+            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| ConfigError::new(format!("headers.{k}"), "invalid header name"))?;
+            let value = reqwest::header::HeaderValue::from_str(v)
+                .map_err(|_| ConfigError::new(format!("headers.{k}"), "invalid header value"))?;
+            headers.insert(name, value);
+        }
+        Ok(Self {
+            client,
+            url: config.traces_url(),
+            gzip: config.client.compression == "gzip",
+            headers,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Exporter for OtlpHttpExporter {
+    async fn export(&self, batch: Vec<ResourceSpans>) -> Result<(), ExportError> {
+        let body = ExportTraceServiceRequest {
+            resource_spans: batch,
+        }
+        .encode_to_vec();
+        let mut request = self
+            .client
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .header("content-type", "application/x-protobuf");
+        if self.gzip {
+            use std::io::Write;
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let compressed = enc.write_all(&body).and_then(|_| enc.finish());
+            match compressed {
+                Ok(c) => request = request.header("content-encoding", "gzip").body(c),
+                Err(e) => return Err(ExportError::permanent(format!("gzip failed: {e}"))),
+            }
+        } else {
+            request = request.body(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            ExportError::retryable(format!("otlphttp export to {} failed: {e}", self.url))
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let code = status.as_u16();
+        Err(ExportError {
+            message: format!("otlphttp export to {} failed: HTTP {code}", self.url),
+            retryable: matches!(code, 429 | 502 | 503 | 504),
+        })
+    }
+}

@@ -1,0 +1,488 @@
+//! Pipeline assembly: from a validated [`Config`] to running sinks.
+//!
+//! ```text
+//! receiver ─► fan-out to the pipelines that list it
+//!   pipeline: processor → processor → … → fan-out to its exporters
+//!     synchronous (spoor store, debug, file, a queue-less forwarder, a connector): awaited;
+//!       the client is acknowledged when they all succeeded
+//!     queued (otlp, otlphttp): handed to the exporter's bounded queue without waiting
+//! ```
+//!
+//! When a pipeline has a synchronous exporter, a full queue of a forwarding exporter is counted
+//! and logged but does not refuse the batch (the store has it). When every exporter is queued,
+//! a full queue refuses the batch as overloaded so the client retries.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::future::join_all;
+use spoor_model::{ErrorKind, ResourceSpans, SinkError, TraceSink, span_count};
+use spoor_telemetry::Telemetry;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::batch::Batcher;
+use crate::config::{ComponentId, Config, Signal};
+use crate::exporters::{
+    DebugExporter, ExportError, Exporter, FileExporter, JaegerExporter, OtlpGrpcExporter,
+    OtlpHttpExporter, QueuedExporter, RetrySettings, SendingQueue, send_with_retry,
+};
+use crate::memory_limiter::MemoryLimiter;
+use crate::metrics::{ExporterCounters, PipelineMetrics, ProcessorCounters};
+use crate::registry::{Kind, Spec};
+use crate::{ConfigError, ProcessError, SpanProcessor};
+
+/// What assembly needs from the binary.
+pub struct BuildContext {
+    pub telemetry: Telemetry,
+    pub shutdown: CancellationToken,
+    /// The embedded store, for the `spoor` exporter.
+    pub store: Option<Arc<dyn TraceSink>>,
+}
+
+/// Why the graph could not be built (a file that cannot be opened, a missing store).
+#[derive(Debug, thiserror::Error)]
+#[error("{component}: {message}")]
+pub struct BuildError {
+    pub component: String,
+    pub message: String,
+}
+
+/// The running pipelines.
+pub struct Graph {
+    /// The sink of every receiver used by a traces pipeline.
+    pub receivers: Vec<(ComponentId, Arc<dyn TraceSink>)>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Graph {
+    /// Builds every traces pipeline of `config` (metrics and logs pipelines are not run).
+    pub fn build(config: &Config, ctx: &BuildContext) -> Result<Self, BuildError> {
+        let mut b = Builder {
+            config,
+            ctx,
+            metrics: PipelineMetrics::register(&ctx.telemetry),
+            exporters: BTreeMap::new(),
+            pipelines: BTreeMap::new(),
+            tasks: Vec::new(),
+        };
+        let traces: Vec<usize> = config
+            .service
+            .pipelines
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.id.signal == Signal::Traces)
+            .map(|(i, _)| i)
+            .collect();
+        let mut by_receiver: BTreeMap<ComponentId, Vec<Arc<dyn TraceSink>>> = BTreeMap::new();
+        for &i in &traces {
+            let sink = b.pipeline(i)?;
+            for r in &config.service.pipelines[i].receivers {
+                if config.component(Kind::Receiver, r).is_some() {
+                    by_receiver.entry(r.clone()).or_default().push(sink.clone());
+                }
+            }
+        }
+        let receivers = by_receiver
+            .into_iter()
+            .map(|(id, sinks)| (id, fan_out(sinks)))
+            .collect();
+        Ok(Self {
+            receivers,
+            tasks: b.tasks,
+        })
+    }
+
+    /// Waits, up to `timeout`, for the exporters' queues to drain once every receiver has
+    /// stopped and the receiver sinks were dropped. Returns whether they drained.
+    pub async fn drain(self, timeout: std::time::Duration) -> bool {
+        drop(self.receivers);
+        tokio::time::timeout(timeout, join_all(self.tasks))
+            .await
+            .is_ok()
+    }
+}
+
+struct Builder<'a> {
+    config: &'a Config,
+    ctx: &'a BuildContext,
+    metrics: PipelineMetrics,
+    exporters: BTreeMap<ComponentId, Target>,
+    pipelines: BTreeMap<usize, Arc<dyn TraceSink>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+#[derive(Clone)]
+enum Target {
+    Sync(Arc<dyn TraceSink>),
+    Queued(String, Arc<QueuedExporter>),
+}
+
+fn build_error(id: &ComponentId, kind: Kind, e: impl std::fmt::Display) -> BuildError {
+    BuildError {
+        component: format!("{}.{id}", kind.section()),
+        message: e.to_string(),
+    }
+}
+
+impl Builder<'_> {
+    /// The entry sink of pipeline `i`, built once (connectors may reach it from several places).
+    fn pipeline(&mut self, i: usize) -> Result<Arc<dyn TraceSink>, BuildError> {
+        if let Some(s) = self.pipelines.get(&i) {
+            return Ok(s.clone());
+        }
+        let spec = &self.config.service.pipelines[i];
+        let pipeline_name = spec.id.to_string();
+        let mut targets = Vec::new();
+        for e in &spec.exporters {
+            targets.push(self.exporter_or_connector(e)?);
+        }
+        let mut next: Arc<dyn TraceSink> = Arc::new(ExporterFanout::new(targets));
+        for p in spec.processors.iter().rev() {
+            let component = self
+                .config
+                .component(Kind::Processor, p)
+                .ok_or_else(|| build_error(p, Kind::Processor, "not defined"))?;
+            let counters = self.metrics.processor(&pipeline_name, &p.to_string());
+            next = match &component.spec {
+                Spec::Batch(c) => counted(counters, Arc::new(Batcher::start(c, next))),
+                Spec::MemoryLimiter(c) => counted(
+                    counters,
+                    Arc::new(MemoryLimiter::start(c, next, self.ctx.shutdown.clone())),
+                ),
+                Spec::SpanProcessor(processor) => Arc::new(SyncStage {
+                    processor: processor.clone(),
+                    counters,
+                    next,
+                }),
+                _ => return Err(build_error(p, Kind::Processor, "not a processor")),
+            };
+        }
+        self.pipelines.insert(i, next.clone());
+        Ok(next)
+    }
+
+    fn exporter_or_connector(&mut self, id: &ComponentId) -> Result<Target, BuildError> {
+        if let Some(c) = self.config.component(Kind::Connector, id) {
+            // `forward`: the pipelines receiving from this connector, as one sink.
+            if !matches!(c.spec, Spec::Forward) {
+                return Err(build_error(id, Kind::Connector, "not a connector"));
+            }
+            let downstream: Vec<usize> = self
+                .config
+                .service
+                .pipelines
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.receivers.contains(id) && p.id.signal == Signal::Traces)
+                .map(|(j, _)| j)
+                .collect();
+            let mut sinks = Vec::new();
+            for j in downstream {
+                sinks.push(self.pipeline(j)?);
+            }
+            return Ok(Target::Sync(fan_out(sinks)));
+        }
+        if let Some(t) = self.exporters.get(id) {
+            return Ok(t.clone());
+        }
+        let component = self
+            .config
+            .component(Kind::Exporter, id)
+            .ok_or_else(|| build_error(id, Kind::Exporter, "not defined"))?;
+        let name = id.to_string();
+        let counters = self.metrics.exporter(&name);
+        let err = |e: ConfigError| build_error(id, Kind::Exporter, e);
+        let target = match &component.spec {
+            Spec::SpoorExporter(_) => {
+                let store = self.ctx.store.clone().ok_or_else(|| {
+                    build_error(id, Kind::Exporter, "the embedded store is not available")
+                })?;
+                Target::Sync(Arc::new(StoreTarget { store, counters }))
+            }
+            Spec::Debug(c) => self.direct(
+                name.clone(),
+                Arc::new(DebugExporter::new(name, c)),
+                counters,
+            ),
+            Spec::FileExporter(c) => {
+                let exporter = FileExporter::open(c).map_err(err)?;
+                self.direct(name, Arc::new(exporter), counters)
+            }
+            Spec::OtlpExporter(c) => {
+                let exporter = OtlpGrpcExporter::new(c).map_err(err)?;
+                self.forwarding(
+                    name,
+                    Arc::new(exporter),
+                    &c.sending_queue,
+                    &c.retry_on_failure,
+                    counters,
+                )
+            }
+            Spec::OtlpHttpExporter(c) => {
+                let exporter = OtlpHttpExporter::new(c).map_err(err)?;
+                self.forwarding(
+                    name,
+                    Arc::new(exporter),
+                    &c.sending_queue,
+                    &c.retry_on_failure,
+                    counters,
+                )
+            }
+            Spec::JaegerExporter(c) => {
+                let exporter = JaegerExporter::new(c).map_err(err)?;
+                self.forwarding(
+                    name,
+                    Arc::new(exporter),
+                    &c.sending_queue,
+                    &c.retry_on_failure,
+                    counters,
+                )
+            }
+            _ => {
+                return Err(build_error(
+                    id,
+                    Kind::Exporter,
+                    "has no runtime in this build",
+                ));
+            }
+        };
+        self.exporters.insert(id.clone(), target.clone());
+        Ok(target)
+    }
+
+    /// An exporter called in line, without retries (debug, file).
+    fn direct(
+        &self,
+        name: String,
+        exporter: Arc<dyn Exporter>,
+        counters: ExporterCounters,
+    ) -> Target {
+        let retry = RetrySettings {
+            enabled: false,
+            ..RetrySettings::default()
+        };
+        Target::Sync(Arc::new(RetryTarget {
+            name,
+            exporter,
+            retry,
+            counters,
+        }))
+    }
+
+    fn forwarding(
+        &mut self,
+        name: String,
+        exporter: Arc<dyn Exporter>,
+        queue: &SendingQueue,
+        retry: &RetrySettings,
+        counters: ExporterCounters,
+    ) -> Target {
+        if !queue.enabled {
+            let retry = retry.clone();
+            return Target::Sync(Arc::new(RetryTarget {
+                name,
+                exporter,
+                retry,
+                counters,
+            }));
+        }
+        let (queued, tasks) =
+            QueuedExporter::start(name.clone(), exporter, queue, retry.clone(), counters);
+        self.tasks.extend(tasks);
+        Target::Queued(name, Arc::new(queued))
+    }
+}
+
+/// One sink feeding several: each gets a copy; the result is the first error.
+fn fan_out(mut sinks: Vec<Arc<dyn TraceSink>>) -> Arc<dyn TraceSink> {
+    if sinks.len() == 1
+        && let Some(only) = sinks.pop()
+    {
+        return only;
+    }
+    Arc::new(FanOut(sinks))
+}
+
+struct FanOut(Vec<Arc<dyn TraceSink>>);
+
+/// Hands `batch` to every sink concurrently: copies for all but the last, which takes it.
+async fn consume_all(
+    sinks: &[Arc<dyn TraceSink>],
+    batch: Vec<ResourceSpans>,
+) -> Result<(), SinkError> {
+    match sinks {
+        [] => Ok(()),
+        [only] => only.consume(batch).await,
+        [rest @ .., last] => {
+            let copies = rest.iter().map(|s| s.consume(batch.clone()));
+            let (results, last) = futures::join!(join_all(copies), last.consume(batch));
+            results.into_iter().chain(std::iter::once(last)).collect()
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TraceSink for FanOut {
+    async fn consume(&self, batch: Vec<ResourceSpans>) -> Result<(), SinkError> {
+        consume_all(&self.0, batch).await
+    }
+}
+
+/// The end of a pipeline: synchronous targets awaited together, queued ones fed without waiting.
+struct ExporterFanout {
+    sync: Vec<Arc<dyn TraceSink>>,
+    queued: Vec<(String, Arc<QueuedExporter>)>,
+}
+
+impl ExporterFanout {
+    fn new(targets: Vec<Target>) -> Self {
+        let mut sync = Vec::new();
+        let mut queued = Vec::new();
+        for t in targets {
+            match t {
+                Target::Sync(s) => sync.push(s),
+                Target::Queued(n, q) => queued.push((n, q)),
+            }
+        }
+        Self { sync, queued }
+    }
+}
+
+#[async_trait::async_trait]
+impl TraceSink for ExporterFanout {
+    async fn consume(&self, batch: Vec<ResourceSpans>) -> Result<(), SinkError> {
+        let mut full = Vec::new();
+        for (name, q) in &self.queued {
+            if !q.try_enqueue(batch.clone()) {
+                full.push(name.as_str());
+            }
+        }
+        if self.sync.is_empty() {
+            if full.is_empty() {
+                return Ok(());
+            }
+            return Err(SinkError::new(
+                ErrorKind::Overloaded,
+                format!(
+                    "the sending queue of exporter {} is full; retry later",
+                    full.join(", ")
+                ),
+            ));
+        }
+        if !full.is_empty() {
+            tracing::warn!(exporters = %full.join(","), spans = span_count(&batch), "sending queue full: spans not forwarded");
+        }
+        consume_all(&self.sync, batch).await
+    }
+}
+
+/// The `spoor` exporter: the store's own sink, counted.
+struct StoreTarget {
+    store: Arc<dyn TraceSink>,
+    counters: ExporterCounters,
+}
+
+#[async_trait::async_trait]
+impl TraceSink for StoreTarget {
+    async fn consume(&self, batch: Vec<ResourceSpans>) -> Result<(), SinkError> {
+        let spans = span_count(&batch) as u64;
+        let result = self.store.consume(batch).await;
+        match &result {
+            Ok(()) => self.counters.sent.inc_by(spans),
+            Err(_) => self.counters.send_failed.inc_by(spans),
+        };
+        result
+    }
+}
+
+/// An exporter awaited by the pipeline (with its retries, if enabled).
+struct RetryTarget {
+    name: String,
+    exporter: Arc<dyn Exporter>,
+    retry: RetrySettings,
+    counters: ExporterCounters,
+}
+
+#[async_trait::async_trait]
+impl TraceSink for RetryTarget {
+    async fn consume(&self, batch: Vec<ResourceSpans>) -> Result<(), SinkError> {
+        send_with_retry(
+            &self.name,
+            self.exporter.as_ref(),
+            batch,
+            &self.retry,
+            &self.counters,
+        )
+        .await
+        .map_err(|e: ExportError| {
+            let kind = if e.retryable {
+                ErrorKind::Unavailable
+            } else {
+                ErrorKind::Internal
+            };
+            SinkError::new(kind, format!("exporter {}: {e}", self.name))
+        })
+    }
+}
+
+/// Counts spans in and the outcome around a stateful processor.
+struct Counted {
+    counters: ProcessorCounters,
+    inner: Arc<dyn TraceSink>,
+}
+
+fn counted(counters: ProcessorCounters, inner: Arc<dyn TraceSink>) -> Arc<dyn TraceSink> {
+    Arc::new(Counted { counters, inner })
+}
+
+#[async_trait::async_trait]
+impl TraceSink for Counted {
+    async fn consume(&self, batch: Vec<ResourceSpans>) -> Result<(), SinkError> {
+        let spans = span_count(&batch) as u64;
+        self.counters.received.inc_by(spans);
+        let result = self.inner.consume(batch).await;
+        match &result {
+            Ok(()) => self.counters.accepted.inc_by(spans),
+            Err(_) => self.counters.refused.inc_by(spans),
+        };
+        result
+    }
+}
+
+/// A synchronous processor in a pipeline.
+struct SyncStage {
+    processor: Arc<dyn SpanProcessor>,
+    counters: ProcessorCounters,
+    next: Arc<dyn TraceSink>,
+}
+
+#[async_trait::async_trait]
+impl TraceSink for SyncStage {
+    async fn consume(&self, batch: Vec<ResourceSpans>) -> Result<(), SinkError> {
+        let spans = span_count(&batch) as u64;
+        self.counters.received.inc_by(spans);
+        let out = match self.processor.process(batch) {
+            Ok(out) => out,
+            Err(ProcessError(message)) => {
+                self.counters.refused.inc_by(spans);
+                return Err(SinkError::new(ErrorKind::InvalidInput, message));
+            }
+        };
+        let kept = span_count(&out) as u64;
+        self.counters.dropped.inc_by(spans.saturating_sub(kept));
+        if kept == 0 {
+            return Ok(());
+        }
+        let result = self.next.consume(out).await;
+        match &result {
+            Ok(()) => self.counters.accepted.inc_by(kept),
+            Err(_) => self.counters.refused.inc_by(kept),
+        };
+        result
+    }
+}
+
+#[cfg(test)]
+#[path = "graph_tests.rs"]
+mod tests;

@@ -1,0 +1,270 @@
+//! The `memory_limiter` processor: every `check_interval` it reads the process's resident memory
+//! from `/proc/self/status`; while it is above the soft limit (`limit - spike_limit`) new data is
+//! refused as overloaded, which receivers answer with 429 / RESOURCE_EXHAUSTED so clients retry
+//! later. Data already accepted is never dropped by it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+use spoor_model::{ErrorKind, ResourceSpans, SinkError, TraceSink};
+use tokio_util::sync::CancellationToken;
+
+use crate::ConfigError;
+use crate::config::Duration;
+use crate::registry::{ComponentConfig, Spec};
+
+const MIB: u64 = 1024 * 1024;
+
+/// `processors.memory_limiter`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemoryLimiterConfig {
+    /// How often resident memory is measured.
+    pub check_interval: Duration,
+    /// Hard limit in MiB; 0 to use `limit_percentage`.
+    pub limit_mib: u64,
+    /// Headroom below the limit in MiB: data is refused above `limit_mib - spike_limit_mib`.
+    /// 0 means 20 % of the limit.
+    pub spike_limit_mib: u64,
+    /// Hard limit as a percentage of the machine's (or cgroup's) memory, when `limit_mib` is 0.
+    pub limit_percentage: u32,
+    /// Headroom as a percentage, with `limit_percentage`; 0 means 20 % of the limit.
+    pub spike_limit_percentage: u32,
+}
+
+impl Default for MemoryLimiterConfig {
+    fn default() -> Self {
+        Self {
+            check_interval: Duration::from_secs(1),
+            limit_mib: 0,
+            spike_limit_mib: 0,
+            limit_percentage: 0,
+            spike_limit_percentage: 0,
+        }
+    }
+}
+
+impl ComponentConfig for MemoryLimiterConfig {
+    fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if self.check_interval.get().is_zero() {
+            errors.push(ConfigError::new("check_interval", "must be greater than 0"));
+        }
+        if self.limit_mib == 0 && self.limit_percentage == 0 {
+            errors.push(ConfigError::new(
+                "limit_mib",
+                "set limit_mib or limit_percentage",
+            ));
+        }
+        if self.limit_mib > 0 && self.spike_limit_mib >= self.limit_mib {
+            errors.push(ConfigError::new(
+                "spike_limit_mib",
+                format!(
+                    "must be less than limit_mib ({}), got {}",
+                    self.limit_mib, self.spike_limit_mib
+                ),
+            ));
+        }
+        if self.limit_percentage > 100 {
+            errors.push(ConfigError::new(
+                "limit_percentage",
+                "must be between 1 and 100",
+            ));
+        }
+        if self.limit_percentage > 0 && self.spike_limit_percentage >= self.limit_percentage {
+            errors.push(ConfigError::new(
+                "spike_limit_percentage",
+                "must be less than limit_percentage",
+            ));
+        }
+        errors
+    }
+    fn into_spec(self) -> Spec {
+        Spec::MemoryLimiter(self)
+    }
+}
+
+impl MemoryLimiterConfig {
+    /// (hard, soft) limits in bytes; `total` is the memory available to the process.
+    pub fn limits(&self, total: u64) -> (u64, u64) {
+        let (hard, spike) = if self.limit_mib > 0 {
+            let hard = self.limit_mib * MIB;
+            let spike = if self.spike_limit_mib > 0 {
+                self.spike_limit_mib * MIB
+            } else {
+                hard / 5
+            };
+            (hard, spike)
+        } else {
+            let hard = total / 100 * u64::from(self.limit_percentage);
+            let spike = if self.spike_limit_percentage > 0 {
+                total / 100 * u64::from(self.spike_limit_percentage)
+            } else {
+                hard / 5
+            };
+            (hard, spike)
+        };
+        (hard, hard.saturating_sub(spike))
+    }
+}
+
+/// Resident memory of this process in bytes, from `/proc/self/status` (`VmRSS`).
+pub fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    kib_field(&status, "VmRSS:").map(|k| k * 1024)
+}
+
+/// Memory available to the process: the cgroup v2 limit if set, else `MemTotal`.
+pub fn total_memory() -> Option<u64> {
+    if let Ok(max) = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        && let Ok(v) = max.trim().parse::<u64>()
+    {
+        return Some(v);
+    }
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    kib_field(&meminfo, "MemTotal:").map(|k| k * 1024)
+}
+
+fn kib_field(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The running limiter: a [`TraceSink`] in front of `next`.
+pub struct MemoryLimiter {
+    next: Arc<dyn TraceSink>,
+    refusing: Arc<AtomicBool>,
+    rss: Arc<AtomicU64>,
+    soft: u64,
+}
+
+impl MemoryLimiter {
+    /// Starts measuring; the measuring task stops with `shutdown`.
+    pub fn start(
+        config: &MemoryLimiterConfig,
+        next: Arc<dyn TraceSink>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let (hard, soft) = config.limits(total_memory().unwrap_or(0));
+        let refusing = Arc::new(AtomicBool::new(false));
+        let rss = Arc::new(AtomicU64::new(0));
+        let interval = config.check_interval.get();
+        tracing::info!(
+            limit_mib = hard / MIB,
+            soft_limit_mib = soft / MIB,
+            ?interval,
+            "memory_limiter"
+        );
+        let check = {
+            let refusing = refusing.clone();
+            let rss = rss.clone();
+            move || {
+                let now = resident_bytes().unwrap_or(0);
+                rss.store(now, Ordering::Relaxed);
+                let over = now > soft;
+                if over != refusing.swap(over, Ordering::Relaxed) {
+                    if over {
+                        tracing::warn!(
+                            rss_mib = now / MIB,
+                            soft_limit_mib = soft / MIB,
+                            "memory above the soft limit: refusing data"
+                        );
+                    } else {
+                        tracing::info!(
+                            rss_mib = now / MIB,
+                            "memory back under the soft limit: accepting data"
+                        );
+                    }
+                }
+            }
+        };
+        check();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tick.tick() => check(),
+                }
+            }
+        });
+        Self {
+            next,
+            refusing,
+            rss,
+            soft,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TraceSink for MemoryLimiter {
+    async fn consume(&self, batch: Vec<ResourceSpans>) -> Result<(), SinkError> {
+        if self.refusing.load(Ordering::Relaxed) {
+            return Err(SinkError::new(
+                ErrorKind::Overloaded,
+                format!(
+                    "memory usage {} MiB is above the memory_limiter soft limit of {} MiB; retry later",
+                    self.rss.load(Ordering::Relaxed) / MIB,
+                    self.soft / MIB
+                ),
+            ));
+        }
+        self.next.consume(batch).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn computes_limits() {
+        let c = MemoryLimiterConfig {
+            limit_mib: 512,
+            spike_limit_mib: 128,
+            ..Default::default()
+        };
+        assert_eq!(c.limits(0), (512 * MIB, 384 * MIB));
+        let c = MemoryLimiterConfig {
+            limit_mib: 500,
+            ..Default::default()
+        };
+        assert_eq!(c.limits(0), (500 * MIB, 400 * MIB));
+        let c = MemoryLimiterConfig {
+            limit_percentage: 50,
+            ..Default::default()
+        };
+        assert_eq!(c.limits(1000 * MIB), (500 * MIB, 400 * MIB));
+        assert!(resident_bytes().is_some_and(|b| b > 0));
+    }
+
+    #[tokio::test]
+    async fn refuses_as_overloaded_above_the_soft_limit() {
+        struct Ok_;
+        #[async_trait::async_trait]
+        impl TraceSink for Ok_ {
+            async fn consume(&self, _: Vec<ResourceSpans>) -> Result<(), SinkError> {
+                Ok(())
+            }
+        }
+        // One MiB is far below what a test process uses: refused from the first check.
+        let tight = MemoryLimiterConfig {
+            limit_mib: 2,
+            spike_limit_mib: 1,
+            ..Default::default()
+        };
+        let m = MemoryLimiter::start(&tight, Arc::new(Ok_), CancellationToken::new());
+        let e = m.consume(Vec::new()).await.expect_err("over the limit");
+        assert_eq!(e.kind, ErrorKind::Overloaded);
+        let roomy = MemoryLimiterConfig {
+            limit_mib: 1 << 20,
+            ..Default::default()
+        };
+        let m = MemoryLimiter::start(&roomy, Arc::new(Ok_), CancellationToken::new());
+        assert!(m.consume(Vec::new()).await.is_ok());
+    }
+}

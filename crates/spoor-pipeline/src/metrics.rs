@@ -1,0 +1,151 @@
+//! The standard counters of pipeline components, one naming scheme for all:
+//! `spoor_processor_spans_{received,accepted,refused,dropped}_total{pipeline,processor}` and
+//! `spoor_exporter_spans_{sent,send_failed,enqueue_failed}_total{exporter}`, plus each
+//! exporter's queue (`spoor_exporter_queue_size`, `_queue_capacity`) and retries
+//! (`spoor_exporter_retries_total`).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use spoor_telemetry::Telemetry;
+use spoor_telemetry::metrics::counter::Counter;
+use spoor_telemetry::metrics::family::Family;
+use spoor_telemetry::metrics::gauge::Gauge;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProcessorLabels {
+    pipeline: String,
+    processor: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExporterLabels {
+    exporter: String,
+}
+
+/// The metric families of every pipeline component, registered once per process.
+#[derive(Clone)]
+pub struct PipelineMetrics {
+    p_received: Family<ProcessorLabels, Counter>,
+    p_accepted: Family<ProcessorLabels, Counter>,
+    p_refused: Family<ProcessorLabels, Counter>,
+    p_dropped: Family<ProcessorLabels, Counter>,
+    e_sent: Family<ExporterLabels, Counter>,
+    e_failed: Family<ExporterLabels, Counter>,
+    e_enqueue_failed: Family<ExporterLabels, Counter>,
+    e_retries: Family<ExporterLabels, Counter>,
+    e_queue_size: Family<ExporterLabels, Gauge>,
+    e_queue_capacity: Family<ExporterLabels, Gauge>,
+}
+
+impl PipelineMetrics {
+    pub fn register(telemetry: &Telemetry) -> Self {
+        let m = Self {
+            p_received: Family::default(),
+            p_accepted: Family::default(),
+            p_refused: Family::default(),
+            p_dropped: Family::default(),
+            e_sent: Family::default(),
+            e_failed: Family::default(),
+            e_enqueue_failed: Family::default(),
+            e_retries: Family::default(),
+            e_queue_size: Family::default(),
+            e_queue_capacity: Family::default(),
+        };
+        let t = telemetry;
+        t.register(
+            "processor_spans_received",
+            "Spans handed to a processor",
+            m.p_received.clone(),
+        );
+        t.register(
+            "processor_spans_accepted",
+            "Spans a processor passed on and that were accepted downstream",
+            m.p_accepted.clone(),
+        );
+        t.register(
+            "processor_spans_refused",
+            "Spans refused by a processor or downstream, with an error to the sender",
+            m.p_refused.clone(),
+        );
+        t.register(
+            "processor_spans_dropped",
+            "Spans a processor removed on purpose (filtered, sampled out)",
+            m.p_dropped.clone(),
+        );
+        t.register(
+            "exporter_spans_sent",
+            "Spans an exporter delivered",
+            m.e_sent.clone(),
+        );
+        t.register(
+            "exporter_spans_send_failed",
+            "Spans an exporter gave up on after its retries",
+            m.e_failed.clone(),
+        );
+        t.register(
+            "exporter_spans_enqueue_failed",
+            "Spans not queued because an exporter's queue was full",
+            m.e_enqueue_failed.clone(),
+        );
+        t.register(
+            "exporter_retries",
+            "Export attempts retried after a retryable failure",
+            m.e_retries.clone(),
+        );
+        t.register(
+            "exporter_queue_size",
+            "Batches waiting in an exporter's sending queue",
+            m.e_queue_size.clone(),
+        );
+        t.register(
+            "exporter_queue_capacity",
+            "Capacity of an exporter's sending queue, in batches",
+            m.e_queue_capacity.clone(),
+        );
+        m
+    }
+
+    pub fn processor(&self, pipeline: &str, processor: &str) -> ProcessorCounters {
+        let l = ProcessorLabels {
+            pipeline: pipeline.to_string(),
+            processor: processor.to_string(),
+        };
+        ProcessorCounters {
+            received: self.p_received.get_or_create(&l).clone(),
+            accepted: self.p_accepted.get_or_create(&l).clone(),
+            refused: self.p_refused.get_or_create(&l).clone(),
+            dropped: self.p_dropped.get_or_create(&l).clone(),
+        }
+    }
+
+    pub fn exporter(&self, exporter: &str) -> ExporterCounters {
+        let l = ExporterLabels {
+            exporter: exporter.to_string(),
+        };
+        ExporterCounters {
+            sent: self.e_sent.get_or_create(&l).clone(),
+            send_failed: self.e_failed.get_or_create(&l).clone(),
+            enqueue_failed: self.e_enqueue_failed.get_or_create(&l).clone(),
+            retries: self.e_retries.get_or_create(&l).clone(),
+            queue_size: self.e_queue_size.get_or_create(&l).clone(),
+            queue_capacity: self.e_queue_capacity.get_or_create(&l).clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ProcessorCounters {
+    pub received: Counter,
+    pub accepted: Counter,
+    pub refused: Counter,
+    pub dropped: Counter,
+}
+
+#[derive(Clone)]
+pub struct ExporterCounters {
+    pub sent: Counter,
+    pub send_failed: Counter,
+    pub enqueue_failed: Counter,
+    pub retries: Counter,
+    pub queue_size: Gauge,
+    pub queue_capacity: Gauge,
+}
