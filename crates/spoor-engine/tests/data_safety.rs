@@ -323,7 +323,7 @@ async fn a_block_written_before_a_column_existed_is_still_served() {
     for t in 1..=20u64 {
         let attrs = vec![
             spoor_model::attr::string("http.route", "/r"),
-            spoor_model::attr::string("user", &format!("u{t}")),
+            spoor_model::attr::string("user", format!("u{t}")),
         ];
         engine
             .write(span("svc", "op", t, 1, None, T0 + t, 10, attrs))
@@ -621,10 +621,10 @@ async fn reads_racing_cuts_and_compactions_miss_nothing() {
                     .expect("write");
                 acked.lock().push(t);
                 t += 1;
-                if t % 25 == 0 {
+                if t.is_multiple_of(25) {
                     engine.flush().await.expect("cut");
                 }
-                if t % 100 == 0 {
+                if t.is_multiple_of(100) {
                     engine.maintain().await.expect("compact");
                 }
                 tokio::task::yield_now().await;
@@ -653,7 +653,7 @@ async fn reads_racing_cuts_and_compactions_miss_nothing() {
         {
             misses += 1;
         }
-        if i % 50 == 0 {
+        if i.is_multiple_of(50) {
             tokio::task::yield_now().await;
         }
     }

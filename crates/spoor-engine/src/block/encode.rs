@@ -122,7 +122,6 @@ pub(crate) fn encode_head(
             .close()
             .map_err(|e| internal(format!("closing parquet: {e}")))?;
     }
-    let mut meta = meta;
     meta.size_bytes = bytes.len() as u64;
     meta.crc32c = crc32c::crc32c(&bytes);
     Ok(EncodedBlock { bytes, meta })
