@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from conftest import ROOT, SPOOR_BIN, listener_args, wait_for
+from conftest import ROOT, SPOOR_BIN, listener_args, spoor_help, wait_for
 
 CUT = ("--block-cut-interval", "1s")
 
@@ -135,7 +135,8 @@ def manifests(data):
 
 
 def disk(start_spoor, data, *extra):
-    return start_spoor("--data-dir", str(data), *CUT, "--orphan-grace", "0s", *extra)
+    grace = ("--orphan-grace", "0s") if "--orphan-grace" in spoor_help() else ()
+    return start_spoor("--data-dir", str(data), *CUT, *grace, *extra)
 
 
 def test_a_deeply_nested_span_costs_no_other_trace(start_spoor, tmp_path):
