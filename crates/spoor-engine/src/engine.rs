@@ -134,8 +134,15 @@ impl Engine {
         metrics.register(telemetry);
         // Rebuilds the block list when the newest manifest is unreadable, drops blocks whose
         // files are missing, moves old orphans to quarantine/. Never deletes a block file.
-        let (manifest, repaired) =
-            crate::repair::recover(&manifests, config.orphan_grace, false).await?;
+        let (manifest, repaired) = crate::repair::recover(&manifests, config.orphan_grace, false)
+            .await
+            .map_err(|e| {
+                StorageError::Unavailable(format!(
+                    "the store cannot be brought into service: {e}; \
+                     `spoor tool repair --dry-run` (with the same --data-dir/--storage-url) \
+                     shows what is damaged"
+                ))
+            })?;
         metrics
             .missing_blocks
             .inc_by(repaired.missing_blocks.len() as u64);
