@@ -79,7 +79,7 @@ pub struct RecoveryReport {
 
 /// Takes the exclusive lock on `<data_dir>/LOCK` for the life of the process (released by
 /// the OS when the process ends, also on `kill -9`).
-fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StorageError> {
+pub(crate) fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StorageError> {
     let path = dir.join("LOCK");
     let file = std::fs::OpenOptions::new()
         .create(true)

@@ -208,9 +208,15 @@ pub(crate) async fn recover(
 }
 
 /// `spoor tool repair`: what [`crate::Engine::open`] does to a damaged store, run offline,
-/// with a report (or, with `dry_run`, only the report). Run it while no engine is open on
-/// the store.
+/// with a report (or, with `dry_run`, only the report). Refuses while an engine has the data
+/// dir open (its `LOCK`); with an object store, run it while no engine uses the store.
 pub async fn repair(config: &EngineConfig, dry_run: bool) -> Result<RepairReport, StorageError> {
+    // Refuses while a server has the data dir open.
+    let _lock = if config.data_dir.is_dir() {
+        Some(crate::engine::lock_data_dir(&config.data_dir)?)
+    } else {
+        None
+    };
     let opened = crate::store::open_store(config)?;
     let manifests = ManifestStore {
         store: opened.store,

@@ -596,6 +596,12 @@ async fn a_second_engine_on_the_same_data_dir_is_refused() {
     let second = Engine::open(config.clone(), &Telemetry::new()).await;
     let err = second.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(err.contains("in use by another spoor process"), "{err}");
+    let repair = spoor_engine::repair(&config, true).await;
+    let err = repair.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        err.contains("in use by another spoor process"),
+        "repair too: {err}"
+    );
     drop(first);
     Engine::open(config, &Telemetry::new())
         .await
