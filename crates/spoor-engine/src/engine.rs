@@ -254,6 +254,9 @@ impl Engine {
         if flushed.is_err() {
             let _ = self.inner.wal.sync().await;
         }
+        // Blocks switched out by compaction and retention that no read still holds: deleted
+        // now rather than left for the next start to find as orphans.
+        self.inner.reap_retired_now().await;
         let inner = self.inner.clone();
         let _ = tokio::task::spawn_blocking(move || inner.wal.stop()).await;
         flushed

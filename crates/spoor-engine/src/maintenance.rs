@@ -178,33 +178,48 @@ impl Inner {
         self.reap_retired();
     }
 
-    /// Deletes retired blocks whose manifest snapshot no reader holds any more, oldest first.
-    pub(crate) fn reap_retired(&self) {
+    /// Retired blocks whose manifest snapshot no reader holds any more, oldest first.
+    fn take_reapable(&self) -> Vec<String> {
         let mut ready = Vec::new();
+        let mut retired = self.retired.lock();
+        while retired
+            .front()
+            .is_some_and(|(m, _)| Arc::strong_count(m) == 1)
         {
-            let mut retired = self.retired.lock();
-            while retired
-                .front()
-                .is_some_and(|(m, _)| Arc::strong_count(m) == 1)
-            {
-                if let Some((_, ids)) = retired.pop_front() {
-                    ready.extend(ids);
-                }
+            if let Some((_, ids)) = retired.pop_front() {
+                ready.extend(ids);
             }
         }
+        for id in &ready {
+            self.blocks.evict(id);
+        }
+        ready
+    }
+
+    /// Deletes (in the background) retired blocks that no reader can still open.
+    pub(crate) fn reap_retired(&self) {
+        let ready = self.take_reapable();
         if ready.is_empty() {
             return;
         }
         let store = self.blocks.store.clone();
         let prefix = self.blocks.prefix.clone();
-        for id in &ready {
-            self.blocks.evict(id);
-        }
         tokio::spawn(async move {
             for id in ready {
                 let _ = store.delete(&block_path(&prefix, &id)).await;
             }
         });
+    }
+
+    /// Deletes retired blocks that no reader can still open, and waits for it (shutdown).
+    pub(crate) async fn reap_retired_now(&self) {
+        for id in self.take_reapable() {
+            let _ = self
+                .blocks
+                .store
+                .delete(&block_path(&self.blocks.prefix, &id))
+                .await;
+        }
     }
 
     /// After a read error on `b`: if its file is gone, drops it from the live set (with an

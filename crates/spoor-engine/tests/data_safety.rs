@@ -156,6 +156,11 @@ async fn a_deeply_nested_value_is_stored_and_read_back_next_to_other_traces() {
         "{metrics}"
     );
     engine.shutdown().await.expect("shutdown");
+    let report = spoor_engine::verify(&config).await.expect("verify");
+    assert!(
+        report.is_ok() && report.orphan_blocks.is_empty(),
+        "retired inputs are deleted by shutdown: {report:?}"
+    );
 }
 
 /// Rewrites block `id` under `store` with `f` applied to every batch (keeping the key-value
