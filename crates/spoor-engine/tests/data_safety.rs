@@ -20,7 +20,7 @@ use spoor_model::otlp_common::{AnyValue, ArrayValue, KeyValue, KeyValueList};
 use spoor_model::otlp_trace::span::Event;
 use spoor_storage::{SpanReader, SpanWriter, TraceQuery};
 use spoor_telemetry::Telemetry;
-use support::{span, spans_of, tid};
+use support::{span, tid};
 
 const T0: u64 = 1_800_000_000_000_000_000;
 
@@ -672,5 +672,4 @@ async fn reads_racing_cuts_and_compactions_miss_nothing() {
     writer.await.expect("writer");
     assert_eq!(misses, 0, "acknowledged traces missed during cuts");
     assert!(acked.lock().len() > 200, "cuts and compactions happened");
-    let _ = spans_of;
 }
