@@ -61,6 +61,23 @@ pub fn zipkin_thrift(data: &[u8]) {
     }
 }
 
+/// OTLP `ExportTraceServiceRequest` bytes, decoded as the OTLP receivers decode them, then
+/// through the storage engine: encoded as a block and every row read back. Whatever the
+/// protobuf decoder accepts must come back whole: no undecodable row, no span lost.
+pub fn engine_block(data: &[u8]) {
+    use spoor_model::otlp_collector::ExportTraceServiceRequest;
+    let Ok(request) = ExportTraceServiceRequest::decode(data) else {
+        return;
+    };
+    match spoor_engine::round_trip(request.resource_spans) {
+        Ok(r) => assert!(
+            r.undecodable == 0 && r.spans_in == r.spans_out,
+            "engine lost spans: {r:?}"
+        ),
+        Err(e) => panic!("engine could not read back its own block: {e}"),
+    }
+}
+
 /// Every target with valid seed inputs to mutate from.
 pub fn targets() -> Vec<(&'static str, fn(&[u8]), Vec<Vec<u8>>)> {
     let batch = seed_batch();
@@ -88,6 +105,7 @@ pub fn targets() -> Vec<(&'static str, fn(&[u8]), Vec<Vec<u8>>)> {
             ],
         ),
         ("zipkin_proto", zipkin_proto, vec![seed_zipkin_proto()]),
+        ("engine_block", engine_block, vec![seed_otlp(2), seed_otlp(44)]),
         (
             "zipkin_thrift",
             zipkin_thrift,
@@ -310,4 +328,86 @@ impl Mutator {
         }
         out
     }
+}
+
+/// An OTLP request with every kind of value, and one attribute nested `depth` levels deep
+/// (arrays, with a key-value list every fourth level; 44 is about what prost accepts).
+fn seed_otlp(depth: usize) -> Vec<u8> {
+    use spoor_model::otlp_collector::ExportTraceServiceRequest;
+    use spoor_model::otlp_common::any_value::Value;
+    use spoor_model::otlp_common::{AnyValue, ArrayValue, KeyValue, KeyValueList};
+    use spoor_model::otlp_resource::Resource;
+    use spoor_model::otlp_trace::span::{Event, Link};
+    use spoor_model::{ResourceSpans, ScopeSpans, Span, attr};
+    let mut deep = AnyValue {
+        value: Some(Value::StringValue("x".into())),
+    };
+    for i in 0..depth {
+        deep = AnyValue {
+            value: Some(if i % 4 != 0 || depth > 40 {
+                Value::ArrayValue(ArrayValue { values: vec![deep] })
+            } else {
+                Value::KvlistValue(KeyValueList {
+                    values: vec![KeyValue {
+                        key: "k".into(),
+                        value: Some(deep),
+                        ..Default::default()
+                    }],
+                })
+            }),
+        };
+    }
+    let deep = KeyValue {
+        key: "deep".into(),
+        value: Some(deep),
+        ..Default::default()
+    };
+    let span = |t: u8, s: u8, parent: Option<u8>| Span {
+        trace_id: vec![t; 16],
+        span_id: vec![s; 8],
+        parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+        name: format!("op{s}"),
+        kind: 2,
+        start_time_unix_nano: 1_700_000_000_000_000_000 + u64::from(s),
+        end_time_unix_nano: 1_700_000_000_000_100_000,
+        attributes: vec![
+            attr::string("http.route", "/a"),
+            attr::int("http.status_code", 200),
+            KeyValue {
+                key: "b".into(),
+                value: Some(AnyValue {
+                    value: Some(Value::BytesValue(vec![1, 2])),
+                }),
+                ..Default::default()
+            },
+            deep.clone(),
+        ],
+        events: vec![Event {
+            name: "e".into(),
+            attributes: vec![deep.clone()],
+            ..Default::default()
+        }],
+        links: vec![Link {
+            trace_id: vec![9; 16],
+            span_id: vec![9; 8],
+            attributes: vec![deep.clone()],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![attr::string("service.name", "svc"), deep.clone()],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                scope: None,
+                spans: vec![span(1, 1, None), span(1, 2, Some(1)), span(2, 3, None)],
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    }
+    .encode_to_vec()
 }

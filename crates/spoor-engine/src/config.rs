@@ -81,6 +81,10 @@ pub struct EngineConfig {
     pub background: bool,
     /// The source of "now"; tests inject a [`ManualClock`].
     pub clock: Arc<dyn Clock>,
+    /// Block files no manifest names are moved to `quarantine/` on open only once they are
+    /// this old (by the store's modification time and the wall clock): a younger one may be
+    /// a block another process is about to commit.
+    pub orphan_grace: Duration,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -113,6 +117,7 @@ impl Default for EngineConfig {
             maintenance_interval: Duration::from_secs(1),
             background: true,
             clock: Arc::new(SystemClock),
+            orphan_grace: Duration::from_secs(3600),
         }
     }
 }

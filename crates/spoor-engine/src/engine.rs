@@ -1,13 +1,10 @@
 //! The engine: opening (recovery), the write path and shutdown. Reads are in `read.rs`,
 //! cut/compaction/retention/quarantine in `maintenance.rs`.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use futures::TryStreamExt;
-use object_store::ObjectStoreExt;
 use parking_lot::{Mutex, RwLock};
 use spoor_model::{ResourceSpans, span_count};
 use spoor_storage::{SpanWriter, StorageError};
@@ -17,7 +14,7 @@ use tokio::sync::Notify;
 use crate::block::Blocks;
 use crate::catalog::Catalog;
 use crate::config::EngineConfig;
-use crate::error::{io, store};
+use crate::error::io;
 use crate::head::Head;
 use crate::manifest::{Manifest, ManifestStore};
 use crate::metrics::Metrics;
@@ -35,7 +32,6 @@ pub(crate) struct Inner {
     pub(crate) wal_dir: PathBuf,
     pub(crate) wal: WalHandle,
     pub(crate) shared: Arc<wal::Shared>,
-    pub(crate) frozen: RwLock<Vec<Frozen>>,
     pub(crate) manifest: RwLock<Arc<Manifest>>,
     pub(crate) manifests: ManifestStore,
     pub(crate) blocks: Blocks,
@@ -48,8 +44,13 @@ pub(crate) struct Inner {
     pub(crate) closed: AtomicBool,
     /// What opening recovered.
     pub(crate) recovery: RecoveryReport,
+    /// Blocks switched out of the manifest, with the snapshot that still named them; deleted
+    /// once no reader holds that snapshot (see `Inner::retire`).
+    pub(crate) retired: Mutex<std::collections::VecDeque<(Arc<Manifest>, Vec<String>)>>,
     /// Test hook: fail compaction after writing its output, before the manifest commit.
     pub(crate) crash_before_commit: AtomicBool,
+    /// The exclusive lock on `<data_dir>/LOCK`, held while the engine is open.
+    pub(crate) _lock: std::fs::File,
 }
 
 /// The durable storage engine. See the crate docs.
@@ -65,8 +66,52 @@ pub struct RecoveryReport {
     pub wal_records: u64,
     pub wal_corrupt_records: u64,
     pub wal_torn_bytes: u64,
-    /// Block files present in the store but not in the manifest (left by a crash), deleted.
+    /// Block files present in the store but not in the manifest (left by a crash), moved to
+    /// `quarantine/` (only those older than `orphan_grace`).
     pub orphan_blocks: u64,
+    /// WAL segments that could not be read at all, moved to `wal/damaged/`.
+    pub wal_segments_moved_aside: u64,
+    /// WAL segments whose magic was wrong (their intact records were still replayed).
+    pub wal_bad_headers: u64,
+    /// What the store needed (rebuild, missing blocks, orphans).
+    pub repair: crate::RepairReport,
+}
+
+/// Takes the exclusive lock on `<data_dir>/LOCK` for the life of the process (released by
+/// the OS when the process ends, also on `kill -9`).
+pub(crate) fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StorageError> {
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {
+            use std::io::Write as _;
+            let _ = file.set_len(0);
+            let _ = (&file).write_all(format!("{}\n", std::process::id()).as_bytes());
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            Err(StorageError::Unavailable(format!(
+                "data dir {} is in use by another spoor process{} (lock {} is held); \
+                 stop that process or choose another --data-dir",
+                dir.display(),
+                if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {holder})")
+                },
+                path.display()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(io(&path, e)),
+    }
 }
 
 impl Engine {
@@ -74,39 +119,38 @@ impl Engine {
     /// WAL past the last block (cutting a torn tail, skipping and counting corrupt records) and
     /// starts the WAL thread and, if configured, the background maintenance task.
     pub async fn open(config: EngineConfig, telemetry: &Telemetry) -> Result<Engine, StorageError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| io(&config.data_dir, e))?;
+        let lock = lock_data_dir(&config.data_dir)?;
         let wal_dir = config.data_dir.join("wal");
         std::fs::create_dir_all(&wal_dir).map_err(|e| io(&wal_dir, e))?;
-        let (object_store, prefix) = crate::store::open_store(&config)?;
+        let opened = crate::store::open_store(&config)?;
+        let (object_store, prefix) = (opened.store.clone(), opened.prefix.clone());
         let manifests = ManifestStore {
-            store: object_store.clone(),
-            prefix: prefix.clone(),
+            store: opened.store,
+            prefix: opened.prefix,
+            local: opened.local,
         };
-        let (manifest, _) = manifests.load().await?;
         let metrics = Metrics::default();
         metrics.register(telemetry);
-        let mut report = RecoveryReport::default();
-
-        // Orphans: block files no manifest version points at (a crash between writing a block
-        // and committing the manifest). The live set is the current manifest's.
-        let live: HashSet<String> = manifest.blocks.iter().map(|b| b.id.clone()).collect();
-        let listed: Vec<_> = object_store
-            .list(Some(&prefix.clone().join("blocks")))
-            .try_collect()
+        // Rebuilds the block list when the newest manifest is unreadable, drops blocks whose
+        // files are missing, moves old orphans to quarantine/. Never deletes a block file.
+        let (manifest, repaired) = crate::repair::recover(&manifests, config.orphan_grace, false)
             .await
-            .map_err(|e| store("listing blocks", e))?;
-        for obj in listed {
-            let Some(id) = obj
-                .location
-                .filename()
-                .and_then(|f| f.strip_suffix(".parquet"))
-            else {
-                continue;
-            };
-            if !live.contains(id) {
-                report.orphan_blocks += 1;
-                let _ = object_store.delete(&obj.location).await;
-            }
-        }
+            .map_err(|e| {
+                StorageError::Unavailable(format!(
+                    "the store cannot be brought into service: {e}; \
+                     `spoor tool repair --dry-run` (with the same --data-dir/--storage-url) \
+                     shows what is damaged"
+                ))
+            })?;
+        metrics
+            .missing_blocks
+            .inc_by(repaired.missing_blocks.len() as u64);
+        let report = RecoveryReport {
+            orphan_blocks: repaired.quarantined_orphans.len() as u64,
+            repair: repaired,
+            ..RecoveryReport::default()
+        };
 
         let catalog = Arc::new(RwLock::new(Catalog::from_entries(&manifest.catalog)));
         let now = config.clock.now_unix_nanos();
@@ -117,13 +161,19 @@ impl Engine {
                 .await
                 .map_err(crate::error::internal)??
         };
-        if report.wal_corrupt_records > 0 || report.wal_torn_bytes > 0 {
+        if report.wal_corrupt_records > 0
+            || report.wal_torn_bytes > 0
+            || report.wal_segments_moved_aside > 0
+        {
             tracing::warn!(?report, "wal recovery skipped damaged records");
         }
         metrics
             .wal_corrupt_records
             .inc_by(report.wal_corrupt_records);
         metrics.wal_torn_bytes.inc_by(report.wal_torn_bytes);
+        metrics
+            .wal_segments_moved_aside
+            .inc_by(report.wal_segments_moved_aside);
         metrics.head_spans.set(head.len() as i64);
 
         let cat = catalog.clone();
@@ -133,15 +183,15 @@ impl Engine {
             wal_bytes: AtomicU64::new(wal_bytes),
             clock: config.clock.clone(),
             on_apply: Box::new(move |batch| cat.write().observe(batch)),
+            frozen: RwLock::new(Vec::new()),
         });
         let writer = WalWriter::create(&wal_dir, last_seq + 1, config.wal_fsync, shared.clone())?;
         let wal = WalHandle::start(writer)?;
         let inner = Arc::new(Inner {
-            blocks: Blocks::new(object_store, prefix),
+            blocks: Blocks::new(object_store, prefix, metrics.undecodable_rows.clone()),
             wal_dir,
             wal,
             shared,
-            frozen: RwLock::new(Vec::new()),
             manifest: RwLock::new(Arc::new(manifest)),
             manifests,
             catalog,
@@ -151,6 +201,8 @@ impl Engine {
             wake: Notify::new(),
             closed: AtomicBool::new(false),
             crash_before_commit: AtomicBool::new(false),
+            retired: Mutex::new(std::collections::VecDeque::new()),
+            _lock: lock,
             recovery: report.clone(),
             config,
         });
@@ -202,6 +254,9 @@ impl Engine {
         if flushed.is_err() {
             let _ = self.inner.wal.sync().await;
         }
+        // Blocks switched out by compaction and retention that no read still holds: deleted
+        // now rather than left for the next start to find as orphans.
+        self.inner.reap_retired_now().await;
         let inner = self.inner.clone();
         let _ = tokio::task::spawn_blocking(move || inner.wal.stop()).await;
         flushed
@@ -267,6 +322,8 @@ fn replay_wal(
         report.wal_records += stats.records;
         report.wal_corrupt_records += stats.corrupt_records;
         report.wal_torn_bytes += stats.torn_bytes;
+        report.wal_segments_moved_aside += u64::from(stats.moved_aside);
+        report.wal_bad_headers += u64::from(stats.bad_header);
     }
     Ok((head, last_seq, wal_bytes, report))
 }
@@ -278,13 +335,16 @@ impl Inner {
         self.metrics
             .block_bytes
             .set(m.blocks.iter().map(|b| b.size_bytes).sum::<u64>() as i64);
-        let head = self.shared.head.read().len()
-            + self
-                .frozen
-                .read()
-                .iter()
-                .map(|f| f.head.len())
-                .sum::<usize>();
+        // One lock at a time: the WAL thread takes `frozen`, then `head`.
+        let live = self.shared.head.read().len();
+        let frozen = self
+            .shared
+            .frozen
+            .read()
+            .iter()
+            .map(|f| f.head.len())
+            .sum::<usize>();
+        let head = live + frozen;
         self.metrics.head_spans.set(head as i64);
         self.metrics
             .wal_bytes
@@ -292,7 +352,14 @@ impl Inner {
     }
 
     fn head_bytes(&self) -> u64 {
-        self.shared.head.read().bytes + self.frozen.read().iter().map(|f| f.head.bytes).sum::<u64>()
+        let live = self.shared.head.read().bytes;
+        live + self
+            .shared
+            .frozen
+            .read()
+            .iter()
+            .map(|f| f.head.bytes)
+            .sum::<u64>()
     }
 
     async fn run_background(self: Arc<Self>) {

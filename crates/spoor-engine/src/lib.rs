@@ -19,8 +19,13 @@
 //!   operation, pushes predicates into the Parquet scan, goes newest first and stops early at
 //!   the limit. Services and operations come from a catalog kept at ingest; dependencies from
 //!   per-block aggregates.
-//! - **Recovery.** Opening replays the WAL past the last block, cuts a torn tail, skips and
-//!   counts corrupt records; a block failing its checksum is quarantined, never served.
+//! - **Recovery, failing safe.** Opening takes `<data_dir>/LOCK` (one process per data dir),
+//!   rebuilds the block list from the block files when the newest manifest is unreadable,
+//!   drops blocks whose file is missing, and replays the WAL past the last block, scanning
+//!   past damaged records and headers for every intact one. A block failing its checksum is
+//!   quarantined, never served; a row whose values do not decode is skipped and counted,
+//!   the rest of its block served. Nothing a manifest might name is ever deleted: block
+//!   files no manifest names are moved to `quarantine/` (see [`repair`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), spoor_storage::StorageError> {
@@ -47,12 +52,13 @@
 //! Operators get [`inspect_block`] (schema, row groups, bytes per column of one block) and
 //! [`verify`] (checksums, manifest against files, WAL records). Metrics are registered as
 //! `spoor_engine_*` (blocks, bytes, WAL bytes, head spans, corrupt records and blocks,
-//! compactions, retention drops). The byte layout is in `docs/format-v1.md`.
+//! compactions, retention drops, undecodable rows, missing blocks). The byte layout is in
+//! `docs/format-v1.md` and `docs/format-v2.md`.
 //!
 //! What it is not: a shared multi-writer store yet (manifests are conditional so that it can
-//! become one, but each process assumes it is the only writer and deletes unreferenced block
-//! files on open), nor a query engine (it answers the storage contract; `spoor-query` builds
-//! on it).
+//! become one, but each process assumes it is the only writer and moves old unreferenced
+//! block files to `quarantine/` on open), nor a query engine (it answers the storage
+//! contract; `spoor-query` builds on it).
 
 mod block;
 mod catalog;
@@ -64,12 +70,14 @@ mod maintenance;
 mod manifest;
 mod metrics;
 mod read;
+mod repair;
 mod store;
 mod tools;
 mod wal;
 
-pub use block::{FORMAT_VERSION, block_schema};
+pub use block::{FORMAT_VERSION, OLDEST_FORMAT_VERSION, RoundTrip, block_schema, round_trip};
 pub use config::{Clock, CompactionConfig, EngineConfig, FsyncPolicy, ManualClock, SystemClock};
 pub use engine::{Engine, RecoveryReport};
 pub use manifest::{BlockMeta, CatalogEntry, CatalogOp, Manifest};
+pub use repair::{RepairReport, repair};
 pub use tools::{VerifyReport, inspect_block, verify};

@@ -12,7 +12,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use spoor_storage::StorageError;
 
 use crate::block::encode_head;
-use crate::engine::{Frozen, Inner};
+use crate::engine::Inner;
 use crate::error::{internal, store};
 use crate::head::Head;
 use crate::manifest::BlockMeta;
@@ -75,13 +75,22 @@ impl Inner {
         ))
     }
 
-    async fn put_block(&self, head: Arc<Head>, level: u32) -> Result<BlockMeta, StorageError> {
+    /// Writes `head` as a new block (fsynced on local disk before any manifest names it).
+    async fn put_block(
+        &self,
+        head: Arc<Head>,
+        level: u32,
+        wal_seq: u64,
+        inputs: Vec<String>,
+    ) -> Result<BlockMeta, StorageError> {
         let id = self.new_block_id();
         let rg = self.config.row_group_spans;
         let now = self.config.clock.now_unix_nanos();
-        let encoded = tokio::task::spawn_blocking(move || encode_head(&head, &id, level, rg, now))
-            .await
-            .map_err(internal)??;
+        let encoded = tokio::task::spawn_blocking(move || {
+            encode_head(&head, &id, level, rg, now, wal_seq, inputs)
+        })
+        .await
+        .map_err(internal)??;
         let path = block_path(&self.blocks.prefix, &encoded.meta.id);
         let create = PutOptions {
             mode: PutMode::Create,
@@ -92,6 +101,11 @@ impl Inner {
             .put_opts(&path, PutPayload::from(encoded.bytes), create)
             .await
             .map_err(|e| store("writing block", e))?;
+        if let Some(root) = self.manifests.local.clone() {
+            tokio::task::spawn_blocking(move || crate::manifest::sync_local(&root, &path))
+                .await
+                .map_err(internal)??;
+        }
         self.metrics.blocks_written.inc();
         Ok(encoded.meta)
     }
@@ -109,21 +123,23 @@ impl Inner {
                     || age >= self.config.block_cut_interval.as_nanos() as u64)
         };
         if due {
-            let (seq, head) = self.wal.rotate().await?;
-            self.frozen.write().push(Frozen {
-                seq,
-                head: Arc::new(head),
-            });
+            // Publishes the head as frozen in the same step as it swaps in an empty one.
+            self.wal.rotate().await?;
         }
         loop {
-            let next = self.frozen.read().first().map(|f| (f.seq, f.head.clone()));
+            let next = self
+                .shared
+                .frozen
+                .read()
+                .first()
+                .map(|f| (f.seq, f.head.clone()));
             let Some((seq, head)) = next else {
                 break;
             };
             let meta = if head.is_empty() {
                 None
             } else {
-                Some(self.put_block(head.clone(), 0).await?)
+                Some(self.put_block(head.clone(), 0, seq, Vec::new()).await?)
             };
             self.commit(|m| {
                 if let Some(meta) = &meta {
@@ -132,7 +148,7 @@ impl Inner {
                 m.wal_checkpoint = m.wal_checkpoint.max(seq);
             })
             .await?;
-            self.frozen.write().remove(0);
+            self.shared.frozen.write().remove(0);
             // Segments up to `seq` are now covered by blocks.
             let mut freed = 0u64;
             for s in wal::list_segments(&self.wal_dir)? {
@@ -153,7 +169,85 @@ impl Inner {
         Ok(())
     }
 
+    /// Schedules the files of blocks that `old` named and the new manifest does not for
+    /// deletion once no reader holds `old` or an older snapshot (readers hold an
+    /// `Arc<Manifest>` for the whole read), so a read that started before the switch still
+    /// finds every block it planned to open.
+    pub(crate) fn retire(&self, old: Arc<Manifest>, ids: Vec<String>) {
+        self.retired.lock().push_back((old, ids));
+        self.reap_retired();
+    }
+
+    /// Retired blocks whose manifest snapshot no reader holds any more, oldest first.
+    fn take_reapable(&self) -> Vec<String> {
+        let mut ready = Vec::new();
+        let mut retired = self.retired.lock();
+        while retired
+            .front()
+            .is_some_and(|(m, _)| Arc::strong_count(m) == 1)
+        {
+            if let Some((_, ids)) = retired.pop_front() {
+                ready.extend(ids);
+            }
+        }
+        for id in &ready {
+            self.blocks.evict(id);
+        }
+        ready
+    }
+
+    /// Deletes (in the background) retired blocks that no reader can still open.
+    pub(crate) fn reap_retired(&self) {
+        let ready = self.take_reapable();
+        if ready.is_empty() {
+            return;
+        }
+        let store = self.blocks.store.clone();
+        let prefix = self.blocks.prefix.clone();
+        tokio::spawn(async move {
+            for id in ready {
+                let _ = store.delete(&block_path(&prefix, &id)).await;
+            }
+        });
+    }
+
+    /// Deletes retired blocks that no reader can still open, and waits for it (shutdown).
+    pub(crate) async fn reap_retired_now(&self) {
+        for id in self.take_reapable() {
+            let _ = self
+                .blocks
+                .store
+                .delete(&block_path(&self.blocks.prefix, &id))
+                .await;
+        }
+    }
+
+    /// After a read error on `b`: if its file is gone, drops it from the live set (with an
+    /// error and `spoor_engine_missing_blocks_total`) so everything else keeps serving.
+    pub(crate) async fn drop_if_missing(&self, b: &BlockMeta) -> Result<bool, StorageError> {
+        let path = block_path(&self.blocks.prefix, &b.id);
+        match self.blocks.store.head(&path).await {
+            Err(object_store::Error::NotFound { .. }) => {}
+            _ => return Ok(false),
+        }
+        let _guard = self.maintenance.lock().await;
+        if !self.manifest.read().blocks.iter().any(|x| x.id == b.id) {
+            return Ok(true);
+        }
+        tracing::error!(
+            block = %b.id,
+            spans = b.span_count,
+            "block file is missing from the store; dropping it from the live set"
+        );
+        let id = b.id.clone();
+        self.commit(|m| m.blocks.retain(|x| x.id != id)).await?;
+        self.blocks.evict(&b.id);
+        self.metrics.missing_blocks.inc();
+        Ok(true)
+    }
+
     pub(crate) async fn maintain(&self) -> Result<(), StorageError> {
+        self.reap_retired();
         self.cut(false).await?;
         self.retention().await?;
         if self.config.compaction.enabled {
@@ -180,16 +274,10 @@ impl Inner {
         }
         self.catalog.write().expire(cutoff);
         let ids: Vec<String> = expired.iter().map(|b| b.id.clone()).collect();
+        let old = self.manifest.read().clone();
         self.commit(|m| m.blocks.retain(|b| !ids.contains(&b.id)))
             .await?;
-        for b in &expired {
-            self.blocks.evict(&b.id);
-            let _ = self
-                .blocks
-                .store
-                .delete(&block_path(&self.blocks.prefix, &b.id))
-                .await;
-        }
+        self.retire(old, ids);
         self.metrics
             .retention_dropped_blocks
             .inc_by(expired.len() as u64);
@@ -228,39 +316,56 @@ impl Inner {
             return Ok(false);
         }
         let mut head = Head::default();
+        // Inputs with rows that did not decode: kept in quarantine/ after the switch, so the
+        // rows the output leaves out are not destroyed.
+        let mut partial = Vec::new();
         for b in &inputs {
             let rows = match self.blocks.read_all(b).await {
-                Ok(rows) => rows,
+                Ok((rows, skipped)) => {
+                    if skipped > 0 {
+                        partial.push(b.id.clone());
+                    }
+                    rows
+                }
                 Err(StorageError::Corrupt { .. }) => {
                     drop(_guard);
                     self.quarantine(b).await?;
                     return Ok(false);
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    drop(_guard);
+                    self.drop_if_missing(b).await?;
+                    return Err(e);
+                }
             };
             for r in rows {
                 head.insert_row(r.resource.as_ref(), r.scope.as_ref(), r.span);
             }
         }
         let level = inputs.iter().map(|b| b.level).max().unwrap_or(0) + 1;
-        let meta = self.put_block(Arc::new(head), level).await?;
+        let wal_seq = inputs.iter().map(|b| b.wal_seq).max().unwrap_or(0);
+        let ids: Vec<String> = inputs.iter().map(|b| b.id.clone()).collect();
+        let meta = self
+            .put_block(Arc::new(head), level, wal_seq, ids.clone())
+            .await?;
         if self.crash_before_commit.swap(false, Ordering::SeqCst) {
             return Err(internal("simulated crash before the compaction commit"));
         }
-        let ids: Vec<String> = inputs.iter().map(|b| b.id.clone()).collect();
+        let old = self.manifest.read().clone();
         self.commit(|m| {
             m.blocks.retain(|b| !ids.contains(&b.id));
             m.blocks.push(meta.clone());
         })
         .await?;
-        for b in &inputs {
-            self.blocks.evict(&b.id);
+        for id in &partial {
+            let from = block_path(&self.blocks.prefix, id);
             let _ = self
                 .blocks
                 .store
-                .delete(&block_path(&self.blocks.prefix, &b.id))
+                .copy(&from, &quarantine_path(&self.blocks.prefix, id))
                 .await;
         }
+        self.retire(old, ids);
         self.metrics.compactions.inc();
         Ok(true)
     }

@@ -48,6 +48,18 @@ pub struct BlockMeta {
     pub dependencies: Vec<(String, String, u64)>,
     /// Clock time the block was written.
     pub created_at: u64,
+    /// Format 2: the last WAL segment whose spans the block holds (the newest of its inputs'
+    /// for a compacted block); 0 when unknown. Lets a rebuilt manifest set `wal_checkpoint`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub wal_seq: u64,
+    /// Format 2: the blocks a compaction merged into this one. A rebuild from the block
+    /// files leaves those out when this block is live.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl BlockMeta {
@@ -96,6 +108,24 @@ pub struct Manifest {
 pub(crate) struct ManifestStore {
     pub(crate) store: Arc<dyn ObjectStore>,
     pub(crate) prefix: Path,
+    /// The local directory behind `store` when it is local disk: commits are then fsynced
+    /// (file and directory), which `object_store` does not do.
+    pub(crate) local: Option<std::path::PathBuf>,
+}
+
+/// Flushes a file the object store wrote under `root`, and its directory, to disk.
+pub(crate) fn sync_local(root: &std::path::Path, path: &Path) -> Result<(), StorageError> {
+    let file = root.join(path.as_ref());
+    let io = |p: &std::path::Path, e| crate::error::io(p, e);
+    std::fs::File::open(&file)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io(&file, e))?;
+    if let Some(dir) = file.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io(dir, e))?;
+    }
+    Ok(())
 }
 
 pub(crate) enum Commit {
@@ -109,7 +139,7 @@ impl ManifestStore {
         self.prefix.clone().join("manifest")
     }
 
-    fn version_path(&self, version: u64) -> Path {
+    pub(crate) fn version_path(&self, version: u64) -> Path {
         self.dir().join(format!("{version:020}.json").as_str())
     }
 
@@ -132,7 +162,7 @@ impl ManifestStore {
     }
 
     /// The newest readable manifest (an empty one at version 0 when none exists). Unreadable
-    /// newer versions are skipped and returned in the second field.
+    /// newer versions are skipped and returned in the second field (newest first).
     pub(crate) async fn load(&self) -> Result<(Manifest, Vec<u64>), StorageError> {
         let mut skipped = Vec::new();
         for v in self.versions().await?.into_iter().rev() {
@@ -165,12 +195,21 @@ impl ManifestStore {
             mode: PutMode::Create,
             ..PutOptions::default()
         };
+        let path = self.version_path(m.version);
         match self
             .store
-            .put_opts(&self.version_path(m.version), PutPayload::from(body), opts)
+            .put_opts(&path, PutPayload::from(body), opts)
             .await
         {
-            Ok(_) => Ok(Commit::Done),
+            Ok(_) => {
+                if let Some(root) = &self.local {
+                    let root = root.clone();
+                    tokio::task::spawn_blocking(move || sync_local(&root, &path))
+                        .await
+                        .map_err(internal)??;
+                }
+                Ok(Commit::Done)
+            }
             Err(object_store::Error::AlreadyExists { .. })
             | Err(object_store::Error::Precondition { .. }) => Ok(Commit::Conflict),
             Err(e) => Err(store("writing manifest", e)),
@@ -199,6 +238,7 @@ mod tests {
         let ms = ManifestStore {
             store: Arc::new(object_store::memory::InMemory::new()),
             prefix: Path::from("p"),
+            local: None,
         };
         let (m0, _) = ms.load().await.expect("load empty");
         assert_eq!(m0.version, 0);

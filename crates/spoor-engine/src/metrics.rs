@@ -15,6 +15,9 @@ pub(crate) struct Metrics {
     pub(crate) wal_corrupt_records: Counter,
     pub(crate) wal_torn_bytes: Counter,
     pub(crate) corrupt_blocks: Counter,
+    pub(crate) undecodable_rows: Counter,
+    pub(crate) missing_blocks: Counter,
+    pub(crate) wal_segments_moved_aside: Counter,
     pub(crate) compactions: Counter,
     pub(crate) retention_dropped_blocks: Counter,
 }
@@ -65,6 +68,21 @@ impl Metrics {
             "engine_corrupt_blocks",
             "Blocks quarantined because they failed a checksum or could not be decoded",
             self.corrupt_blocks.clone(),
+        );
+        t.register(
+            "engine_undecodable_rows",
+            "Block rows skipped on read because a stored value did not decode (the rest of the block is served)",
+            self.undecodable_rows.clone(),
+        );
+        t.register(
+            "engine_missing_blocks",
+            "Blocks the manifest names whose file is missing, dropped from the live set",
+            self.missing_blocks.clone(),
+        );
+        t.register(
+            "engine_wal_segments_moved_aside",
+            "WAL segments that could not be read at all, moved to wal/damaged/",
+            self.wal_segments_moved_aside.clone(),
         );
         t.register(
             "engine_compactions",

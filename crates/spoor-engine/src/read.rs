@@ -29,7 +29,12 @@ impl Inner {
                 self.quarantine(b).await?;
                 Ok(T::default())
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                if self.drop_if_missing(b).await? {
+                    return Ok(T::default());
+                }
+                Err(e)
+            }
         }
     }
 
@@ -39,13 +44,13 @@ impl Inner {
         window: Option<TimeRange>,
     ) -> Result<Vec<SpanRecord>, StorageError> {
         let mut records = self.shared.head.read().trace_records(&id);
-        for f in self.frozen.read().iter() {
+        for f in self.shared.frozen.read().iter() {
             records.extend(f.head.trace_records(&id));
         }
         let hex = id.to_hex();
-        let candidates: Vec<BlockMeta> = self
-            .manifest
-            .read()
+        // Held for the whole read: blocks it names are not deleted before it is dropped.
+        let snapshot = self.manifest.read().clone();
+        let candidates: Vec<BlockMeta> = snapshot
             .blocks
             .iter()
             .filter(|b| b.min_trace_id <= hex && hex <= b.max_trace_id)
@@ -68,14 +73,14 @@ impl Inner {
         let limit = query.effective_limit();
         let mut hits: HashMap<TraceId, u64> = HashMap::new();
         self.shared.head.read().search(query, &mut hits);
-        for f in self.frozen.read().iter() {
+        for f in self.shared.frozen.read().iter() {
             f.head.search(query, &mut hits);
         }
         let service = query.service.as_deref().filter(|s| !s.is_empty());
         let op = query.operation.as_deref().filter(|s| !s.is_empty());
-        let mut candidates: Vec<BlockMeta> = self
-            .manifest
-            .read()
+        // Held for the whole read: blocks it names are not deleted before it is dropped.
+        let snapshot = self.manifest.read().clone();
+        let mut candidates: Vec<BlockMeta> = snapshot
             .blocks
             .iter()
             .filter(|b| overlaps(b, query.start_min, query.start_max))
@@ -171,7 +176,7 @@ impl SpanReader for Engine {
             .head
             .read()
             .dependencies(start, end_unix_nano, &mut counts);
-        for f in self.inner.frozen.read().iter() {
+        for f in self.inner.shared.frozen.read().iter() {
             f.head.dependencies(start, end_unix_nano, &mut counts);
         }
         for b in &self.inner.manifest.read().blocks {

@@ -106,10 +106,12 @@ impl VerifyReport {
 /// every WAL segment and counts intact, corrupt and torn records. Do not run it against a
 /// directory an engine is writing to (the WAL tail may be mid-write).
 pub async fn verify(config: &EngineConfig) -> Result<VerifyReport, StorageError> {
-    let (object_store, prefix) = crate::store::open_store(config)?;
+    let opened = crate::store::open_store(config)?;
+    let (object_store, prefix) = (opened.store.clone(), opened.prefix.clone());
     let manifests = ManifestStore {
-        store: object_store.clone(),
-        prefix: prefix.clone(),
+        store: opened.store,
+        prefix: opened.prefix,
+        local: opened.local,
     };
     let (manifest, skipped) = manifests.load().await?;
     let mut report = VerifyReport {
@@ -121,7 +123,7 @@ pub async fn verify(config: &EngineConfig) -> Result<VerifyReport, StorageError>
             .problems
             .push(format!("manifest version {v} is unreadable"));
     }
-    let blocks = Blocks::new(object_store.clone(), prefix.clone());
+    let blocks = Blocks::new(object_store.clone(), prefix.clone(), Default::default());
     for b in &manifest.blocks {
         report.blocks_checked += 1;
         match blocks.fetch_verified(b).await {

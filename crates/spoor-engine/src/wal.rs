@@ -62,59 +62,112 @@ pub(crate) fn frame(payload: &[u8], out: &mut Vec<u8>) {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct ReplayStats {
     pub(crate) records: u64,
+    /// Damaged stretches skipped between valid records (each counted once).
     pub(crate) corrupt_records: u64,
     /// Bytes cut from a torn tail.
     pub(crate) torn_bytes: u64,
+    /// The segment's magic was wrong; its records were found by scanning.
+    pub(crate) bad_header: bool,
+    /// The segment could not be read or held nothing readable; moved to `wal/damaged/`.
+    pub(crate) moved_aside: bool,
 }
 
-/// Reads one segment, calling `apply` for every intact record; cuts a torn tail from the file
-/// when `repair` is set. A record whose checksum or decoding fails is skipped and counted.
+/// True when `payload` starts like an encoded `ExportTraceServiceRequest` with at least one
+/// `resource_spans` entry: tag `0x0a`, then a varint length that fits.
+fn plausible_request(payload: &[u8]) -> bool {
+    if payload.first() != Some(&0x0a) {
+        return false;
+    }
+    let mut value = 0u64;
+    for (i, b) in payload.iter().skip(1).take(10).enumerate() {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return value <= (payload.len() - 2 - i) as u64;
+        }
+    }
+    false
+}
+
+/// The intact record at `pos`, if one is there: `(payload length, decoded request)`.
+fn record_at(data: &[u8], pos: usize, resync: bool) -> Option<(usize, ExportTraceServiceRequest)> {
+    let header = data.get(pos..pos.checked_add(8)?)?;
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    // While resynchronising, an empty frame proves nothing (zeroed bytes look like one).
+    if len > MAX_RECORD || (resync && len == 0) {
+        return None;
+    }
+    let payload = data.get(pos + 8..(pos + 8).checked_add(len)?)?;
+    // While resynchronising, rule out most positions before the checksum (which would cost
+    // O(len) at each byte): a non-empty request starts with field 1 (`resource_spans`,
+    // length-delimited) whose length fits in the payload.
+    if resync && !plausible_request(payload) {
+        return None;
+    }
+    if crc32c::crc32c(payload) != crc {
+        return None;
+    }
+    ExportTraceServiceRequest::decode(payload)
+        .ok()
+        .map(|req| (len, req))
+}
+
+/// Reads one segment, calling `apply` for every intact record. The scan rules: a record is
+/// intact when its length fits in the file, its CRC-32C matches and its payload decodes.
+/// After a damaged stretch (bad length, checksum or payload, or a wrong magic) the scan moves
+/// forward byte by byte to the next intact record and goes on from there, counting the
+/// stretch as one corrupt record; a damaged stretch that reaches the end of the file is a
+/// torn tail, cut from the file when `repair` is set and the magic is right. A segment
+/// that cannot be read, or has a wrong magic and no intact record, is moved to
+/// `wal/damaged/` when `repair` is set; a segment is never rewritten or deleted here.
 pub(crate) fn replay_segment(
     path: &Path,
     repair: bool,
     mut apply: impl FnMut(Vec<ResourceSpans>, u64),
 ) -> Result<ReplayStats, StorageError> {
-    let data = std::fs::read(path).map_err(|e| io(path, e))?;
     let mut stats = ReplayStats::default();
-    if data.len() < MAGIC.len() || &data[..MAGIC.len()] != MAGIC {
-        // A segment torn before its header was complete holds nothing acknowledged.
-        stats.torn_bytes = data.len() as u64;
-        if repair {
-            rewrite_header(path)?;
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if repair => {
+            tracing::error!(path = %path.display(), error = %e, "wal segment unreadable; moving it aside");
+            move_aside(path)?;
+            stats.moved_aside = true;
+            return Ok(stats);
         }
+        Err(e) => return Err(io(path, e)),
+    };
+    if data.len() < MAGIC.len() {
+        // Torn before its header was complete: no record was ever written to it.
+        stats.torn_bytes = data.len() as u64;
         return Ok(stats);
     }
+    stats.bad_header = &data[..MAGIC.len()] != MAGIC;
     let mut pos = MAGIC.len();
     let mut good_end = pos;
+    let mut damaged = stats.bad_header;
     while pos < data.len() {
-        let Some(header) = data.get(pos..pos + 8) else {
-            break; // torn header
-        };
-        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        if len > MAX_RECORD {
-            break; // a length this large is garbage: treat the rest as torn
-        }
-        let Some(payload) = data.get(pos + 8..pos + 8 + len) else {
-            break; // torn payload
-        };
-        pos += 8 + len;
-        good_end = pos;
-        if crc32c::crc32c(payload) != crc {
-            stats.corrupt_records += 1;
+        if let Some((len, req)) = record_at(&data, pos, false) {
+            stats.records += 1;
+            apply(req.resource_spans, len as u64);
+            pos += 8 + len;
+            good_end = pos;
             continue;
         }
-        match ExportTraceServiceRequest::decode(payload) {
-            Ok(req) => {
-                stats.records += 1;
-                apply(req.resource_spans, len as u64);
+        // Damaged: find the next intact record.
+        let next =
+            (pos + 1..data.len().saturating_sub(7)).find(|p| record_at(&data, *p, true).is_some());
+        match next {
+            Some(p) => {
+                stats.corrupt_records += 1;
+                damaged = true;
+                pos = p;
             }
-            Err(_) => stats.corrupt_records += 1,
+            None => break,
         }
     }
     if good_end < data.len() {
         stats.torn_bytes = (data.len() - good_end) as u64;
-        if repair {
+        if repair && !stats.bad_header {
             let f = OpenOptions::new()
                 .write(true)
                 .open(path)
@@ -123,13 +176,36 @@ pub(crate) fn replay_segment(
             f.sync_all().map_err(|e| io(path, e))?;
         }
     }
+    if stats.bad_header && stats.records == 0 && repair {
+        tracing::error!(path = %path.display(), "wal segment has a bad header and no readable record; moving it aside");
+        move_aside(path)?;
+        stats.moved_aside = true;
+    } else if damaged {
+        tracing::error!(
+            path = %path.display(),
+            bad_header = stats.bad_header,
+            records = stats.records,
+            damaged = stats.corrupt_records,
+            "wal segment damaged; replayed every intact record"
+        );
+    }
     Ok(stats)
 }
 
-fn rewrite_header(path: &Path) -> Result<(), StorageError> {
-    let mut f = File::create(path).map_err(|e| io(path, e))?;
-    f.write_all(MAGIC).map_err(|e| io(path, e))?;
-    f.sync_all().map_err(|e| io(path, e))
+/// Moves a segment to `wal/damaged/`, keeping its bytes for an operator.
+fn move_aside(path: &Path) -> Result<(), StorageError> {
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
+    let damaged = dir.join("damaged");
+    std::fs::create_dir_all(&damaged).map_err(|e| io(&damaged, e))?;
+    let name = path.file_name().unwrap_or_default();
+    let to = damaged.join(name);
+    std::fs::rename(path, &to).map_err(|e| io(path, e))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 /// Called with each applied batch.
@@ -149,7 +225,7 @@ pub(crate) enum Command {
     },
     /// Seal the current segment and start a new one; the head is swapped atomically with it.
     Rotate {
-        done: oneshot::Sender<Result<(u64, Head), StorageError>>,
+        done: oneshot::Sender<Result<u64, StorageError>>,
     },
     Sync {
         done: oneshot::Sender<Result<(), StorageError>>,
@@ -164,6 +240,11 @@ pub(crate) struct Shared {
     pub(crate) clock: Arc<dyn Clock>,
     /// Called with each applied batch (catalog upkeep).
     pub(crate) on_apply: OnApply,
+    /// Heads cut from the WAL and waiting to become blocks; still served to readers. The
+    /// WAL thread pushes the live head here and swaps in an empty one while holding this
+    /// lock, so a reader (head, then frozen) never sees neither. Lock order: `frozen`, then
+    /// `head`; never take `frozen` while holding `head`.
+    pub(crate) frozen: RwLock<Vec<crate::engine::Frozen>>,
 }
 
 pub(crate) struct WalWriter {
@@ -363,7 +444,9 @@ impl WalWriter {
         Ok(())
     }
 
-    fn rotate(&mut self) -> Result<(u64, Head), StorageError> {
+    /// Seals the segment and moves the live head to `frozen` in one step; returns the sealed
+    /// segment's number.
+    fn rotate(&mut self) -> Result<u64, StorageError> {
         self.sync()?;
         let sealed = self.seq;
         let file = Self::new_segment(&self.dir, sealed + 1)?;
@@ -371,8 +454,13 @@ impl WalWriter {
         self.seq = sealed + 1;
         self.len = MAGIC.len() as u64;
         self.dirty = false;
+        let mut frozen = self.shared.frozen.write();
         let head = std::mem::take(&mut *self.shared.head.write());
-        Ok((sealed, head))
+        frozen.push(crate::engine::Frozen {
+            seq: sealed,
+            head: Arc::new(head),
+        });
+        Ok(sealed)
     }
 }
 
@@ -428,7 +516,7 @@ impl WalHandle {
             .map_err(|_| StorageError::Unavailable("wal thread stopped".to_string()))?
     }
 
-    pub(crate) async fn rotate(&self) -> Result<(u64, Head), StorageError> {
+    pub(crate) async fn rotate(&self) -> Result<u64, StorageError> {
         let (done, rx) = oneshot::channel();
         self.send(Command::Rotate { done })?;
         rx.await
@@ -463,6 +551,7 @@ mod tests {
             wal_bytes: AtomicU64::new(0),
             clock: Arc::new(SystemClock),
             on_apply: Box::new(|_| {}),
+            frozen: RwLock::new(Vec::new()),
         })
     }
 
@@ -527,5 +616,38 @@ mod tests {
             (400, 0, 0)
         );
         assert_eq!(n, 400);
+    }
+
+    #[test]
+    fn the_scan_resyncs_past_garbage_quickly_and_keeps_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = segment_path(dir.path(), 1);
+        let payload = ExportTraceServiceRequest {
+            resource_spans: batch(),
+        }
+        .encode_to_vec();
+        let mut data = b"garbage!".to_vec(); // a damaged magic
+        frame(&payload, &mut data);
+        // 4 MiB of pseudo-random bytes (an LCG), then two intact records.
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..(4 << 20) {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            data.push((x >> 56) as u8);
+        }
+        frame(&payload, &mut data);
+        frame(&payload, &mut data);
+        std::fs::write(&path, &data).expect("write");
+        let started = Instant::now();
+        let mut applied = 0;
+        let stats = replay_segment(&path, true, |_, _| applied += 1).expect("replay");
+        assert_eq!((stats.records, applied), (3, 3), "{stats:?}");
+        assert_eq!(stats.corrupt_records, 1, "{stats:?}");
+        assert!(stats.bad_header && !stats.moved_aside, "{stats:?}");
+        assert_eq!(std::fs::read(&path).expect("read"), data, "left as it was");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

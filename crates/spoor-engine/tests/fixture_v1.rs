@@ -1,7 +1,9 @@
-//! The data directory written by format v1 (`tests/fixtures/engine-v1/` at the repository
-//! root) must keep loading: blocks, manifest and a WAL with unflushed spans.
+//! The data directories written by each format version (`tests/fixtures/engine-v<N>/` at the
+//! repository root) must keep loading: blocks, manifest and a WAL with unflushed spans. The
+//! same checks run on every version's fixture.
 //!
-//! Regenerate (only when introducing a new format version, into a new folder):
+//! Write the current version's fixture (only when introducing a new format version, into a
+//! new folder; never overwrite an older one):
 //! `SPOOR_WRITE_FIXTURE=1 cargo test -p spoor-engine --test fixture_v1 -- --ignored`
 
 mod support;
@@ -19,8 +21,8 @@ use support::{span, spans_of, tid};
 
 const T0: u64 = 1_700_000_000_000_000_000;
 
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/engine-v1")
+fn fixture_dir(version: u32) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../tests/fixtures/engine-v{version}"))
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -97,8 +99,12 @@ async fn write_fixture() {
     if std::env::var("SPOOR_WRITE_FIXTURE").is_err() {
         return;
     }
-    let dir = fixture_dir();
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fixture_dir(spoor_engine::FORMAT_VERSION);
+    assert!(
+        !dir.exists(),
+        "{} exists: fixtures are never rewritten",
+        dir.display()
+    );
     let (mut config, _clock) = support::config_with_clock(&dir, T0 + 3_600_000_000_000);
     config.row_group_spans = 64;
     config.wal_fsync = FsyncPolicy::Always;
@@ -173,11 +179,21 @@ async fn write_fixture() {
         .await
         .expect("w");
     drop(engine);
+    let _ = std::fs::remove_file(dir.join("LOCK"));
 }
 
 #[tokio::test]
 async fn fixture_v1_loads() {
-    let src = fixture_dir();
+    check_fixture(1).await;
+}
+
+#[tokio::test]
+async fn fixture_v2_loads() {
+    check_fixture(2).await;
+}
+
+async fn check_fixture(version: u32) {
+    let src = fixture_dir(version);
     if !src.join("store").is_dir() {
         panic!("fixture {} missing", src.display());
     }
@@ -191,7 +207,7 @@ async fn fixture_v1_loads() {
     let engine = Engine::open(config, &Telemetry::new())
         .await
         .expect("open fixture");
-    assert_eq!(engine.manifest().format, 1);
+    assert_eq!(engine.manifest().format, version);
     let t1 = engine
         .get_trace(tid(1), None)
         .await

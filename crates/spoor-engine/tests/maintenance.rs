@@ -121,7 +121,8 @@ async fn compaction_merges_a_window_keeping_traces_together() {
 #[tokio::test]
 async fn crash_between_compaction_output_and_manifest_keeps_the_old_blocks() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (config, _clock) = support::config_with_clock(dir.path(), NOW);
+    let (mut config, _clock) = support::config_with_clock(dir.path(), NOW);
+    config.orphan_grace = std::time::Duration::ZERO;
     let engine = Engine::open(config.clone(), &Telemetry::new())
         .await
         .expect("open");
@@ -143,7 +144,12 @@ async fn crash_between_compaction_output_and_manifest_keeps_the_old_blocks() {
     let files = std::fs::read_dir(dir.path().join("store/blocks"))
         .expect("blocks")
         .count();
-    assert_eq!(files, 3, "the orphan output was deleted on open");
+    assert_eq!(files, 3, "the orphan output was moved aside on open");
+    let quarantined = std::fs::read_dir(dir.path().join("store/quarantine"))
+        .expect("quarantine")
+        .count();
+    assert_eq!(quarantined, 1, "the orphan output is kept in quarantine/");
+    assert_eq!(engine.recovery().orphan_blocks, 1);
     let t = engine
         .get_trace(tid(1), None)
         .await

@@ -46,13 +46,45 @@ pub enum ToolCommand {
     },
     /// Check checksums and that the manifest and the block files agree.
     Verify {
-        /// Data directory.
-        #[arg(long, env = "SPOOR_DATA_DIR", default_value = "./spoor-data")]
-        data_dir: PathBuf,
-        /// Object store URL, if blocks are not under the data directory.
-        #[arg(long, env = "SPOOR_STORAGE_URL")]
-        storage_url: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
     },
+    /// Bring a damaged store back into service, as opening it would: rebuild the block list
+    /// from the block files when the newest manifest is unreadable, drop blocks whose file is
+    /// missing, move old unreferenced block files to quarantine/. Deletes no block file. Run
+    /// it while no spoor process uses the store.
+    Repair {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only report what would be done.
+        #[arg(long)]
+        dry_run: bool,
+        /// Unreferenced block files younger than this are left in place.
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        orphan_grace: std::time::Duration,
+    },
+}
+
+/// Where a store is, for the tools.
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// Data directory.
+    #[arg(long, env = "SPOOR_DATA_DIR", default_value = "./spoor-data")]
+    pub data_dir: PathBuf,
+    /// Object store URL, if blocks are not under the data directory.
+    #[arg(long, env = "SPOOR_STORAGE_URL")]
+    pub storage_url: Option<String>,
+    /// Object store option `key=value` (repeatable); see `spoor run --help`.
+    #[arg(long = "storage-option", env = "SPOOR_STORAGE_OPTION", value_delimiter = ',', value_parser = parse_key_value)]
+    pub storage_options: Vec<(String, String)>,
+}
+
+/// `key=value` → `(key, value)`.
+pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected key=value, got {s:?}")),
+    }
 }
 
 /// Which store keeps the spans.
@@ -268,9 +300,23 @@ pub struct RunArgs {
     pub data_dir: PathBuf,
 
     /// Object store for blocks and manifests: s3://bucket/prefix, gs://…, az://…, file:///path.
-    /// Credentials come from the usual environment variables (AWS_ACCESS_KEY_ID, …).
+    /// Credentials and settings come from the provider's environment variables first
+    /// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP, …;
+    /// GOOGLE_SERVICE_ACCOUNT, …; AZURE_STORAGE_ACCOUNT_NAME, …), then the URL, then
+    /// --storage-option.
     #[arg(long, env = "SPOOR_STORAGE_URL")]
     pub storage_url: Option<String>,
+
+    /// Object store option `key=value`, repeatable (env: comma-separated), e.g.
+    /// `aws_endpoint=http://127.0.0.1:9000`, `aws_allow_http=true`, `aws_region=garage`,
+    /// `aws_virtual_hosted_style_request=false`; keys as the object_store crate names them.
+    #[arg(long = "storage-option", env = "SPOOR_STORAGE_OPTION", value_delimiter = ',', value_parser = parse_key_value)]
+    pub storage_options: Vec<(String, String)>,
+
+    /// Block files that no manifest names are moved to quarantine/ at start once they are
+    /// this old (younger ones may be blocks another process is about to commit).
+    #[arg(long, env = "SPOOR_ORPHAN_GRACE", default_value = "1h", value_parser = parse_duration)]
+    pub orphan_grace: std::time::Duration,
 
     /// How long traces are kept; older blocks are deleted in the background.
     #[arg(long, env = "SPOOR_RETENTION", default_value = "72h", value_parser = parse_duration)]

@@ -231,6 +231,8 @@ pub fn engine_config(args: &RunArgs) -> EngineConfig {
     EngineConfig {
         data_dir: args.data_dir.clone(),
         storage_url: args.storage_url.clone(),
+        storage_options: args.storage_options.clone(),
+        orphan_grace: args.orphan_grace,
         wal_fsync: match args.wal_fsync {
             WalFsync::Always => FsyncPolicy::Always,
             WalFsync::Interval => FsyncPolicy::Interval(args.wal_fsync_interval),

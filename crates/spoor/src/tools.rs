@@ -12,16 +12,48 @@ pub async fn run(tool: ToolCommand) -> anyhow::Result<()> {
             println!("{report}");
             Ok(())
         }
-        ToolCommand::Verify {
-            data_dir,
-            storage_url,
+        ToolCommand::Repair {
+            store,
+            dry_run,
+            orphan_grace,
         } => {
-            let config = EngineConfig {
-                data_dir,
-                storage_url,
-                background: false,
-                ..EngineConfig::default()
-            };
+            let mut config = store_config(store);
+            config.orphan_grace = orphan_grace;
+            let r = spoor_engine::repair(&config, dry_run)
+                .await
+                .context("repairing the store")?;
+            let verb = if dry_run { "would " } else { "" };
+            if r.unreadable_manifests.is_empty() {
+                println!("newest manifest readable");
+            } else {
+                println!(
+                    "unreadable manifest versions: {:?}; {verb}rebuild the block list from the block files",
+                    r.unreadable_manifests
+                );
+            }
+            println!(
+                "blocks {verb}recovered from their footers: {}",
+                r.blocks_recovered.len()
+            );
+            for id in &r.blocks_recovered {
+                println!("  {id}");
+            }
+            println!(
+                "missing block files {verb}dropped: {}",
+                r.missing_blocks.len()
+            );
+            for id in &r.missing_blocks {
+                println!("  {id}");
+            }
+            println!(
+                "unreferenced block files {verb}moved to quarantine/: {} (younger than the grace period, left: {})",
+                r.quarantined_orphans.len(),
+                r.young_orphans.len()
+            );
+            Ok(())
+        }
+        ToolCommand::Verify { store } => {
+            let config = store_config(store);
             let r = spoor_engine::verify(&config)
                 .await
                 .context("verifying the store")?;
@@ -42,5 +74,15 @@ pub async fn run(tool: ToolCommand) -> anyhow::Result<()> {
             anyhow::ensure!(report.is_ok(), "verification found problems");
             Ok(())
         }
+    }
+}
+
+fn store_config(store: crate::cli::StoreArgs) -> EngineConfig {
+    EngineConfig {
+        data_dir: store.data_dir,
+        storage_url: store.storage_url,
+        storage_options: store.storage_options,
+        background: false,
+        ..EngineConfig::default()
     }
 }

@@ -1,4 +1,8 @@
-//! Parquet rows → OTLP spans. Every column is looked up by name so partial projections work.
+//! Parquet rows → OTLP spans. Every column is looked up by name so partial projections and
+//! blocks written by older versions (fewer columns) decode: a missing column reads as absent.
+//! Only the columns that identify a row (`trace_id`) are required, and a column of the wrong
+//! type is a structural failure (corrupt). A value that does not decode costs its row only:
+//! the row is marked [`DecodedRow::undecodable`] and the caller skips and counts it.
 
 use std::sync::Arc;
 
@@ -6,6 +10,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Int8Type, Int32Type, Int64Type, UInt8Type, UInt32Type};
 use arrow_array::{Array, DictionaryArray, RecordBatch, StringArray};
 use base64::Engine as _;
+use prost::Message as _;
 use spoor_model::otlp_common::any_value::Value;
 use spoor_model::otlp_common::{AnyValue, InstrumentationScope, KeyValue};
 use spoor_model::otlp_resource::Resource;
@@ -13,6 +18,7 @@ use spoor_model::otlp_trace::span::{Event, Link};
 use spoor_model::{Span, Status, TraceId};
 use spoor_storage::StorageError;
 
+use super::proto::{Events, Links};
 use super::schema::{self, DEDICATED, Dedicated, value_type};
 use crate::error::corrupt;
 
@@ -24,22 +30,36 @@ pub(crate) struct DecodedRow {
     pub(crate) resource: Option<Arc<Resource>>,
     pub(crate) scope: Option<Arc<InstrumentationScope>>,
     pub(crate) span: Span,
+    /// A value of this row (attribute, event, link, resource, scope) did not decode. The row
+    /// keeps its place (parents are referenced by position) but is never served.
+    pub(crate) undecodable: bool,
 }
 
 /// A dictionary column with each distinct value decoded once.
 pub(crate) struct DecodedDict<T> {
     keys: Vec<Option<usize>>,
-    values: Vec<Option<Arc<T>>>,
+    /// `Err` for a value that did not decode.
+    values: Vec<Result<Option<Arc<T>>, ()>>,
 }
 
 impl<T> DecodedDict<T> {
-    pub(crate) fn get(&self, row: usize) -> Option<&Arc<T>> {
-        self.keys
-            .get(row)
-            .copied()
-            .flatten()
-            .and_then(|k| self.values.get(k))
-            .and_then(|v| v.as_ref())
+    fn empty() -> Self {
+        Self {
+            keys: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// The row's value; `Err` when it did not decode.
+    pub(crate) fn get(&self, row: usize) -> Result<Option<&Arc<T>>, ()> {
+        let Some(k) = self.keys.get(row).copied().flatten() else {
+            return Ok(None);
+        };
+        match self.values.get(k) {
+            Some(Ok(v)) => Ok(v.as_ref()),
+            Some(Err(())) => Err(()),
+            None => Ok(None),
+        }
     }
 }
 
@@ -51,13 +71,31 @@ pub(crate) struct AttributeColumns<'a> {
     pub values: &'a StringArray,
 }
 
-/// Reads the generic attribute columns of a block batch, checking their types.
+impl AttributeColumns<'_> {
+    /// The item range of row `i`, clamped to the children.
+    pub(crate) fn range(&self, i: usize) -> std::ops::Range<usize> {
+        let offsets = self.list.value_offsets();
+        let from = offsets.get(i).copied().unwrap_or(0).max(0) as usize;
+        let to = offsets.get(i + 1).copied().unwrap_or(0).max(0) as usize;
+        let to = to
+            .min(self.keys.len())
+            .min(self.values.len())
+            .min(self.types.len());
+        from.min(to)..to
+    }
+}
+
+/// Reads the generic attribute columns of a block batch, checking their types; `None` when
+/// the block has no such column.
 pub(crate) fn attribute_columns<'a>(
     batch: &'a RecordBatch,
     location: &str,
-) -> Result<AttributeColumns<'a>, StorageError> {
+) -> Result<Option<AttributeColumns<'a>>, StorageError> {
     let bad = |name: &str| corrupt(location, format!("column {name} has the wrong type"));
-    let list = column(batch, schema::ATTRIBUTES, location)?
+    let Some(list) = batch.column_by_name(schema::ATTRIBUTES) else {
+        return Ok(None);
+    };
+    let list = list
         .as_list_opt::<i32>()
         .ok_or_else(|| bad(schema::ATTRIBUTES))?;
     let items = list
@@ -79,12 +117,12 @@ pub(crate) fn attribute_columns<'a>(
     let values = item(2)?
         .as_string_opt::<i32>()
         .ok_or_else(|| bad("attributes.value"))?;
-    Ok(AttributeColumns {
+    Ok(Some(AttributeColumns {
         list,
         keys,
         types,
         values,
-    })
+    }))
 }
 
 pub(crate) fn column<'a>(
@@ -112,23 +150,88 @@ pub(crate) fn dict<'a>(
     Ok((d, values))
 }
 
-/// Decodes a dictionary column of OTLP/JSON values, each distinct value once.
-pub(crate) fn decode_json_dict<T: serde::de::DeserializeOwned>(
+/// A message stored in a v1 block as OTLP/JSON and in a v2 block as protobuf.
+pub(crate) trait Stored: Sized {
+    fn from_json(s: &str) -> Option<Self>;
+    fn from_proto(b: &[u8]) -> Option<Self>;
+}
+
+macro_rules! stored {
+    ($t:ty) => {
+        impl Stored for $t {
+            fn from_json(s: &str) -> Option<Self> {
+                serde_json::from_str(s).ok()
+            }
+            fn from_proto(b: &[u8]) -> Option<Self> {
+                <$t>::decode(b).ok()
+            }
+        }
+    };
+}
+stored!(Resource);
+stored!(InstrumentationScope);
+
+impl Stored for Vec<Event> {
+    fn from_json(s: &str) -> Option<Self> {
+        serde_json::from_str(s).ok()
+    }
+    fn from_proto(b: &[u8]) -> Option<Self> {
+        Events::decode(b).ok().map(|e| e.events)
+    }
+}
+
+impl Stored for Vec<Link> {
+    fn from_json(s: &str) -> Option<Self> {
+        serde_json::from_str(s).ok()
+    }
+    fn from_proto(b: &[u8]) -> Option<Self> {
+        Links::decode(b).ok().map(|l| l.links)
+    }
+}
+
+/// Decodes a dictionary column of resources or scopes (OTLP/JSON strings in format 1,
+/// protobuf bytes from format 2), each distinct value once. A missing column is all null.
+pub(crate) fn decode_dict<T: Stored>(
     batch: &RecordBatch,
     name: &str,
     location: &str,
+    format: u32,
 ) -> Result<DecodedDict<T>, StorageError> {
-    let (d, values) = dict(batch, name, location)?;
-    let mut decoded = Vec::with_capacity(values.len());
-    for i in 0..values.len() {
-        // Null rows may leave an empty placeholder value in the dictionary.
-        if values.is_null(i) || values.value(i).is_empty() {
-            decoded.push(None);
-            continue;
+    let Some(col) = batch.column_by_name(name) else {
+        return Ok(DecodedDict::empty());
+    };
+    let d = col
+        .as_dictionary_opt::<Int32Type>()
+        .ok_or_else(|| corrupt(location, format!("column {name} is not a dictionary")))?;
+    let wrong = || corrupt(location, format!("column {name} has the wrong value type"));
+    let mut decoded = Vec::with_capacity(d.values().len());
+    if format == 1 {
+        let values = d.values().as_string_opt::<i32>().ok_or_else(wrong)?;
+        for i in 0..values.len() {
+            // Null rows may leave an empty placeholder value in the dictionary.
+            if values.is_null(i) || values.value(i).is_empty() {
+                decoded.push(Ok(None));
+            } else {
+                decoded.push(
+                    T::from_json(values.value(i))
+                        .map(|v| Some(Arc::new(v)))
+                        .ok_or(()),
+                );
+            }
         }
-        let v: T = serde_json::from_str(values.value(i))
-            .map_err(|e| corrupt(location, format!("column {name}: {e}")))?;
-        decoded.push(Some(Arc::new(v)));
+    } else {
+        let values = d.values().as_binary_opt::<i32>().ok_or_else(wrong)?;
+        for i in 0..values.len() {
+            if values.is_null(i) {
+                decoded.push(Ok(None));
+            } else {
+                decoded.push(
+                    T::from_proto(values.value(i))
+                        .map(|v| Some(Arc::new(v)))
+                        .ok_or(()),
+                );
+            }
+        }
     }
     let keys = (0..d.len())
         .map(|i| {
@@ -145,32 +248,96 @@ pub(crate) fn decode_json_dict<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Parses a value stored in `attributes.value` with its type tag.
-pub(crate) fn decode_value(t: u8, s: &str) -> Option<Value> {
-    Some(match t {
-        value_type::STRING => Value::StringValue(s.to_string()),
-        value_type::BOOL => Value::BoolValue(s.parse().ok()?),
-        value_type::INT => Value::IntValue(s.parse().ok()?),
-        value_type::DOUBLE => Value::DoubleValue(s.parse().ok()?),
-        value_type::BYTES => {
-            Value::BytesValue(base64::engine::general_purpose::STANDARD.decode(s).ok()?)
-        }
-        _ => serde_json::from_str::<AnyValue>(s).ok()?.value?,
-    })
+/// A nullable column of events or links: OTLP/JSON strings (format 1) or protobuf bytes
+/// (format 2). A missing column is all null.
+pub(crate) enum ListColumn<'a> {
+    Missing,
+    Json(&'a StringArray),
+    Proto(&'a arrow_array::BinaryArray),
 }
 
-fn opt_str(a: &StringArray, i: usize) -> String {
-    if a.is_null(i) {
-        String::new()
-    } else {
-        a.value(i).to_string()
+impl<'a> ListColumn<'a> {
+    pub(crate) fn new(
+        batch: &'a RecordBatch,
+        name: &str,
+        location: &str,
+        format: u32,
+    ) -> Result<Self, StorageError> {
+        let Some(c) = batch.column_by_name(name) else {
+            return Ok(ListColumn::Missing);
+        };
+        let wrong = || corrupt(location, format!("column {name} has the wrong type"));
+        Ok(if format == 1 {
+            ListColumn::Json(c.as_string_opt::<i32>().ok_or_else(wrong)?)
+        } else {
+            ListColumn::Proto(c.as_binary_opt::<i32>().ok_or_else(wrong)?)
+        })
+    }
+
+    pub(crate) fn is_null(&self, i: usize) -> bool {
+        match self {
+            ListColumn::Missing => true,
+            ListColumn::Json(a) => a.is_null(i),
+            ListColumn::Proto(a) => a.is_null(i),
+        }
+    }
+
+    /// The row's items; `Err` when they do not decode.
+    fn get<T: Stored + Default>(&self, i: usize) -> Result<T, ()> {
+        if self.is_null(i) {
+            return Ok(T::default());
+        }
+        match self {
+            ListColumn::Missing => Ok(T::default()),
+            ListColumn::Json(a) => T::from_json(a.value(i)).ok_or(()),
+            ListColumn::Proto(a) => T::from_proto(a.value(i)).ok_or(()),
+        }
     }
 }
 
-/// Decodes every row of a batch that carries all columns.
+/// Parses a value stored in `attributes.value` with its type tag: `Ok(None)` for an
+/// attribute stored without a value, `Err` when the stored string does not decode.
+pub(crate) fn decode_value(t: u8, s: &str) -> Result<Option<Value>, ()> {
+    let parsed = |ok: Option<Value>| ok.map(Some).ok_or(());
+    match t {
+        value_type::STRING => Ok(Some(Value::StringValue(s.to_string()))),
+        value_type::BOOL => parsed(s.parse().ok().map(Value::BoolValue)),
+        value_type::INT => parsed(s.parse().ok().map(Value::IntValue)),
+        value_type::DOUBLE => parsed(s.parse().ok().map(Value::DoubleValue)),
+        value_type::BYTES => parsed(
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .ok()
+                .map(Value::BytesValue),
+        ),
+        value_type::JSON => serde_json::from_str::<AnyValue>(s)
+            .map(|a| a.value)
+            .map_err(|_| ()),
+        value_type::PROTO => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map_err(|_| ())?;
+            AnyValue::decode(bytes.as_slice())
+                .map(|a| a.value)
+                .map_err(|_| ())
+        }
+        _ => Err(()),
+    }
+}
+
+fn opt_str(a: Option<&StringArray>, i: usize) -> String {
+    match a {
+        Some(a) if !a.is_null(i) => a.value(i).to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Decodes every row of a batch of a block of format `format`. Missing columns read as
+/// absent; a wrong column type is corrupt; a value that does not decode marks its row.
 pub(crate) fn decode_batch(
     batch: &RecordBatch,
     location: &str,
+    format: u32,
 ) -> Result<Vec<DecodedRow>, StorageError> {
     let bad = |name: &str| corrupt(location, format!("column {name} has the wrong type"));
     // Identity columns may be left out of a projection (search only matches spans).
@@ -183,60 +350,32 @@ pub(crate) fn decode_batch(
     let trace_id = fsb(schema::TRACE_ID)?;
     let span_id = fsb(schema::SPAN_ID)?;
     let parent = fsb(schema::PARENT_SPAN_ID)?;
-    let parent_row = batch
-        .column_by_name(schema::PARENT_ROW)
-        .map(|c| {
-            c.as_primitive_opt::<Int32Type>()
-                .ok_or_else(|| bad(schema::PARENT_ROW))
-        })
+    macro_rules! optional {
+        ($name:expr, $cast:ident $(::<$t:ty>)?) => {
+            batch
+                .column_by_name($name)
+                .map(|c| c.$cast$(::<$t>)?().ok_or_else(|| bad($name)))
+                .transpose()?
+        };
+    }
+    let parent_row = optional!(schema::PARENT_ROW, as_primitive_opt::<Int32Type>);
+    let trace_state = optional!(schema::TRACE_STATE, as_string_opt::<i32>);
+    let status_message = optional!(schema::STATUS_MESSAGE, as_string_opt::<i32>);
+    let flags = optional!(schema::FLAGS, as_primitive_opt::<UInt32Type>);
+    let kind = optional!(schema::KIND, as_primitive_opt::<Int8Type>);
+    let status_code = optional!(schema::STATUS_CODE, as_primitive_opt::<Int8Type>);
+    let start = optional!(schema::START, as_primitive_opt::<Int64Type>);
+    let duration = optional!(schema::DURATION, as_primitive_opt::<Int64Type>);
+    let names = batch
+        .column_by_name(schema::NAME)
+        .map(|_| dict(batch, schema::NAME, location))
         .transpose()?;
-    let str_col = |name: &str| -> Result<&StringArray, StorageError> {
-        column(batch, name, location)?
-            .as_string_opt::<i32>()
-            .ok_or_else(|| bad(name))
-    };
-    let trace_state = batch
-        .column_by_name(schema::TRACE_STATE)
-        .map(|c| {
-            c.as_string_opt::<i32>()
-                .ok_or_else(|| bad(schema::TRACE_STATE))
-        })
-        .transpose()?;
-    let status_message = str_col(schema::STATUS_MESSAGE)?;
-    let events = str_col(schema::EVENTS)?;
-    let links = str_col(schema::LINKS)?;
-    let flags = batch
-        .column_by_name(schema::FLAGS)
-        .map(|c| {
-            c.as_primitive_opt::<UInt32Type>()
-                .ok_or_else(|| bad(schema::FLAGS))
-        })
-        .transpose()?;
-    let kind = column(batch, schema::KIND, location)?
-        .as_primitive_opt::<Int8Type>()
-        .ok_or_else(|| bad(schema::KIND))?;
-    let status_code = column(batch, schema::STATUS_CODE, location)?
-        .as_primitive_opt::<Int8Type>()
-        .ok_or_else(|| bad(schema::STATUS_CODE))?;
-    let start = column(batch, schema::START, location)?
-        .as_primitive_opt::<Int64Type>()
-        .ok_or_else(|| bad(schema::START))?;
-    let duration = column(batch, schema::DURATION, location)?
-        .as_primitive_opt::<Int64Type>()
-        .ok_or_else(|| bad(schema::DURATION))?;
-    let (name_keys, name_values) = dict(batch, schema::NAME, location)?;
-    let resources = decode_json_dict::<Resource>(batch, schema::RESOURCE, location)?;
-    let scopes = decode_json_dict::<InstrumentationScope>(batch, schema::SCOPE, location)?;
-    let AttributeColumns {
-        list: attrs,
-        keys,
-        types,
-        values,
-    } = attribute_columns(batch, location)?;
-    let dropped = batch
-        .column_by_name(schema::DROPPED)
-        .map(|c| c.as_struct_opt().ok_or_else(|| bad(schema::DROPPED)))
-        .transpose()?;
+    let events = ListColumn::new(batch, schema::EVENTS, location, format)?;
+    let links = ListColumn::new(batch, schema::LINKS, location, format)?;
+    let resources = decode_dict::<Resource>(batch, schema::RESOURCE, location, format)?;
+    let scopes = decode_dict::<InstrumentationScope>(batch, schema::SCOPE, location, format)?;
+    let attrs = attribute_columns(batch, location)?;
+    let dropped = optional!(schema::DROPPED, as_struct_opt);
     let dropped_col = |i: usize| {
         dropped
             .map(|d| {
@@ -248,27 +387,41 @@ pub(crate) fn decode_batch(
             .transpose()
     };
     let (d_attr, d_events, d_links) = (dropped_col(0)?, dropped_col(1)?, dropped_col(2)?);
-    let typed = [
-        TypedList::new(batch, schema::ATTRIBUTES_INT, location)?,
-        TypedList::new(batch, schema::ATTRIBUTES_DOUBLE, location)?,
-        TypedList::new(batch, schema::ATTRIBUTES_BOOL, location)?,
-    ];
+    let mut typed = Vec::new();
+    for name in [
+        schema::ATTRIBUTES_INT,
+        schema::ATTRIBUTES_DOUBLE,
+        schema::ATTRIBUTES_BOOL,
+    ] {
+        if batch.column_by_name(name).is_some() {
+            typed.push(TypedList::new(batch, name, location)?);
+        }
+    }
     let mut dedicated = Vec::with_capacity(DEDICATED.len());
-    for (_, col, _) in DEDICATED {
-        dedicated.push(column(batch, col, location)?);
+    for (key, col, ty) in DEDICATED {
+        let Some(c) = batch.column_by_name(col) else {
+            continue;
+        };
+        let ok = match ty {
+            Dedicated::Str => c.as_string_opt::<i32>().is_some(),
+            Dedicated::Int => c.as_primitive_opt::<Int64Type>().is_some(),
+        };
+        if !ok {
+            return Err(bad(col));
+        }
+        dedicated.push((*key, *ty, c));
     }
 
     let mut out = Vec::with_capacity(batch.num_rows());
-    let offsets = attrs.value_offsets();
     for i in 0..batch.num_rows() {
+        let mut undecodable = false;
         let trace = match trace_id {
             Some(a) => TraceId::from_bytes(a.value(i))
                 .map_err(|e| corrupt(location, format!("trace id: {e}")))?,
             None => TraceId::default(),
         };
         let mut attributes = Vec::new();
-        for (j, (key, _, ty)) in DEDICATED.iter().enumerate() {
-            let c = &dedicated[j];
+        for (key, ty, c) in &dedicated {
             if c.is_null(i) {
                 continue;
             }
@@ -279,62 +432,69 @@ pub(crate) fn decode_batch(
                 Dedicated::Int => c
                     .as_primitive_opt::<Int64Type>()
                     .map(|a| Value::IntValue(a.value(i))),
-            }
-            .ok_or_else(|| bad(key))?;
+            };
             attributes.push(KeyValue {
                 key: key.to_string(),
-                value: Some(AnyValue { value: Some(v) }),
+                value: Some(AnyValue { value: v }),
                 ..Default::default()
             });
         }
-        let (from, to) = (offsets[i] as usize, offsets[i + 1] as usize);
-        for j in from..to.min(keys.len()) {
-            let value = decode_value(types.value(j), values.value(j))
-                .ok_or_else(|| corrupt(location, "undecodable attribute value"))?;
-            attributes.push(KeyValue {
-                key: keys.value(j).to_string(),
-                value: Some(AnyValue { value: Some(value) }),
-                ..Default::default()
-            });
+        if let Some(a) = &attrs {
+            for j in a.range(i) {
+                match decode_value(a.types.value(j), a.values.value(j)) {
+                    Ok(value) => attributes.push(KeyValue {
+                        key: a.keys.value(j).to_string(),
+                        value: Some(AnyValue { value }),
+                        ..Default::default()
+                    }),
+                    Err(()) => undecodable = true,
+                }
+            }
         }
         for list in &typed {
             list.push_row(i, &mut attributes);
         }
-        let name = name_keys
-            .keys()
-            .value(i)
-            .try_into()
-            .ok()
-            .filter(|k: &usize| *k < name_values.len())
-            .map(|k| name_values.value(k).to_string())
+        let name = names
+            .and_then(|(keys, values)| {
+                (!keys.is_null(i))
+                    .then(|| usize::try_from(keys.keys().value(i)).ok())
+                    .flatten()
+                    .filter(|k| *k < values.len())
+                    .map(|k| values.value(k).to_string())
+            })
             .unwrap_or_default();
-        let start_ns = start.value(i).max(0) as u64;
-        let end_ns = (i128::from(start_ns) + i128::from(duration.value(i))).max(0) as u64;
-        let events: Vec<Event> = if events.is_null(i) {
+        let start_ns = start.map(|a| a.value(i).max(0) as u64).unwrap_or(0);
+        let dur = duration.map(|a| a.value(i)).unwrap_or(0);
+        let end_ns = (i128::from(start_ns) + i128::from(dur)).max(0) as u64;
+        let events: Vec<Event> = events.get(i).unwrap_or_else(|()| {
+            undecodable = true;
             Vec::new()
-        } else {
-            serde_json::from_str(events.value(i))
-                .map_err(|e| corrupt(location, format!("events: {e}")))?
-        };
-        let links: Vec<Link> = if links.is_null(i) {
+        });
+        let links: Vec<Link> = links.get(i).unwrap_or_else(|()| {
+            undecodable = true;
             Vec::new()
-        } else {
-            serde_json::from_str(links.value(i))
-                .map_err(|e| corrupt(location, format!("links: {e}")))?
-        };
-        let code = i32::from(status_code.value(i));
+        });
+        let resource = resources.get(i).map(|r| r.cloned()).unwrap_or_else(|()| {
+            undecodable = true;
+            None
+        });
+        let scope = scopes.get(i).map(|s| s.cloned()).unwrap_or_else(|()| {
+            undecodable = true;
+            None
+        });
+        let code = status_code.map(|a| i32::from(a.value(i))).unwrap_or(0);
         let message = opt_str(status_message, i);
         let span = Span {
             trace_id: trace.0.to_vec(),
             span_id: span_id.map(|a| a.value(i).to_vec()).unwrap_or_default(),
-            trace_state: trace_state.map(|a| opt_str(a, i)).unwrap_or_default(),
+            trace_state: opt_str(trace_state, i),
             parent_span_id: parent
                 .filter(|a| !a.is_null(i))
                 .map(|a| a.value(i).to_vec())
                 .unwrap_or_default(),
             flags: flags.map(|a| a.value(i)).unwrap_or(0),
             name,
-            kind: i32::from(kind.value(i)),
+            kind: kind.map(|a| i32::from(a.value(i))).unwrap_or(0),
             start_time_unix_nano: start_ns,
             end_time_unix_nano: end_ns,
             attributes,
@@ -350,12 +510,21 @@ pub(crate) fn decode_batch(
             parent_row: parent_row
                 .filter(|a| !a.is_null(i))
                 .and_then(|a| usize::try_from(a.value(i)).ok()),
-            resource: resources.get(i).cloned(),
-            scope: scopes.get(i).cloned(),
+            resource,
+            scope,
             span,
+            undecodable,
         });
     }
     Ok(out)
+}
+
+/// Drops the rows that did not decode, returning how many were dropped. Call after
+/// [`resolve_parents`], which needs every row in place.
+pub(crate) fn drop_undecodable(rows: &mut Vec<DecodedRow>) -> u64 {
+    let before = rows.len();
+    rows.retain(|r| !r.undecodable);
+    (before - rows.len()) as u64
 }
 
 /// Fills `parent_span_id` of rows whose parent is referenced by position. `rows` must hold

@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    FixedSizeBinaryBuilder, Int32Builder, Int64Builder, StringBuilder, StringDictionaryBuilder,
+    BinaryBuilder, BinaryDictionaryBuilder, FixedSizeBinaryBuilder, Int32Builder, Int64Builder,
+    StringBuilder, StringDictionaryBuilder,
 };
 use arrow_array::types::Int32Type;
 use arrow_array::{
@@ -23,6 +24,9 @@ use spoor_model::otlp_common::any_value::Value;
 use spoor_model::{SpanId, attr, span_kind_name};
 use spoor_storage::StorageError;
 
+use prost::Message as _;
+
+use super::proto::{Events, Links};
 use super::schema::{self, DEDICATED, Dedicated, value_type};
 use crate::error::internal;
 use crate::head::Head;
@@ -71,15 +75,20 @@ fn writer_props(row_group_spans: usize, meta_json: String, zstd_level: i32) -> W
 }
 
 /// Encodes every span of `head` as one block, sorted by trace id then start time.
+/// `wal_seq` and `inputs` go into the block's metadata (see [`BlockMeta`]).
 pub(crate) fn encode_head(
     head: &Head,
     id: &str,
     level: u32,
     row_group_spans: usize,
     created_at: u64,
+    wal_seq: u64,
+    inputs: Vec<String>,
 ) -> Result<EncodedBlock, StorageError> {
     let order = head.sorted_order();
-    let meta = block_meta(head, &order, id, level, created_at);
+    let mut meta = block_meta(head, &order, id, level, created_at);
+    meta.wal_seq = wal_seq;
+    meta.inputs = inputs;
     let meta_json = serde_json::to_string(&meta).map_err(internal)?;
     let schema = schema::block_schema();
     // Compacted blocks live long and are written in the background: compress them harder.
@@ -88,22 +97,23 @@ pub(crate) fn encode_head(
     {
         let mut writer = ArrowWriter::try_new(&mut bytes, schema.clone(), Some(props))
             .map_err(|e| internal(format!("creating parquet writer: {e}")))?;
-        let resource_json: Vec<String> = head
+        // Protobuf, whose reader allows at least the nesting the ingest decoders allow.
+        let resource_pb: Vec<Vec<u8>> = head
             .resources
             .values
             .iter()
-            .map(|r| serde_json::to_string(r.as_ref()).unwrap_or_default())
+            .map(|r| r.encode_to_vec())
             .collect();
-        let scope_json: Vec<String> = head
+        let scope_pb: Vec<Vec<u8>> = head
             .scopes
             .values
             .iter()
-            .map(|s| serde_json::to_string(s.as_ref()).unwrap_or_default())
+            .map(|s| s.encode_to_vec())
             .collect();
         let parents = parent_rows(head, &order);
         let rg = row_group_spans.max(1);
         for (chunk, parents) in order.chunks(rg).zip(parents.chunks(rg)) {
-            let batch = encode_rows(head, chunk, parents, &schema, &resource_json, &scope_json)?;
+            let batch = encode_rows(head, chunk, parents, &schema, &resource_pb, &scope_pb)?;
             writer
                 .write(&batch)
                 .map_err(|e| internal(format!("writing parquet: {e}")))?;
@@ -112,7 +122,6 @@ pub(crate) fn encode_head(
             .close()
             .map_err(|e| internal(format!("closing parquet: {e}")))?;
     }
-    let mut meta = meta;
     meta.size_bytes = bytes.len() as u64;
     meta.crc32c = crc32c::crc32c(&bytes);
     Ok(EncodedBlock { bytes, meta })
@@ -170,6 +179,8 @@ fn block_meta(head: &Head, order: &[u32], id: &str, level: u32, created_at: u64)
         operations: ops.into_iter().collect(),
         dependencies: deps.into_iter().map(|((p, c), n)| (p, c, n)).collect(),
         created_at,
+        wal_seq: 0,
+        inputs: Vec::new(),
     }
 }
 
@@ -185,12 +196,9 @@ pub(crate) fn encode_value(v: Option<&Value>) -> (u8, String) {
             let any = spoor_model::otlp_common::AnyValue {
                 value: Some(other.clone()),
             };
-            (
-                value_type::JSON,
-                serde_json::to_string(&any).unwrap_or_default(),
-            )
+            (value_type::PROTO, attr::base64_encode(&any.encode_to_vec()))
         }
-        None => (value_type::JSON, "{}".to_string()),
+        None => (value_type::PROTO, String::new()),
     }
 }
 
@@ -230,8 +238,8 @@ fn encode_rows(
     rows: &[u32],
     parent_rows: &[Option<i32>],
     schema: &SchemaRef,
-    resource_json: &[String],
-    scope_json: &[String],
+    resource_pb: &[Vec<u8>],
+    scope_pb: &[Vec<u8>],
 ) -> Result<RecordBatch, StorageError> {
     let n = rows.len();
     let mut trace_id = FixedSizeBinaryBuilder::with_capacity(n, 16);
@@ -247,8 +255,8 @@ fn encode_rows(
     let mut status_code = Vec::with_capacity(n);
     let mut status_message = StringBuilder::new();
     let mut service = StringDictionaryBuilder::<Int32Type>::new();
-    let mut resource = StringDictionaryBuilder::<Int32Type>::new();
-    let mut scope = StringDictionaryBuilder::<Int32Type>::new();
+    let mut resource = BinaryDictionaryBuilder::<Int32Type>::new();
+    let mut scope = BinaryDictionaryBuilder::<Int32Type>::new();
     let mut ded_str: Vec<StringBuilder> = DEDICATED.iter().map(|_| StringBuilder::new()).collect();
     let mut ded_int: Vec<Int64Builder> = DEDICATED.iter().map(|_| Int64Builder::new()).collect();
     let mut attr_offsets = Vec::with_capacity(n + 1);
@@ -262,8 +270,8 @@ fn encode_rows(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    let mut events = StringBuilder::new();
-    let mut links = StringBuilder::new();
+    let mut events = BinaryBuilder::new();
+    let mut links = BinaryBuilder::new();
     let mut slots: Vec<Option<&KeyValue>> = vec![None; DEDICATED.len()];
 
     let fsb = |e: arrow_schema::ArrowError| internal(format!("building id column: {e}"));
@@ -309,11 +317,11 @@ fn encode_rows(
             status_message.append_value(&status.message);
         }
         service.append_value(head.service_of(s));
-        match resource_json.get(s.resource as usize) {
+        match resource_pb.get(s.resource as usize) {
             Some(j) => resource.append_value(j),
             None => resource.append_null(),
         }
-        match scope_json.get(s.scope as usize) {
+        match scope_pb.get(s.scope as usize) {
             Some(j) => scope.append_value(j),
             None => scope.append_null(),
         }
@@ -375,12 +383,18 @@ fn encode_rows(
         if span.events.is_empty() {
             events.append_null();
         } else {
-            events.append_value(serde_json::to_string(&span.events).map_err(internal)?);
+            let wrapped = Events {
+                events: span.events.clone(),
+            };
+            events.append_value(wrapped.encode_to_vec());
         }
         if span.links.is_empty() {
             links.append_null();
         } else {
-            links.append_value(serde_json::to_string(&span.links).map_err(internal)?);
+            let wrapped = Links {
+                links: span.links.clone(),
+            };
+            links.append_value(wrapped.encode_to_vec());
         }
     }
 

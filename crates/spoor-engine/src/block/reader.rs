@@ -32,10 +32,13 @@ use super::decode::{self, DecodedRow};
 use super::schema;
 use crate::error::{corrupt, store};
 use crate::manifest::{BlockMeta, block_path};
+use spoor_telemetry::metrics::counter::Counter;
 
 /// A block's footer, parsed once and kept.
 pub(crate) struct Loaded {
     meta: ArrowReaderMetadata,
+    /// `spoor.format` of the block; decoding branches on it.
+    format: u32,
     path: Path,
     size: u64,
     blooms: Mutex<HashMap<usize, Option<Arc<Sbbf>>>>,
@@ -46,6 +49,39 @@ pub(crate) struct Blocks {
     pub(crate) store: Arc<dyn ObjectStore>,
     pub(crate) prefix: Path,
     cache: Mutex<HashMap<String, Arc<Loaded>>>,
+    /// Rows skipped because a value did not decode (`spoor_engine_undecodable_rows_total`).
+    undecodable: Counter,
+}
+
+/// The block's format version from its key-value metadata. A block without one, or with
+/// one below [`schema::OLDEST_FORMAT_VERSION`], is structurally wrong (corrupt); a block of
+/// a newer version than this reader knows is not corrupt, only unreadable by this binary.
+pub(crate) fn block_format(
+    md: &parquet::file::metadata::ParquetMetaData,
+    loc: &str,
+) -> Result<u32, StorageError> {
+    let value = md
+        .file_metadata()
+        .key_value_metadata()
+        .into_iter()
+        .flatten()
+        .find(|kv| kv.key == "spoor.format")
+        .and_then(|kv| kv.value.clone())
+        .ok_or_else(|| corrupt(loc, "no spoor.format key-value metadata"))?;
+    let v: u32 = value
+        .trim()
+        .parse()
+        .map_err(|_| corrupt(loc, format!("spoor.format {value:?} is not a number")))?;
+    if v < schema::OLDEST_FORMAT_VERSION {
+        return Err(corrupt(loc, format!("spoor.format {v} does not exist")));
+    }
+    if v > schema::FORMAT_VERSION {
+        return Err(StorageError::Unavailable(format!(
+            "block {loc} has format {v}, newer than this binary reads ({}); upgrade spoor",
+            schema::FORMAT_VERSION
+        )));
+    }
+    Ok(v)
 }
 
 fn pq(location: &str) -> impl Fn(parquet::errors::ParquetError) -> StorageError + '_ {
@@ -53,12 +89,23 @@ fn pq(location: &str) -> impl Fn(parquet::errors::ParquetError) -> StorageError 
 }
 
 impl Blocks {
-    pub(crate) fn new(store: Arc<dyn ObjectStore>, prefix: Path) -> Self {
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, prefix: Path, undecodable: Counter) -> Self {
         Self {
             store,
             prefix,
             cache: Mutex::new(HashMap::new()),
+            undecodable,
         }
+    }
+
+    /// Drops undecodable rows (after parents are resolved), counting and logging them.
+    fn skip_undecodable(&self, rows: &mut Vec<DecodedRow>, loc: &str) -> u64 {
+        let n = decode::drop_undecodable(rows);
+        if n > 0 {
+            self.undecodable.inc_by(n);
+            tracing::error!(block = %loc, rows = n, "skipped block rows whose values do not decode");
+        }
+        n
     }
 
     pub(crate) fn evict(&self, id: &str) {
@@ -102,8 +149,10 @@ impl Blocks {
         let loc = path.to_string();
         let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
         let meta = ArrowReaderMetadata::load(&bytes, options).map_err(pq(&loc))?;
+        let format = block_format(meta.metadata(), &loc)?;
         let loaded = Arc::new(Loaded {
             meta,
+            format,
             path,
             size: b.size_bytes,
             blooms: Mutex::new(HashMap::new()),
@@ -233,29 +282,36 @@ impl Blocks {
         }
         let mut out = Vec::new();
         for batch in &batches {
-            out.extend(decode::decode_batch(batch, &loc)?);
+            out.extend(decode::decode_batch(batch, &loc, l.format)?);
         }
         decode::resolve_parents(&mut out, &loc)?;
+        self.skip_undecodable(&mut out, &loc);
         Ok(out)
     }
 
-    /// Every span of block `b` (compaction; the caller bounds the block sizes).
-    pub(crate) async fn read_all(&self, b: &BlockMeta) -> Result<Vec<DecodedRow>, StorageError> {
+    /// Every decodable span of block `b` (compaction; the caller bounds the block sizes), and
+    /// how many rows were skipped because they did not decode.
+    pub(crate) async fn read_all(
+        &self,
+        b: &BlockMeta,
+    ) -> Result<(Vec<DecodedRow>, u64), StorageError> {
         let bytes = self.fetch_verified(b).await?;
         let loc = block_path(&self.prefix, &b.id).to_string();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .map_err(pq(&loc))?
-            .build()
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
             .map_err(pq(&loc))?;
+        let format = block_format(builder.metadata(), &loc)?;
+        let reader = builder.build().map_err(pq(&loc))?;
         let mut out = Vec::with_capacity(b.span_count as usize);
         for batch in reader {
             out.extend(decode::decode_batch(
                 &batch.map_err(|e| corrupt(&loc, e))?,
                 &loc,
+                format,
             )?);
         }
         decode::resolve_parents(&mut out, &loc)?;
-        Ok(out)
+        let skipped = self.skip_undecodable(&mut out, &loc);
+        Ok((out, skipped))
     }
 
     /// Traces of block `b` with a span matching `query`: `(trace id, earliest matching start)`.
@@ -306,6 +362,7 @@ impl Blocks {
         if !query.attributes.is_empty() {
             let q = query.clone();
             let loc2 = loc.clone();
+            let (format, undecodable) = (l.format, self.undecodable.clone());
             // Everything a tag can match on; not the ids, flags and dropped counts.
             let skip = [
                 schema::TRACE_ID,
@@ -326,7 +383,7 @@ impl Blocks {
                 .collect();
             predicates.push(Box::new(ArrowPredicateFn::new(
                 Self::mask(&l, &names),
-                move |batch| full_filter(&batch, &q, &loc2),
+                move |batch| full_filter(&batch, &q, &loc2, format, &undecodable),
             )));
         }
         let stream = self
@@ -404,8 +461,14 @@ fn cheap_filter(batch: &RecordBatch, q: &TraceQuery) -> Result<BooleanArray, Arr
 
 /// The full [`SpanMatcher`] on the rows that passed the cheap filter and that
 /// [`tag_candidates`] cannot rule out.
-fn full_filter(batch: &RecordBatch, q: &TraceQuery, loc: &str) -> Result<BooleanArray, ArrowError> {
-    let candidates = tag_candidates(batch, q, loc).map_err(arrow_err)?;
+fn full_filter(
+    batch: &RecordBatch,
+    q: &TraceQuery,
+    loc: &str,
+    format: u32,
+    undecodable: &Counter,
+) -> Result<BooleanArray, ArrowError> {
+    let candidates = tag_candidates(batch, q, loc, format).map_err(arrow_err)?;
     let mut keep = vec![false; batch.num_rows()];
     let idx: Vec<usize> = (0..keep.len()).filter(|i| candidates[*i]).collect();
     if idx.is_empty() {
@@ -413,9 +476,14 @@ fn full_filter(batch: &RecordBatch, q: &TraceQuery, loc: &str) -> Result<Boolean
     }
     let mask: BooleanArray = candidates.iter().map(|c| Some(*c)).collect();
     let narrowed = arrow_select::filter::filter_record_batch(batch, &mask)?;
-    let rows = decode::decode_batch(&narrowed, loc).map_err(arrow_err)?;
+    let rows = decode::decode_batch(&narrowed, loc, format).map_err(arrow_err)?;
     let m = SpanMatcher::new(q);
     for (i, r) in idx.into_iter().zip(rows.iter()) {
+        if r.undecodable {
+            // Never served, so never a match.
+            undecodable.inc();
+            continue;
+        }
         keep[i] = m.matches_parts(r.resource.as_deref(), r.scope.as_deref(), &r.span);
     }
     Ok(keep.into_iter().map(Some).collect())
@@ -439,28 +507,28 @@ fn tag_candidates(
     batch: &RecordBatch,
     q: &TraceQuery,
     loc: &str,
+    format: u32,
 ) -> Result<Vec<bool>, StorageError> {
     use arrow_array::types::Int64Type as I64;
     use spoor_model::otlp_common::InstrumentationScope;
     use spoor_model::otlp_resource::Resource;
     let n = batch.num_rows();
     let mut ok = vec![true; n];
-    let resources = decode::decode_json_dict::<Resource>(batch, schema::RESOURCE, loc)?;
-    let scopes = decode::decode_json_dict::<InstrumentationScope>(batch, schema::SCOPE, loc)?;
-    let events = decode::column(batch, schema::EVENTS, loc)?;
-    let links = decode::column(batch, schema::LINKS, loc)?;
-    let decode::AttributeColumns {
-        list: attrs,
-        keys,
-        types,
-        values,
-    } = decode::attribute_columns(batch, loc)?;
-    let offsets = attrs.value_offsets();
-    let typed = [
-        decode::TypedList::new(batch, schema::ATTRIBUTES_INT, loc)?,
-        decode::TypedList::new(batch, schema::ATTRIBUTES_DOUBLE, loc)?,
-        decode::TypedList::new(batch, schema::ATTRIBUTES_BOOL, loc)?,
-    ];
+    let resources = decode::decode_dict::<Resource>(batch, schema::RESOURCE, loc, format)?;
+    let scopes = decode::decode_dict::<InstrumentationScope>(batch, schema::SCOPE, loc, format)?;
+    let events = decode::ListColumn::new(batch, schema::EVENTS, loc, format)?;
+    let links = decode::ListColumn::new(batch, schema::LINKS, loc, format)?;
+    let attrs = decode::attribute_columns(batch, loc)?;
+    let mut typed = Vec::new();
+    for name in [
+        schema::ATTRIBUTES_INT,
+        schema::ATTRIBUTES_DOUBLE,
+        schema::ATTRIBUTES_BOOL,
+    ] {
+        if batch.column_by_name(name).is_some() {
+            typed.push(decode::TypedList::new(batch, name, loc)?);
+        }
+    }
     let in_attrs = |kvs: &[spoor_model::otlp_common::KeyValue], k: &str, v: &str| {
         kvs.iter()
             .any(|kv| kv.key == k && spoor_model::attr::value_to_string(kv.value.as_ref()) == v)
@@ -472,8 +540,7 @@ fn tag_candidates(
         let dedicated = schema::DEDICATED
             .iter()
             .find(|(k, _, _)| k == key)
-            .map(|(_, c, _)| decode::column(batch, c, loc))
-            .transpose()?;
+            .and_then(|(_, c, _)| batch.column_by_name(c));
         for (i, row_ok) in ok.iter_mut().enumerate() {
             if !*row_ok {
                 continue;
@@ -485,16 +552,20 @@ fn tag_candidates(
                         .is_some_and(|a| a.value(i) == value)
                         || c.as_primitive_opt::<I64>()
                             .is_some_and(|a| a.value(i).to_string() == *value))
-            }) || (offsets[i] as usize..offsets[i + 1] as usize).any(|j| {
-                keys.value(j) == key
-                    && (types.value(j) == schema::value_type::JSON || values.value(j) == value)
+            }) || attrs.as_ref().is_some_and(|a| {
+                a.range(i).any(|j| {
+                    a.keys.value(j) == key
+                        && (schema::value_type::is_structured(a.types.value(j))
+                            || a.values.value(j) == value)
+                })
             }) || typed.iter().any(|t| t.has(i, key, value))
+                // A value that does not decode: let the full decode mark the row.
                 || resources
                     .get(i)
-                    .is_some_and(|r| in_attrs(&r.attributes, key, value))
+                    .map_or(true, |r| r.is_some_and(|r| in_attrs(&r.attributes, key, value)))
                 || scopes
                     .get(i)
-                    .is_some_and(|s| in_attrs(&s.attributes, key, value))
+                    .map_or(true, |s| s.is_some_and(|s| in_attrs(&s.attributes, key, value)))
                 || !events.is_null(i)
                 || !links.is_null(i);
             *row_ok = hit;

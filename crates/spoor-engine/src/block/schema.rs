@@ -1,11 +1,16 @@
-//! The block schema (format v1): one row per span. See `docs/format-v1.md`.
+//! The block schema: one row per span. See `docs/format-v1.md` and `docs/format-v2.md`.
 
 use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 
 /// Format version written into every block's key-value metadata (`spoor.format`).
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 1 stored resources, scopes, events, links and array/kvlist attribute values as
+/// OTLP/JSON; version 2 stores them as protobuf (see `docs/format-v2.md`).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format version this reader understands.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 pub(crate) const TRACE_ID: &str = "trace_id";
 pub(crate) const SPAN_ID: &str = "span_id";
@@ -38,8 +43,14 @@ pub(crate) mod value_type {
     pub const INT: u8 = 2;
     pub const DOUBLE: u8 = 3;
     pub const BYTES: u8 = 4;
-    /// Arrays and key-value lists, as OTLP/JSON `AnyValue`.
+    /// Arrays and key-value lists, as OTLP/JSON `AnyValue` (written by v1).
     pub const JSON: u8 = 5;
+    /// Arrays and key-value lists, as standard base64 of the protobuf `AnyValue` (v2).
+    pub const PROTO: u8 = 6;
+    /// True for the types whose stored string is not the string tag search compares.
+    pub fn is_structured(t: u8) -> bool {
+        t == JSON || t == PROTO
+    }
 }
 
 /// Whether a dedicated column holds strings or integers.
@@ -94,6 +105,10 @@ fn dict() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
+fn binary_dict() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Binary))
+}
+
 /// The `attributes` list item: `{key, type, value}` with the value in string form.
 pub(crate) fn attribute_fields() -> Fields {
     Fields::from(vec![
@@ -135,7 +150,7 @@ pub(crate) fn dropped_fields() -> Fields {
     ])
 }
 
-/// The Arrow schema of a v1 block.
+/// The Arrow schema of a block of the current format version ([`FORMAT_VERSION`]).
 pub fn block_schema() -> SchemaRef {
     let mut fields = vec![
         Field::new(TRACE_ID, DataType::FixedSizeBinary(16), false),
@@ -151,8 +166,8 @@ pub fn block_schema() -> SchemaRef {
         Field::new(STATUS_CODE, DataType::Int8, false),
         Field::new(STATUS_MESSAGE, DataType::Utf8, true),
         Field::new(SERVICE, dict(), false),
-        Field::new(RESOURCE, dict(), true),
-        Field::new(SCOPE, dict(), true),
+        Field::new(RESOURCE, binary_dict(), true),
+        Field::new(SCOPE, binary_dict(), true),
     ];
     for (_, col, ty) in DEDICATED {
         let dt = match ty {
@@ -178,7 +193,7 @@ pub fn block_schema() -> SchemaRef {
         DataType::Struct(dropped_fields()),
         false,
     ));
-    fields.push(Field::new(EVENTS, DataType::Utf8, true));
-    fields.push(Field::new(LINKS, DataType::Utf8, true));
+    fields.push(Field::new(EVENTS, DataType::Binary, true));
+    fields.push(Field::new(LINKS, DataType::Binary, true));
     Arc::new(Schema::new(fields))
 }
