@@ -42,6 +42,6 @@ if [ ! -x "$GOBIN/builder" ] || [ "$("$GOBIN/builder" version 2>/dev/null | grep
 fi
 echo "build-otelcol: building $bin from $manifest"
 nice -n 19 "$GOBIN/builder" --config "$manifest"
-"$bin" --version
+"$bin" components | sed -n 1,4p
 echo "$want" > "$stamp"
 echo "build-otelcol: built in $(( $(date +%s) - start )) s"

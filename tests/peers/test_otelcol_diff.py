@@ -89,7 +89,7 @@ CASES = {
     "redaction": ("redaction", {
         "allow_all_keys": False,
         "allowed_keys": [
-            "http.method", "http.route", "http.url", "http.status_code", "user.email", "note",
+            "service.name", "http.method", "http.route", "http.url", "http.status_code", "user.email", "note",
             "payment.card", "db.statement", "db.system", "cache.hit", "tags",
         ],
         "blocked_values": [CARD, EMAIL],
