@@ -72,8 +72,12 @@ def _span(rng, trace_id, span_id, parent, name, kind, start, dur, attrs, status=
     return span
 
 
-def input_request(seed=10):
-    """One ExportTraceServiceRequest (OTLP JSON) with 40 spans in 8 traces; the same for a seed."""
+def input_request(seed=10, link_to_parent=False):
+    """One ExportTraceServiceRequest (OTLP JSON) with 36 spans in 8 traces; the same for a seed.
+
+    The users-api server span carries a link: to a span of another trace, or with
+    `link_to_parent`, to its own parent (Jaeger then reports one FOLLOWS_FROM reference instead of
+    CHILD_OF plus FOLLOWS_FROM)."""
     rng = random.Random(seed)
     hexid = lambda n: "".join(rng.choice("0123456789abcdef") for _ in range(n))  # noqa: E731
     buckets = {(r, s): [] for r in range(len(SERVICES)) for s in range(len(SCOPES))}
@@ -96,6 +100,7 @@ def input_request(seed=10):
         error = t % 3 == 2
         code = 500 if error else 200
         root, api, db = hexid(16), hexid(16), hexid(16)
+        link = (trace_id, root) if link_to_parent else (hexid(32), hexid(16))
         email = f"user{user}@example.com"
         buckets[(0, 0)].append(
             _span(rng, trace_id, root, None, f"GET /api/v1/users/{user}", "server", start, 9_000_000,
@@ -117,7 +122,7 @@ def input_request(seed=10):
                   {"http.method": "GET", "http.target": f"/api/v1/users/{user}",
                    "http.status_code": code, "user.id": str(user), "enduser.id": user},
                   status=2 if error else 1,
-                  links=[{"traceId": trace_id, "spanId": root, "attributes": _attrs({"link.kind": "caller"})}]))
+                  links=[{"traceId": link[0], "spanId": link[1], "attributes": _attrs({"link.kind": "caller"})}]))
         buckets[(1, 1)].append(
             _span(rng, trace_id, hexid(16), api, "users.lookup", "producer" if t == 5 else "internal",
                   start + 300_000, 1_000_000, {"cache.key": f"user:{user}", "cache.hit": False}))

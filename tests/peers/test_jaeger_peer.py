@@ -150,8 +150,7 @@ def diff_traces(want, got):
     return lines
 
 
-def test_same_traces_as_jaeger_v2(tmp_path):
-    request = input_request()
+def compare_with_jaeger(tmp_path, request):
     per_trace = {}
     for rs in request["resourceSpans"]:
         for ss in rs["scopeSpans"]:
@@ -177,3 +176,14 @@ def test_same_traces_as_jaeger_v2(tmp_path):
         jaeger.stop()
     shown = diffs[:25] + ([f"... and {len(diffs) - 25} more"] if len(diffs) > 25 else [])
     assert not diffs, "spoor's /api/traces/{id} differs from Jaeger v2's:\n  " + "\n  ".join(shown)
+
+
+def test_same_traces_as_jaeger_v2(tmp_path):
+    compare_with_jaeger(tmp_path, input_request())
+
+
+def test_link_to_the_parent_as_jaeger_v2(tmp_path):
+    """A span whose link points at its own parent: Jaeger's OTLP translator
+    (pkg/translator/jaeger makeJaegerProtoReferences) keeps one reference to the parent, typed by
+    the link (FOLLOWS_FROM unless the link says `opentracing.ref_type`)."""
+    compare_with_jaeger(tmp_path, input_request(link_to_parent=True))
