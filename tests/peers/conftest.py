@@ -107,6 +107,8 @@ def start_spoor(config, tmp_path):
         pytest.fail(f"{SPOOR_BIN} does not exist: build it with `cargo build -p spoor` or set SPOOR_BIN")
     path = write_config(tmp_path / "spoor.yaml", config)
     ok, out = spoor_validate(path)
+    if not ok and "unrecognized subcommand 'validate'" in out:
+        pytest.skip(f"{SPOOR_BIN} has no collector pipeline (no `spoor validate`, no `--config`)")
     if not ok:
         unavailable = [line.split(": ", 2)[-1] for line in out.splitlines()
                        if "not available in this build" in line]
