@@ -85,6 +85,15 @@ fn id_string(bytes: &[u8], width: usize) -> String {
     }
 }
 
+/// The reference type a link stands for: `opentracing.ref_type` when a Jaeger or OpenTracing
+/// client set it, else FOLLOWS_FROM (CHILD_OF comes from the parent id).
+fn link_ref_type(link: &spoor_model::otlp_trace::span::Link) -> RefType {
+    match spoor_model::attr::find_str(&link.attributes, "opentracing.ref_type") {
+        Some("child_of") => RefType::ChildOf,
+        _ => RefType::FollowsFrom,
+    }
+}
+
 fn span_from_otlp(span: &OtlpSpan, scope: Option<&InstrumentationScope>, process_id: &str) -> Span {
     let trace_id = id_string(&span.trace_id, 16);
     let mut references = Vec::with_capacity(1 + span.links.len());
@@ -95,9 +104,17 @@ fn span_from_otlp(span: &OtlpSpan, scope: Option<&InstrumentationScope>, process
             span_id: id_string(&span.parent_span_id, 8),
         });
     }
+    let has_parent = !references.is_empty();
     for link in &span.links {
+        let ref_type = link_ref_type(link);
+        // A link to the parent itself only says which kind of reference the parent is, as in
+        // Jaeger's translator: one reference, typed by the link.
+        if has_parent && link.trace_id == span.trace_id && link.span_id == span.parent_span_id {
+            references[0].ref_type = ref_type;
+            continue;
+        }
         references.push(Reference {
-            ref_type: RefType::FollowsFrom,
+            ref_type,
             trace_id: id_string(&link.trace_id, 16),
             span_id: id_string(&link.span_id, 8),
         });

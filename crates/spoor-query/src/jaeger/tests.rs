@@ -146,3 +146,48 @@ fn shares_processes_between_identical_resources() {
     let ids: Vec<&str> = trace.spans.iter().map(|s| s.process_id.as_str()).collect();
     assert_eq!(ids, ["p1", "p1", "p2"]);
 }
+
+#[test]
+fn a_link_to_the_parent_types_the_one_parent_reference() {
+    use spoor_model::otlp_trace::span::Link;
+    let parent = vec![2u8; 8];
+    let mut span = OtlpSpan {
+        trace_id: vec![1; 16],
+        span_id: vec![3; 8],
+        parent_span_id: parent.clone(),
+        name: "op".into(),
+        ..Default::default()
+    };
+    span.links = vec![
+        Link {
+            trace_id: vec![1; 16],
+            span_id: parent,
+            ..Default::default()
+        },
+        Link {
+            trace_id: vec![9; 16],
+            span_id: vec![9; 8],
+            attributes: vec![spoor_model::attr::string("opentracing.ref_type", "child_of")],
+            ..Default::default()
+        },
+    ];
+    let trace = Trace::from_otlp(&[ResourceSpans {
+        scope_spans: vec![ScopeSpans {
+            spans: vec![span],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }]);
+    let refs: Vec<_> = trace.spans[0]
+        .references
+        .iter()
+        .map(|r| (r.ref_type, r.span_id.as_str()))
+        .collect();
+    assert_eq!(
+        refs,
+        vec![
+            (RefType::FollowsFrom, "0202020202020202"),
+            (RefType::ChildOf, "0909090909090909"),
+        ]
+    );
+}
