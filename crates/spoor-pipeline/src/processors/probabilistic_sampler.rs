@@ -156,8 +156,10 @@ fn hash_randomness(trace_id: &[u8], seed: u32) -> u64 {
     let hashed32 = fnv1a_seeded(trace_id, seed);
     let hashed = u64::from(hashed32 & (HASH_BUCKETS - 1));
     let rprime14 = u64::from(HASH_BUCKETS) - 1 - hashed;
-    let unused18 = u64::from(hashed32 >> 14);
-    let mixed28 = unused18 ^ (unused18 << 10);
+    // As the Collector mixes them: the hash's top 14 bits, spread over the middle 28 bits
+    // (checked against the real Collector by tests/peers/test_otelcol_diff.py).
+    let unused = u64::from(hashed32 >> 18);
+    let mixed28 = unused ^ (unused << 10);
     (rprime14 << 42) | ((mixed28 & ((1 << 28) - 1)) << 14) | hashed
 }
 
