@@ -74,8 +74,33 @@ def test_elasticsearch_exporter_is_refused_naming_the_alternative():
             "    traces/b:\n      receivers: [forward/b]\n      exporters: [forward/a]\n",
             "cycle through connectors",
         ),
+        (
+            MINIMAL.replace("exporters: [spoor]", "processors: [filter]\n      exporters: [spoor]")
+            + 'processors:\n  filter:\n    traces:\n      span:\n        - attributes["http.route"] == "/health"\n'
+            + "        - IsMatch(name, \"^GET\") and and\n",
+            "bad.yaml:18: processors.filter.traces.span[1]: column 27: ",
+        ),
+        (
+            MINIMAL.replace("exporters: [spoor]", "processors: [span]\n      exporters: [spoor]")
+            + "processors:\n  span:\n    name:\n      to_attributes:\n        rules: ['^/api/(?P<user_id\\d+)$']\n",
+            "processors.span.name.to_attributes.rules[0]: invalid regex",
+        ),
+        (
+            MINIMAL.replace("exporters: [spoor]", "processors: [redaction]\n      exporters: [spoor]")
+            + "processors:\n  redaction:\n    allow_all_keys: true\n    blocked_values: ['4[0-9]{12']\n",
+            "bad.yaml:16: processors.redaction.blocked_values[0]: invalid regex",
+        ),
     ],
-    ids=["malformed-yaml", "unknown-component", "wrong-type", "undefined-in-pipeline", "connector-cycle"],
+    ids=[
+        "malformed-yaml",
+        "unknown-component",
+        "wrong-type",
+        "undefined-in-pipeline",
+        "connector-cycle",
+        "invalid-ottl-condition",
+        "invalid-span-regex",
+        "invalid-redaction-regex",
+    ],
 )
 def test_bad_configs_are_clear_errors(tmp_path, text, message):
     r = validate(write(tmp_path, "bad.yaml", text))

@@ -38,6 +38,8 @@ pub struct BuildContext {
     pub shutdown: CancellationToken,
     /// The embedded store, for the `spoor` exporter.
     pub store: Option<Arc<dyn TraceSink>>,
+    /// The process's RSS sampler (`--memory-limit`); `memory_limiter` reads its samples.
+    pub memory: Option<spoor_telemetry::MemoryLimiter>,
 }
 
 /// Why the graph could not be built (a file that cannot be opened, a missing store).
@@ -148,7 +150,12 @@ impl Builder<'_> {
                 Spec::Batch(c) => counted(counters, Arc::new(Batcher::start(c, next))),
                 Spec::MemoryLimiter(c) => counted(
                     counters,
-                    Arc::new(MemoryLimiter::start(c, next, self.ctx.shutdown.clone())),
+                    Arc::new(MemoryLimiter::start(
+                        c,
+                        next,
+                        self.ctx.shutdown.clone(),
+                        self.ctx.memory.clone(),
+                    )),
                 ),
                 Spec::SpanProcessor(processor) => Arc::new(SyncStage {
                     processor: processor.clone(),

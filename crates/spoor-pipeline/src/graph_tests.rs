@@ -44,6 +44,7 @@ fn graph(yaml: &str, store: Arc<Store>) -> (Graph, Telemetry) {
         telemetry: telemetry.clone(),
         shutdown: CancellationToken::new(),
         store: Some(store),
+        memory: None,
     };
     (
         Graph::build(&config, &ctx).unwrap_or_else(|e| panic!("{e}")),

@@ -33,5 +33,5 @@ pub mod registry;
 
 pub use batch::BatchConfig;
 pub use graph::{BuildContext, BuildError, Graph};
-pub use memory_limiter::{MemoryLimiterConfig, resident_bytes};
+pub use memory_limiter::MemoryLimiterConfig;
 pub use processor::{ConfigError, ProcessError, SpanProcessor};

@@ -2,12 +2,18 @@
 //! from `/proc/self/status`; while it is above the soft limit (`limit - spike_limit`) new data is
 //! refused as overloaded, which receivers answer with 429 / RESOURCE_EXHAUSTED so clients retry
 //! later. Data already accepted is never dropped by it.
+//!
+//! RSS is sampled once per process: when the binary hands its `--memory-limit` sampler
+//! ([`spoor_telemetry::MemoryLimiter`], every 100 ms) to assembly, the processor reads that
+//! sampler's last value instead of reading `/proc` again; only without one (unit tests, or
+//! before the sampler's first sample) it reads `/proc/self/status` itself.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use spoor_model::{ErrorKind, ResourceSpans, SinkError, TraceSink};
+use spoor_telemetry::{available_memory, current_rss};
 use tokio_util::sync::CancellationToken;
 
 use crate::ConfigError;
@@ -109,30 +115,6 @@ impl MemoryLimiterConfig {
     }
 }
 
-/// Resident memory of this process in bytes, from `/proc/self/status` (`VmRSS`).
-pub fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    kib_field(&status, "VmRSS:").map(|k| k * 1024)
-}
-
-/// Memory available to the process: the cgroup v2 limit if set, else `MemTotal`.
-pub fn total_memory() -> Option<u64> {
-    if let Ok(max) = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
-        && let Ok(v) = max.trim().parse::<u64>()
-    {
-        return Some(v);
-    }
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    kib_field(&meminfo, "MemTotal:").map(|k| k * 1024)
-}
-
-fn kib_field(text: &str, name: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
-
 /// The running limiter: a [`TraceSink`] in front of `next`.
 pub struct MemoryLimiter {
     next: Arc<dyn TraceSink>,
@@ -142,13 +124,15 @@ pub struct MemoryLimiter {
 }
 
 impl MemoryLimiter {
-    /// Starts measuring; the measuring task stops with `shutdown`.
+    /// Starts checking every `check_interval`, from `sampler`'s samples when given; the
+    /// checking task stops with `shutdown`.
     pub fn start(
         config: &MemoryLimiterConfig,
         next: Arc<dyn TraceSink>,
         shutdown: CancellationToken,
+        sampler: Option<spoor_telemetry::MemoryLimiter>,
     ) -> Self {
-        let (hard, soft) = config.limits(total_memory().unwrap_or(0));
+        let (hard, soft) = config.limits(available_memory().unwrap_or(0));
         let refusing = Arc::new(AtomicBool::new(false));
         let rss = Arc::new(AtomicU64::new(0));
         let interval = config.check_interval.get();
@@ -162,7 +146,10 @@ impl MemoryLimiter {
             let refusing = refusing.clone();
             let rss = rss.clone();
             move || {
-                let now = resident_bytes().unwrap_or(0);
+                let now = match sampler.as_ref().map(spoor_telemetry::MemoryLimiter::rss) {
+                    Some(sampled) if sampled > 0 => sampled,
+                    _ => current_rss().unwrap_or(0),
+                };
                 rss.store(now, Ordering::Relaxed);
                 let over = now > soft;
                 if over != refusing.swap(over, Ordering::Relaxed) {
@@ -239,7 +226,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(c.limits(1000 * MIB), (500 * MIB, 400 * MIB));
-        assert!(resident_bytes().is_some_and(|b| b > 0));
+        assert!(current_rss().is_some_and(|b| b > 0));
     }
 
     #[tokio::test]
@@ -257,14 +244,38 @@ mod tests {
             spike_limit_mib: 1,
             ..Default::default()
         };
-        let m = MemoryLimiter::start(&tight, Arc::new(Ok_), CancellationToken::new());
+        let m = MemoryLimiter::start(&tight, Arc::new(Ok_), CancellationToken::new(), None);
         let e = m.consume(Vec::new()).await.expect_err("over the limit");
         assert_eq!(e.kind, ErrorKind::Overloaded);
         let roomy = MemoryLimiterConfig {
             limit_mib: 1 << 20,
             ..Default::default()
         };
-        let m = MemoryLimiter::start(&roomy, Arc::new(Ok_), CancellationToken::new());
+        let m = MemoryLimiter::start(&roomy, Arc::new(Ok_), CancellationToken::new(), None);
         assert!(m.consume(Vec::new()).await.is_ok());
+        // With the process sampler, its last sample decides: no second reading of /proc.
+        let sampler = spoor_telemetry::MemoryLimiter::off();
+        sampler.record(1 << 40);
+        let quick = MemoryLimiterConfig {
+            check_interval: Duration(std::time::Duration::from_millis(20)),
+            ..roomy
+        };
+        let m = MemoryLimiter::start(
+            &quick,
+            Arc::new(Ok_),
+            CancellationToken::new(),
+            Some(sampler.clone()),
+        );
+        let e = m
+            .consume(Vec::new())
+            .await
+            .expect_err("the sampler says 1 TiB");
+        assert!(e.message.contains("1048576 MiB"), "{}", e.message);
+        sampler.record(1);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(
+            m.consume(Vec::new()).await.is_ok(),
+            "recovers at the next check"
+        );
     }
 }

@@ -156,6 +156,12 @@ fn defaults<T: ComponentConfig>() -> serde_json::Value {
     serde_json::to_value(T::default()).unwrap_or(serde_json::Value::Null)
 }
 
+/// The options of a config that is not a [`ComponentConfig`] (the synchronous processors), for
+/// `docs_check`: every field of its `Default`, as serialized.
+fn config_defaults<T: Default + Serialize>() -> serde_json::Value {
+    serde_json::to_value(T::default()).unwrap_or(serde_json::Value::Null)
+}
+
 fn no_options() -> serde_json::Value {
     serde_json::json!({})
 }
@@ -219,7 +225,7 @@ macro_rules! span_processor {
                 };
                 Ok((Spec::SpanProcessor(Arc::from(built)), effective, Vec::new()))
             },
-            no_options,
+            config_defaults::<$config>,
         )
     };
 }
@@ -488,7 +494,7 @@ mod tests {
     use crate::ProcessError;
 
     /// Stands in for a `processors::<x>::XConfig` of the processors branch.
-    #[derive(serde::Deserialize)]
+    #[derive(Default, serde::Deserialize, serde::Serialize)]
     #[serde(deny_unknown_fields)]
     struct UpperConfig {
         key: String,

@@ -131,6 +131,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         telemetry: telemetry.clone(),
         shutdown: shutdown.clone(),
         store: Some(store),
+        memory: Some(memory.clone()),
     };
     let graph = Graph::build(&config, &build).context("assembling the pipelines")?;
     let mut receivers: Vec<RunningReceiver> = Vec::new();

@@ -15,7 +15,7 @@
 //!   action finds no value and changes nothing.
 
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use spoor_model::otlp_common::{AnyValue, KeyValue, any_value::Value};
 
@@ -23,7 +23,7 @@ use super::common::{self, ConfigValue};
 use crate::ConfigError;
 
 /// One entry of `actions`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionConfig {
     #[serde(default)]

@@ -13,7 +13,7 @@
 //!       services: [internal-tool]
 //! ```
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use spoor_model::ResourceSpans;
 
 use super::actions::{ActionConfig, Actions};
@@ -21,7 +21,7 @@ use super::matching::{IncludeExclude, MatchConfig};
 use crate::{ConfigError, ProcessError, SpanProcessor};
 
 /// Options of the `attributes` processor.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttributesConfig {
     #[serde(default)]

@@ -2,14 +2,14 @@
 //! with the option path in the error.
 
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use spoor_model::attr;
 use spoor_model::otlp_common::{AnyValue, KeyValue, any_value::Value};
 
 use crate::ConfigError;
 
 /// A scalar written in the config (`value: 42`, `value: "x"`), typed as YAML types it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum ConfigValue {
     Bool(bool),

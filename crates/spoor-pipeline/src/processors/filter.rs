@@ -18,7 +18,7 @@
 //! only spans that match `include` and do not match `exclude`; it cannot be combined with
 //! `traces`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use spoor_model::ResourceSpans;
 
 use super::error_mode::ErrorMode;
@@ -27,7 +27,7 @@ use super::ottl::{Condition, Context, EvalCtx};
 use crate::{ConfigError, ProcessError, SpanProcessor};
 
 /// Options of the `filter` processor.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
     #[serde(default)]
@@ -40,7 +40,7 @@ pub struct FilterConfig {
 }
 
 /// `spans`: the legacy include/exclude form.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LegacySpansConfig {
     #[serde(default)]
@@ -50,7 +50,7 @@ pub struct LegacySpansConfig {
 }
 
 /// `traces`: conditions on spans and on span events.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TracesFilterConfig {
     #[serde(default)]

@@ -8,7 +8,7 @@
 //! as Go's `regexp.MatchString` is.
 
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use spoor_model::Span;
 use spoor_model::otlp_common::{InstrumentationScope, KeyValue};
 use spoor_model::otlp_resource::Resource;
@@ -17,7 +17,7 @@ use super::common::{self, ConfigValue};
 use crate::ConfigError;
 
 /// `match_type`: how strings in a match block are compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MatchType {
     Strict,
@@ -25,7 +25,7 @@ pub enum MatchType {
 }
 
 /// The Collector's regexp cache options; accepted for compatibility (compiled regexes need no cache).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegexpOptions {
     #[serde(default)]
@@ -35,7 +35,7 @@ pub struct RegexpOptions {
 }
 
 /// One `attributes` / `resources` entry: the key must exist and, if `value` is set, match it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttributeMatch {
     pub key: String,
@@ -44,7 +44,7 @@ pub struct AttributeMatch {
 }
 
 /// One `libraries` entry: the instrumentation scope name and optionally its version.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LibraryMatch {
     pub name: String,
@@ -53,7 +53,7 @@ pub struct LibraryMatch {
 }
 
 /// An `include` or `exclude` block.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatchConfig {
     pub match_type: Option<MatchType>,

@@ -28,7 +28,7 @@
 //! `attribute_source`, `from_attribute` and `fail_closed` concern logs or the newest Collector
 //! and are accepted without effect on traces.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use spoor_model::otlp_common::any_value::Value;
 use spoor_model::{ResourceSpans, Span};
 
@@ -39,7 +39,7 @@ const MAX_ADJUSTED: u64 = 1 << 56;
 const HASH_BUCKETS: u32 = 0x4000;
 
 /// Options of the `probabilistic_sampler` processor.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbabilisticSamplerConfig {
     #[serde(default)]

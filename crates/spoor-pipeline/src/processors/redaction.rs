@@ -38,7 +38,7 @@ use std::sync::LazyLock;
 
 use md5::Md5;
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha1::Sha1;
 use sha2::Digest;
 use sha3::Sha3_256;
@@ -68,7 +68,7 @@ static SQL_LITERAL: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(SQL_LITERAL_PATTERN).ok());
 
 /// Options of the `redaction` processor.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedactionConfig {
     #[serde(default)]

@@ -9,7 +9,7 @@
 //!       - { key: host.ip, action: delete }
 //! ```
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use spoor_model::ResourceSpans;
 use spoor_model::otlp_resource::Resource;
 
@@ -17,7 +17,7 @@ use super::actions::{ActionConfig, Actions};
 use crate::{ConfigError, ProcessError, SpanProcessor};
 
 /// Options of the `resource` processor.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceConfig {
     #[serde(default)]

@@ -17,7 +17,7 @@
 //! that matches ends the list. `keep_original_name` keeps the name and only adds attributes.
 
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use spoor_model::otlp_common::any_value::Value;
 use spoor_model::otlp_trace::status::StatusCode;
 use spoor_model::{ResourceSpans, Span, Status};
@@ -27,7 +27,7 @@ use super::matching::{IncludeExclude, MatchConfig};
 use crate::{ConfigError, ProcessError, SpanProcessor};
 
 /// Options of the `span` processor.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpanConfig {
     #[serde(default)]
@@ -41,7 +41,7 @@ pub struct SpanConfig {
 }
 
 /// `name`: how the span is renamed.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NameConfig {
     #[serde(default)]
@@ -53,7 +53,7 @@ pub struct NameConfig {
 }
 
 /// `name.to_attributes`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ToAttributesConfig {
     #[serde(default)]
@@ -69,7 +69,7 @@ pub struct ToAttributesConfig {
 }
 
 /// `status`: `code` is `Ok`, `Error` or `Unset`; `description` only with `Error`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusConfig {
     pub code: String,

@@ -21,7 +21,7 @@
 //! only where one of its `conditions` holds (when it has any). A group's own `error_mode`
 //! overrides the processor's. The `scope` context is not supported.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use spoor_model::ResourceSpans;
 
 use super::error_mode::ErrorMode;
@@ -29,7 +29,7 @@ use super::ottl::{Condition, Context, EvalCtx, Statement, infer_context};
 use crate::{ConfigError, ProcessError, SpanProcessor};
 
 /// Options of the `transform` processor.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransformConfig {
     #[serde(default)]
@@ -39,7 +39,7 @@ pub struct TransformConfig {
 }
 
 /// One entry of `trace_statements`: a group with a context, or one flat statement.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum StatementsEntry {
     Flat(String),
@@ -47,7 +47,7 @@ pub enum StatementsEntry {
 }
 
 /// A group of statements sharing a context and conditions.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatementGroup {
     #[serde(default)]
