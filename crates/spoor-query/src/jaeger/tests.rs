@@ -167,7 +167,10 @@ fn a_link_to_the_parent_types_the_one_parent_reference() {
         Link {
             trace_id: vec![9; 16],
             span_id: vec![9; 8],
-            attributes: vec![spoor_model::attr::string("opentracing.ref_type", "child_of")],
+            attributes: vec![spoor_model::attr::string(
+                "opentracing.ref_type",
+                "child_of",
+            )],
             ..Default::default()
         },
     ];
