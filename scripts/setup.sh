@@ -26,8 +26,9 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# Python venvs for the end-to-end tests.
+# Python venvs for the end-to-end tests, and moto (the local S3 server of the object-store tests).
 "$root/scripts/setup-python.sh"
+"$root/scripts/start-moto.sh" --install-only
 if [ -x "$root/tests/e2e/setup_clients.sh" ]; then
   "$root/tests/e2e/setup_clients.sh"
 fi

@@ -2,6 +2,7 @@
 # Starts a local S3-compatible server (moto) for the storage engine's object-store tests.
 #
 # Usage: scripts/start-moto.sh [PORT]   (default 5055)
+#        scripts/start-moto.sh --install-only   (what scripts/setup.sh runs)
 # Installs moto[server] from PyPI into .cache/moto-venv on first use, starts it in the
 # background, waits until it answers, and prints the endpoint. The engine's S3 test reads
 # SPOOR_TEST_S3_ENDPOINT (set it to the printed URL); without it the test skips.
@@ -15,6 +16,7 @@ if [ ! -x "$venv/bin/moto_server" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
 fi
+[ "$port" = "--install-only" ] && exit 0
 if [ -f .cache/moto.pid ] && kill -0 "$(cat .cache/moto.pid)" 2>/dev/null; then
   echo "http://127.0.0.1:$port"
   exit 0
