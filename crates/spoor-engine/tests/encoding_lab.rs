@@ -134,6 +134,7 @@ fn derived(batch: &RecordBatch) -> RecordBatch {
     if let Some(a) = batch.column_by_name("attributes") {
         cols.push(("x_attributes_by_key", sorted_by_key(a.as_list::<i32>())));
     }
+    let per_key = per_key_columns(batch);
     let mut fields: Vec<Field> = batch
         .schema()
         .fields()
@@ -145,7 +146,68 @@ fn derived(batch: &RecordBatch) -> RecordBatch {
         fields.push(Field::new(n, a.data_type().clone(), false));
         arrays.push(a);
     }
+    for (n, a) in per_key {
+        fields.push(Field::new(n, a.data_type().clone(), true));
+        arrays.push(a);
+    }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).expect("batch")
+}
+
+/// A column per key of the generic string and int attribute lists (`x_s:<key>`, `x_i:<key>`),
+/// null where the row has no such key (a later repeat of a key in a row is left out): what a
+/// column per attribute key would cost.
+fn per_key_columns(batch: &RecordBatch) -> Vec<(String, ArrayRef)> {
+    use std::collections::BTreeMap;
+    let n = batch.num_rows();
+    let mut out: Vec<(String, ArrayRef)> = Vec::new();
+    if let Some(a) = batch.column_by_name("attributes") {
+        let list = a.as_list::<i32>();
+        let items = list.values().as_struct();
+        let (keys, values) = (
+            items.column(0).as_string::<i32>(),
+            items.column(2).as_string::<i32>(),
+        );
+        let mut cols: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+        for (row, w) in list.value_offsets().windows(2).enumerate() {
+            for j in w[0] as usize..w[1] as usize {
+                let c = cols
+                    .entry(keys.value(j).to_string())
+                    .or_insert_with(|| vec![None; n]);
+                if c[row].is_none() {
+                    c[row] = Some(values.value(j).to_string());
+                }
+            }
+        }
+        for (k, v) in cols {
+            out.push((
+                format!("x_s:{k}"),
+                Arc::new(arrow_array::StringArray::from(v)),
+            ));
+        }
+    }
+    if let Some(a) = batch.column_by_name("attributes_int") {
+        let list = a.as_list::<i32>();
+        let items = list.values().as_struct();
+        let (keys, values) = (
+            items.column(0).as_string::<i32>(),
+            items.column(1).as_primitive::<Int64Type>(),
+        );
+        let mut cols: BTreeMap<String, Vec<Option<i64>>> = BTreeMap::new();
+        for (row, w) in list.value_offsets().windows(2).enumerate() {
+            for j in w[0] as usize..w[1] as usize {
+                let c = cols
+                    .entry(keys.value(j).to_string())
+                    .or_insert_with(|| vec![None; n]);
+                if c[row].is_none() {
+                    c[row] = Some(values.value(j));
+                }
+            }
+        }
+        for (k, v) in cols {
+            out.push((format!("x_i:{k}"), Arc::new(Int64Array::from(v))));
+        }
+    }
+    out
 }
 
 /// The generic attribute list with each row's items sorted by key.
@@ -276,6 +338,7 @@ async fn encoding_lab() {
         return;
     };
     let mut best_total = 0.0;
+    let (mut per_key_best, mut per_key_current) = (0.0, 0.0);
     for (col, _) in first {
         let mut row: Vec<(f64, &str)> = table
             .iter()
@@ -288,6 +351,15 @@ async fn encoding_lab() {
         row.sort_by(|a, b| a.0.total_cmp(&b.0));
         if !col.starts_with("x_") {
             best_total += row[0].0;
+        }
+        if col.starts_with("x_s:") || col.starts_with("x_i:") {
+            per_key_best += row[0].0;
+            per_key_current += row
+                .iter()
+                .find(|(_, v)| *v == "dict+zstd9")
+                .map(|r| r.0)
+                .unwrap_or(0.0);
+            continue;
         }
         let shown: Vec<String> = row
             .iter()
@@ -305,4 +377,9 @@ async fn encoding_lab() {
         );
     }
     println!("sum of per-column best (existing columns): {best_total:.2} B/span");
+    println!(
+        "a column per generic string/int attribute key: {per_key_current:.2} B/span with \
+         dictionaries and zstd 9, {per_key_best:.2} with the best choice per column \
+         (vs the attributes and attributes_int lists above)"
+    );
 }

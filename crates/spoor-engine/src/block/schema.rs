@@ -29,8 +29,6 @@ pub(crate) const START: &str = "start_time_unix_nano";
 pub(crate) const TRACE_START: &str = "trace_start_unix_nano";
 /// The span's start minus [`TRACE_START`], never negative (format 3).
 pub(crate) const START_OFFSET: &str = "start_offset_nano";
-/// Every column a span's start is read from, in any format (for projections).
-pub(crate) const START_COLUMNS: &[&str] = &[START, TRACE_START, START_OFFSET];
 pub(crate) const DURATION: &str = "duration_nano";
 pub(crate) const STATUS_CODE: &str = "status_code";
 pub(crate) const STATUS_MESSAGE: &str = "status_message";
