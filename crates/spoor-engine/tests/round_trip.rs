@@ -131,7 +131,7 @@ fn trace(rng: &mut Rng) -> Vec<ResourceSpans> {
         .map(|r| ResourceSpans {
             resource: (rng.below(5) > 0).then(|| Resource {
                 attributes: vec![
-                    spoor_model::attr::string("service.name", &format!("svc-{r}")),
+                    spoor_model::attr::string("service.name", format!("svc-{r}")),
                     kv(rng, 0),
                 ],
                 dropped_attributes_count: rng.below(3) as u32,
