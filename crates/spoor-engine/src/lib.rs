@@ -49,11 +49,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Operators get [`inspect_block`] (schema, row groups, bytes per column of one block) and
+//! Operators get [`inspect`] (schema, row groups, bytes per column of one block, or the
+//! per-column bytes per span summed over a data directory's blocks) and
 //! [`verify`] (checksums, manifest against files, WAL records). Metrics are registered as
 //! `spoor_engine_*` (blocks, bytes, WAL bytes, head spans, corrupt records and blocks,
 //! compactions, retention drops, undecodable rows, missing blocks). The byte layout is in
-//! `docs/format-v1.md` and `docs/format-v2.md`.
+//! `docs/format-v1.md`, `docs/format-v2.md` and `docs/format-v3.md`.
 //!
 //! What it is not: a shared multi-writer store yet (manifests are conditional so that it can
 //! become one, but each process assumes it is the only writer and moves old unreferenced
@@ -80,4 +81,4 @@ pub use config::{Clock, CompactionConfig, EngineConfig, FsyncPolicy, ManualClock
 pub use engine::{Engine, RecoveryReport};
 pub use manifest::{BlockMeta, CatalogEntry, CatalogOp, Manifest};
 pub use repair::{RepairReport, repair};
-pub use tools::{VerifyReport, inspect_block, verify};
+pub use tools::{VerifyReport, inspect, inspect_block, verify};

@@ -1,7 +1,8 @@
-//! Operator tools: `inspect_block` (what is in one block file) and `verify` (checksums and
-//! manifest against the files). The CLI wires them as `spoor tool inspect` / `spoor tool verify`.
+//! Operator tools: `inspect` (what is in one block file, or the per-column bytes of every block
+//! of a data directory) and `verify` (checksums and manifest against the files). The CLI wires
+//! them as `spoor tool inspect` / `spoor tool verify`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -50,7 +51,6 @@ pub fn inspect_block(path: &Path) -> Result<String, StorageError> {
         );
     }
     let _ = writeln!(out, "\nrow groups:");
-    let mut per_col: BTreeMap<String, (i64, i64, usize)> = BTreeMap::new();
     for (i, rg) in meta.row_groups().iter().enumerate() {
         let _ = writeln!(
             out,
@@ -58,25 +58,124 @@ pub fn inspect_block(path: &Path) -> Result<String, StorageError> {
             rg.num_rows(),
             rg.compressed_size()
         );
-        for (j, c) in rg.columns().iter().enumerate() {
-            let e = per_col.entry(c.column_path().string()).or_insert((0, 0, j));
-            e.0 += c.compressed_size();
-            e.1 += c.uncompressed_size();
+    }
+    let mut sizes = ColumnSizes::default();
+    sizes.add(meta, size);
+    sizes.write(&mut out);
+    Ok(out)
+}
+
+/// Compressed and uncompressed bytes per column, summed over row groups (and blocks), in
+/// schema order.
+#[derive(Debug, Default)]
+struct ColumnSizes {
+    rows: u64,
+    file_bytes: u64,
+    /// `(column path, compressed, uncompressed)`.
+    columns: Vec<(String, i64, i64)>,
+}
+
+impl ColumnSizes {
+    fn add(&mut self, meta: &parquet::file::metadata::ParquetMetaData, file_bytes: u64) {
+        self.rows += meta.file_metadata().num_rows().max(0) as u64;
+        self.file_bytes += file_bytes;
+        for rg in meta.row_groups() {
+            for c in rg.columns() {
+                let path = c.column_path().string();
+                let pos = match self.columns.iter().position(|(p, _, _)| *p == path) {
+                    Some(p) => p,
+                    None => {
+                        self.columns.push((path, 0, 0));
+                        self.columns.len() - 1
+                    }
+                };
+                self.columns[pos].1 += c.compressed_size();
+                self.columns[pos].2 += c.uncompressed_size();
+            }
         }
     }
-    let _ = writeln!(
-        out,
-        "\ncolumns (compressed bytes, bytes/row, uncompressed bytes):"
-    );
-    let mut cols: Vec<_> = per_col.into_iter().collect();
-    cols.sort_by_key(|(_, (_, _, j))| *j);
-    for (name, (comp, uncomp, _)) in cols {
+
+    fn write(&self, out: &mut String) {
+        let rows = self.rows.max(1) as f64;
         let _ = writeln!(
             out,
-            "  {name:<40} {comp:>12} {:>8.2} {uncomp:>12}",
-            comp as f64 / rows
+            "\ncolumns ({} spans, {:.2} bytes/span in files):",
+            self.rows,
+            self.file_bytes as f64 / rows
+        );
+        let _ = writeln!(
+            out,
+            "  {:<40} {:>12} {:>9} {:>7} {:>12} {:>9}",
+            "column", "compressed", "B/span", "share", "uncompressed", "B/span"
+        );
+        let total: i64 = self.columns.iter().map(|c| c.1).sum();
+        for (name, comp, uncomp) in &self.columns {
+            let _ = writeln!(
+                out,
+                "  {name:<40} {comp:>12} {:>9.2} {:>6.1}% {uncomp:>12} {:>9.2}",
+                *comp as f64 / rows,
+                100.0 * *comp as f64 / total.max(1) as f64,
+                *uncomp as f64 / rows
+            );
+        }
+        let uncomp: i64 = self.columns.iter().map(|c| c.2).sum();
+        let _ = writeln!(
+            out,
+            "  {:<40} {total:>12} {:>9.2} {:>6.1}% {uncomp:>12} {:>9.2}",
+            "(all columns)",
+            total as f64 / rows,
+            100.0,
+            uncomp as f64 / rows
         );
     }
+}
+
+/// [`inspect_block`] for a block file; for a directory (a data directory, its `store/`, or a
+/// `blocks/` folder), the per-column byte breakdown summed over every block in it, with the
+/// bytes per span of the files and of each column.
+pub fn inspect(path: &Path) -> Result<String, StorageError> {
+    if !path.is_dir() {
+        return inspect_block(path);
+    }
+    let dir = [path.join("store/blocks"), path.join("blocks")]
+        .into_iter()
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| path.to_path_buf());
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map_err(|e| io(&dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    files.sort();
+    let mut sizes = ColumnSizes::default();
+    let mut out = String::new();
+    let _ = writeln!(out, "blocks in {}: {}", dir.display(), files.len());
+    for f in &files {
+        let file = std::fs::File::open(f).map_err(|e| io(f, e))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let loc = f.display().to_string();
+        let reader = SerializedFileReader::new(file).map_err(|e| corrupt(&loc, e))?;
+        let meta = reader.metadata();
+        let format = meta
+            .file_metadata()
+            .key_value_metadata()
+            .into_iter()
+            .flatten()
+            .find(|kv| kv.key == "spoor.format")
+            .and_then(|kv| kv.value.clone())
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}: format {format}, {} spans, {size} bytes, {:.2} bytes/span",
+            f.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
+            meta.file_metadata().num_rows(),
+            size as f64 / meta.file_metadata().num_rows().max(1) as f64
+        );
+        sizes.add(meta, size);
+    }
+    sizes.write(&mut out);
     Ok(out)
 }
 

@@ -192,6 +192,11 @@ async fn fixture_v2_loads() {
     check_fixture(2).await;
 }
 
+#[tokio::test]
+async fn fixture_v3_loads() {
+    check_fixture(3).await;
+}
+
 async fn check_fixture(version: u32) {
     let src = fixture_dir(version);
     if !src.join("store").is_dir() {

@@ -16,6 +16,12 @@ use spoor_storage::SpanWriter;
 use spoor_telemetry::Telemetry;
 
 async fn measure(spans: usize) -> (f64, f64, usize) {
+    let (stored, wire, n, _) = measure_with_report(spans).await;
+    (stored, wire, n)
+}
+
+/// Also returns `inspect`'s report of the data directory.
+async fn measure_with_report(spans: usize) -> (f64, f64, usize, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut config, _clock) = support::config_with_clock(dir.path(), DEFAULT_ORIGIN_UNIX_NANOS);
     config.compaction.target_block_bytes = u64::MAX;
@@ -42,26 +48,43 @@ async fn measure(spans: usize) -> (f64, f64, usize) {
         engine.maintain().await.expect("compact");
     }
     let bytes: u64 = engine.manifest().blocks.iter().map(|b| b.size_bytes).sum();
-    if std::env::var("SPOOR_INSPECT").is_ok() {
-        for b in &engine.manifest().blocks {
-            let path = dir
-                .path()
-                .join("store/blocks")
-                .join(format!("{}.parquet", b.id));
-            println!("{}", spoor_engine::inspect_block(&path).expect("inspect"));
-        }
-    }
     engine.shutdown().await.expect("shutdown");
+    // After shutdown, which deletes the blocks compaction retired.
+    let report = spoor_engine::inspect(dir.path()).expect("inspect");
+    if std::env::var("SPOOR_INSPECT").is_ok() {
+        println!("{report}");
+    }
     (
         bytes as f64 / total as f64,
         wire as f64 / total as f64,
         total,
+        report,
     )
 }
 
 #[tokio::test]
 async fn bytes_per_span_small() {
-    let (stored, wire, n) = measure(20_000).await;
+    let (stored, wire, n, report) = measure_with_report(20_000).await;
+    // The data directory's report sums every block: its bytes per span are the figure above.
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("columns ("))
+        .expect("a columns line");
+    assert!(
+        line.contains(&format!("{n} spans, {stored:.2} bytes/span")),
+        "{line} vs {stored:.2}"
+    );
+    for column in [
+        "span_id",
+        "trace_start_unix_nano",
+        "start_offset_nano",
+        "(all columns)",
+    ] {
+        assert!(
+            report.lines().any(|l| l.trim_start().starts_with(column)),
+            "{column} missing from\n{report}"
+        );
+    }
     println!(
         "{n} spans: {stored:.1} B/span stored after compaction, {wire:.0} B/span OTLP protobuf"
     );

@@ -41,7 +41,8 @@ pub enum Command {
 pub enum ToolCommand {
     /// Print a block's schema, row groups and bytes per column.
     Inspect {
-        /// Path of a block (`.parquet`) file.
+        /// Path of a block (`.parquet`) file, or of a data directory: then the per-column
+        /// bytes per span summed over all its blocks.
         block: PathBuf,
     },
     /// Check checksums and that the manifest and the block files agree.

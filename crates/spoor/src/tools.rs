@@ -7,7 +7,7 @@ use crate::cli::ToolCommand;
 pub async fn run(tool: ToolCommand) -> anyhow::Result<()> {
     match tool {
         ToolCommand::Inspect { block } => {
-            let report = spoor_engine::inspect_block(&block)
+            let report = spoor_engine::inspect(&block)
                 .with_context(|| format!("inspecting {}", block.display()))?;
             println!("{report}");
             Ok(())

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int8Type, Int32Type, Int64Type, UInt8Type, UInt32Type};
-use arrow_array::{Array, DictionaryArray, RecordBatch, StringArray};
+use arrow_array::{Array, DictionaryArray, PrimitiveArray, RecordBatch, StringArray};
 use base64::Engine as _;
 use prost::Message as _;
 use spoor_model::otlp_common::any_value::Value;
@@ -325,6 +325,51 @@ pub(crate) fn decode_value(t: u8, s: &str) -> Result<Option<Value>, ()> {
     }
 }
 
+/// The span start times of a batch: `start_time_unix_nano` (formats 1 and 2), or the trace's
+/// start plus the span's offset (format 3). Missing columns read as 0.
+pub(crate) enum Starts<'a> {
+    Missing,
+    Absolute(&'a PrimitiveArray<Int64Type>),
+    Relative(
+        &'a PrimitiveArray<Int64Type>,
+        Option<&'a PrimitiveArray<Int64Type>>,
+    ),
+}
+
+impl<'a> Starts<'a> {
+    pub(crate) fn new(batch: &'a RecordBatch, location: &str) -> Result<Self, StorageError> {
+        let int = |name: &str| {
+            batch
+                .column_by_name(name)
+                .map(|c| {
+                    c.as_primitive_opt::<Int64Type>().ok_or_else(|| {
+                        corrupt(location, format!("column {name} has the wrong type"))
+                    })
+                })
+                .transpose()
+        };
+        if let Some(a) = int(schema::START)? {
+            return Ok(Starts::Absolute(a));
+        }
+        Ok(match int(schema::TRACE_START)? {
+            Some(t) => Starts::Relative(t, int(schema::START_OFFSET)?),
+            None => Starts::Missing,
+        })
+    }
+
+    /// The start of row `i` in Unix nanoseconds.
+    pub(crate) fn value(&self, i: usize) -> u64 {
+        match self {
+            Starts::Missing => 0,
+            Starts::Absolute(a) => a.value(i).max(0) as u64,
+            Starts::Relative(t, o) => {
+                let sum = i128::from(t.value(i)) + i128::from(o.map_or(0, |o| o.value(i)));
+                sum.clamp(0, i128::from(u64::MAX)) as u64
+            }
+        }
+    }
+}
+
 fn opt_str(a: Option<&StringArray>, i: usize) -> String {
     match a {
         Some(a) if !a.is_null(i) => a.value(i).to_string(),
@@ -364,7 +409,7 @@ pub(crate) fn decode_batch(
     let flags = optional!(schema::FLAGS, as_primitive_opt::<UInt32Type>);
     let kind = optional!(schema::KIND, as_primitive_opt::<Int8Type>);
     let status_code = optional!(schema::STATUS_CODE, as_primitive_opt::<Int8Type>);
-    let start = optional!(schema::START, as_primitive_opt::<Int64Type>);
+    let start = Starts::new(batch, location)?;
     let duration = optional!(schema::DURATION, as_primitive_opt::<Int64Type>);
     let names = batch
         .column_by_name(schema::NAME)
@@ -463,7 +508,7 @@ pub(crate) fn decode_batch(
                     .map(|k| values.value(k).to_string())
             })
             .unwrap_or_default();
-        let start_ns = start.map(|a| a.value(i).max(0) as u64).unwrap_or(0);
+        let start_ns = start.value(i);
         let dur = duration.map(|a| a.value(i)).unwrap_or(0);
         let end_ns = (i128::from(start_ns) + i128::from(dur)).max(0) as u64;
         let events: Vec<Event> = events.get(i).unwrap_or_else(|()| {

@@ -182,6 +182,26 @@ impl Blocks {
             .position(|c| c.path().string() == name)
     }
 
+    /// The least and greatest span start of a row group from its statistics: exact for
+    /// `start_time_unix_nano` (formats 1, 2); for format 3 the least trace start, and the
+    /// greatest trace start plus the greatest offset (an upper bound).
+    fn start_range(
+        l: &Loaded,
+        rg: &parquet::file::metadata::RowGroupMetaData,
+    ) -> Option<(i64, i64)> {
+        use parquet::file::statistics::Statistics;
+        let stats = |name: &str| match rg.column(Self::leaf_index(l, name)?).statistics() {
+            Some(Statistics::Int64(s)) => Some((s.min_opt().copied()?, s.max_opt().copied()?)),
+            _ => None,
+        };
+        if Self::leaf_index(l, schema::START).is_some() {
+            return stats(schema::START);
+        }
+        let (min, max) = stats(schema::TRACE_START)?;
+        let (_, offset) = stats(schema::START_OFFSET)?;
+        Some((min, max.saturating_add(offset.max(0))))
+    }
+
     async fn bloom(&self, l: &Loaded, rg: usize) -> Result<Option<Arc<Sbbf>>, StorageError> {
         if let Some(b) = l.blooms.lock().get(&rg) {
             return Ok(b.clone());
@@ -322,23 +342,16 @@ impl Blocks {
     ) -> Result<Vec<(TraceId, u64)>, StorageError> {
         let l = self.load(b).await?;
         let loc = l.path.to_string();
-        let start_col =
-            Self::leaf_index(&l, schema::START).ok_or_else(|| corrupt(&loc, "no start column"))?;
         let mut groups = Vec::new();
         for (i, rg) in l.meta.metadata().row_groups().iter().enumerate() {
-            if let Some(parquet::file::statistics::Statistics::Int64(s)) =
-                rg.column(start_col).statistics()
-            {
-                let (min, max) = (s.min_opt().copied(), s.max_opt().copied());
+            if let Some((min, max)) = Self::start_range(&l, rg) {
                 let qmin = query
                     .start_min
                     .map(|v| i64::try_from(v).unwrap_or(i64::MAX));
                 let qmax = query
                     .start_max
                     .map(|v| i64::try_from(v).unwrap_or(i64::MAX));
-                if qmin.zip(max).is_some_and(|(q, m)| m < q)
-                    || qmax.zip(min).is_some_and(|(q, m)| m > q)
-                {
+                if qmin.is_some_and(|q| max < q) || qmax.is_some_and(|q| min > q) {
                     continue;
                 }
             }
@@ -353,6 +366,8 @@ impl Blocks {
             schema::SERVICE,
             schema::NAME,
             schema::START,
+            schema::TRACE_START,
+            schema::START_OFFSET,
             schema::DURATION,
         ];
         predicates.push(Box::new(ArrowPredicateFn::new(
@@ -389,7 +404,15 @@ impl Blocks {
         let stream = self
             .builder(&l)
             .with_row_groups(groups)
-            .with_projection(Self::mask(&l, &[schema::TRACE_ID, schema::START]))
+            .with_projection(Self::mask(
+                &l,
+                &[
+                    schema::TRACE_ID,
+                    schema::START,
+                    schema::TRACE_START,
+                    schema::START_OFFSET,
+                ],
+            ))
             .with_row_filter(RowFilter::new(predicates))
             .build()
             .map_err(pq(&loc))?;
@@ -399,14 +422,12 @@ impl Blocks {
             let ids = decode::column(batch, schema::TRACE_ID, &loc)?
                 .as_fixed_size_binary_opt()
                 .ok_or_else(|| corrupt(&loc, "trace_id type"))?;
-            let starts = decode::column(batch, schema::START, &loc)?
-                .as_primitive_opt::<Int64Type>()
-                .ok_or_else(|| corrupt(&loc, "start type"))?;
+            let starts = decode::Starts::new(batch, &loc)?;
             for i in 0..batch.num_rows() {
                 let Ok(id) = TraceId::from_bytes(ids.value(i)) else {
                     continue;
                 };
-                let start = starts.value(i).max(0) as u64;
+                let start = starts.value(i);
                 let e = hits.entry(id).or_insert(start);
                 *e = (*e).min(start);
             }
@@ -437,10 +458,7 @@ fn cheap_filter(batch: &RecordBatch, q: &TraceQuery) -> Result<BooleanArray, Arr
             *k = *k && !keys.is_null(i) && ok.contains(&keys.keys().value(i));
         }
     }
-    let start = decode::column(batch, schema::START, loc)
-        .map_err(arrow_err)?
-        .as_primitive_opt::<Int64Type>()
-        .ok_or_else(|| ArrowError::SchemaError("start type".into()))?;
+    let start = decode::Starts::new(batch, loc).map_err(arrow_err)?;
     let duration = decode::column(batch, schema::DURATION, loc)
         .map_err(arrow_err)?
         .as_primitive_opt::<Int64Type>()
@@ -449,7 +467,7 @@ fn cheap_filter(batch: &RecordBatch, q: &TraceQuery) -> Result<BooleanArray, Arr
         if !*k {
             continue;
         }
-        let s = start.value(i).max(0) as u64;
+        let s = start.value(i);
         let d = duration.value(i).max(0) as u64;
         *k = !(q.start_min.is_some_and(|m| s < m)
             || q.start_max.is_some_and(|m| s > m)

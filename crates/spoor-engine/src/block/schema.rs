@@ -1,4 +1,5 @@
-//! The block schema: one row per span. See `docs/format-v1.md` and `docs/format-v2.md`.
+//! The block schema: one row per span. See `docs/format-v1.md`, `docs/format-v2.md` and
+//! `docs/format-v3.md`.
 
 use std::sync::Arc;
 
@@ -6,8 +7,10 @@ use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 
 /// Format version written into every block's key-value metadata (`spoor.format`).
 /// Version 1 stored resources, scopes, events, links and array/kvlist attribute values as
-/// OTLP/JSON; version 2 stores them as protobuf (see `docs/format-v2.md`).
-pub const FORMAT_VERSION: u32 = 2;
+/// OTLP/JSON; version 2 stores them as protobuf (see `docs/format-v2.md`); version 3 stores a
+/// span's start as its trace's start plus an offset, and chooses encodings per column (see
+/// `docs/format-v3.md`).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest format version this reader understands.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
@@ -20,7 +23,12 @@ pub(crate) const TRACE_STATE: &str = "trace_state";
 pub(crate) const FLAGS: &str = "flags";
 pub(crate) const NAME: &str = "name";
 pub(crate) const KIND: &str = "kind";
+/// The absolute start of each span (formats 1 and 2).
 pub(crate) const START: &str = "start_time_unix_nano";
+/// The start of the span's trace: its earliest span in the block (format 3).
+pub(crate) const TRACE_START: &str = "trace_start_unix_nano";
+/// The span's start minus [`TRACE_START`], never negative (format 3).
+pub(crate) const START_OFFSET: &str = "start_offset_nano";
 pub(crate) const DURATION: &str = "duration_nano";
 pub(crate) const STATUS_CODE: &str = "status_code";
 pub(crate) const STATUS_MESSAGE: &str = "status_message";
@@ -161,7 +169,8 @@ pub fn block_schema() -> SchemaRef {
         Field::new(FLAGS, DataType::UInt32, false),
         Field::new(NAME, dict(), false),
         Field::new(KIND, DataType::Int8, false),
-        Field::new(START, DataType::Int64, false),
+        Field::new(TRACE_START, DataType::Int64, false),
+        Field::new(START_OFFSET, DataType::Int64, false),
         Field::new(DURATION, DataType::Int64, false),
         Field::new(STATUS_CODE, DataType::Int8, false),
         Field::new(STATUS_MESSAGE, DataType::Utf8, true),
