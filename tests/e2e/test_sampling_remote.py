@@ -42,7 +42,9 @@ def write(path, value):
 def sampled_spoor(start_spoor, tmp_path):
     path = tmp_path / "sampling.json"
     write(path, STRATEGIES)
-    s = start_spoor("--sampling-strategies", str(path), "--sampling-reload-interval", "300ms")
+    s = start_spoor(
+        "--storage", "memory", "--sampling-strategies", str(path), "--sampling-reload-interval", "300ms"
+    )
     s.strategies_path = path
     return s
 
@@ -173,7 +175,7 @@ def test_a_bad_file_at_start_is_a_clear_error(start_spoor, tmp_path):
     path = tmp_path / "bad.json"
     write(path, '"nonsense"')
     with pytest.raises(Exception):
-        start_spoor("--sampling-strategies", str(path))
+        start_spoor("--storage", "memory", "--sampling-strategies", str(path))
     logs = "".join(p.read_text() for p in tmp_path.glob("spoor-*.log"))
     assert "loading the sampling strategies" in logs and "not a sampling strategies file" in logs
 
@@ -228,7 +230,10 @@ def test_per_operation_strategies_apply(sampled_spoor):
 @pytest.mark.skipif(not (CONFORMANCE / "jaeger" / "sampling").exists(), reason="../shared/conformance absent")
 def test_jaegers_conformance_files_load(start_spoor):
     s = start_spoor(
-        "--sampling-strategies", str(CONFORMANCE / "jaeger" / "sampling" / "operation_strategies.json")
+        "--storage",
+        "memory",
+        "--sampling-strategies",
+        str(CONFORMANCE / "jaeger" / "sampling" / "operation_strategies.json"),
     )
     bar = strategy(s, service="bar").json()
     assert bar["strategyType"] == "RATE_LIMITING"

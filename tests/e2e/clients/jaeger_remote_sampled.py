@@ -20,8 +20,8 @@ def main():
     logging.basicConfig(level=logging.WARNING)
     config = Config(
         config={
-            # No sampler type: the remote sampler, polling the sampling port.
-            "sampler": {"sampling_refresh_interval": 1},
+            # No sampler: the remote sampler, polling the sampling port every second.
+            "sampling_refresh_interval": 1,
             "local_agent": {
                 "reporting_host": host,
                 "reporting_port": udp,
