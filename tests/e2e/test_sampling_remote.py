@@ -240,3 +240,33 @@ def test_jaegers_conformance_files_load(start_spoor):
     assert [o["operation"] for o in bar["operationSampling"]["perOperationStrategies"]] == [
         "op3", "op5", "op0", "op6", "op7",
     ]
+
+
+def run_node(s, service, *plan):
+    return run_client(
+        [
+            "node",
+            "node_remote_sampled.js",
+            s.url("sampling-http").rstrip("/"),
+            s.url("zipkin", "/api/v2/spans"),
+            service,
+            *plan,
+        ],
+        timeout=120,
+    )
+
+
+def test_the_otel_js_remote_sampler_obeys_the_served_probability(sampled_spoor):
+    n, p = 2000, 0.1
+    out = run_node(sampled_spoor, "remote-py", f"GET /cart={n}")
+    sampled = out["sampled"]["GET /cart"]
+    sigma = math.sqrt(n * p * (1 - p))
+    assert abs(sampled - n * p) <= 3 * sigma, out
+    wait_for(lambda: stored_traces(sampled_spoor, "remote-py") == sampled, timeout=20, what="sampled traces stored")
+
+
+def test_the_otel_js_remote_sampler_applies_per_operation_strategies(sampled_spoor):
+    out = run_node(sampled_spoor, "remote-ops", "always=300", "never=300", "other=400")
+    assert out["sampled"]["always"] == 300 and out["sampled"]["never"] == 0, out
+    # Operations the strategy does not name use its default probability (0.5).
+    assert abs(out["sampled"]["other"] - 200) <= 3 * math.sqrt(400 * 0.25), out
