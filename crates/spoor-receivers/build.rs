@@ -24,6 +24,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 include.to_str().ok_or("non-utf-8 protoc include path")?,
             ],
         )?;
+    // The remote sampling service is tiny and carries no spans: prost's own codec, compiled into
+    // its own directory because it shares the `jaeger.api_v2` package with the collector.
+    let sampling_out = std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("sampling");
+    std::fs::create_dir_all(&sampling_out)?;
+    let mut config = prost_build::Config::new();
+    config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .out_dir(&sampling_out)
+        .compile_with_config(
+            config,
+            &["proto/jaeger/api_v2/sampling.proto"],
+            &[
+                "proto",
+                include.to_str().ok_or("non-utf-8 protoc include path")?,
+            ],
+        )?;
     println!("cargo:rerun-if-changed=proto");
     println!("cargo:rerun-if-changed=../../proto");
     Ok(())

@@ -33,6 +33,7 @@ LISTENER_FLAGS = [
     "jaeger-thrift-http",
     "jaeger-grpc",
     "zipkin",
+    "sampling-http",
 ]
 
 _help_text = None

@@ -18,6 +18,9 @@ pub struct ReceiverContext {
     /// The process's memory limit: while over it, receivers refuse new requests before reading
     /// them (429 / RESOURCE_EXHAUSTED). [`MemoryLimiter::off`] never refuses.
     pub memory: MemoryLimiter,
+    /// Remote sampling strategies: when set, the Jaeger gRPC receiver also serves
+    /// `SamplingManager` on its port.
+    pub sampling: Option<std::sync::Arc<crate::sampling::StrategyStore>>,
 }
 
 /// A started receiver.

@@ -43,6 +43,7 @@ mod jaeger;
 mod net;
 mod otlp;
 mod registry;
+pub mod sampling;
 pub mod status;
 mod thrift;
 mod zipkin;

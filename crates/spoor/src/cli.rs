@@ -236,6 +236,35 @@ pub struct RunArgs {
     )]
     pub jaeger_grpc: Listen,
 
+    /// Jaeger remote sampling over HTTP (GET /sampling?service=NAME and the agent's /?service=).
+    /// The same strategies are served over gRPC (SamplingManager) on --jaeger-grpc.
+    #[arg(
+        long,
+        env = "SPOOR_SAMPLING_HTTP",
+        default_value = "0.0.0.0:5778",
+        value_name = "ADDR|off"
+    )]
+    pub sampling_http: Listen,
+
+    /// Jaeger sampling strategies file (sampling.json: default_strategy, service_strategies with
+    /// probabilistic / ratelimiting and operation_strategies). Without it every service is told
+    /// --sampling-default-probability.
+    #[arg(long, env = "SPOOR_SAMPLING_STRATEGIES", value_name = "FILE")]
+    pub sampling_strategies: Option<std::path::PathBuf>,
+
+    /// How often the strategies file is read again (0s: never); a bad new file keeps the old
+    /// strategies and is logged.
+    #[arg(long, env = "SPOOR_SAMPLING_RELOAD_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub sampling_reload_interval: std::time::Duration,
+
+    /// The probability served to services the strategies do not name (Jaeger's default).
+    #[arg(
+        long,
+        env = "SPOOR_SAMPLING_DEFAULT_PROBABILITY",
+        default_value_t = 0.001
+    )]
+    pub sampling_default_probability: f64,
+
     /// Zipkin HTTP (POST /api/v1/spans and /api/v2/spans; JSON, protobuf, thrift).
     #[arg(
         long,

@@ -125,6 +125,17 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         );
         servers.push(spoor_api::serve_http("zpages", addr, router, shutdown.clone()).await?);
     }
+    let sampling = spoor_receivers::sampling::StrategyStore::load(
+        spoor_receivers::sampling::SamplingConfig {
+            strategies_file: args.sampling_strategies.clone(),
+            reload_interval: args.sampling_reload_interval,
+            default_sampling_probability: args.sampling_default_probability,
+        },
+        &telemetry,
+    )
+    .context("loading the sampling strategies")?;
+    sampling.spawn_reloader(shutdown.clone());
+    let sampling = Some(sampling);
     let store: Arc<dyn TraceSink> =
         Arc::new(StoreSink::new(writer, args.max_in_flight_spans, &telemetry));
     let build = BuildContext {
@@ -145,6 +156,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             telemetry: telemetry.clone(),
             shutdown: shutdown.clone(),
             memory: memory.clone(),
+            sampling: sampling.clone(),
         };
         for listener in listeners(&component.spec, &defaults) {
             let running = listener
@@ -153,6 +165,25 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
                 .with_context(|| format!("starting receiver {id} ({})", listener.name()))?;
             receivers.push(running);
         }
+    }
+
+    if let (Some(addr), Some(store)) = (sampling_endpoint(&args, explicit), &sampling) {
+        let ctx = ReceiverContext {
+            sink: Arc::new(spoor_receivers::sampling::NoSpans),
+            telemetry: telemetry.clone(),
+            shutdown: shutdown.clone(),
+            memory: memory.clone(),
+            sampling: None,
+        };
+        let http = spoor_receivers::sampling::SamplingHttpConfig {
+            endpoint: addr,
+            connections: defaults.connections,
+        };
+        let running = http
+            .serve(&ctx, store.clone())
+            .await
+            .context("starting the sampling endpoint")?;
+        receivers.push(running);
     }
 
     for s in &servers {
@@ -187,6 +218,15 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where remote sampling is served over HTTP: the flag without a config file (or when given
+/// explicitly); a config file describes its own listeners.
+fn sampling_endpoint(args: &RunArgs, explicit: &[String]) -> Option<std::net::SocketAddr> {
+    if args.config.is_empty() || explicit.iter().any(|f| f == "sampling_http") {
+        return args.sampling_http.addr();
+    }
+    None
 }
 
 /// Where the health check listens: the flag without a config file (or when given explicitly),

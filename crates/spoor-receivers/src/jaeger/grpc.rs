@@ -55,6 +55,7 @@ impl JaegerGrpcConfig {
             .accept_compressed(CompressionEncoding::Gzip)
             .send_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(self.max_recv_msg_size);
+        let sampling = ctx.sampling.clone().map(crate::sampling::sampling_manager);
         let shutdown = ctx.shutdown.clone();
         let incoming = limited_incoming(listener, self.connections, metrics.clone());
         let builder = grpc_server(&ctx, &self.connections, metrics.clone());
@@ -67,6 +68,7 @@ impl JaegerGrpcConfig {
                     },
                 ))
                 .add_service(server)
+                .add_optional_service(sampling)
                 .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
                 .await;
             if let Err(e) = result {

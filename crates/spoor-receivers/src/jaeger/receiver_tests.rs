@@ -66,6 +66,7 @@ impl Harness {
             telemetry: self.telemetry.clone(),
             shutdown: self.shutdown.clone(),
             memory: spoor_telemetry::MemoryLimiter::off(),
+            sampling: None,
         }
     }
 
