@@ -16,40 +16,60 @@ impl Trace {
     /// Converts the spans of one trace. Spans keep their stored order; identical resources
     /// share one process (`p1`, `p2`, … in order of first use).
     pub fn from_otlp(resource_spans: &[ResourceSpans]) -> Trace {
-        let mut processes: Vec<Process> = Vec::new();
+        let (processes, process_ids) = processes(resource_spans);
         let mut spans = Vec::new();
-        let mut trace_id = String::new();
-        for rs in resource_spans {
-            let process = process_from_resource(rs.resource.as_ref());
-            let index = match processes.iter().position(|p| *p == process) {
-                Some(i) => i,
-                None => {
-                    processes.push(process);
-                    processes.len() - 1
-                }
-            };
-            let process_id = format!("p{}", index + 1);
+        for (rs, process_id) in resource_spans.iter().zip(&process_ids) {
             for ss in &rs.scope_spans {
                 for span in &ss.spans {
-                    let converted = span_from_otlp(span, ss.scope.as_ref(), &process_id);
-                    if trace_id.is_empty() {
-                        trace_id = converted.trace_id.clone();
-                    }
-                    spans.push(converted);
+                    spans.push(span_from_otlp(span, ss.scope.as_ref(), process_id));
                 }
             }
         }
         Trace {
-            trace_id,
+            trace_id: first_trace_id(resource_spans),
             spans,
-            processes: processes
-                .into_iter()
-                .enumerate()
-                .map(|(i, p)| (format!("p{}", i + 1), p))
-                .collect::<BTreeMap<_, _>>(),
+            processes,
             warnings: None,
         }
     }
+}
+
+/// The processes of a trace's resources (identical resources share one, `p1`, `p2`, … in
+/// order of first use) and, per resource, its process id.
+pub(crate) fn processes(
+    resource_spans: &[ResourceSpans],
+) -> (BTreeMap<String, Process>, Vec<String>) {
+    let mut processes: Vec<Process> = Vec::new();
+    let mut ids = Vec::with_capacity(resource_spans.len());
+    for rs in resource_spans {
+        let process = process_from_resource(rs.resource.as_ref());
+        let index = match processes.iter().position(|p| *p == process) {
+            Some(i) => i,
+            None => {
+                processes.push(process);
+                processes.len() - 1
+            }
+        };
+        ids.push(format!("p{}", index + 1));
+    }
+    let processes = processes
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("p{}", i + 1), p))
+        .collect();
+    (processes, ids)
+}
+
+/// The trace id as Jaeger prints it, from the trace's first span with a valid one (empty
+/// without).
+pub(crate) fn first_trace_id(resource_spans: &[ResourceSpans]) -> String {
+    resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .map(|span| id_string(&span.trace_id, 16))
+        .find(|id| !id.is_empty())
+        .unwrap_or_default()
 }
 
 fn process_from_resource(resource: Option<&Resource>) -> Process {
@@ -94,7 +114,11 @@ fn link_ref_type(link: &spoor_model::otlp_trace::span::Link) -> RefType {
     }
 }
 
-fn span_from_otlp(span: &OtlpSpan, scope: Option<&InstrumentationScope>, process_id: &str) -> Span {
+pub(crate) fn span_from_otlp(
+    span: &OtlpSpan,
+    scope: Option<&InstrumentationScope>,
+    process_id: &str,
+) -> Span {
     let trace_id = id_string(&span.trace_id, 16);
     let mut references = Vec::with_capacity(1 + span.links.len());
     if !span.parent_span_id.is_empty() && span.parent_span_id.iter().any(|b| *b != 0) {

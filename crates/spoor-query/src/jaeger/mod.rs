@@ -2,6 +2,7 @@
 //! OTLP the way Jaeger's own OTLP translator builds it.
 
 mod from_otlp;
+mod stream;
 #[cfg(test)]
 mod tests;
 
@@ -12,6 +13,7 @@ use serde::{Serialize, Serializer};
 use spoor_model::TraceId;
 
 pub use from_otlp::tag_from_any_value;
+pub use stream::{JsonChunks, json_chunks};
 
 /// A trace: spans plus the processes they reference by id (`p1`, `p2`, …).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -159,10 +161,11 @@ pub fn trace_id_string(id: &TraceId) -> String {
 }
 
 pub(crate) fn hex_string(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(s, "{b:02x}");
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
     s
 }
