@@ -1,7 +1,8 @@
 //! Jaeger JSON for whole traces, written in chunks as the body is sent: a trace of 100k spans
 //! is never held as one Jaeger model nor as one 70 MB string, and its first bytes leave before
-//! its last span is converted. The bytes are exactly what serialising [`Trace::from_otlp`](super::Trace::from_otlp)
-//! gives (a test holds both to it), because each span goes through the same conversion.
+//! its last span is converted. Spans are written from views that borrow the OTLP strings
+//! (`view.rs`), the same views the model is made from, so the bytes are exactly what
+//! serialising [`Trace::from_otlp`](super::Trace::from_otlp) gives (a test holds both to it).
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,7 @@ use serde::Serialize;
 use spoor_model::ResourceSpans;
 
 use super::Process;
-use super::from_otlp::{first_trace_id, processes, span_from_otlp};
+use super::from_otlp::{first_trace_id, processes, span_view};
 
 /// A chunk is handed on once it holds this many bytes (a few hundred spans).
 const CHUNK_BYTES: usize = 128 * 1024;
@@ -69,7 +70,7 @@ impl Cursor {
                         return true;
                     }
                     let process_id = self.process_ids.get(r).map_or("", String::as_str);
-                    let span = span_from_otlp(span, ss.scope.as_ref(), process_id);
+                    let span = span_view(span, ss.scope.as_ref(), process_id);
                     if std::mem::replace(&mut self.wrote_span, true) {
                         buf.push(b',');
                     }
