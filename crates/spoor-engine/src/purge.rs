@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use object_store::ObjectStoreExt;
 use serde::Serialize;
 use spoor_model::service_name;
 use spoor_storage::StorageError;

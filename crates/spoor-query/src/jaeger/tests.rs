@@ -290,6 +290,7 @@ fn chunked_json_is_byte_for_byte_the_models_json() {
                     "copies differ".into(),
                 )),
             }),
+            ..Default::default()
         });
     let traces = vec![
         varied_trace(40, 1),
