@@ -219,7 +219,7 @@ fn varied_trace(n: u8, trace_byte: u8) -> Vec<ResourceSpans> {
         attributes: vec![
             attr::string("k", "v\u{e9}"),
             attr::double("d", f64::from(k) / 3.0),
-            attr::bool("b", k % 2 == 0),
+            attr::bool("b", k.is_multiple_of(2)),
         ],
         events: vec![spoor_model::otlp_trace::span::Event {
             time_unix_nano: 1_700_000_000_000_100_000,
@@ -232,7 +232,7 @@ fn varied_trace(n: u8, trace_byte: u8) -> Vec<ResourceSpans> {
             span_id: vec![8; 8],
             ..Default::default()
         }],
-        status: (k % 3 == 0).then(|| Status {
+        status: k.is_multiple_of(3).then(|| Status {
             code: 2,
             message: "boom".into(),
         }),
@@ -337,7 +337,7 @@ fn large_trace_serialisation_time() {
     for r in 0..5u8 {
         let mut rs = varied_trace(200, 7).remove(0);
         rs.resource = Some(spoor_model::otlp_resource::Resource {
-            attributes: vec![attr::string("service.name", &format!("svc-{r}"))],
+            attributes: vec![attr::string("service.name", format!("svc-{r}"))],
             ..Default::default()
         });
         let spans: Vec<OtlpSpan> = (0..20_000u32)
@@ -348,7 +348,7 @@ fn large_trace_serialisation_time() {
                     .to_vec();
                 s.attributes.push(attr::string(
                     "http.url",
-                    &format!("https://example.com/api/items/{i}"),
+                    format!("https://example.com/api/items/{i}"),
                 ));
                 s
             })
