@@ -7,9 +7,11 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use spoor_telemetry::Telemetry;
+
+use crate::purge::Purger;
 
 /// Whether Spoor is ready to serve: set once every listener is up, cleared on shutdown.
 #[derive(Clone)]
@@ -59,6 +61,19 @@ struct AdminState {
 
 /// `--admin-http`: `/metrics` (Prometheus text format) and `/health`.
 pub fn admin_router(telemetry: Telemetry, readiness: Readiness) -> Router {
+    admin_router_with(telemetry, readiness, None)
+}
+
+/// [`admin_router`] plus `POST /api/admin/delete` (see [`Purger`]), answered 501 when
+/// `purger` is `None`.
+pub fn admin_router_with(
+    telemetry: Telemetry,
+    readiness: Readiness,
+    purger: Option<Arc<dyn Purger>>,
+) -> Router {
+    let purge = Router::new()
+        .route("/api/admin/delete", post(crate::purge::delete))
+        .with_state(crate::purge::PurgeState::new(purger, &telemetry));
     Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(admin_health))
@@ -67,6 +82,7 @@ pub fn admin_router(telemetry: Telemetry, readiness: Readiness) -> Router {
             telemetry,
             readiness,
         })
+        .merge(purge)
 }
 
 /// `--health-http`: `GET /` answers 200 with a JSON status when ready, as the Collector's

@@ -10,7 +10,8 @@
 //! - [`serve_http`]: every HTTP listener closes connections that do not send their headers (or
 //!   sit idle) for [`HttpLimits::header_read_timeout`] and serves at most
 //!   [`HttpLimits::max_connections`] at once.
-//! - [`admin_router`]: `/metrics` (Prometheus) and `/health` (14269); [`health_router`]: the
+//! - [`admin_router`]: `/metrics` (Prometheus) and `/health` (14269), and with
+//!   [`admin_router_with`] `POST /api/admin/delete` through a [`Purger`]; [`health_router`]: the
 //!   Collector-style health check (13133).
 //! - [`serve_http`] / [`serve_grpc`]: bind and serve until the shutdown token fires.
 //!
@@ -39,11 +40,13 @@ mod duration;
 mod error;
 mod grpc;
 mod http;
+mod purge;
 mod server;
 
-pub use admin::{Readiness, admin_router, health_router};
+pub use admin::{Readiness, admin_router, admin_router_with, health_router};
 pub use duration::parse_go_duration;
 pub use error::ApiError;
 pub use grpc::query_grpc_routes;
 pub use http::{CorsOrigins, InvalidOrigin, QueryHttpOptions, query_router};
+pub use purge::{DeleteRequest, Purger, parse_before};
 pub use server::{HttpLimits, RunningServer, ServeError, serve_grpc, serve_http, serve_http_with};

@@ -83,6 +83,22 @@ impl Catalog {
         self.services.retain(|_, ops| !ops.is_empty());
     }
 
+    /// Drops what a delete removed: entries of `service` (every service when `None`) not seen
+    /// since `before` (all of them when `None`).
+    pub(crate) fn forget(&mut self, service: Option<&str>, before: Option<u64>) {
+        let cutoff = before.unwrap_or(u64::MAX);
+        for (name, ops) in self.services.iter_mut() {
+            if service.is_some_and(|s| s != name) {
+                continue;
+            }
+            for kinds in ops.values_mut() {
+                kinds.retain(|_, seen| *seen >= cutoff);
+            }
+            ops.retain(|_, kinds| !kinds.is_empty());
+        }
+        self.services.retain(|_, ops| !ops.is_empty());
+    }
+
     pub(crate) fn entries(&self) -> Vec<CatalogEntry> {
         let mut out = Vec::new();
         for (service, ops) in &self.services {

@@ -85,6 +85,13 @@ pub struct EngineConfig {
     /// this old (by the store's modification time and the wall clock): a younger one may be
     /// a block another process is about to commit.
     pub orphan_grace: Duration,
+    /// Open as a query-only process on a store another process writes: no WAL, no `LOCK`, no
+    /// cut, compaction, retention, quarantine or repair; nothing in the store is changed.
+    /// Writes are refused. New blocks are found by reloading the manifest every
+    /// `manifest_poll_interval`.
+    pub read_only: bool,
+    /// How often a read-only engine looks for a newer manifest.
+    pub manifest_poll_interval: Duration,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -98,6 +105,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("retention", &self.retention)
             .field("compaction", &self.compaction)
             .field("row_group_spans", &self.row_group_spans)
+            .field("read_only", &self.read_only)
             .finish_non_exhaustive()
     }
 }
@@ -118,6 +126,8 @@ impl Default for EngineConfig {
             background: true,
             clock: Arc::new(SystemClock),
             orphan_grace: Duration::from_secs(3600),
+            read_only: false,
+            manifest_poll_interval: Duration::from_secs(10),
         }
     }
 }

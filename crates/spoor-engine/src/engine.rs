@@ -49,14 +49,15 @@ pub(crate) struct Inner {
     pub(crate) retired: Mutex<std::collections::VecDeque<(Arc<Manifest>, Vec<String>)>>,
     /// Test hook: fail compaction after writing its output, before the manifest commit.
     pub(crate) crash_before_commit: AtomicBool,
-    /// The exclusive lock on `<data_dir>/LOCK`, held while the engine is open.
-    pub(crate) _lock: std::fs::File,
+    /// The exclusive lock on `<data_dir>/LOCK`, held while the engine is open (a read-only
+    /// engine takes none).
+    pub(crate) _lock: Option<std::fs::File>,
 }
 
 /// The durable storage engine. See the crate docs.
 pub struct Engine {
     pub(crate) inner: Arc<Inner>,
-    background: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    pub(crate) background: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// What opening found while recovering.
@@ -119,6 +120,9 @@ impl Engine {
     /// WAL past the last block (cutting a torn tail, skipping and counting corrupt records) and
     /// starts the WAL thread and, if configured, the background maintenance task.
     pub async fn open(config: EngineConfig, telemetry: &Telemetry) -> Result<Engine, StorageError> {
+        if config.read_only {
+            return Engine::open_read_only(config, telemetry).await;
+        }
         std::fs::create_dir_all(&config.data_dir).map_err(|e| io(&config.data_dir, e))?;
         let lock = lock_data_dir(&config.data_dir)?;
         let wal_dir = config.data_dir.join("wal");
@@ -202,7 +206,7 @@ impl Engine {
             closed: AtomicBool::new(false),
             crash_before_commit: AtomicBool::new(false),
             retired: Mutex::new(std::collections::VecDeque::new()),
-            _lock: lock,
+            _lock: Some(lock),
             recovery: report.clone(),
             config,
         });
@@ -226,6 +230,9 @@ impl Engine {
     /// Runs one round of background work: cut if due, retention, compaction. Tests call this
     /// with a [`crate::ManualClock`] instead of running the background task.
     pub async fn maintain(&self) -> Result<(), StorageError> {
+        if self.inner.config.read_only {
+            return self.inner.refresh_manifest().await.map(|_| ());
+        }
         self.inner.maintain().await
     }
 
@@ -387,6 +394,11 @@ impl SpanWriter for Engine {
     /// `Unavailable` after a failed fsync or shutdown.
     async fn write(&self, batch: Vec<ResourceSpans>) -> Result<(), StorageError> {
         let inner = &self.inner;
+        if inner.config.read_only {
+            return Err(StorageError::Unavailable(
+                "this spoor process is read-only (--read-only): send spans to the writer".into(),
+            ));
+        }
         if inner.closed.load(Ordering::SeqCst) {
             return Err(StorageError::Unavailable("engine is shut down".to_string()));
         }

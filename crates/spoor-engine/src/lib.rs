@@ -70,8 +70,10 @@ mod head;
 mod maintenance;
 mod manifest;
 mod metrics;
+mod purge;
 mod read;
 mod repair;
+mod replica;
 mod store;
 mod tools;
 mod wal;
@@ -80,5 +82,6 @@ pub use block::{FORMAT_VERSION, OLDEST_FORMAT_VERSION, RoundTrip, block_schema, 
 pub use config::{Clock, CompactionConfig, EngineConfig, FsyncPolicy, ManualClock, SystemClock};
 pub use engine::{Engine, RecoveryReport};
 pub use manifest::{BlockMeta, CatalogEntry, CatalogOp, Manifest};
+pub use purge::{DeleteFilter, DeleteReport};
 pub use repair::{RepairReport, repair};
 pub use tools::{VerifyReport, inspect, inspect_block, verify};

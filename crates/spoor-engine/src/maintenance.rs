@@ -76,7 +76,7 @@ impl Inner {
     }
 
     /// Writes `head` as a new block (fsynced on local disk before any manifest names it).
-    async fn put_block(
+    pub(crate) async fn put_block(
         &self,
         head: Arc<Head>,
         level: u32,
@@ -230,6 +230,11 @@ impl Inner {
             Err(object_store::Error::NotFound { .. }) => {}
             _ => return Ok(false),
         }
+        if self.config.read_only {
+            // The writer replaced it (compaction, retention, delete); the next manifest poll
+            // drops it here too.
+            return Ok(true);
+        }
         let _guard = self.maintenance.lock().await;
         if !self.manifest.read().blocks.iter().any(|x| x.id == b.id) {
             return Ok(true);
@@ -373,6 +378,11 @@ impl Inner {
     /// Moves a block that failed its checksum or decoding to `quarantine/`, drops it from the
     /// manifest and counts it. Its spans are no longer served.
     pub(crate) async fn quarantine(&self, b: &BlockMeta) -> Result<(), StorageError> {
+        if self.config.read_only {
+            // Left to the writer; this process changes nothing in the store.
+            self.metrics.corrupt_blocks.inc();
+            return Ok(());
+        }
         let _guard = self.maintenance.lock().await;
         if !self.manifest.read().blocks.iter().any(|x| x.id == b.id) {
             return Ok(());

@@ -20,6 +20,8 @@ pub(crate) struct Metrics {
     pub(crate) wal_segments_moved_aside: Counter,
     pub(crate) compactions: Counter,
     pub(crate) retention_dropped_blocks: Counter,
+    pub(crate) manifest_refreshes: Counter,
+    pub(crate) deleted_spans: Counter,
 }
 
 impl Metrics {
@@ -93,6 +95,16 @@ impl Metrics {
             "engine_retention_dropped_blocks",
             "Blocks dropped by retention",
             self.retention_dropped_blocks.clone(),
+        );
+        t.register(
+            "engine_manifest_refreshes",
+            "Newer manifests a read-only engine switched to",
+            self.manifest_refreshes.clone(),
+        );
+        t.register(
+            "engine_deleted_spans",
+            "Spans deleted on demand (spoor tool delete, POST /api/admin/delete)",
+            self.deleted_spans.clone(),
         );
     }
 }

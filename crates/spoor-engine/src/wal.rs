@@ -483,6 +483,14 @@ impl WalHandle {
         })
     }
 
+    /// A handle with no WAL behind it (a read-only engine): every command is refused.
+    pub(crate) fn none() -> Self {
+        Self {
+            tx: parking_lot::Mutex::new(None),
+            thread: parking_lot::Mutex::new(None),
+        }
+    }
+
     pub(crate) fn send(&self, cmd: Command) -> Result<(), StorageError> {
         let guard = self.tx.lock();
         let tx = guard

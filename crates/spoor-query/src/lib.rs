@@ -5,7 +5,8 @@
 //! [`jaeger`] converts OTLP traces into the Jaeger trace model the way Jaeger itself does
 //! (tags from span kind, status, scope and dropped counts; events as logs; parent and links as
 //! references; one process per distinct resource). The API crate serialises these models for
-//! HTTP JSON and gRPC.
+//! HTTP JSON and gRPC; for `/api/traces` it streams [`jaeger::json_chunks`] instead, the same
+//! JSON written span by span from views borrowing the OTLP strings.
 //!
 //! ```
 //! use spoor_query::jaeger;

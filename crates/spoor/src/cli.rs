@@ -64,6 +64,20 @@ pub enum ToolCommand {
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         orphan_grace: std::time::Duration,
     },
+    /// Delete stored spans: those that started before --before, of --service, or both (spans
+    /// matching every condition given). Blocks are written again without them or dropped; the
+    /// WAL is cut into a block first. Run it while no spoor process writes the store (a running
+    /// server deletes through `POST /api/admin/delete` on its admin port instead).
+    Delete {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// An RFC 3339 time (2026-11-30T00:00:00Z) or an age (72h: older than 72 hours).
+        #[arg(long)]
+        before: Option<String>,
+        /// A service name.
+        #[arg(long)]
+        service: Option<String>,
+    },
 }
 
 /// Where a store is, for the tools.
@@ -347,6 +361,17 @@ pub struct RunArgs {
     /// this old (younger ones may be blocks another process is about to commit).
     #[arg(long, env = "SPOOR_ORPHAN_GRACE", default_value = "1h", value_parser = parse_duration)]
     pub orphan_grace: std::time::Duration,
+
+    /// Serve queries from a store another spoor process writes (the same --data-dir or
+    /// --storage-url): no receivers, no WAL, no LOCK, no compaction or retention; nothing in
+    /// the store is changed. New blocks are found by reloading the manifest every
+    /// --manifest-poll-interval.
+    #[arg(long, env = "SPOOR_READ_ONLY")]
+    pub read_only: bool,
+
+    /// With --read-only: how often to look for blocks the writer committed.
+    #[arg(long, env = "SPOOR_MANIFEST_POLL_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub manifest_poll_interval: std::time::Duration,
 
     /// How long traces are kept; older blocks are deleted in the background.
     #[arg(long, env = "SPOOR_RETENTION", default_value = "72h", value_parser = parse_duration)]

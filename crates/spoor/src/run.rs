@@ -95,7 +95,10 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         servers.push(spoor_api::serve_grpc("query-grpc", addr, routes, shutdown.clone()).await?);
     }
     if let Some(addr) = args.admin_http.addr() {
-        let router = spoor_api::admin_router(telemetry.clone(), readiness.clone());
+        let purger = engine
+            .clone()
+            .map(|e| Arc::new(crate::tools::EnginePurger(e)) as Arc<dyn spoor_api::Purger>);
+        let router = spoor_api::admin_router_with(telemetry.clone(), readiness.clone(), purger);
         servers.push(spoor_api::serve_http("admin-http", addr, router, shutdown.clone()).await?);
     }
     if let Some(addr) = health_endpoint(&args, explicit, &config)? {
@@ -147,7 +150,14 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     let graph = Graph::build(&config, &build).context("assembling the pipelines")?;
     let mut receivers: Vec<RunningReceiver> = Vec::new();
     let defaults = listener_defaults(&args);
-    for (id, sink) in &graph.receivers {
+    // A read-only process only answers queries.
+    let receiving = if args.read_only {
+        tracing::info!("read-only: no receivers are started");
+        &[][..]
+    } else {
+        &graph.receivers[..]
+    };
+    for (id, sink) in receiving {
         let Some(component) = config.component(Kind::Receiver, id) else {
             continue;
         };
@@ -281,6 +291,8 @@ pub fn engine_config(args: &RunArgs) -> EngineConfig {
         },
         retention: args.retention,
         block_cut_interval: args.block_cut_interval,
+        read_only: args.read_only,
+        manifest_poll_interval: args.manifest_poll_interval,
         ..EngineConfig::default()
     }
 }

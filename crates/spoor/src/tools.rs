@@ -1,5 +1,10 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use anyhow::Context;
-use spoor_engine::EngineConfig;
+use spoor_engine::{Clock as _, DeleteFilter, Engine, EngineConfig};
+use spoor_storage::StorageError;
 
 use crate::cli::ToolCommand;
 
@@ -52,6 +57,36 @@ pub async fn run(tool: ToolCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        ToolCommand::Delete {
+            store,
+            before,
+            service,
+        } => {
+            let now = spoor_engine::SystemClock.now_unix_nanos();
+            let before = before
+                .as_deref()
+                .map(|b| spoor_api::parse_before(b, now))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--before: {e}"))?;
+            anyhow::ensure!(
+                before.is_some() || service.is_some(),
+                "spoor tool delete needs --before, --service, or both"
+            );
+            let filter = DeleteFilter { before, service };
+            let telemetry = spoor_telemetry::Telemetry::new();
+            let engine = Engine::open(store_config(store), &telemetry)
+                .await
+                .context("opening the store")?;
+            let deleted = engine.delete(&filter).await;
+            let closed = engine.shutdown().await;
+            let r = deleted.context("deleting")?;
+            closed.context("closing the store")?;
+            println!(
+                "deleted {} spans: {} blocks dropped, {} rewritten, {} kept",
+                r.spans_deleted, r.blocks_dropped, r.blocks_rewritten, r.blocks_kept
+            );
+            Ok(())
+        }
         ToolCommand::Verify { store } => {
             let config = store_config(store);
             let r = spoor_engine::verify(&config)
@@ -84,5 +119,24 @@ fn store_config(store: crate::cli::StoreArgs) -> EngineConfig {
         storage_options: store.storage_options,
         background: false,
         ..EngineConfig::default()
+    }
+}
+
+/// `POST /api/admin/delete` on the running engine.
+pub struct EnginePurger(pub Arc<Engine>);
+
+impl spoor_api::Purger for EnginePurger {
+    fn delete(
+        &self,
+        request: spoor_api::DeleteRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<serde_json::Value, StorageError>> + Send + '_>> {
+        Box::pin(async move {
+            let filter = DeleteFilter {
+                before: request.before,
+                service: request.service,
+            };
+            let report = self.0.delete(&filter).await?;
+            serde_json::to_value(&report).map_err(|e| StorageError::Internal(e.to_string()))
+        })
     }
 }

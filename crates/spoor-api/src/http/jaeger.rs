@@ -15,7 +15,7 @@ use spoor_storage::{OperationQuery, TimeRange, Trace};
 
 use super::ApiState;
 use super::params::{Params, now_nanos, parse_trace_id, trace_ids, trace_query};
-use super::respond::{json, json_array_stream};
+use super::respond::{json, json_chunk_stream};
 use crate::error::ApiError;
 
 /// Largest body `POST /api/transform` accepts.
@@ -53,17 +53,16 @@ fn envelope<T: Serialize>(data: T, total: usize, pretty: bool) -> Response {
 const TRACES_PREFIX: &str = "{\"data\":[";
 const TRACES_SUFFIX: &str = "],\"total\":0,\"limit\":0,\"offset\":0,\"errors\":null}";
 
-/// Traces in the envelope: streamed one converted trace at a time, or indented in one piece
-/// when `pretty`.
+/// Traces in the envelope: streamed in chunks of a few hundred spans, converted as the body is
+/// sent (a 100k-span trace is never held as one Jaeger model or one string), or indented in
+/// one piece when `pretty`.
 fn traces_response(traces: Vec<Trace>, pretty: bool) -> Response {
     if pretty {
         return envelope(to_jaeger(&traces), 0, true);
     }
-    json_array_stream(
+    json_chunk_stream(
         TRACES_PREFIX,
-        traces
-            .into_iter()
-            .map(|t| jaeger::Trace::from_otlp(&t.resource_spans)),
+        jaeger::json_chunks(traces.into_iter().map(|t| t.resource_spans).collect()),
         TRACES_SUFFIX,
     )
 }

@@ -13,6 +13,8 @@ mod respond;
 mod ui;
 mod v3;
 
+pub(crate) use v3::parse_rfc3339;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, Uri, header};

@@ -74,6 +74,21 @@ where
     with_json_type((StatusCode::OK, body).into_response())
 }
 
+/// A 200 JSON response `prefix chunk chunk … suffix`, each chunk produced only when the body
+/// is read (so the first bytes leave before the last are written).
+pub fn json_chunk_stream<I>(prefix: &'static str, chunks: I, suffix: &'static str) -> Response
+where
+    I: IntoIterator<Item = Vec<u8>>,
+    I::IntoIter: Send + 'static,
+{
+    let chunks = std::iter::once(Bytes::from_static(prefix.as_bytes()))
+        .chain(chunks.into_iter().map(Bytes::from))
+        .chain(std::iter::once(Bytes::from_static(suffix.as_bytes())))
+        .map(Ok::<Bytes, Infallible>);
+    let body = Body::from_stream(tokio_stream::iter(chunks));
+    with_json_type((StatusCode::OK, body).into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use http_body_util::BodyExt;
@@ -97,6 +112,13 @@ mod tests {
         assert_eq!(text(r).await, r#"{"data":[1,2,3]}"#);
         let r = json_array_stream("{\"data\":[", Vec::<u8>::new(), "]}");
         assert_eq!(text(r).await, r#"{"data":[]}"#);
+    }
+
+    #[tokio::test]
+    async fn streams_chunks_between_prefix_and_suffix() {
+        let r = json_chunk_stream("[", vec![b"1,".to_vec(), b"2".to_vec()], "]");
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(text(r).await, "[1,2]");
     }
 
     #[tokio::test]

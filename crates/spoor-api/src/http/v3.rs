@@ -161,7 +161,7 @@ fn otlp_result(traces: Vec<Trace>, pretty: bool) -> Response {
 
 /// Parses an RFC 3339 timestamp (`2026-05-01T10:00:00.123456789Z`, or with a `+02:00` offset)
 /// into unix nanoseconds.
-fn parse_rfc3339(v: &str) -> Option<u64> {
+pub(crate) fn parse_rfc3339(v: &str) -> Option<u64> {
     let v = v.trim();
     let (base, offset_secs) = match v
         .len()

@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use spoor_model::otlp_common::{AnyValue, InstrumentationScope, KeyValue as OtlpKv, any_value};
@@ -7,7 +8,8 @@ use spoor_model::{ResourceSpans, Span as OtlpSpan, SpanId, TraceId, span_kind_na
 
 use crate::dedup::WARNINGS_ATTRIBUTE;
 
-use super::{KeyValue, Log, Process, RefType, Reference, Span, TagValue, Trace, trace_id_string};
+use super::view::{LogView, SpanView, TagView, ValueView};
+use super::{KeyValue, Process, RefType, Reference, Span, TagValue, Trace, trace_id_string};
 
 /// Service name Jaeger uses for a resource without `service.name`.
 const NO_SERVICE_NAME: &str = "OTLPResourceNoServiceName";
@@ -16,40 +18,60 @@ impl Trace {
     /// Converts the spans of one trace. Spans keep their stored order; identical resources
     /// share one process (`p1`, `p2`, … in order of first use).
     pub fn from_otlp(resource_spans: &[ResourceSpans]) -> Trace {
-        let mut processes: Vec<Process> = Vec::new();
+        let (processes, process_ids) = processes(resource_spans);
         let mut spans = Vec::new();
-        let mut trace_id = String::new();
-        for rs in resource_spans {
-            let process = process_from_resource(rs.resource.as_ref());
-            let index = match processes.iter().position(|p| *p == process) {
-                Some(i) => i,
-                None => {
-                    processes.push(process);
-                    processes.len() - 1
-                }
-            };
-            let process_id = format!("p{}", index + 1);
+        for (rs, process_id) in resource_spans.iter().zip(&process_ids) {
             for ss in &rs.scope_spans {
                 for span in &ss.spans {
-                    let converted = span_from_otlp(span, ss.scope.as_ref(), &process_id);
-                    if trace_id.is_empty() {
-                        trace_id = converted.trace_id.clone();
-                    }
-                    spans.push(converted);
+                    spans.push(span_from_otlp(span, ss.scope.as_ref(), process_id));
                 }
             }
         }
         Trace {
-            trace_id,
+            trace_id: first_trace_id(resource_spans),
             spans,
-            processes: processes
-                .into_iter()
-                .enumerate()
-                .map(|(i, p)| (format!("p{}", i + 1), p))
-                .collect::<BTreeMap<_, _>>(),
+            processes,
             warnings: None,
         }
     }
+}
+
+/// The processes of a trace's resources (identical resources share one, `p1`, `p2`, … in
+/// order of first use) and, per resource, its process id.
+pub(crate) fn processes(
+    resource_spans: &[ResourceSpans],
+) -> (BTreeMap<String, Process>, Vec<String>) {
+    let mut processes: Vec<Process> = Vec::new();
+    let mut ids = Vec::with_capacity(resource_spans.len());
+    for rs in resource_spans {
+        let process = process_from_resource(rs.resource.as_ref());
+        let index = match processes.iter().position(|p| *p == process) {
+            Some(i) => i,
+            None => {
+                processes.push(process);
+                processes.len() - 1
+            }
+        };
+        ids.push(format!("p{}", index + 1));
+    }
+    let processes = processes
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("p{}", i + 1), p))
+        .collect();
+    (processes, ids)
+}
+
+/// The trace id as Jaeger prints it, from the trace's first span with a valid one (empty
+/// without).
+pub(crate) fn first_trace_id(resource_spans: &[ResourceSpans]) -> String {
+    resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .map(|span| id_string(&span.trace_id, 16))
+        .find(|id| !id.is_empty())
+        .unwrap_or_default()
 }
 
 fn process_from_resource(resource: Option<&Resource>) -> Process {
@@ -94,7 +116,21 @@ fn link_ref_type(link: &spoor_model::otlp_trace::span::Link) -> RefType {
     }
 }
 
-fn span_from_otlp(span: &OtlpSpan, scope: Option<&InstrumentationScope>, process_id: &str) -> Span {
+pub(crate) fn span_from_otlp(
+    span: &OtlpSpan,
+    scope: Option<&InstrumentationScope>,
+    process_id: &str,
+) -> Span {
+    span_view(span, scope, process_id).into_owned()
+}
+
+/// The span as Jaeger shows it, borrowing the OTLP strings: what both the owned model
+/// ([`span_from_otlp`]) and the streamed JSON (`stream.rs`) are made from.
+pub(crate) fn span_view<'a>(
+    span: &'a OtlpSpan,
+    scope: Option<&'a InstrumentationScope>,
+    process_id: &'a str,
+) -> SpanView<'a> {
     let trace_id = id_string(&span.trace_id, 16);
     let mut references = Vec::with_capacity(1 + span.links.len());
     if !span.parent_span_id.is_empty() && span.parent_span_id.iter().any(|b| *b != 0) {
@@ -120,10 +156,10 @@ fn span_from_otlp(span: &OtlpSpan, scope: Option<&InstrumentationScope>, process
         });
     }
     let start = span.start_time_unix_nano;
-    Span {
+    SpanView {
         trace_id,
         span_id: id_string(&span.span_id, 8),
-        operation_name: span.name.clone(),
+        operation_name: &span.name,
         references,
         start_time: start / 1000,
         duration: span.end_time_unix_nano.saturating_sub(start) / 1000,
@@ -134,16 +170,16 @@ fn span_from_otlp(span: &OtlpSpan, scope: Option<&InstrumentationScope>, process
             .map(|e| {
                 let mut fields = Vec::with_capacity(e.attributes.len() + 1);
                 if !e.name.is_empty() && !e.attributes.iter().any(|kv| kv.key == "event") {
-                    fields.push(KeyValue::new("event", TagValue::String(e.name.clone())));
+                    fields.push(TagView::str("event", &e.name));
                 }
-                fields.extend(e.attributes.iter().map(tag_from_otlp));
-                Log {
+                fields.extend(e.attributes.iter().map(tag_view));
+                LogView {
                     timestamp: e.time_unix_nano / 1000,
                     fields,
                 }
             })
             .collect(),
-        process_id: process_id.to_string(),
+        process_id,
         warnings: span_warnings(span),
         flags: span.flags & 0xff,
     }
@@ -151,59 +187,44 @@ fn span_from_otlp(span: &OtlpSpan, scope: Option<&InstrumentationScope>, process
 
 /// Tags in the order Jaeger's translator emits them: scope, attributes, kind, status code,
 /// error, status message, trace state, dropped counts.
-fn span_tags(span: &OtlpSpan, scope: Option<&InstrumentationScope>) -> Vec<KeyValue> {
+fn span_tags<'a>(span: &'a OtlpSpan, scope: Option<&'a InstrumentationScope>) -> Vec<TagView<'a>> {
     let mut tags = Vec::with_capacity(span.attributes.len() + 6);
     if let Some(scope) = scope {
         if !scope.name.is_empty() {
-            tags.push(KeyValue::new(
-                "otel.scope.name",
-                TagValue::String(scope.name.clone()),
-            ));
+            tags.push(TagView::str("otel.scope.name", &scope.name));
         }
         if !scope.version.is_empty() {
-            tags.push(KeyValue::new(
-                "otel.scope.version",
-                TagValue::String(scope.version.clone()),
-            ));
+            tags.push(TagView::str("otel.scope.version", &scope.version));
         }
     }
     tags.extend(
         span.attributes
             .iter()
             .filter(|kv| kv.key != WARNINGS_ATTRIBUTE)
-            .map(tag_from_otlp),
+            .map(tag_view),
     );
     let kind = span_kind_name(span.kind);
     if !kind.is_empty() {
-        tags.push(KeyValue::new("span.kind", TagValue::String(kind.into())));
+        tags.push(TagView::str("span.kind", kind));
     }
     if let Some(status) = &span.status {
         match StatusCode::try_from(status.code) {
-            Ok(StatusCode::Ok) => tags.push(KeyValue::new(
-                "otel.status_code",
-                TagValue::String("OK".into()),
-            )),
+            Ok(StatusCode::Ok) => tags.push(TagView::str("otel.status_code", "OK")),
             Ok(StatusCode::Error) => {
-                tags.push(KeyValue::new(
-                    "otel.status_code",
-                    TagValue::String("ERROR".into()),
-                ));
-                tags.push(KeyValue::new("error", TagValue::Bool(true)));
+                tags.push(TagView::str("otel.status_code", "ERROR"));
+                tags.push(TagView {
+                    key: "error",
+                    value: ValueView::Bool(true),
+                });
             }
             _ => {}
         }
         if !status.message.is_empty() {
-            tags.push(KeyValue::new(
-                "otel.status_description",
-                TagValue::String(status.message.clone()),
-            ));
+            tags.push(TagView::str("otel.status_description", &status.message));
         }
     }
     if !span.trace_state.is_empty() {
-        tags.push(KeyValue::new(
-            "w3c.tracestate",
-            TagValue::String(span.trace_state.clone()),
-        ));
+        tags.push(TagView::str("w3c.tracestate", &span.trace_state));
     }
     for (key, count) in [
         (
@@ -214,7 +235,10 @@ fn span_tags(span: &OtlpSpan, scope: Option<&InstrumentationScope>) -> Vec<KeyVa
         ("otel.dropped_links_count", span.dropped_links_count),
     ] {
         if count > 0 {
-            tags.push(KeyValue::new(key, TagValue::Int64(i64::from(count))));
+            tags.push(TagView {
+                key,
+                value: ValueView::Int64(i64::from(count)),
+            });
         }
     }
     tags
@@ -239,17 +263,28 @@ fn span_warnings(span: &OtlpSpan) -> Option<Vec<String>> {
 }
 
 fn tag_from_otlp(kv: &OtlpKv) -> KeyValue {
-    KeyValue::new(kv.key.clone(), tag_from_any_value(kv.value.as_ref()))
+    tag_view(kv).into_owned()
+}
+
+fn tag_view(kv: &OtlpKv) -> TagView<'_> {
+    TagView {
+        key: &kv.key,
+        value: value_view(kv.value.as_ref()),
+    }
 }
 
 /// An OTLP value as a Jaeger tag value: arrays and maps become their JSON text.
 pub fn tag_from_any_value(value: Option<&AnyValue>) -> TagValue {
+    value_view(value).into_owned()
+}
+
+fn value_view(value: Option<&AnyValue>) -> ValueView<'_> {
     match value.and_then(|v| v.value.as_ref()) {
-        Some(any_value::Value::StringValue(s)) => TagValue::String(s.clone()),
-        Some(any_value::Value::BoolValue(b)) => TagValue::Bool(*b),
-        Some(any_value::Value::IntValue(i)) => TagValue::Int64(*i),
-        Some(any_value::Value::DoubleValue(d)) => TagValue::Float64(*d),
-        Some(any_value::Value::BytesValue(b)) => TagValue::Binary(b.clone()),
-        _ => TagValue::String(spoor_model::attr::value_to_string(value)),
+        Some(any_value::Value::StringValue(s)) => ValueView::String(Cow::Borrowed(s)),
+        Some(any_value::Value::BoolValue(b)) => ValueView::Bool(*b),
+        Some(any_value::Value::IntValue(i)) => ValueView::Int64(*i),
+        Some(any_value::Value::DoubleValue(d)) => ValueView::Float64(*d),
+        Some(any_value::Value::BytesValue(b)) => ValueView::Binary(b),
+        _ => ValueView::String(Cow::Owned(spoor_model::attr::value_to_string(value))),
     }
 }

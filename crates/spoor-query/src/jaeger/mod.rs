@@ -2,16 +2,18 @@
 //! OTLP the way Jaeger's own OTLP translator builds it.
 
 mod from_otlp;
+mod stream;
 #[cfg(test)]
 mod tests;
+mod view;
 
 use std::collections::BTreeMap;
 
-use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use spoor_model::TraceId;
 
 pub use from_otlp::tag_from_any_value;
+pub use stream::{JsonChunks, json_chunks};
 
 /// A trace: spans plus the processes they reference by id (`p1`, `p2`, …).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -114,29 +116,10 @@ impl TagValue {
     }
 }
 
-/// Largest integer a JavaScript number holds exactly; beyond it int64 tags are sent as strings,
-/// as the Jaeger query service does.
-const JS_MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
-
+/// Serialised through [`view::TagView`], the one place a tag's JSON is decided.
 impl Serialize for KeyValue {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(3))?;
-        map.serialize_entry("key", &self.key)?;
-        map.serialize_entry("type", self.value.type_name())?;
-        match &self.value {
-            TagValue::String(s) => map.serialize_entry("value", s)?,
-            TagValue::Bool(b) => map.serialize_entry("value", b)?,
-            TagValue::Int64(i) if i.abs() > JS_MAX_SAFE_INTEGER => {
-                map.serialize_entry("value", &i.to_string())?
-            }
-            TagValue::Int64(i) => map.serialize_entry("value", i)?,
-            TagValue::Float64(f) if f.is_finite() => map.serialize_entry("value", f)?,
-            TagValue::Float64(f) => map.serialize_entry("value", &f.to_string())?,
-            TagValue::Binary(b) => {
-                map.serialize_entry("value", &spoor_model::attr::base64_encode(b))?
-            }
-        }
-        map.end()
+        view::TagView::from(self).serialize(serializer)
     }
 }
 
@@ -159,10 +142,11 @@ pub fn trace_id_string(id: &TraceId) -> String {
 }
 
 pub(crate) fn hex_string(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(s, "{b:02x}");
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
     s
 }

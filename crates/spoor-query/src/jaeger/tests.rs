@@ -194,3 +194,195 @@ fn a_link_to_the_parent_types_the_one_parent_reference() {
         ]
     );
 }
+
+/// A trace of `n` spans over three resources (two of them identical, one without spans) and
+/// two scopes, with links, events, a status and a query warning.
+fn varied_trace(n: u8, trace_byte: u8) -> Vec<ResourceSpans> {
+    let resource = |service: &str| {
+        Some(spoor_model::otlp_resource::Resource {
+            attributes: vec![attr::string("service.name", service), attr::int("pid", 7)],
+            ..Default::default()
+        })
+    };
+    let span = |k: u8| OtlpSpan {
+        trace_id: vec![trace_byte; 16],
+        span_id: vec![0, 0, 0, 0, 0, 0, 1, k],
+        parent_span_id: if k == 0 {
+            vec![]
+        } else {
+            vec![0, 0, 0, 0, 0, 0, 1, k / 2]
+        },
+        name: format!("op \"{k}\"\n"),
+        kind: i32::from(k % 4),
+        start_time_unix_nano: 1_700_000_000_000_000_000 + u64::from(k) * 1000,
+        end_time_unix_nano: 1_700_000_000_000_500_000 + u64::from(k) * 1000,
+        attributes: vec![
+            attr::string("k", "v\u{e9}"),
+            attr::double("d", f64::from(k) / 3.0),
+            attr::bool("b", k.is_multiple_of(2)),
+        ],
+        events: vec![spoor_model::otlp_trace::span::Event {
+            time_unix_nano: 1_700_000_000_000_100_000,
+            name: "ev".into(),
+            attributes: vec![attr::int("i", i64::from(k))],
+            ..Default::default()
+        }],
+        links: vec![span::Link {
+            trace_id: vec![9; 16],
+            span_id: vec![8; 8],
+            ..Default::default()
+        }],
+        status: k.is_multiple_of(3).then(|| Status {
+            code: 2,
+            message: "boom".into(),
+        }),
+        ..Default::default()
+    };
+    let scope = |name: &str, spans: Vec<OtlpSpan>| ScopeSpans {
+        scope: Some(spoor_model::otlp_common::InstrumentationScope {
+            name: name.into(),
+            ..Default::default()
+        }),
+        spans,
+        ..Default::default()
+    };
+    let half = n / 2;
+    vec![
+        ResourceSpans {
+            resource: resource("a"),
+            scope_spans: vec![
+                scope("s1", (0..half).map(span).collect()),
+                scope("s2", vec![]),
+            ],
+            schema_url: String::new(),
+        },
+        ResourceSpans {
+            resource: resource("empty"),
+            scope_spans: vec![],
+            schema_url: String::new(),
+        },
+        ResourceSpans {
+            resource: resource("a"),
+            scope_spans: vec![scope("s3", (half..n).map(span).collect())],
+            schema_url: String::new(),
+        },
+    ]
+}
+
+fn model_json(traces: &[Vec<ResourceSpans>]) -> Vec<u8> {
+    let models: Vec<Trace> = traces.iter().map(|t| Trace::from_otlp(t)).collect();
+    let mut bytes = serde_json::to_vec(&models).expect("serialise");
+    // Without the enclosing brackets, as the chunks are.
+    bytes.pop();
+    bytes.remove(0);
+    bytes
+}
+
+#[test]
+fn chunked_json_is_byte_for_byte_the_models_json() {
+    let mut with_warning = varied_trace(9, 3);
+    with_warning[0].scope_spans[0].spans[1]
+        .attributes
+        .push(spoor_model::otlp_common::KeyValue {
+            key: crate::WARNINGS_ATTRIBUTE.into(),
+            value: Some(spoor_model::otlp_common::AnyValue {
+                value: Some(spoor_model::otlp_common::any_value::Value::StringValue(
+                    "copies differ".into(),
+                )),
+            }),
+            ..Default::default()
+        });
+    let traces = vec![
+        varied_trace(40, 1),
+        vec![],
+        with_warning,
+        varied_trace(1, 2),
+    ];
+    let expected = model_json(&traces);
+    for chunk_bytes in [1, 300, 4096, 1 << 20] {
+        let chunks: Vec<Vec<u8>> = stream::json_chunks_sized(traces.clone(), chunk_bytes).collect();
+        assert!(chunks.iter().all(|c| !c.is_empty()));
+        assert_eq!(
+            String::from_utf8(chunks.concat()).expect("utf-8"),
+            String::from_utf8(expected.clone()).expect("utf-8"),
+            "chunk size {chunk_bytes}"
+        );
+        if chunk_bytes == 300 {
+            assert!(chunks.len() > 10, "{} chunks", chunks.len());
+        }
+    }
+    assert_eq!(json_chunks(Vec::new()).count(), 0);
+}
+
+#[test]
+fn a_large_trace_is_written_in_bounded_chunks() {
+    let traces = vec![varied_trace(200, 4)];
+    let chunks: Vec<Vec<u8>> = stream::json_chunks_sized(traces.clone(), 2048).collect();
+    assert!(chunks.len() > 20, "{} chunks", chunks.len());
+    // A chunk ends after the span that crossed the bound: never far beyond it.
+    assert!(
+        chunks.iter().all(|c| c.len() < 2048 + 1024),
+        "chunk too large"
+    );
+    assert_eq!(chunks.concat(), model_json(&traces));
+}
+
+/// Times the whole-model path (convert the trace, then one `to_vec`) against the chunked
+/// writer on a 100k-span trace. Run with
+/// `cargo test -p spoor-query --release large_trace_serialisation_time -- --ignored --nocapture`.
+#[test]
+#[ignore = "a timing, not a check"]
+fn large_trace_serialisation_time() {
+    let mut trace = Vec::new();
+    for r in 0..5u8 {
+        let mut rs = varied_trace(200, 7).remove(0);
+        rs.resource = Some(spoor_model::otlp_resource::Resource {
+            attributes: vec![attr::string("service.name", format!("svc-{r}"))],
+            ..Default::default()
+        });
+        let spans: Vec<OtlpSpan> = (0..20_000u32)
+            .map(|i| {
+                let mut s = rs.scope_spans[0].spans[(i % 100) as usize].clone();
+                s.span_id = (u64::from(i) + (u64::from(r) << 32) + 1)
+                    .to_be_bytes()
+                    .to_vec();
+                s.attributes.push(attr::string(
+                    "http.url",
+                    format!("https://example.com/api/items/{i}"),
+                ));
+                s
+            })
+            .collect();
+        rs.scope_spans = vec![ScopeSpans {
+            spans,
+            ..Default::default()
+        }];
+        trace.push(rs);
+    }
+    let runs = 3;
+    for _ in 0..runs {
+        let t = std::time::Instant::now();
+        let model = Trace::from_otlp(&trace);
+        let converted = t.elapsed();
+        let bytes = serde_json::to_vec(&model).expect("serialise");
+        let whole = t.elapsed();
+        let input = vec![trace.clone()];
+        let t = std::time::Instant::now();
+        let mut first = None;
+        let mut total = 0;
+        for chunk in json_chunks(input) {
+            first.get_or_insert_with(|| t.elapsed());
+            total += chunk.len();
+        }
+        let chunked = t.elapsed();
+        eprintln!(
+            "100k spans, {:.1} MB: model {:?} (of it conversion {:?}); chunked {:?}, first chunk after {:?} ({} bytes)",
+            bytes.len() as f64 / 1e6,
+            whole,
+            converted,
+            chunked,
+            first.unwrap_or_default(),
+            total
+        );
+    }
+}
