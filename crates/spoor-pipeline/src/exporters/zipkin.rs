@@ -172,7 +172,7 @@ fn endpoint(
 }
 
 fn hex(bytes: &[u8]) -> String {
-    crate::processors::common::hex(bytes)
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Translates a batch as the Collector's `zipkinv2.FromTranslator` does; spans with an empty
