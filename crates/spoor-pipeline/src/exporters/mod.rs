@@ -196,3 +196,19 @@ pub(crate) fn with_body(
         .map(|c| request.header("content-encoding", "gzip").body(c))
         .map_err(|e| ExportError::permanent(format!("gzip failed: {e}")))
 }
+
+/// An error with its causes (`a: b: c`): reqwest's own message hides the TLS or connection
+/// failure underneath.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}

@@ -179,14 +179,18 @@ impl Exporter for OtlpGrpcExporter {
                 }
                 Ok(())
             }
-            Err(status) => Err(ExportError {
-                message: format!(
-                    "otlp export failed: {}: {}",
-                    status.code(),
-                    status.message()
-                ),
-                retryable: retryable_code(status.code()),
-            }),
+            Err(status) => {
+                let mut message =
+                    format!("otlp export failed: {}: {}", status.code(), status.message());
+                if let Some(source) = std::error::Error::source(&status) {
+                    message.push_str(": ");
+                    message.push_str(&super::error_chain(source));
+                }
+                Err(ExportError {
+                    message,
+                    retryable: retryable_code(status.code()),
+                })
+            }
         }
     }
 }
@@ -226,7 +230,11 @@ impl Exporter for OtlpHttpExporter {
             .header("content-type", "application/x-protobuf");
         let request = super::with_body(request, body, self.gzip)?;
         let response = request.send().await.map_err(|e| {
-            ExportError::retryable(format!("otlphttp export to {} failed: {e}", self.url))
+            ExportError::retryable(format!(
+                "otlphttp export to {} failed: {}",
+                self.url,
+                super::error_chain(&e)
+            ))
         })?;
         let status = response.status();
         if status.is_success() {

@@ -544,7 +544,11 @@ impl Exporter for ZipkinExporter {
             .header("content-type", content_type);
         let request = super::with_body(request, body, self.gzip)?;
         let response = request.send().await.map_err(|e| {
-            ExportError::retryable(format!("zipkin export to {} failed: {e}", self.url))
+            ExportError::retryable(format!(
+                "zipkin export to {} failed: {}",
+                self.url,
+                super::error_chain(&e)
+            ))
         })?;
         let status = response.status();
         if status.is_success() {
