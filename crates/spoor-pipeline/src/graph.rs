@@ -24,8 +24,9 @@ use tokio_util::sync::CancellationToken;
 use crate::batch::Batcher;
 use crate::config::{ComponentId, Config, Signal};
 use crate::exporters::{
-    DebugExporter, ExportError, Exporter, FileExporter, JaegerExporter, OtlpGrpcExporter,
-    DiskQueue, OtlpHttpExporter, QueuedExporter, RetrySettings, SendingQueue, ZipkinExporter, send_with_retry,
+    DebugExporter, DiskQueue, ExportError, Exporter, FileExporter, JaegerExporter,
+    OtlpGrpcExporter, OtlpHttpExporter, QueuedExporter, RetrySettings, SendingQueue,
+    ZipkinExporter, send_with_retry,
 };
 use crate::extensions::FileStorageConfig;
 use crate::memory_limiter::MemoryLimiter;

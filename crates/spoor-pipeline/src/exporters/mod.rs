@@ -21,9 +21,9 @@ pub use file::{FileExporter, FileExporterConfig};
 pub use jaeger::{JaegerExporter, JaegerExporterConfig, to_batches as jaeger_batches};
 pub use otlp::{OtlpExporterConfig, OtlpGrpcExporter, OtlpHttpExporter, OtlpHttpExporterConfig};
 pub use persistent_queue::DiskQueue;
+pub use queue::{QueuedExporter, RetrySettings, SendingQueue, send_with_retry};
 pub use tls::{TlsClientSettings, grpc_channel, grpc_uses_tls};
 pub use zipkin::{ZipkinExporter, ZipkinExporterConfig};
-pub use queue::{QueuedExporter, RetrySettings, SendingQueue, send_with_retry};
 
 use crate::ConfigError;
 use crate::config::Duration;

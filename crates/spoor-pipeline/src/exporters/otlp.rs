@@ -180,8 +180,11 @@ impl Exporter for OtlpGrpcExporter {
                 Ok(())
             }
             Err(status) => {
-                let mut message =
-                    format!("otlp export failed: {}: {}", status.code(), status.message());
+                let mut message = format!(
+                    "otlp export failed: {}: {}",
+                    status.code(),
+                    status.message()
+                );
                 if let Some(source) = std::error::Error::source(&status) {
                     message.push_str(": ");
                     message.push_str(&super::error_chain(source));

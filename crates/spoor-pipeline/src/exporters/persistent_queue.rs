@@ -90,7 +90,8 @@ impl DiskQueue {
         let lock = lock(&dir, storage.timeout.get())?;
         let mut recovered = Vec::new();
         let mut corrupt = 0;
-        let entries = fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let entries =
+            fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
         let mut seqs = Vec::new();
         let mut max_seen = 0;
         for entry in entries.flatten() {
@@ -316,7 +317,10 @@ mod tests {
         let opened = DiskQueue::open(&s, "otlp").expect("reopen");
         assert_eq!(opened.corrupt, 1);
         assert_eq!(opened.recovered.len(), 1);
-        assert_eq!(opened.recovered[0].batch[0].scope_spans[0].spans[0].name, "good");
+        assert_eq!(
+            opened.recovered[0].batch[0].scope_spans[0].spans[0].name,
+            "good"
+        );
         assert!(!batch_path(&dir, 99, "tmp").exists());
         assert!(
             fs::read_dir(&dir)

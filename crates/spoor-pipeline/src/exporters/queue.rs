@@ -227,8 +227,9 @@ impl QueuedExporter {
                     let Some(item) = next else { return };
                     counters.queue_size.dec();
                     pending.fetch_sub(1, Ordering::SeqCst);
-                    let _ = send_with_retry(&name, exporter.as_ref(), item.batch, &retry, &counters)
-                        .await;
+                    let _ =
+                        send_with_retry(&name, exporter.as_ref(), item.batch, &retry, &counters)
+                            .await;
                     // Sent, or given up on (counted as send_failed): either way it leaves the queue.
                     if let (Some(disk), Some(seq)) = (&disk, item.seq) {
                         let disk = disk.clone();

@@ -90,13 +90,19 @@ impl TlsClientSettings {
         if version(&self.min_version).is_none() {
             errors.push(ConfigError::new(
                 "tls.min_version",
-                format!("unsupported TLS version {:?}; expected 1.2 or 1.3", self.min_version),
+                format!(
+                    "unsupported TLS version {:?}; expected 1.2 or 1.3",
+                    self.min_version
+                ),
             ));
         }
         if !self.max_version.is_empty() && version(&self.max_version).is_none() {
             errors.push(ConfigError::new(
                 "tls.max_version",
-                format!("unsupported TLS version {:?}; expected 1.2 or 1.3", self.max_version),
+                format!(
+                    "unsupported TLS version {:?}; expected 1.2 or 1.3",
+                    self.max_version
+                ),
             ));
         }
         let cert = !self.cert_file.is_empty() || !self.cert_pem.is_empty();
@@ -146,10 +152,11 @@ impl TlsClientSettings {
         if let Some(pem) = &ca {
             let mut n = 0;
             for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| ConfigError::new("tls.ca_file", format!("invalid PEM: {e}")))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| ConfigError::new("tls.ca_file", format!("invalid CA certificate: {e}")))?;
+                let cert =
+                    cert.map_err(|e| ConfigError::new("tls.ca_file", format!("invalid PEM: {e}")))?;
+                roots.add(cert).map_err(|e| {
+                    ConfigError::new("tls.ca_file", format!("invalid CA certificate: {e}"))
+                })?;
                 n += 1;
             }
             if n == 0 {
@@ -163,9 +170,10 @@ impl TlsClientSettings {
             }
         }
         let roots = Arc::new(roots);
-        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-            .build()
-            .map_err(|e| ConfigError::new("tls.ca_file", format!("no usable CA: {e}")))?;
+        let webpki =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+                .build()
+                .map_err(|e| ConfigError::new("tls.ca_file", format!("no usable CA: {e}")))?;
         let verifier = Arc::new(Verifier {
             inner: webpki,
             provider,
@@ -185,8 +193,9 @@ impl TlsClientSettings {
                 let chain = CertificateDer::pem_slice_iter(&cert)
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| ConfigError::new("tls.cert_file", format!("invalid PEM: {e}")))?;
-                let key = PrivateKeyDer::from_pem_slice(&key)
-                    .map_err(|e| ConfigError::new("tls.key_file", format!("invalid private key: {e}")))?;
+                let key = PrivateKeyDer::from_pem_slice(&key).map_err(|e| {
+                    ConfigError::new("tls.key_file", format!("invalid private key: {e}"))
+                })?;
                 builder
                     .with_client_auth_cert(chain, key)
                     .map_err(|e| ConfigError::new("tls.cert_file", e.to_string()))?
@@ -306,12 +315,20 @@ pub fn grpc_channel(
         let connector = connector.clone();
         let server_name = server_name.clone();
         async move {
-            let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
+            let host = uri
+                .host()
+                .unwrap_or_default()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
             let port = uri.port_u16().unwrap_or(443);
             let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
             let _ = tcp.set_nodelay(true);
             let stream = connector.connect(server_name, tcp).await.map_err(|e| {
-                std::io::Error::new(e.kind(), format!("TLS handshake with {host}:{port} failed: {e}"))
+                std::io::Error::new(
+                    e.kind(),
+                    format!("TLS handshake with {host}:{port} failed: {e}"),
+                )
             })?;
             Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
         }

@@ -73,10 +73,14 @@ impl ComponentConfig for ZipkinExporterConfig {
         if !matches!(self.format.as_str(), "json" | "proto") {
             errors.push(ConfigError::new(
                 "format",
-                format!("unsupported format {:?}; expected json or proto", self.format),
+                format!(
+                    "unsupported format {:?}; expected json or proto",
+                    self.format
+                ),
             ));
         }
-        if !self.endpoint.is_empty() && reqwest::Url::parse(&self.client.url(&self.endpoint)).is_err()
+        if !self.endpoint.is_empty()
+            && reqwest::Url::parse(&self.client.url(&self.endpoint)).is_err()
         {
             errors.push(ConfigError::new(
                 "endpoint",
@@ -194,7 +198,11 @@ pub fn translate(batch: &[ResourceSpans], default_service_name: &str) -> (Vec<Zi
             s
         } else {
             let mut found = None;
-            for key in ["faas.name", "k8s.deployment.name", "process.executable.name"] {
+            for key in [
+                "faas.name",
+                "k8s.deployment.name",
+                "process.executable.name",
+            ] {
                 if let Some(s) = base.remove(key) {
                     base.insert("zipkin.service_name_source".to_string(), key.to_string());
                     found = Some(s);
@@ -225,7 +233,11 @@ pub fn translate(batch: &[ResourceSpans], default_service_name: &str) -> (Vec<Zi
     (out, invalid)
 }
 
-fn translate_span(span: &Span, service: &str, base: &BTreeMap<String, String>) -> Option<ZipkinSpan> {
+fn translate_span(
+    span: &Span,
+    service: &str,
+    base: &BTreeMap<String, String>,
+) -> Option<ZipkinSpan> {
     let trace_id = fixed::<16>(&span.trace_id)?;
     let id = fixed::<8>(&span.span_id)?;
     let mut tags = base.clone();
@@ -259,10 +271,17 @@ fn translate_span(span: &Span, service: &str, base: &BTreeMap<String, String>) -
     if let Some(status) = &span.status
         && code != StatusCode::Unset as i32
     {
-        let text = if code == StatusCode::Error as i32 { "ERROR" } else { "OK" };
+        let text = if code == StatusCode::Error as i32 {
+            "ERROR"
+        } else {
+            "OK"
+        };
         tags.insert("otel.status_code".to_string(), text.to_string());
         if !status.message.is_empty() {
-            tags.insert("otel.status_description".to_string(), status.message.clone());
+            tags.insert(
+                "otel.status_description".to_string(),
+                status.message.clone(),
+            );
         }
     }
     let annotations = span
@@ -287,8 +306,16 @@ fn translate_span(span: &Span, service: &str, base: &BTreeMap<String, String>) -
             format!("otlp.link.{i}"),
             format!(
                 "{}|{}|{}|{}|{}",
-                if link.trace_id.iter().all(|b| *b == 0) { String::new() } else { hex(&link.trace_id) },
-                if link.span_id.iter().all(|b| *b == 0) { String::new() } else { hex(&link.span_id) },
+                if link.trace_id.iter().all(|b| *b == 0) {
+                    String::new()
+                } else {
+                    hex(&link.trace_id)
+                },
+                if link.span_id.iter().all(|b| *b == 0) {
+                    String::new()
+                } else {
+                    hex(&link.span_id)
+                },
                 link.trace_state,
                 attributes_json(&link.attributes),
                 link.dropped_attributes_count
@@ -296,7 +323,11 @@ fn translate_span(span: &Span, service: &str, base: &BTreeMap<String, String>) -
         );
     }
     let start = span.start_time_unix_nano;
-    let timestamp = if start >= 1_000_000_000 { (start + 500) / 1_000 } else { 0 };
+    let timestamp = if start >= 1_000_000_000 {
+        (start + 500) / 1_000
+    } else {
+        0
+    };
     let nanos = span.end_time_unix_nano.saturating_sub(start);
     let duration = match (span.end_time_unix_nano, nanos) {
         (0, _) | (_, 0) => 0,
@@ -384,7 +415,10 @@ pub fn to_json(spans: &[ZipkinSpan]) -> Vec<u8> {
                 m.insert("annotations".into(), a.into());
             }
             if !s.tags.is_empty() {
-                m.insert("tags".into(), serde_json::to_value(&s.tags).unwrap_or_default());
+                m.insert(
+                    "tags".into(),
+                    serde_json::to_value(&s.tags).unwrap_or_default(),
+                );
             }
             serde_json::Value::Object(m)
         })
@@ -527,7 +561,10 @@ impl Exporter for ZipkinExporter {
     async fn export(&self, batch: Vec<ResourceSpans>) -> Result<(), ExportError> {
         let (spans, invalid) = translate(&batch, &self.default_service_name);
         if invalid > 0 {
-            tracing::warn!(spans = invalid, "zipkin exporter: spans without a trace or span id are not sent");
+            tracing::warn!(
+                spans = invalid,
+                "zipkin exporter: spans without a trace or span id are not sent"
+            );
         }
         if spans.is_empty() {
             return Ok(());

@@ -91,7 +91,12 @@ fn translates_as_the_collector_does() {
     assert_eq!(remote.ip, Some("10.0.0.7".parse().expect("ip")));
     assert_eq!(remote.port, 8080);
     let tags = &s.tags;
-    for gone in ["peer.service", "net.peer.ip", "net.peer.port", "service.name"] {
+    for gone in [
+        "peer.service",
+        "net.peer.ip",
+        "net.peer.port",
+        "service.name",
+    ] {
         assert!(!tags.contains_key(gone), "{gone}");
     }
     assert_eq!(tags["host.name"], "h1");
@@ -107,7 +112,10 @@ fn translates_as_the_collector_does() {
         tags["otlp.link.0"],
         format!("{}|{}|k=v|{{}}|0", "09".repeat(16), "08".repeat(8))
     );
-    assert_eq!(s.annotations[0], (1_700_000_000_124_000, "retry".to_string()));
+    assert_eq!(
+        s.annotations[0],
+        (1_700_000_000_124_000, "retry".to_string())
+    );
     assert_eq!(s.annotations[1].1, r#"exception|{"a":2,"z":"1"}|1"#);
 
     let json: serde_json::Value = serde_json::from_slice(&to_json(&spans)).expect("json");
@@ -117,7 +125,10 @@ fn translates_as_the_collector_does() {
     assert_eq!(j["parentId"], "0303030303030303");
     assert_eq!(j["name"], "get /orders");
     assert_eq!(j["localEndpoint"]["serviceName"], "checkout");
-    assert_eq!(j["remoteEndpoint"], serde_json::json!({"serviceName": "billing", "ipv4": "10.0.0.7", "port": 8080}));
+    assert_eq!(
+        j["remoteEndpoint"],
+        serde_json::json!({"serviceName": "billing", "ipv4": "10.0.0.7", "port": 8080})
+    );
     assert_eq!(j["tags"]["otel.status_code"], "ERROR");
 }
 
@@ -125,12 +136,18 @@ fn translates_as_the_collector_does() {
 fn internal_ok_and_unnamed_spans() {
     let mut span = client_span();
     span.kind = SpanKind::Internal as i32;
-    span.attributes = vec![attr::string("error", "x"), attr::string("net.host.ip", "::1")];
+    span.attributes = vec![
+        attr::string("error", "x"),
+        attr::string("net.host.ip", "::1"),
+    ];
     span.status = Some(Status {
         code: StatusCode::Ok as i32,
         message: String::new(),
     });
-    let (spans, _) = translate(&batch(vec![attr::string("faas.name", "fn")], span.clone()), "dflt");
+    let (spans, _) = translate(
+        &batch(vec![attr::string("faas.name", "fn")], span.clone()),
+        "dflt",
+    );
     let s = &spans[0];
     assert_eq!(s.kind, None);
     assert_eq!(s.tags["span.kind"], "internal");
@@ -138,12 +155,18 @@ fn internal_ok_and_unnamed_spans() {
     assert!(!s.tags.contains_key("error"));
     assert_eq!(s.tags["zipkin.service_name_source"], "faas.name");
     let local = s.local.as_ref().expect("local");
-    assert_eq!((local.service_name.as_str(), local.ip), ("fn", Some("::1".parse().expect("ip"))));
+    assert_eq!(
+        (local.service_name.as_str(), local.ip),
+        ("fn", Some("::1".parse().expect("ip")))
+    );
     assert!(s.remote.is_none());
 
     // No resource attributes: the default service name.
     let (spans, _) = translate(&batch(vec![], span.clone()), "dflt");
-    assert_eq!(spans[0].local.as_ref().map(|l| l.service_name.as_str()), Some("dflt"));
+    assert_eq!(
+        spans[0].local.as_ref().map(|l| l.service_name.as_str()),
+        Some("dflt")
+    );
 
     // An empty span id cannot be sent.
     span.span_id = vec![0; 8];
@@ -155,7 +178,10 @@ fn internal_ok_and_unnamed_spans() {
 #[test]
 fn proto_encoding_round_trips() {
     let (spans, _) = translate(
-        &batch(vec![attr::string("service.name", "Checkout")], client_span()),
+        &batch(
+            vec![attr::string("service.name", "Checkout")],
+            client_span(),
+        ),
         NO_SERVICE_NAME,
     );
     let decoded = proto::ListOfSpans::decode(to_proto(&spans).as_slice()).expect("decode");
@@ -163,7 +189,10 @@ fn proto_encoding_round_trips() {
     assert_eq!(s.trace_id.len(), 16);
     assert_eq!(s.kind, 1);
     assert_eq!(s.name, "GET /Orders");
-    assert_eq!(s.remote_endpoint.as_ref().map(|e| e.ipv4.clone()), Some(vec![10, 0, 0, 7]));
+    assert_eq!(
+        s.remote_endpoint.as_ref().map(|e| e.ipv4.clone()),
+        Some(vec![10, 0, 0, 7])
+    );
     assert_eq!(s.tags["otel.status_code"], "ERROR");
     assert_eq!(s.annotations.len(), 2);
 }
