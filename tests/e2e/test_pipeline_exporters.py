@@ -177,6 +177,10 @@ def test_persistent_queue_directory_is_locked_and_errors_are_clear(start_spoor, 
         raise AssertionError("spoor started with a storage extension that is not enabled")
     except RuntimeError as e:
         assert "not enabled" in str(e), str(e)
+    from conftest import SPOOR_BIN
+    out = subprocess.run([str(SPOOR_BIN), "validate", "--config", str(cfg)], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "exporters.otlp.sending_queue.storage" in out.stdout + out.stderr, out
 
     # Two processes on one queue directory: the second waits `timeout`, then refuses to start.
     cfg.write_text(queue_config("127.0.0.1:1", tmp_path / "q"))
