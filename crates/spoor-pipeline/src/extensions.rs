@@ -1,4 +1,9 @@
-//! Extension configs: `health_check` and `zpages` (served by the binary), `pprof` (accepted).
+//! Extension configs: `health_check` and `zpages` (served by the binary), `pprof` (accepted),
+//! `file_storage` (the directory of persistent sending queues).
+
+mod file_storage;
+
+pub use file_storage::{CompactionConfig, FileStorageConfig};
 
 use serde::{Deserialize, Serialize};
 

@@ -24,9 +24,11 @@ use tokio_util::sync::CancellationToken;
 use crate::batch::Batcher;
 use crate::config::{ComponentId, Config, Signal};
 use crate::exporters::{
-    DebugExporter, ExportError, Exporter, FileExporter, JaegerExporter, OtlpGrpcExporter,
-    OtlpHttpExporter, QueuedExporter, RetrySettings, SendingQueue, send_with_retry,
+    DebugExporter, DiskQueue, ExportError, Exporter, FileExporter, JaegerExporter,
+    OtlpGrpcExporter, OtlpHttpExporter, QueuedExporter, RetrySettings, SendingQueue,
+    ZipkinExporter, send_with_retry,
 };
+use crate::extensions::FileStorageConfig;
 use crate::memory_limiter::MemoryLimiter;
 use crate::metrics::{ExporterCounters, PipelineMetrics, ProcessorCounters};
 use crate::registry::{Kind, Spec};
@@ -225,6 +227,7 @@ impl Builder<'_> {
                     &c.retry_on_failure,
                     counters,
                 )
+                .map_err(err)?
             }
             Spec::OtlpHttpExporter(c) => {
                 let exporter = OtlpHttpExporter::new(c).map_err(err)?;
@@ -235,6 +238,18 @@ impl Builder<'_> {
                     &c.retry_on_failure,
                     counters,
                 )
+                .map_err(err)?
+            }
+            Spec::ZipkinExporter(c) => {
+                let exporter = ZipkinExporter::new(c).map_err(err)?;
+                self.forwarding(
+                    name,
+                    Arc::new(exporter),
+                    &c.sending_queue,
+                    &c.retry_on_failure,
+                    counters,
+                )
+                .map_err(err)?
             }
             Spec::JaegerExporter(c) => {
                 let exporter = JaegerExporter::new(c).map_err(err)?;
@@ -245,6 +260,7 @@ impl Builder<'_> {
                     &c.retry_on_failure,
                     counters,
                 )
+                .map_err(err)?
             }
             _ => {
                 return Err(build_error(
@@ -284,20 +300,55 @@ impl Builder<'_> {
         queue: &SendingQueue,
         retry: &RetrySettings,
         counters: ExporterCounters,
-    ) -> Target {
+    ) -> Result<Target, ConfigError> {
         if !queue.enabled {
             let retry = retry.clone();
-            return Target::Sync(Arc::new(RetryTarget {
+            return Ok(Target::Sync(Arc::new(RetryTarget {
                 name,
                 exporter,
                 retry,
                 counters,
-            }));
+            })));
         }
+        let disk = match &queue.storage {
+            Some(storage) => {
+                let config = self.storage_extension(storage)?;
+                let opened = DiskQueue::open(config, &name)
+                    .map_err(|e| ConfigError::new("sending_queue.storage", e))?;
+                Some(opened)
+            }
+            None => None,
+        };
         let (queued, tasks) =
-            QueuedExporter::start(name.clone(), exporter, queue, retry.clone(), counters);
+            QueuedExporter::start(name.clone(), exporter, queue, retry.clone(), counters, disk);
         self.tasks.extend(tasks);
-        Target::Queued(name, Arc::new(queued))
+        Ok(Target::Queued(name, Arc::new(queued)))
+    }
+
+    /// The `file_storage` extension a persistent queue names; it must be enabled in
+    /// `service.extensions`, as the Collector requires.
+    fn storage_extension(&self, storage: &str) -> Result<&FileStorageConfig, ConfigError> {
+        let path = "sending_queue.storage";
+        let id = ComponentId::parse(storage).map_err(|e| ConfigError::new(path, e))?;
+        let Some(component) = self.config.component(Kind::Extension, &id) else {
+            return Err(ConfigError::new(
+                path,
+                format!("storage extension {id} is not defined under extensions"),
+            ));
+        };
+        let Spec::FileStorage(config) = &component.spec else {
+            return Err(ConfigError::new(
+                path,
+                format!("extension {id} is not a storage extension (use file_storage)"),
+            ));
+        };
+        if !self.config.service.extensions.contains(&id) {
+            return Err(ConfigError::new(
+                path,
+                format!("storage extension {id} is not enabled: add it to service.extensions"),
+            ));
+        }
+        Ok(config)
     }
 }
 
@@ -361,7 +412,7 @@ impl TraceSink for ExporterFanout {
     async fn consume(&self, batch: Vec<ResourceSpans>) -> Result<(), SinkError> {
         let mut full = Vec::new();
         for (name, q) in &self.queued {
-            if !q.try_enqueue(batch.clone()) {
+            if !q.enqueue(batch.clone()).await {
                 full.push(name.as_str());
             }
         }

@@ -2,7 +2,8 @@
 //! `spoor_processor_spans_{received,accepted,refused,dropped}_total{pipeline,processor}` and
 //! `spoor_exporter_spans_{sent,send_failed,enqueue_failed}_total{exporter}`, plus each
 //! exporter's queue (`spoor_exporter_queue_size`, `_queue_capacity`) and retries
-//! (`spoor_exporter_retries_total`).
+//! (`spoor_exporter_retries_total`), and a persistent queue's
+//! `spoor_exporter_queue_{recovered,corrupt}_batches_total`.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use spoor_telemetry::Telemetry;
@@ -34,6 +35,8 @@ pub struct PipelineMetrics {
     e_retries: Family<ExporterLabels, Counter>,
     e_queue_size: Family<ExporterLabels, Gauge>,
     e_queue_capacity: Family<ExporterLabels, Gauge>,
+    e_queue_recovered: Family<ExporterLabels, Counter>,
+    e_queue_corrupt: Family<ExporterLabels, Counter>,
 }
 
 impl PipelineMetrics {
@@ -49,6 +52,8 @@ impl PipelineMetrics {
             e_retries: Family::default(),
             e_queue_size: Family::default(),
             e_queue_capacity: Family::default(),
+            e_queue_recovered: Family::default(),
+            e_queue_corrupt: Family::default(),
         };
         let t = telemetry;
         t.register(
@@ -101,6 +106,16 @@ impl PipelineMetrics {
             "Capacity of an exporter's sending queue, in batches",
             m.e_queue_capacity.clone(),
         );
+        t.register(
+            "exporter_queue_recovered_batches",
+            "Batches a persistent sending queue found on disk at start and sends again",
+            m.e_queue_recovered.clone(),
+        );
+        t.register(
+            "exporter_queue_corrupt_batches",
+            "Batches of a persistent sending queue that failed their checksum at start (set aside)",
+            m.e_queue_corrupt.clone(),
+        );
         m
     }
 
@@ -128,6 +143,8 @@ impl PipelineMetrics {
             retries: self.e_retries.get_or_create(&l).clone(),
             queue_size: self.e_queue_size.get_or_create(&l).clone(),
             queue_capacity: self.e_queue_capacity.get_or_create(&l).clone(),
+            queue_recovered: self.e_queue_recovered.get_or_create(&l).clone(),
+            queue_corrupt: self.e_queue_corrupt.get_or_create(&l).clone(),
         }
     }
 }
@@ -148,4 +165,6 @@ pub struct ExporterCounters {
     pub retries: Counter,
     pub queue_size: Gauge,
     pub queue_capacity: Gauge,
+    pub queue_recovered: Counter,
+    pub queue_corrupt: Counter,
 }

@@ -10,9 +10,9 @@ use serde::de::DeserializeOwned;
 use crate::batch::BatchConfig;
 use crate::exporters::{
     DebugConfig, FileExporterConfig, JaegerExporterConfig, OtlpExporterConfig,
-    OtlpHttpExporterConfig, SpoorExporterConfig,
+    OtlpHttpExporterConfig, SpoorExporterConfig, ZipkinExporterConfig,
 };
-use crate::extensions::{HealthCheckConfig, PprofConfig, ZpagesConfig};
+use crate::extensions::{FileStorageConfig, HealthCheckConfig, PprofConfig, ZpagesConfig};
 use crate::memory_limiter::MemoryLimiterConfig;
 use crate::receivers::{JaegerReceiverConfig, OtlpReceiverConfig, ZipkinReceiverConfig};
 use crate::{ConfigError, SpanProcessor};
@@ -89,9 +89,11 @@ pub enum Spec {
     OtlpHttpExporter(OtlpHttpExporterConfig),
     FileExporter(FileExporterConfig),
     JaegerExporter(JaegerExporterConfig),
+    ZipkinExporter(ZipkinExporterConfig),
     Forward,
     HealthCheck(HealthCheckConfig),
     Zpages(ZpagesConfig),
+    FileStorage(FileStorageConfig),
     /// Accepted without a runtime ([`Status::Accepted`]).
     Inert,
 }
@@ -230,6 +232,7 @@ macro_rules! span_processor {
     };
 }
 
+#[allow(dead_code)] // no entry is NotInBuild at the moment
 const NOT_IN_BUILD: Status = Status::NotInBuild;
 
 /// Every component type, by section. Read top to bottom, this is what Spoor can run.
@@ -371,10 +374,10 @@ pub static REGISTRY: &[Entry] = &[
     entry(
         Kind::Exporter,
         "zipkin",
-        NOT_IN_BUILD,
-        "Forwards to a Zipkin server (v2 JSON).",
-        unavailable,
-        no_options,
+        Status::Functional,
+        "Forwards to a Zipkin server (v2 JSON or protobuf), with a bounded queue and retries.",
+        typed::<ZipkinExporterConfig>,
+        defaults::<ZipkinExporterConfig>,
     ),
     entry(
         Kind::Exporter,
@@ -427,6 +430,14 @@ pub static REGISTRY: &[Entry] = &[
         "Pipeline and component status pages (text).",
         typed::<ZpagesConfig>,
         defaults::<ZpagesConfig>,
+    ),
+    entry(
+        Kind::Extension,
+        "file_storage",
+        Status::Functional,
+        "A directory for persistent sending queues (`sending_queue.storage`).",
+        typed::<FileStorageConfig>,
+        defaults::<FileStorageConfig>,
     ),
 ];
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::tree::{Node, Value};
 use super::{ComponentId, Config, Diagnostics};
-use crate::registry::Kind;
+use crate::registry::{Kind, Spec};
 
 /// The data type a pipeline carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -150,6 +150,7 @@ pub(super) fn validate(node: Option<&Node>, config: &Config, diags: &mut Diagnos
     }
     check_connectors(&service, config, diags);
     check_unused(&service, config, diags);
+    check_queue_storage(&service, config, diags);
     service
 }
 
@@ -426,6 +427,42 @@ fn check_unused(service: &Service, config: &Config, diags: &mut Diagnostics) {
                     ),
                 );
             }
+        }
+    }
+}
+
+/// A persistent `sending_queue.storage` names a `file_storage` extension that is enabled in
+/// `service.extensions`, as the Collector requires.
+fn check_queue_storage(service: &Service, config: &Config, diags: &mut Diagnostics) {
+    for c in config.section(Kind::Exporter) {
+        let Some(storage) = c
+            .effective
+            .pointer("/sending_queue/storage")
+            .and_then(|v| v.as_str())
+        else {
+            continue;
+        };
+        let problem = match ComponentId::parse(storage) {
+            Err(e) => Some(e),
+            Ok(id) => match config.component(Kind::Extension, &id) {
+                None => Some(format!(
+                    "storage extension {id} is not defined under extensions"
+                )),
+                Some(ext) if !matches!(ext.spec, Spec::FileStorage(_)) => Some(format!(
+                    "extension {id} is not a storage extension (use file_storage)"
+                )),
+                Some(_) if !service.extensions.contains(&id) => Some(format!(
+                    "storage extension {id} is not enabled: add it to service.extensions"
+                )),
+                Some(_) => None,
+            },
+        };
+        if let Some(problem) = problem {
+            diags.error(
+                format!("exporters.{}.sending_queue.storage", c.id),
+                &Default::default(),
+                problem,
+            );
         }
     }
 }

@@ -259,3 +259,27 @@ fn warns_that_service_telemetry_is_not_applied() {
         c.warnings
     );
 }
+
+#[test]
+fn a_persistent_queue_needs_an_enabled_file_storage() {
+    let config = |extensions: &str, storage: &str| {
+        format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\nexporters:\n  otlp:\n    endpoint: b:4317\n    tls:\n      insecure: true\n    sending_queue:\n      storage: {storage}\nextensions:\n  file_storage/q:\n    directory: /tmp\n  zpages:\nservice:\n  extensions: [{extensions}]\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlp]\n"
+        )
+    };
+    assert!(yaml(&config("file_storage/q", "file_storage/q")).is_ok());
+    let e = errors(&config("file_storage/q, zpages", "file_storage/other"));
+    assert!(
+        e.iter()
+            .any(|e| e.contains("exporters.otlp.sending_queue.storage")
+                && e.contains("file_storage/other is not defined")),
+        "{e:?}"
+    );
+    let e = errors(&config("zpages", "file_storage/q"));
+    assert!(e.iter().any(|e| e.contains("not enabled")), "{e:?}");
+    let e = errors(&config("file_storage/q, zpages", "zpages"));
+    assert!(
+        e.iter().any(|e| e.contains("not a storage extension")),
+        "{e:?}"
+    );
+}

@@ -50,11 +50,7 @@ pub struct JaegerExporter {
 impl JaegerExporter {
     /// Connects lazily: an unreachable collector shows up as retryable export failures.
     pub fn new(config: &JaegerExporterConfig) -> Result<Self, ConfigError> {
-        let url = config.client.url(&config.endpoint);
-        let channel = tonic::transport::Endpoint::from_shared(url.clone())
-            .map_err(|e| ConfigError::new("endpoint", format!("invalid endpoint {url:?}: {e}")))?
-            .connect_timeout(config.client.timeout.get())
-            .connect_lazy();
+        let channel = super::grpc_client_channel(&config.endpoint, &config.client)?;
         let mut client = CollectorServiceClient::new(channel);
         if config.client.compression == "gzip" {
             client = client.send_compressed(CompressionEncoding::Gzip);

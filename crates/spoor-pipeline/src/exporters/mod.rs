@@ -6,7 +6,10 @@ mod debug;
 mod file;
 mod jaeger;
 mod otlp;
+mod persistent_queue;
 mod queue;
+mod tls;
+mod zipkin;
 
 use std::collections::BTreeMap;
 
@@ -17,7 +20,10 @@ pub use debug::{DebugConfig, DebugExporter};
 pub use file::{FileExporter, FileExporterConfig};
 pub use jaeger::{JaegerExporter, JaegerExporterConfig, to_batches as jaeger_batches};
 pub use otlp::{OtlpExporterConfig, OtlpGrpcExporter, OtlpHttpExporter, OtlpHttpExporterConfig};
+pub use persistent_queue::DiskQueue;
 pub use queue::{QueuedExporter, RetrySettings, SendingQueue, send_with_retry};
+pub use tls::{TlsClientSettings, grpc_channel, grpc_uses_tls};
+pub use zipkin::{ZipkinExporter, ZipkinExporterConfig};
 
 use crate::ConfigError;
 use crate::config::Duration;
@@ -68,14 +74,6 @@ impl ComponentConfig for SpoorExporterConfig {
     }
 }
 
-/// Client TLS settings; only plaintext (`insecure: true`) is available in this build.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TlsClientSettings {
-    pub insecure: bool,
-    pub insecure_skip_verify: bool,
-}
-
 /// Options every forwarding exporter has.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -122,14 +120,7 @@ impl ClientSettings {
                 "is required (host:port or a URL)",
             ));
         }
-        let https = endpoint.starts_with("https://");
-        let plaintext = self.tls.insecure || endpoint.starts_with("http://");
-        if https || !plaintext {
-            errors.push(ConfigError::new(
-                "tls.insecure",
-                "TLS client connections are not available in this build: set tls.insecure: true or use an http:// endpoint",
-            ));
-        }
+        self.tls.check(errors);
         if !compressions.contains(&self.compression.as_str()) {
             errors.push(ConfigError::new(
                 "compression",
@@ -152,4 +143,72 @@ impl ClientSettings {
             errors.push(ConfigError::new("timeout", "must be greater than 0"));
         }
     }
+}
+
+/// The HTTP client of an HTTP exporter, with its timeout.
+pub(crate) fn http_client(client: &ClientSettings) -> Result<reqwest::Client, ConfigError> {
+    tls::http_client(&client.tls, client.timeout.get())
+}
+
+/// The gRPC channel of a gRPC exporter: plaintext or TLS as `tls` and the endpoint say.
+pub(crate) fn grpc_client_channel(
+    endpoint: &str,
+    client: &ClientSettings,
+) -> Result<tonic::transport::Channel, ConfigError> {
+    if grpc_uses_tls(&client.tls, endpoint) {
+        return grpc_channel(endpoint, &client.tls, client.timeout.get());
+    }
+    let url = client.url(endpoint);
+    Ok(tonic::transport::Endpoint::from_shared(url.clone())
+        .map_err(|e| ConfigError::new("endpoint", format!("invalid endpoint {url:?}: {e}")))?
+        .connect_timeout(client.timeout.get())
+        .connect_lazy())
+}
+
+/// `headers` as an HTTP header map.
+pub(crate) fn header_map(
+    client: &ClientSettings,
+) -> Result<reqwest::header::HeaderMap, ConfigError> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (k, v) in &client.headers {
+        let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| ConfigError::new(format!("headers.{k}"), "invalid header name"))?;
+        let value = reqwest::header::HeaderValue::from_str(v)
+            .map_err(|_| ConfigError::new(format!("headers.{k}"), "invalid header value"))?;
+        headers.insert(name, value);
+    }
+    Ok(headers)
+}
+
+/// Sets the body, gzip-compressed (with `content-encoding`) when asked.
+pub(crate) fn with_body(
+    request: reqwest::RequestBuilder,
+    body: Vec<u8>,
+    gzip: bool,
+) -> Result<reqwest::RequestBuilder, ExportError> {
+    if !gzip {
+        return Ok(request.body(body));
+    }
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&body)
+        .and_then(|_| enc.finish())
+        .map(|c| request.header("content-encoding", "gzip").body(c))
+        .map_err(|e| ExportError::permanent(format!("gzip failed: {e}")))
+}
+
+/// An error with its causes (`a: b: c`): reqwest's own message hides the TLS or connection
+/// failure underneath.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }

@@ -123,11 +123,7 @@ pub struct OtlpGrpcExporter {
 impl OtlpGrpcExporter {
     /// Connects lazily: an unreachable endpoint shows up as retryable export failures.
     pub fn new(config: &OtlpExporterConfig) -> Result<Self, ConfigError> {
-        let url = config.client.url(&config.endpoint);
-        let channel = tonic::transport::Endpoint::from_shared(url.clone())
-            .map_err(|e| ConfigError::new("endpoint", format!("invalid endpoint {url:?}: {e}")))?
-            .connect_timeout(config.client.timeout.get())
-            .connect_lazy();
+        let channel = super::grpc_client_channel(&config.endpoint, &config.client)?;
         let mut client = TraceServiceClient::new(channel).max_encoding_message_size(usize::MAX);
         match config.client.compression.as_str() {
             "gzip" => client = client.send_compressed(CompressionEncoding::Gzip),
@@ -183,14 +179,21 @@ impl Exporter for OtlpGrpcExporter {
                 }
                 Ok(())
             }
-            Err(status) => Err(ExportError {
-                message: format!(
+            Err(status) => {
+                let mut message = format!(
                     "otlp export failed: {}: {}",
                     status.code(),
                     status.message()
-                ),
-                retryable: retryable_code(status.code()),
-            }),
+                );
+                if let Some(source) = std::error::Error::source(&status) {
+                    message.push_str(": ");
+                    message.push_str(&super::error_chain(source));
+                }
+                Err(ExportError {
+                    message,
+                    retryable: retryable_code(status.code()),
+                })
+            }
         }
     }
 }
@@ -205,18 +208,8 @@ pub struct OtlpHttpExporter {
 
 impl OtlpHttpExporter {
     pub fn new(config: &OtlpHttpExporterConfig) -> Result<Self, ConfigError> {
-        let client = reqwest::Client::builder()
-            .timeout(config.client.timeout.get())
-            .build()
-            .map_err(|e| ConfigError::new("", format!("cannot create the HTTP client: {e}")))?;
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (k, v) in &config.client.headers {
-            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| ConfigError::new(format!("headers.{k}"), "invalid header name"))?;
-            let value = reqwest::header::HeaderValue::from_str(v)
-                .map_err(|_| ConfigError::new(format!("headers.{k}"), "invalid header value"))?;
-            headers.insert(name, value);
-        }
+        let client = super::http_client(&config.client)?;
+        let headers = super::header_map(&config.client)?;
         Ok(Self {
             client,
             url: config.traces_url(),
@@ -233,24 +226,18 @@ impl Exporter for OtlpHttpExporter {
             resource_spans: batch,
         }
         .encode_to_vec();
-        let mut request = self
+        let request = self
             .client
             .post(&self.url)
             .headers(self.headers.clone())
             .header("content-type", "application/x-protobuf");
-        if self.gzip {
-            use std::io::Write;
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            let compressed = enc.write_all(&body).and_then(|_| enc.finish());
-            match compressed {
-                Ok(c) => request = request.header("content-encoding", "gzip").body(c),
-                Err(e) => return Err(ExportError::permanent(format!("gzip failed: {e}"))),
-            }
-        } else {
-            request = request.body(body);
-        }
+        let request = super::with_body(request, body, self.gzip)?;
         let response = request.send().await.map_err(|e| {
-            ExportError::retryable(format!("otlphttp export to {} failed: {e}", self.url))
+            ExportError::retryable(format!(
+                "otlphttp export to {} failed: {}",
+                self.url,
+                super::error_chain(&e)
+            ))
         })?;
         let status = response.status();
         if status.is_success() {
