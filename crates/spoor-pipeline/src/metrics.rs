@@ -34,6 +34,8 @@ pub struct PipelineMetrics {
     e_retries: Family<ExporterLabels, Counter>,
     e_queue_size: Family<ExporterLabels, Gauge>,
     e_queue_capacity: Family<ExporterLabels, Gauge>,
+    /// The `tail_sampling` processors' own counters.
+    pub(crate) tail: crate::processors::tail_sampling::TailSamplingMetrics,
 }
 
 impl PipelineMetrics {
@@ -49,6 +51,7 @@ impl PipelineMetrics {
             e_retries: Family::default(),
             e_queue_size: Family::default(),
             e_queue_capacity: Family::default(),
+            tail: crate::processors::tail_sampling::TailSamplingMetrics::register(telemetry),
         };
         let t = telemetry;
         t.register(
