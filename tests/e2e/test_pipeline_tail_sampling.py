@@ -82,7 +82,7 @@ def test_errors_and_slow_traces_are_kept_and_the_rest_sampled(start_spoor):
         f" premium {premium}/{COUNTS['premium']} ({premium / COUNTS['premium']:.1%})"
     )
     labels = {"pipeline": "traces", "processor": "tail_sampling"}
-    assert s.metric("spoor_tail_sampling_traces_sampled_total", policy="errors", **labels) == COUNTS["errors"]
-    assert s.metric("spoor_tail_sampling_traces_sampled_total", policy="slow", **labels) == COUNTS["slow"]
+    assert s.metric("spoor_tail_sampling_traces_sampled_total", **labels, policy="errors") == COUNTS["errors"]
+    assert s.metric("spoor_tail_sampling_traces_sampled_total", **labels, policy="slow") == COUNTS["slow"]
     dropped_spans = s.metric("spoor_processor_spans_dropped_total", **labels)
     assert dropped_spans == 3 * (total - sum(len(v) for v in kept.values()))
