@@ -96,6 +96,30 @@ CASES = {
         "summary": "debug",
     }),
     "probabilistic_sampler": ("probabilistic_sampler", {"sampling_percentage": 50, "hash_seed": 22}),
+    # Deterministic policies only (rate_limiting and composite depend on the clock): which traces
+    # are kept must be the same. The health traces match `cache` but the drop policy wins.
+    "tail_sampling": ("tail_sampling", {
+        "decision_wait": "1s",
+        "policies": [
+            {"name": "errors", "type": "status_code", "status_code": {"status_codes": ["ERROR"]}},
+            {"name": "user-42", "type": "numeric_attribute",
+             "numeric_attribute": {"key": "enduser.id", "min_value": 40, "max_value": 50}},
+            {"name": "orders", "type": "string_attribute",
+             "string_attribute": {"key": "http.route", "values": ["^/api/v1/ord"], "enabled_regex_matching": True}},
+            {"name": "some", "type": "probabilistic", "probabilistic": {"sampling_percentage": 30}},
+            {"name": "not-users", "type": "string_attribute",
+             "string_attribute": {"key": "service.name", "values": ["users-api"], "invert_match": True}},
+            {"name": "slow-and-big", "type": "and", "and": {"and_sub_policy": [
+                {"name": "slow", "type": "latency", "latency": {"threshold_ms": 5}},
+                {"name": "big", "type": "span_count", "span_count": {"min_spans": 6}},
+            ]}},
+            {"name": "no-health", "type": "drop", "drop": {"drop_sub_policy": [
+                {"name": "health", "type": "ottl_condition",
+                 "ottl_condition": {"span": ['attributes["http.route"] == "/health"']}},
+            ]}},
+            {"name": "checked", "type": "boolean_attribute", "boolean_attribute": {"key": "check.ok", "value": True}},
+        ],
+    }),
 }
 
 

@@ -26,7 +26,7 @@ mod span_ext;
 
 pub use error::ErrorKind;
 pub use ids::{IdError, SpanId, TraceId};
-pub use sink::{SinkError, TraceSink};
+pub use sink::{Ingested, SinkError, TraceSink};
 pub use span_ext::{SpanRecord, service_name, span_count, span_kind_from_name, span_kind_name};
 
 /// OTLP trace collector service (`ExportTraceServiceRequest` and the gRPC server).

@@ -1,3 +1,4 @@
+use crate::attr_limits::DroppedAttributes;
 use crate::{ErrorKind, ResourceSpans};
 
 /// Why a [`TraceSink`] refused a batch.
@@ -33,4 +34,26 @@ impl SinkError {
 #[async_trait::async_trait]
 pub trait TraceSink: Send + Sync + 'static {
     async fn consume(&self, batch: Vec<ResourceSpans>) -> Result<(), SinkError>;
+
+    /// Takes a batch straight from a receiver. The pipeline's entry (spoor-pipeline's
+    /// `entry.rs`) overrides this to validate the batch first (spans with invalid ids refused,
+    /// attribute values over [`crate::attr_limits`] dropped) and says what it removed, so the
+    /// receiver can count it and answer a partial success. The default consumes the batch as is
+    /// (a sink that is not an entry expects valid spans).
+    /// Returns what was removed together with the result of consuming the rest (on `Err` the
+    /// remaining spans were refused).
+    async fn ingest(&self, batch: Vec<ResourceSpans>) -> (Ingested, Result<(), SinkError>) {
+        (Ingested::default(), self.consume(batch).await)
+    }
+}
+
+/// What the pipeline's entry removed from a batch before consuming it ([`TraceSink::ingest`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    /// Spans refused as invalid (trace id not 16 or span id not 8 non-zero bytes).
+    pub rejected_spans: u64,
+    /// The first reason a span was refused, for the client's partial-success message.
+    pub first_reason: Option<String>,
+    /// Attribute values dropped for depth or count (their spans are kept).
+    pub attributes_dropped: DroppedAttributes,
 }

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::batch::Batcher;
 use crate::config::{ComponentId, Config, Signal};
+use crate::entry::Entry;
 use crate::exporters::{
     DebugExporter, DiskQueue, ExportError, Exporter, FileExporter, JaegerExporter,
     OtlpGrpcExporter, OtlpHttpExporter, QueuedExporter, RetrySettings, SendingQueue,
@@ -31,6 +32,7 @@ use crate::exporters::{
 use crate::extensions::FileStorageConfig;
 use crate::memory_limiter::MemoryLimiter;
 use crate::metrics::{ExporterCounters, PipelineMetrics, ProcessorCounters};
+use crate::processors::tail_sampling::TailSampler;
 use crate::registry::{Kind, Spec};
 use crate::{ConfigError, ProcessError, SpanProcessor};
 
@@ -54,7 +56,8 @@ pub struct BuildError {
 
 /// The running pipelines.
 pub struct Graph {
-    /// The sink of every receiver used by a traces pipeline.
+    /// The sink of every receiver used by a traces pipeline: the pipeline's entry (validation),
+    /// then its pipelines.
     pub receivers: Vec<(ComponentId, Arc<dyn TraceSink>)>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -89,7 +92,7 @@ impl Graph {
         }
         let receivers = by_receiver
             .into_iter()
-            .map(|(id, sinks)| (id, fan_out(sinks)))
+            .map(|(id, sinks)| (id, Arc::new(Entry(fan_out(sinks))) as Arc<dyn TraceSink>))
             .collect();
         Ok(Self {
             receivers,
@@ -159,6 +162,20 @@ impl Builder<'_> {
                         self.ctx.memory.clone(),
                     )),
                 ),
+                Spec::TailSampling(c) => {
+                    let policies = c
+                        .build_policies()
+                        .map_err(|e| build_error(p, Kind::Processor, e))?;
+                    let names: Vec<&str> = policies.iter().map(|(n, _)| n.as_str()).collect();
+                    let tail = self
+                        .metrics
+                        .tail
+                        .counters(&pipeline_name, &p.to_string(), &names);
+                    let (sampler, task) =
+                        TailSampler::start(c, policies, tail, counters.dropped.clone(), next);
+                    self.tasks.push(task);
+                    counted(counters, Arc::new(sampler))
+                }
                 Spec::SpanProcessor(processor) => Arc::new(SyncStage {
                     processor: processor.clone(),
                     counters,

@@ -20,10 +20,16 @@ impl TraceSink for Store {
     }
 }
 
+/// `n` valid spans (the receivers' entry refuses spans with invalid ids).
 fn batch(n: usize) -> Vec<ResourceSpans> {
+    let valid = Span {
+        trace_id: vec![1; 16],
+        span_id: vec![2; 8],
+        ..Default::default()
+    };
     vec![ResourceSpans {
         scope_spans: vec![ScopeSpans {
-            spans: vec![Span::default(); n],
+            spans: vec![valid; n],
             ..Default::default()
         }],
         ..Default::default()

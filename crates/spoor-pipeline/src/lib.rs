@@ -21,6 +21,7 @@ mod batch;
 pub mod config;
 #[cfg(test)]
 mod docs_check;
+mod entry;
 pub mod exporters;
 pub mod extensions;
 mod graph;

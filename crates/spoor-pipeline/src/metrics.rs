@@ -37,6 +37,8 @@ pub struct PipelineMetrics {
     e_queue_capacity: Family<ExporterLabels, Gauge>,
     e_queue_recovered: Family<ExporterLabels, Counter>,
     e_queue_corrupt: Family<ExporterLabels, Counter>,
+    /// The `tail_sampling` processors' own counters.
+    pub(crate) tail: crate::processors::tail_sampling::TailSamplingMetrics,
 }
 
 impl PipelineMetrics {
@@ -54,6 +56,7 @@ impl PipelineMetrics {
             e_queue_capacity: Family::default(),
             e_queue_recovered: Family::default(),
             e_queue_corrupt: Family::default(),
+            tail: crate::processors::tail_sampling::TailSamplingMetrics::register(telemetry),
         };
         let t = telemetry;
         t.register(

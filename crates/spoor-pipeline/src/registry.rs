@@ -81,6 +81,7 @@ pub enum Spec {
     ZipkinReceiver(ZipkinReceiverConfig),
     Batch(BatchConfig),
     MemoryLimiter(MemoryLimiterConfig),
+    TailSampling(Box<crate::processors::tail_sampling::TailSamplingConfig>),
     /// A synchronous processor, already built (regexes compiled, conditions parsed).
     SpanProcessor(Arc<dyn SpanProcessor>),
     SpoorExporter(SpoorExporterConfig),
@@ -278,6 +279,14 @@ pub static REGISTRY: &[Entry] = &[
         "Refuses data (429 / RESOURCE_EXHAUSTED) while the process's resident memory is above the limit.",
         typed::<MemoryLimiterConfig>,
         defaults::<MemoryLimiterConfig>,
+    ),
+    entry(
+        Kind::Processor,
+        "tail_sampling",
+        Status::Functional,
+        "Buffers whole traces for decision_wait and keeps those a policy samples (errors, slow, attributes, rates).",
+        typed::<crate::processors::tail_sampling::TailSamplingConfig>,
+        defaults::<crate::processors::tail_sampling::TailSamplingConfig>,
     ),
     span_processor!(
         "attributes",

@@ -1,67 +1,68 @@
-//! The one ingest path every receiver takes once a payload is decoded: counting, validation
-//! (invalid ids refused, attribute values bounded by [`spoor_model::attr_limits`]), handing the
-//! batch to the sink; and a rate-limited warning for bad input.
+//! The one ingest path every receiver takes once a payload is decoded: it hands the batch to the
+//! pipeline's entry (`TraceSink::ingest`, which validates it: invalid ids refused, attribute
+//! values bounded by [`spoor_model::attr_limits`]) and counts the outcome with the standard
+//! receiver counters; and a rate-limited warning for bad input.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use spoor_model::attr_limits::{AttributeLimit, limit_attributes};
-use spoor_model::{ErrorKind, ResourceSpans, span_count};
+use spoor_model::attr_limits::AttributeLimit;
+use spoor_model::{ErrorKind, Ingested, ResourceSpans, span_count};
 use spoor_telemetry::ReceiverMetrics;
 
 use crate::component::ReceiverContext;
-use crate::otlp::{Rejected, drop_invalid_spans};
 
 /// What [`deliver`] did with a batch.
 #[derive(Debug, Default)]
 pub(crate) struct Delivered {
-    /// Spans refused as invalid (reported to OTLP clients as a partial success).
-    pub(crate) rejected: Rejected,
+    /// What the pipeline's entry removed; its refused spans are reported to OTLP clients as a
+    /// partial success.
+    pub(crate) rejected: Ingested,
 }
 
-/// Counts a decoded batch as received, drops invalid spans (refused), drops attributes whose
-/// values exceed the nesting or value-count bounds (counted in
-/// `spoor_receiver_attributes_dropped_total`; the spans are kept), and hands the rest to the
-/// sink. On a sink error returns its kind and message (the spans are then counted as refused;
+/// Counts a decoded batch as received and hands it to the pipeline's entry; counts the spans it
+/// refused as invalid (refused), the attribute values it dropped
+/// (`spoor_receiver_attributes_dropped_total`; the spans are kept) and the rest as accepted.
+/// On a sink error returns its kind and message (the spans are then counted as refused;
 /// callers without a client to answer count them as dropped instead).
 pub(crate) async fn deliver(
     ctx: &ReceiverContext,
     metrics: &ReceiverMetrics,
-    mut batch: Vec<ResourceSpans>,
+    batch: Vec<ResourceSpans>,
     wire_bytes: u64,
     answerable: bool,
 ) -> Result<Delivered, (ErrorKind, String)> {
     let total = span_count(&batch) as u64;
     metrics.received(total, wire_bytes);
-    let rejected = drop_invalid_spans(&mut batch);
-    if rejected.spans > 0 {
+    if total == 0 {
+        return Ok(Delivered::default());
+    }
+    let (rejected, result) = ctx.sink.ingest(batch).await;
+    let refuse = |n: u64| {
         if answerable {
-            metrics.refused(rejected.spans);
+            metrics.refused(n);
         } else {
-            metrics.dropped(rejected.spans);
+            metrics.dropped(n);
         }
+    };
+    if rejected.rejected_spans > 0 {
+        refuse(rejected.rejected_spans);
         metrics.request_error("invalid_span", 0);
     }
-    let dropped = limit_attributes(&mut batch);
+    let dropped = rejected.attributes_dropped;
     metrics.attributes_dropped(AttributeLimit::TooDeep.as_str(), dropped.too_deep);
     metrics.attributes_dropped(
         AttributeLimit::TooManyValues.as_str(),
         dropped.too_many_values,
     );
-    let accepted = total - rejected.spans;
-    if accepted > 0 {
-        if let Err(e) = ctx.sink.consume(batch).await {
-            if answerable {
-                metrics.refused(accepted);
-            } else {
-                metrics.dropped(accepted);
-            }
-            metrics.request_error(e.kind.as_str(), 0);
-            return Err((e.kind, e.message));
-        }
-        metrics.accepted(accepted);
+    let accepted = total.saturating_sub(rejected.rejected_spans);
+    if let Err(e) = result {
+        refuse(accepted);
+        metrics.request_error(e.kind.as_str(), 0);
+        return Err((e.kind, e.message));
     }
+    metrics.accepted(accepted);
     Ok(Delivered { rejected })
 }
 

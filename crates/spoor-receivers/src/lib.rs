@@ -54,8 +54,7 @@ pub use jaeger::{
 };
 pub use net::ConnectionLimits;
 pub use otlp::{
-    DecodeBudget, OtlpGrpcConfig, OtlpHttpConfig, PrescanError, Rejected, drop_invalid_spans,
-    prescan_json, prescan_protobuf,
+    DecodeBudget, OtlpGrpcConfig, OtlpHttpConfig, PrescanError, prescan_json, prescan_protobuf,
 };
 pub use registry::ReceiverConfig;
 pub use zipkin::ZipkinConfig;

@@ -13,6 +13,9 @@
 //! | `filter` | [`FilterConfig`] |
 //! | `transform` | [`TransformConfig`] |
 //! | `probabilistic_sampler` | [`ProbabilisticSamplerConfig`] |
+//!
+//! `tail_sampling` ([`tail_sampling::TailSamplingConfig`]) is not synchronous: it buffers
+//! whole traces and decides later, so the pipeline runs it as its own stage.
 
 mod actions;
 mod attributes;
@@ -25,6 +28,7 @@ mod probabilistic_sampler;
 mod redaction;
 mod resource;
 mod span;
+pub mod tail_sampling;
 mod transform;
 
 #[cfg(test)]

@@ -129,8 +129,8 @@ impl OtlpTraceService {
         .await
         .map_err(|(kind, message)| grpc_status(kind, &message))?;
         let rejected = delivered.rejected;
-        let partial_success = (rejected.spans > 0).then(|| ExportTracePartialSuccess {
-            rejected_spans: rejected.spans as i64,
+        let partial_success = (rejected.rejected_spans > 0).then(|| ExportTracePartialSuccess {
+            rejected_spans: rejected.rejected_spans as i64,
             error_message: rejected.first_reason.unwrap_or_default(),
         });
         Ok(tonic::Response::new(ExportTraceServiceResponse {

@@ -181,9 +181,9 @@ async fn export(
     };
     let rejected = delivered.rejected;
     let response = ExportTraceServiceResponse {
-        partial_success: (rejected.spans > 0).then(|| {
+        partial_success: (rejected.rejected_spans > 0).then(|| {
             spoor_model::otlp_collector::ExportTracePartialSuccess {
-                rejected_spans: rejected.spans as i64,
+                rejected_spans: rejected.rejected_spans as i64,
                 error_message: rejected.first_reason.clone().unwrap_or_default(),
             }
         }),
