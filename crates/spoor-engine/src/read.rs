@@ -118,7 +118,7 @@ impl Inner {
         let op = query.operation.as_deref().filter(|s| !s.is_empty());
         // Held for the whole read: blocks it names are not deleted before it is dropped.
         let snapshot = self.manifest.read().clone();
-        let mut candidates: Vec<BlockMeta> = snapshot
+        let candidates: Vec<BlockMeta> = snapshot
             .blocks
             .iter()
             .filter(|b| overlaps(b, query.start_min, query.start_max))

@@ -313,8 +313,17 @@ async fn row_groups_cover_disjoint_time_ranges_and_every_trace_is_found_by_id() 
         .schema_descr()
         .columns()
         .iter()
-        .position(|c| c.path().string() == "start_time_unix_nano")
-        .expect("start column");
+        .position(|c| c.name() == "start_time_unix_nano")
+        .unwrap_or_else(|| {
+            let names: Vec<String> = md
+                .file_metadata()
+                .schema_descr()
+                .columns()
+                .iter()
+                .map(|c| c.path().string())
+                .collect();
+            panic!("no start column in {names:?}")
+        });
     let mut ranges = Vec::new();
     for rg in md.row_groups() {
         let Some(parquet::file::statistics::Statistics::Int64(s)) = rg.column(start_col).statistics()
