@@ -206,9 +206,7 @@ async fn column_wise_search_answers_what_the_matcher_answers() {
     let mut config = support::config(dir.path());
     // Several row groups per block and several blocks.
     config.row_group_spans = 97;
-    let engine = Engine::open(config, &Telemetry::new())
-        .await
-        .expect("open");
+    let engine = Engine::open(config, &Telemetry::new()).await.expect("open");
     let mut r = Rng::new(11);
     let mut records = Vec::new();
     for n in 0..1200u64 {
@@ -243,9 +241,7 @@ async fn limited_search_returns_the_newest_matching_traces() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = support::config(dir.path());
     config.row_group_spans = 64;
-    let engine = Engine::open(config, &Telemetry::new())
-        .await
-        .expect("open");
+    let engine = Engine::open(config, &Telemetry::new()).await.expect("open");
     let mut r = Rng::new(5);
     let mut records = Vec::new();
     for n in 0..900u64 {
@@ -285,9 +281,7 @@ async fn row_groups_cover_disjoint_time_ranges_and_every_trace_is_found_by_id() 
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = support::config(dir.path());
     config.row_group_spans = 50;
-    let engine = Engine::open(config, &Telemetry::new())
-        .await
-        .expect("open");
+    let engine = Engine::open(config, &Telemetry::new()).await.expect("open");
     let mut r = Rng::new(3);
     let mut ids = Vec::new();
     for n in 0..600u64 {
@@ -326,7 +320,8 @@ async fn row_groups_cover_disjoint_time_ranges_and_every_trace_is_found_by_id() 
         });
     let mut ranges = Vec::new();
     for rg in md.row_groups() {
-        let Some(parquet::file::statistics::Statistics::Int64(s)) = rg.column(start_col).statistics()
+        let Some(parquet::file::statistics::Statistics::Int64(s)) =
+            rg.column(start_col).statistics()
         else {
             panic!("no start statistics");
         };
@@ -336,7 +331,11 @@ async fn row_groups_cover_disjoint_time_ranges_and_every_trace_is_found_by_id() 
         assert!(w[0].1 < w[1].0, "row groups overlap in time: {ranges:?}");
     }
     for id in ids {
-        let t = engine.get_trace(id, None).await.expect("get").expect("found");
+        let t = engine
+            .get_trace(id, None)
+            .await
+            .expect("get")
+            .expect("found");
         assert_eq!(t.resource_spans.len(), 1);
     }
 }

@@ -34,7 +34,10 @@ pub(crate) const CHEAP_COLUMNS: [&str; 4] = [
 ];
 
 /// Service, operation, start and duration, evaluated column-wise.
-pub(crate) fn cheap_filter(batch: &RecordBatch, q: &TraceQuery) -> Result<BooleanArray, ArrowError> {
+pub(crate) fn cheap_filter(
+    batch: &RecordBatch,
+    q: &TraceQuery,
+) -> Result<BooleanArray, ArrowError> {
     let loc = "search";
     let n = batch.num_rows();
     let mut keep = vec![true; n];
@@ -121,9 +124,8 @@ fn stored_value_is(a: &decode::AttributeColumns<'_>, j: usize, value: &str) -> b
     if t == value_type::STRING {
         return s == value;
     }
-    decode::decode_value(t, s).is_ok_and(|v| {
-        spoor_model::attr::value_to_string(Some(&AnyValue { value: v })) == value
-    })
+    decode::decode_value(t, s)
+        .is_ok_and(|v| spoor_model::attr::value_to_string(Some(&AnyValue { value: v })) == value)
 }
 
 /// Exactly [`spoor_storage::SpanMatcher`]'s tag conditions of `q`, on the columns named by
@@ -168,7 +170,10 @@ fn tag_matches(
     }
     let kind = batch
         .column_by_name(schema::KIND)
-        .map(|c| c.as_primitive_opt::<Int8Type>().ok_or_else(|| bad(schema::KIND)))
+        .map(|c| {
+            c.as_primitive_opt::<Int8Type>()
+                .ok_or_else(|| bad(schema::KIND))
+        })
         .transpose()?;
     let status = batch
         .column_by_name(schema::STATUS_CODE)

@@ -161,7 +161,8 @@ impl Blocks {
             .position(|c| c.path().string() == schema::TRACE_ID);
         if let Some(col) = trace_col {
             for (i, rg) in meta.metadata().row_groups().iter().enumerate() {
-                let sbbf = Sbbf::read_from_column_chunk(rg.column(col), &bytes).map_err(pq(&loc))?;
+                let sbbf =
+                    Sbbf::read_from_column_chunk(rg.column(col), &bytes).map_err(pq(&loc))?;
                 blooms.insert(i, sbbf.map(Arc::new));
             }
         }
