@@ -10,8 +10,12 @@ import requests
 N = 60
 
 
+def tid(i):
+    return f"ab{i:030x}"
+
+
 def span_json(i, now):
-    trace = f"{0xAB00 + i:032x}"
+    trace = tid(i)
     start = now - (N - i) * 1_000_000_000
     attrs = [{"key": "tenant.id", "value": {"stringValue": f"t{i % 3}"}}]
     if i % 5 == 0:
@@ -71,7 +75,7 @@ def expected(q):
         if "service" in q and q["service"] != service:
             continue
         if all(tags.get(k) == v for k, v in json.loads(q["tags"]).items()):
-            want.append(f"{0xAB00 + i:032x}")
+            want.append(tid(i))
     return want[: int(q["limit"])]
 
 
