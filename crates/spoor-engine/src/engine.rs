@@ -371,6 +371,7 @@ impl Inner {
 
     async fn run_background(self: Arc<Self>) {
         let every = self.config.maintenance_interval;
+        self.warm_blocks().await;
         while !self.closed.load(Ordering::SeqCst) {
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
@@ -382,6 +383,7 @@ impl Inner {
             if let Err(e) = self.maintain().await {
                 tracing::warn!(error = %e, "storage maintenance failed; will retry");
             }
+            self.warm_blocks().await;
         }
     }
 }

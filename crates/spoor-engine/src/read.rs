@@ -1,6 +1,8 @@
 //! The read path: head, heads being written, and blocks, merged.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use futures::StreamExt;
 
 use spoor_model::{SpanRecord, TraceId};
 use spoor_storage::{
@@ -10,6 +12,23 @@ use spoor_storage::{
 
 use crate::engine::{Engine, Inner};
 use crate::manifest::BlockMeta;
+
+/// Row groups searched at once.
+const SCAN_CONCURRENCY: usize = 2;
+
+/// True when `limit` traces already found all start after `newest`, the newest span start of
+/// what is left to read.
+fn past_limit(hits: &HashMap<TraceId, u64>, limit: usize, newest: u64) -> bool {
+    if hits.len() < limit {
+        return false;
+    }
+    let mut starts: Vec<u64> = hits.values().copied().collect();
+    let Some(k) = limit.checked_sub(1) else {
+        return true;
+    };
+    let (_, kth, _) = starts.select_nth_unstable_by(k, |a, b| b.cmp(a));
+    newest < *kth
+}
 
 fn overlaps(b: &BlockMeta, start: Option<u64>, end: Option<u64>) -> bool {
     !(start.is_some_and(|s| b.max_start < s) || end.is_some_and(|e| b.min_start > e))
@@ -34,6 +53,25 @@ impl Inner {
                     return Ok(T::default());
                 }
                 Err(e)
+            }
+        }
+    }
+
+    /// Loads the footer, page index and trace-id bloom filters of every block not loaded yet,
+    /// so that the first read of a new block does not pay for fetching and verifying it.
+    /// Failures are left to the reads, which quarantine or report them.
+    pub(crate) async fn warm_blocks(&self) {
+        let snapshot = self.manifest.read().clone();
+        for b in &snapshot.blocks {
+            if let Err(e) = self.blocks.load(b).await {
+                tracing::debug!(block = %b.id, error = %e, "block not preloaded");
+            }
+        }
+        // A block compacted or dropped meanwhile is not kept.
+        let current = self.manifest.read().clone();
+        for b in &snapshot.blocks {
+            if !current.blocks.iter().any(|c| c.id == b.id) {
+                self.blocks.evict(&b.id);
             }
         }
     }
@@ -80,7 +118,7 @@ impl Inner {
         let op = query.operation.as_deref().filter(|s| !s.is_empty());
         // Held for the whole read: blocks it names are not deleted before it is dropped.
         let snapshot = self.manifest.read().clone();
-        let mut candidates: Vec<BlockMeta> = snapshot
+        let candidates: Vec<BlockMeta> = snapshot
             .blocks
             .iter()
             .filter(|b| overlaps(b, query.start_min, query.start_max))
@@ -94,19 +132,52 @@ impl Inner {
             })
             .cloned()
             .collect();
-        // Newest first, so the scan can stop once `limit` traces newer than every remaining
-        // block are found.
-        candidates.sort_by_key(|b| std::cmp::Reverse(b.max_start));
-        for b in candidates {
-            if hits.len() >= limit {
-                let mut starts: Vec<u64> = hits.values().copied().collect();
-                starts.sort_unstable_by(|a, b| b.cmp(a));
-                if starts.get(limit - 1).is_some_and(|kth| b.max_start < *kth) {
+        // Row groups newest first, so the scan can stop once `limit` traces newer than every
+        // remaining row group are found. Blocks written since format 2's time-ordered row
+        // groups (see `encode::time_row_groups`) stop after a few row groups; older blocks,
+        // whose row groups each span the whole block, after a few blocks.
+        let mut units: Vec<(u64, usize, usize)> = Vec::new();
+        for (k, b) in candidates.iter().enumerate() {
+            let groups = self.blocks.search_groups(b, query).await;
+            for (rg, newest) in self.on_block(b, groups).await? {
+                units.push((newest, k, rg));
+            }
+        }
+        units.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        // A few row groups are read at once (object-store latency overlaps); results are taken
+        // in order, so the stop rule sees them newest first, as a sequential scan would. Once
+        // one row group is past the rule, all later ones are.
+        let mut failed: HashSet<usize> = HashSet::new();
+        let mut pending = futures::stream::FuturesOrdered::new();
+        let mut rest = units.into_iter();
+        loop {
+            while pending.len() < SCAN_CONCURRENCY {
+                let Some((newest, k, rg)) = rest.next() else {
+                    break;
+                };
+                if past_limit(&hits, limit, newest) {
+                    rest = Vec::new().into_iter();
                     break;
                 }
+                let b = &candidates[k];
+                pending.push_back(async move {
+                    let found = self.blocks.search(b, vec![rg], query).await;
+                    (newest, k, found)
+                });
             }
-            let found = self.blocks.search(&b, query).await;
-            for (id, start) in self.on_block(&b, found).await? {
+            let Some((newest, k, found)) = pending.next().await else {
+                break;
+            };
+            if past_limit(&hits, limit, newest) {
+                break;
+            }
+            if failed.contains(&k) {
+                continue;
+            }
+            if found.is_err() {
+                failed.insert(k);
+            }
+            for (id, start) in self.on_block(&candidates[k], found).await? {
                 let e = hits.entry(id).or_insert(start);
                 *e = (*e).min(start);
             }

@@ -283,7 +283,7 @@ impl<'a> ListColumn<'a> {
     }
 
     /// The row's items; `Err` when they do not decode.
-    fn get<T: Stored + Default>(&self, i: usize) -> Result<T, ()> {
+    pub(crate) fn get<T: Stored + Default>(&self, i: usize) -> Result<T, ()> {
         if self.is_null(i) {
             return Ok(T::default());
         }

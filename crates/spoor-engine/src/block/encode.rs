@@ -76,7 +76,9 @@ fn writer_props(row_group_spans: usize, meta_json: String, zstd_level: i32) -> W
         // Small pages make the page index useful for trace-by-id (rows are sorted by trace).
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_column_bloom_filter_enabled(ColumnPath::from(schema::TRACE_ID), true)
-        .set_column_bloom_filter_fpp(ColumnPath::from(schema::TRACE_ID), 0.01)
+        // Row groups are cut by time, so every one spans all trace ids: the bloom filter is
+        // what rules row groups out for a lookup by id (0.1 % false positives per group).
+        .set_column_bloom_filter_fpp(ColumnPath::from(schema::TRACE_ID), 0.001)
         .set_column_bloom_filter_max_ndv(
             ColumnPath::from(schema::TRACE_ID),
             row_group_spans as u64,
@@ -135,12 +137,27 @@ pub(crate) fn encode_head(
             .iter()
             .map(|s| s.encode_to_vec())
             .collect();
+        let groups = time_row_groups(head, &order, row_group_spans.max(1));
+        let order: Vec<u32> = groups.concat();
         let relative = trace_relative(head, &order);
-        let rg = row_group_spans.max(1);
-        for (chunk, relative) in order.chunks(rg).zip(relative.chunks(rg)) {
-            let batch = encode_rows(head, chunk, relative, &schema, &resource_pb, &scope_pb)?;
+        let mut at = 0;
+        for group in &groups {
+            let rows = &order[at..at + group.len()];
+            let batch = encode_rows(
+                head,
+                rows,
+                &relative[at..at + group.len()],
+                &schema,
+                &resource_pb,
+                &scope_pb,
+            )?;
+            at += group.len();
             writer
                 .write(&batch)
+                .map_err(|e| internal(format!("writing parquet: {e}")))?;
+            // Each group is its own row group (one larger than the limit is split by it).
+            writer
+                .flush()
                 .map_err(|e| internal(format!("writing parquet: {e}")))?;
         }
         writer
@@ -207,6 +224,47 @@ fn block_meta(head: &Head, order: &[u32], id: &str, level: u32, created_at: u64)
         wal_seq: 0,
         inputs: Vec::new(),
     }
+}
+
+/// The row groups of a block: whole traces in the order of their first span's start, cut
+/// into groups of at most `rg` spans (a longer trace is a group of its own), each group in
+/// `order`'s order (trace id, then start). Row groups then cover short, mostly disjoint time
+/// ranges, so a search scans them newest first and stops at its limit; a lookup by id still
+/// finds its row group by the bloom filter and its page by the page index.
+/// `order` is sorted by trace id, then start (so a trace's first row is its earliest).
+fn time_row_groups(head: &Head, order: &[u32], rg: usize) -> Vec<Vec<u32>> {
+    let mut traces: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
+    let mut i = 0;
+    while i < order.len() {
+        let first = &head.spans[order[i] as usize];
+        let mut j = i + 1;
+        while j < order.len() && head.spans[order[j] as usize].trace == first.trace {
+            j += 1;
+        }
+        traces.push((first.span.start_time_unix_nano, i..j));
+        i = j;
+    }
+    traces.sort_by_key(|(start, r)| (*start, r.start));
+    let mut groups = Vec::new();
+    let mut current: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut spans = 0;
+    let mut close = |current: &mut Vec<std::ops::Range<usize>>| {
+        current.sort_by_key(|r| r.start);
+        let rows: Vec<u32> = current.drain(..).flat_map(|r| order[r].to_vec()).collect();
+        groups.push(rows);
+    };
+    for (_, r) in traces {
+        if spans > 0 && spans + r.len() > rg {
+            close(&mut current);
+            spans = 0;
+        }
+        spans += r.len();
+        current.push(r);
+    }
+    if !current.is_empty() {
+        close(&mut current);
+    }
+    groups
 }
 
 /// The string form stored in `attributes.value` and the type tag for one value.

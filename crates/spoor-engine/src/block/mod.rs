@@ -2,6 +2,7 @@
 
 mod decode;
 mod encode;
+mod filter;
 mod proto;
 mod reader;
 mod schema;

@@ -1,12 +1,12 @@
 //! Reading blocks from the object store: footer and bloom-filter caches, trace-by-id with
 //! row-group pruning, and search with predicates pushed into the scan.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
-use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::ArrowError;
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -26,9 +26,10 @@ use parquet::bloom_filter::Sbbf;
 use parquet::file::metadata::PageIndexPolicy;
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use spoor_model::TraceId;
-use spoor_storage::{SpanMatcher, StorageError, TraceQuery};
+use spoor_storage::{StorageError, TraceQuery};
 
 use super::decode::{self, DecodedRow};
+use super::filter;
 use super::schema;
 use crate::error::{corrupt, store};
 use crate::manifest::{BlockMeta, block_path};
@@ -150,12 +151,27 @@ impl Blocks {
         let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
         let meta = ArrowReaderMetadata::load(&bytes, options).map_err(pq(&loc))?;
         let format = block_format(meta.metadata(), &loc)?;
+        // The whole file is in memory for the checksum: take every row group's trace-id
+        // bloom filter from it now, so a lookup by id never waits for one.
+        let mut blooms = HashMap::new();
+        let trace_col = meta
+            .parquet_schema()
+            .columns()
+            .iter()
+            .position(|c| c.path().string() == schema::TRACE_ID);
+        if let Some(col) = trace_col {
+            for (i, rg) in meta.metadata().row_groups().iter().enumerate() {
+                let sbbf =
+                    Sbbf::read_from_column_chunk(rg.column(col), &bytes).map_err(pq(&loc))?;
+                blooms.insert(i, sbbf.map(Arc::new));
+            }
+        }
         let loaded = Arc::new(Loaded {
             meta,
             format,
             path,
             size: b.size_bytes,
-            blooms: Mutex::new(HashMap::new()),
+            blooms: Mutex::new(blooms),
         });
         self.cache.lock().insert(b.id.clone(), loaded.clone());
         Ok(loaded)
@@ -334,71 +350,61 @@ impl Blocks {
         Ok((out, skipped))
     }
 
-    /// Traces of block `b` with a span matching `query`: `(trace id, earliest matching start)`.
+    /// Row groups of block `b` whose spans may start in the query's window, each with the
+    /// newest start it holds (from its statistics; the block's when it has none).
+    pub(crate) async fn search_groups(
+        &self,
+        b: &BlockMeta,
+        query: &TraceQuery,
+    ) -> Result<Vec<(usize, u64)>, StorageError> {
+        let l = self.load(b).await?;
+        let qmin = query
+            .start_min
+            .map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+        let qmax = query
+            .start_max
+            .map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+        let mut groups = Vec::new();
+        for (i, rg) in l.meta.metadata().row_groups().iter().enumerate() {
+            let mut newest = b.max_start;
+            if let Some((min, max)) = Self::start_range(&l, rg) {
+                if qmin.is_some_and(|q| max < q) || qmax.is_some_and(|q| min > q) {
+                    continue;
+                }
+                newest = newest.min(max.max(0) as u64);
+            }
+            groups.push((i, newest));
+        }
+        Ok(groups)
+    }
+
+    /// Traces of row groups `groups` of block `b` with a span matching `query`:
+    /// `(trace id, earliest matching start)`.
     pub(crate) async fn search(
         &self,
         b: &BlockMeta,
+        groups: Vec<usize>,
         query: &TraceQuery,
     ) -> Result<Vec<(TraceId, u64)>, StorageError> {
         let l = self.load(b).await?;
         let loc = l.path.to_string();
-        let mut groups = Vec::new();
-        for (i, rg) in l.meta.metadata().row_groups().iter().enumerate() {
-            if let Some((min, max)) = Self::start_range(&l, rg) {
-                let qmin = query
-                    .start_min
-                    .map(|v| i64::try_from(v).unwrap_or(i64::MAX));
-                let qmax = query
-                    .start_max
-                    .map(|v| i64::try_from(v).unwrap_or(i64::MAX));
-                if qmin.is_some_and(|q| max < q) || qmax.is_some_and(|q| min > q) {
-                    continue;
-                }
-            }
-            groups.push(i);
-        }
         if groups.is_empty() {
             return Ok(Vec::new());
         }
         let mut predicates: Vec<Box<dyn ArrowPredicate>> = Vec::new();
         let q = query.clone();
-        let cheap = [
-            schema::SERVICE,
-            schema::NAME,
-            schema::START,
-            schema::TRACE_START,
-            schema::START_OFFSET,
-            schema::DURATION,
-        ];
         predicates.push(Box::new(ArrowPredicateFn::new(
-            Self::mask(&l, &cheap),
-            move |batch| cheap_filter(&batch, &q),
+            Self::mask(&l, &filter::CHEAP_COLUMNS),
+            move |batch| filter::cheap_filter(&batch, &q),
         )));
         if !query.attributes.is_empty() {
             let q = query.clone();
             let loc2 = loc.clone();
             let (format, undecodable) = (l.format, self.undecodable.clone());
-            // Everything a tag can match on; not the ids, flags and dropped counts.
-            let skip = [
-                schema::TRACE_ID,
-                schema::SPAN_ID,
-                schema::PARENT_SPAN_ID,
-                schema::PARENT_ROW,
-                schema::TRACE_STATE,
-                schema::FLAGS,
-                schema::DROPPED,
-            ];
-            let names: Vec<&str> = l
-                .meta
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().as_str())
-                .filter(|n| !skip.contains(n))
-                .collect();
+            // Only the columns a tag can be in: rows are matched without decoding spans.
             predicates.push(Box::new(ArrowPredicateFn::new(
-                Self::mask(&l, &names),
-                move |batch| full_filter(&batch, &q, &loc2, format, &undecodable),
+                Self::mask(&l, &filter::tag_columns(query)),
+                move |batch| filter::tag_filter(&batch, &q, &loc2, format, &undecodable),
             )));
         }
         let stream = self
@@ -434,160 +440,4 @@ impl Blocks {
         }
         Ok(hits.into_iter().collect())
     }
-}
-
-fn arrow_err(e: StorageError) -> ArrowError {
-    ArrowError::ExternalError(Box::new(e))
-}
-
-/// Service, operation, start and duration, evaluated column-wise.
-fn cheap_filter(batch: &RecordBatch, q: &TraceQuery) -> Result<BooleanArray, ArrowError> {
-    let loc = "search";
-    let n = batch.num_rows();
-    let mut keep = vec![true; n];
-    for (col, want) in [(schema::SERVICE, &q.service), (schema::NAME, &q.operation)] {
-        let Some(want) = want.as_deref().filter(|s| !s.is_empty()) else {
-            continue;
-        };
-        let (keys, values) = decode::dict(batch, col, loc).map_err(arrow_err)?;
-        let ok: HashSet<i32> = (0..values.len())
-            .filter(|i| !values.is_null(*i) && values.value(*i) == want)
-            .filter_map(|i| i32::try_from(i).ok())
-            .collect();
-        for (i, k) in keep.iter_mut().enumerate() {
-            *k = *k && !keys.is_null(i) && ok.contains(&keys.keys().value(i));
-        }
-    }
-    let start = decode::Starts::new(batch, loc).map_err(arrow_err)?;
-    let duration = decode::column(batch, schema::DURATION, loc)
-        .map_err(arrow_err)?
-        .as_primitive_opt::<Int64Type>()
-        .ok_or_else(|| ArrowError::SchemaError("duration type".into()))?;
-    for (i, k) in keep.iter_mut().enumerate() {
-        if !*k {
-            continue;
-        }
-        let s = start.value(i);
-        let d = duration.value(i).max(0) as u64;
-        *k = !(q.start_min.is_some_and(|m| s < m)
-            || q.start_max.is_some_and(|m| s > m)
-            || q.duration_min.is_some_and(|m| d < m)
-            || q.duration_max.is_some_and(|m| d > m));
-    }
-    Ok(keep.into_iter().map(Some).collect())
-}
-
-/// The full [`SpanMatcher`] on the rows that passed the cheap filter and that
-/// [`tag_candidates`] cannot rule out.
-fn full_filter(
-    batch: &RecordBatch,
-    q: &TraceQuery,
-    loc: &str,
-    format: u32,
-    undecodable: &Counter,
-) -> Result<BooleanArray, ArrowError> {
-    let candidates = tag_candidates(batch, q, loc, format).map_err(arrow_err)?;
-    let mut keep = vec![false; batch.num_rows()];
-    let idx: Vec<usize> = (0..keep.len()).filter(|i| candidates[*i]).collect();
-    if idx.is_empty() {
-        return Ok(keep.into_iter().map(Some).collect());
-    }
-    let mask: BooleanArray = candidates.iter().map(|c| Some(*c)).collect();
-    let narrowed = arrow_select::filter::filter_record_batch(batch, &mask)?;
-    let rows = decode::decode_batch(&narrowed, loc, format).map_err(arrow_err)?;
-    let m = SpanMatcher::new(q);
-    for (i, r) in idx.into_iter().zip(rows.iter()) {
-        if r.undecodable {
-            // Never served, so never a match.
-            undecodable.inc();
-            continue;
-        }
-        keep[i] = m.matches_parts(r.resource.as_deref(), r.scope.as_deref(), &r.span);
-    }
-    Ok(keep.into_iter().map(Some).collect())
-}
-
-/// Tags Jaeger derives from span fields rather than attributes (see `synthetic_tag`).
-const SYNTHETIC: &[&str] = &[
-    "error",
-    "span.kind",
-    "otel.status_code",
-    "otel.status_description",
-    "otel.scope.name",
-    "otel.scope.version",
-];
-
-/// A necessary condition for every tag of `q`, read from the columns without decoding spans:
-/// the tag is in a dedicated column, in the generic attributes (for scalar values), in the
-/// row's resource or scope (each distinct value decoded once), or the row has events or links,
-/// or the key is a synthetic tag. False rules the row out; true means "decode and check".
-fn tag_candidates(
-    batch: &RecordBatch,
-    q: &TraceQuery,
-    loc: &str,
-    format: u32,
-) -> Result<Vec<bool>, StorageError> {
-    use arrow_array::types::Int64Type as I64;
-    use spoor_model::otlp_common::InstrumentationScope;
-    use spoor_model::otlp_resource::Resource;
-    let n = batch.num_rows();
-    let mut ok = vec![true; n];
-    let resources = decode::decode_dict::<Resource>(batch, schema::RESOURCE, loc, format)?;
-    let scopes = decode::decode_dict::<InstrumentationScope>(batch, schema::SCOPE, loc, format)?;
-    let events = decode::ListColumn::new(batch, schema::EVENTS, loc, format)?;
-    let links = decode::ListColumn::new(batch, schema::LINKS, loc, format)?;
-    let attrs = decode::attribute_columns(batch, loc)?;
-    let mut typed = Vec::new();
-    for name in [
-        schema::ATTRIBUTES_INT,
-        schema::ATTRIBUTES_DOUBLE,
-        schema::ATTRIBUTES_BOOL,
-    ] {
-        if batch.column_by_name(name).is_some() {
-            typed.push(decode::TypedList::new(batch, name, loc)?);
-        }
-    }
-    let in_attrs = |kvs: &[spoor_model::otlp_common::KeyValue], k: &str, v: &str| {
-        kvs.iter()
-            .any(|kv| kv.key == k && spoor_model::attr::value_to_string(kv.value.as_ref()) == v)
-    };
-    for (key, value) in &q.attributes {
-        if SYNTHETIC.contains(&key.as_str()) {
-            continue;
-        }
-        let dedicated = schema::DEDICATED
-            .iter()
-            .find(|(k, _, _)| k == key)
-            .and_then(|(_, c, _)| batch.column_by_name(c));
-        for (i, row_ok) in ok.iter_mut().enumerate() {
-            if !*row_ok {
-                continue;
-            }
-            let hit = dedicated.is_some_and(|c| {
-                !c.is_null(i)
-                    && (c
-                        .as_string_opt::<i32>()
-                        .is_some_and(|a| a.value(i) == value)
-                        || c.as_primitive_opt::<I64>()
-                            .is_some_and(|a| a.value(i).to_string() == *value))
-            }) || attrs.as_ref().is_some_and(|a| {
-                a.range(i).any(|j| {
-                    a.keys.value(j) == key
-                        && (schema::value_type::is_structured(a.types.value(j))
-                            || a.values.value(j) == value)
-                })
-            }) || typed.iter().any(|t| t.has(i, key, value))
-                // A value that does not decode: let the full decode mark the row.
-                || resources
-                    .get(i)
-                    .map_or(true, |r| r.is_some_and(|r| in_attrs(&r.attributes, key, value)))
-                || scopes
-                    .get(i)
-                    .map_or(true, |s| s.is_some_and(|s| in_attrs(&s.attributes, key, value)))
-                || !events.is_null(i)
-                || !links.is_null(i);
-            *row_ok = hit;
-        }
-    }
-    Ok(ok)
 }

@@ -55,10 +55,6 @@ pub(crate) mod value_type {
     pub const JSON: u8 = 5;
     /// Arrays and key-value lists, as standard base64 of the protobuf `AnyValue` (v2).
     pub const PROTO: u8 = 6;
-    /// True for the types whose stored string is not the string tag search compares.
-    pub fn is_structured(t: u8) -> bool {
-        t == JSON || t == PROTO
-    }
 }
 
 /// Whether a dedicated column holds strings or integers.
