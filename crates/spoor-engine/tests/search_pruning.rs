@@ -307,7 +307,8 @@ async fn row_groups_cover_disjoint_time_ranges_and_every_trace_is_found_by_id() 
         .schema_descr()
         .columns()
         .iter()
-        .position(|c| c.name() == "start_time_unix_nano")
+        // Format 3 stores each span's trace start (groups hold whole traces in start order).
+        .position(|c| c.name() == "trace_start_unix_nano")
         .unwrap_or_else(|| {
             let names: Vec<String> = md
                 .file_metadata()
