@@ -57,6 +57,9 @@ impl<T: Message + Default> Interner<T> {
     }
 }
 
+/// The resource and scope slices of the previous span, with their interned numbers.
+type LastGroup<'a> = (Option<&'a [u8]>, u32, Option<&'a [u8]>, u32);
+
 /// The same slice of one payload (the walk hands out each group's resource and scope slice).
 fn same(a: Option<&[u8]>, b: Option<&[u8]>) -> bool {
     match (a, b) {
@@ -133,7 +136,7 @@ impl Head {
         wire::walk_request(payload, |_, _, _| {})?;
         // Resources and scopes repeat across records: intern each distinct encoding once.
         let mut failed = None;
-        let mut last: Option<(Option<&[u8]>, u32, Option<&[u8]>, u32)> = None;
+        let mut last: Option<LastGroup<'_>> = None;
         let mut rows = Vec::new();
         wire::walk_request(payload, |r, s, span| {
             let (res, scope) = match last {
