@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use spoor_model::{ResourceSpans, service_name, span_kind_name};
+use spoor_model::span_kind_name;
 use spoor_storage::Operation;
 
 use crate::manifest::{CatalogEntry, CatalogOp};
@@ -23,7 +23,7 @@ impl Catalog {
         c
     }
 
-    fn see(&mut self, service: &str, name: &str, kind: i32, at: u64) {
+    pub(crate) fn see(&mut self, service: &str, name: &str, kind: i32, at: u64) {
         let ops = match self.services.get_mut(service) {
             Some(ops) => ops,
             None => self.services.entry(service.to_string()).or_default(),
@@ -34,17 +34,6 @@ impl Catalog {
         };
         let e = kinds.entry(kind).or_insert(at);
         *e = (*e).max(at);
-    }
-
-    pub(crate) fn observe(&mut self, batch: &[ResourceSpans]) {
-        for rs in batch {
-            let service = service_name(rs.resource.as_ref());
-            for ss in &rs.scope_spans {
-                for span in &ss.spans {
-                    self.see(service, &span.name, span.kind, span.start_time_unix_nano);
-                }
-            }
-        }
     }
 
     pub(crate) fn services(&self) -> Vec<String> {

@@ -92,6 +92,10 @@ pub struct EngineConfig {
     pub read_only: bool,
     /// How often a read-only engine looks for a newer manifest.
     pub manifest_poll_interval: Duration,
+    /// The process memory limit (`--memory-limit`), if any. The head (live and waiting to be
+    /// written) may hold a quarter of it: it is cut early at half of that share, and writes
+    /// are refused with [`spoor_storage::StorageError::Full`] while it holds more.
+    pub memory_limit: Option<u64>,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -106,6 +110,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("compaction", &self.compaction)
             .field("row_group_spans", &self.row_group_spans)
             .field("read_only", &self.read_only)
+            .field("memory_limit", &self.memory_limit)
             .finish_non_exhaustive()
     }
 }
@@ -128,7 +133,23 @@ impl Default for EngineConfig {
             orphan_grace: Duration::from_secs(3600),
             read_only: false,
             manifest_poll_interval: Duration::from_secs(10),
+            memory_limit: None,
         }
+    }
+}
+
+impl EngineConfig {
+    /// Memory the head (live plus waiting to become blocks) may hold before writes are
+    /// refused: four cuts' worth, and at most a quarter of the memory limit.
+    pub(crate) fn head_memory_budget(&self) -> u64 {
+        let cuts = self.block_cut_bytes.saturating_mul(4);
+        self.memory_limit.map_or(cuts, |l| cuts.min(l / 4))
+    }
+
+    /// Memory at which the live head is cut: the cut size, or half the head's budget when
+    /// that is smaller.
+    pub(crate) fn cut_memory(&self) -> u64 {
+        self.block_cut_bytes.min(self.head_memory_budget() / 2)
     }
 }
 

@@ -180,13 +180,12 @@ impl Engine {
             .inc_by(report.wal_segments_moved_aside);
         metrics.head_spans.set(head.len() as i64);
 
-        let cat = catalog.clone();
         let shared = Arc::new(wal::Shared {
             head: RwLock::new(head),
             poisoned: AtomicBool::new(false),
             wal_bytes: AtomicU64::new(wal_bytes),
             clock: config.clock.clone(),
-            on_apply: Box::new(move |batch| cat.write().observe(batch)),
+            catalog: catalog.clone(),
             frozen: RwLock::new(Vec::new()),
         });
         let writer = WalWriter::create(&wal_dir, last_seq + 1, config.wal_fsync, shared.clone())?;
@@ -287,9 +286,10 @@ impl Drop for Engine {
     }
 }
 
-/// Replays the segments after `checkpoint` into a new head (deleting those up to it): one
-/// thread reads and decodes records while this one applies them. Returns the head, the last
-/// segment number, the WAL bytes kept and the report.
+/// Replays the segments after `checkpoint` into a new head (deleting those up to it). A
+/// record's spans are copied into the head as they are encoded, not decoded; the catalog is
+/// fed from the fields read in place. Returns the head, the last segment number, the WAL bytes
+/// kept and the report.
 fn replay_wal(
     dir: &std::path::Path,
     checkpoint: u64,
@@ -308,23 +308,17 @@ fn replay_wal(
             continue;
         }
         report.wal_segments += 1;
-        let (tx, rx) = std::sync::mpsc::sync_channel(256);
-        let stats = std::thread::scope(|scope| {
-            let segment = path.clone();
-            let reader = scope.spawn(move || {
-                wal::replay_segment(&segment, true, |batch, bytes| {
-                    let _ = tx.send((batch, bytes));
-                })
-            });
-            // Ends when the reader is done and has dropped `tx`.
-            for (batch, bytes) in rx {
-                catalog.write().observe(&batch);
-                head.insert_batch(batch, bytes, now);
-            }
-            reader
-                .join()
-                .map_err(|_| crate::error::internal("wal replay thread panicked"))?
+        let mut catalog = catalog.write();
+        let stats = wal::replay_segment(&path, true, |payload| {
+            // The scan checked that the payload walks.
+            let _ = head.insert_payload(
+                payload,
+                payload.len() as u64,
+                now,
+                |service, name, kind, start| catalog.see(service, name, kind, start),
+            );
         })?;
+        drop(catalog);
         wal_bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         report.wal_records += stats.records;
         report.wal_corrupt_records += stats.corrupt_records;
@@ -343,30 +337,31 @@ impl Inner {
             .block_bytes
             .set(m.blocks.iter().map(|b| b.size_bytes).sum::<u64>() as i64);
         // One lock at a time: the WAL thread takes `frozen`, then `head`.
-        let live = self.shared.head.read().len();
-        let frozen = self
-            .shared
-            .frozen
-            .read()
-            .iter()
-            .map(|f| f.head.len())
-            .sum::<usize>();
-        let head = live + frozen;
-        self.metrics.head_spans.set(head as i64);
+        let (live, live_mem) = {
+            let h = self.shared.head.read();
+            (h.len(), h.memory_bytes())
+        };
+        let (frozen, frozen_mem) = self.shared.frozen.read().iter().fold((0, 0), |(n, m), f| {
+            (n + f.head.len(), m + f.head.memory_bytes())
+        });
+        self.metrics.head_spans.set((live + frozen) as i64);
+        self.metrics.head_memory.set((live_mem + frozen_mem) as i64);
         self.metrics
             .wal_bytes
             .set(self.shared.wal_bytes.load(Ordering::Relaxed) as i64);
     }
 
-    fn head_bytes(&self) -> u64 {
-        let live = self.shared.head.read().bytes;
-        live + self
+    /// Memory held by the live head and the frozen ones (see [`Head::memory_bytes`]).
+    fn head_memory(&self) -> u64 {
+        // One lock at a time (see `update_gauges`).
+        let frozen = self
             .shared
             .frozen
             .read()
             .iter()
-            .map(|f| f.head.bytes)
-            .sum::<u64>()
+            .map(|f| f.head.memory_bytes())
+            .sum::<u64>();
+        frozen + self.shared.head.read().memory_bytes()
     }
 
     async fn run_background(self: Arc<Self>) {
@@ -392,8 +387,9 @@ impl Inner {
 impl SpanWriter for Engine {
     /// Appends the batch to the WAL (group commit) and the head; resolves once it is in the
     /// WAL as the fsync policy promises and visible to readers. Refuses with `Full` when the
-    /// head holds four times the cut size (blocks cannot be written fast enough), and with
-    /// `Unavailable` after a failed fsync or shutdown.
+    /// head holds more memory than its budget (four times the cut size, at most a quarter of
+    /// the memory limit: blocks cannot be written fast enough), and with `Unavailable` after
+    /// a failed fsync or shutdown.
     async fn write(&self, batch: Vec<ResourceSpans>) -> Result<(), StorageError> {
         let inner = &self.inner;
         if inner.config.read_only {
@@ -404,19 +400,29 @@ impl SpanWriter for Engine {
         if inner.closed.load(Ordering::SeqCst) {
             return Err(StorageError::Unavailable("engine is shut down".to_string()));
         }
-        let limit = inner.config.block_cut_bytes.saturating_mul(4);
-        if inner.head_bytes() > limit {
+        let limit = inner.config.head_memory_budget();
+        if inner.head_memory() > limit {
             inner.wake.notify_one();
+            inner.metrics.head_full_refusals.inc();
             return Err(StorageError::Full(format!(
-                "head holds more than {limit} bytes; blocks are not being written fast enough"
+                "the head holds more than its {} MiB of memory; blocks are not being written \
+                 fast enough",
+                limit >> 20
             )));
         }
         let spans = span_count(&batch) as u64;
         inner.wal.append(batch).await?;
         inner.metrics.spans_written.inc_by(spans);
+        inner
+            .metrics
+            .wal_bytes
+            .set(inner.shared.wal_bytes.load(Ordering::Relaxed) as i64);
+        inner.metrics.head_memory.set(inner.head_memory() as i64);
         let head = inner.shared.head.read();
         inner.metrics.head_spans.set(head.len() as i64);
-        if head.bytes >= inner.config.block_cut_bytes {
+        if head.bytes >= inner.config.block_cut_bytes
+            || head.memory_bytes() >= inner.config.cut_memory()
+        {
             inner.wake.notify_one();
         }
         Ok(())

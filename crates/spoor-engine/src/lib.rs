@@ -77,6 +77,7 @@ mod replica;
 mod store;
 mod tools;
 mod wal;
+mod wire;
 
 pub use block::{FORMAT_VERSION, OLDEST_FORMAT_VERSION, RoundTrip, block_schema, round_trip};
 pub use config::{Clock, CompactionConfig, EngineConfig, FsyncPolicy, ManualClock, SystemClock};

@@ -120,6 +120,7 @@ impl Inner {
             !head.is_empty()
                 && (force
                     || head.bytes >= self.config.block_cut_bytes
+                    || head.memory_bytes() >= self.config.cut_memory()
                     || age >= self.config.block_cut_interval.as_nanos() as u64)
         };
         if due {
@@ -344,7 +345,7 @@ impl Inner {
                 }
             };
             for r in rows {
-                head.insert_row(r.resource.as_ref(), r.scope.as_ref(), r.span);
+                head.insert_row(r.resource.as_ref(), r.scope.as_ref(), &r.span);
             }
         }
         let level = inputs.iter().map(|b| b.level).max().unwrap_or(0) + 1;

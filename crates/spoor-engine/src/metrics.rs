@@ -10,6 +10,8 @@ pub(crate) struct Metrics {
     pub(crate) block_bytes: Gauge,
     pub(crate) wal_bytes: Gauge,
     pub(crate) head_spans: Gauge,
+    pub(crate) head_memory: Gauge,
+    pub(crate) head_full_refusals: Counter,
     pub(crate) spans_written: Counter,
     pub(crate) blocks_written: Counter,
     pub(crate) wal_corrupt_records: Counter,
@@ -85,6 +87,16 @@ impl Metrics {
             "engine_wal_segments_moved_aside",
             "WAL segments that could not be read at all, moved to wal/damaged/",
             self.wal_segments_moved_aside.clone(),
+        );
+        t.register(
+            "engine_head_memory_bytes",
+            "Memory held by the head (live and waiting to be written as blocks)",
+            self.head_memory.clone(),
+        );
+        t.register(
+            "engine_head_full_refusals",
+            "Writes refused because the head held more than its memory budget",
+            self.head_full_refusals.clone(),
         );
         t.register(
             "engine_compactions",

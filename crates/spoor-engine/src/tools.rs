@@ -266,7 +266,7 @@ pub async fn verify(config: &EngineConfig) -> Result<VerifyReport, StorageError>
                 continue;
             }
             report.wal_segments += 1;
-            let stats = wal::replay_segment(&wal::segment_path(&wal_dir, seq), false, |_, _| {})?;
+            let stats = wal::replay_segment(&wal::segment_path(&wal_dir, seq), false, |_| {})?;
             report.wal_records += stats.records;
             report.wal_corrupt_records += stats.corrupt_records;
             report.wal_torn_bytes += stats.torn_bytes;

@@ -88,8 +88,10 @@ fn plausible_request(payload: &[u8]) -> bool {
     false
 }
 
-/// The intact record at `pos`, if one is there: `(payload length, decoded request)`.
-fn record_at(data: &[u8], pos: usize, resync: bool) -> Option<(usize, ExportTraceServiceRequest)> {
+/// The intact record at `pos`, if one is there: its payload. Intact means the CRC matches
+/// and the payload walks as a request (see [`crate::wire::walk_request`]); spans are decoded
+/// only when read.
+fn record_at(data: &[u8], pos: usize, resync: bool) -> Option<&[u8]> {
     let header = data.get(pos..pos.checked_add(8)?)?;
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
@@ -107,13 +109,15 @@ fn record_at(data: &[u8], pos: usize, resync: bool) -> Option<(usize, ExportTrac
     if crc32c::crc32c(payload) != crc {
         return None;
     }
-    ExportTraceServiceRequest::decode(payload)
+    crate::wire::walk_request(payload, |_, _, _| {})
         .ok()
-        .map(|req| (len, req))
+        .map(|_| payload)
 }
 
-/// Reads one segment, calling `apply` for every intact record. The scan rules: a record is
-/// intact when its length fits in the file, its CRC-32C matches and its payload decodes.
+/// Reads one segment, calling `apply` with the payload of every intact record. The scan
+/// rules: a record is intact when its length fits in the file, its CRC-32C matches and its
+/// payload walks as an `ExportTraceServiceRequest` (framing of the request, its groups and
+/// each span's top-level fields).
 /// After a damaged stretch (bad length, checksum or payload, or a wrong magic) the scan moves
 /// forward byte by byte to the next intact record and goes on from there, counting the
 /// stretch as one corrupt record; a damaged stretch that reaches the end of the file is a
@@ -123,7 +127,7 @@ fn record_at(data: &[u8], pos: usize, resync: bool) -> Option<(usize, ExportTrac
 pub(crate) fn replay_segment(
     path: &Path,
     repair: bool,
-    mut apply: impl FnMut(Vec<ResourceSpans>, u64),
+    mut apply: impl FnMut(&[u8]),
 ) -> Result<ReplayStats, StorageError> {
     let mut stats = ReplayStats::default();
     let data = match std::fs::read(path) {
@@ -146,10 +150,10 @@ pub(crate) fn replay_segment(
     let mut good_end = pos;
     let mut damaged = stats.bad_header;
     while pos < data.len() {
-        if let Some((len, req)) = record_at(&data, pos, false) {
+        if let Some(payload) = record_at(&data, pos, false) {
             stats.records += 1;
-            apply(req.resource_spans, len as u64);
-            pos += 8 + len;
+            apply(payload);
+            pos += 8 + payload.len();
             good_end = pos;
             continue;
         }
@@ -208,19 +212,13 @@ fn move_aside(path: &Path) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Called with each applied batch.
-pub(crate) type OnApply = Box<dyn Fn(&[ResourceSpans]) + Send + Sync>;
-/// One queued append: framed record, the batch for the head, and who to tell.
-type Append = (
-    Vec<u8>,
-    Vec<ResourceSpans>,
-    oneshot::Sender<Result<(), StorageError>>,
-);
+/// One queued append: the framed record (whose payload the head copies its spans from) and
+/// who to tell.
+type Append = (Vec<u8>, oneshot::Sender<Result<(), StorageError>>);
 
 pub(crate) enum Command {
     Append {
         framed: Vec<u8>,
-        batch: Vec<ResourceSpans>,
         done: oneshot::Sender<Result<(), StorageError>>,
     },
     /// Seal the current segment and start a new one; the head is swapped atomically with it.
@@ -238,8 +236,8 @@ pub(crate) struct Shared {
     pub(crate) poisoned: AtomicBool,
     pub(crate) wal_bytes: AtomicU64,
     pub(crate) clock: Arc<dyn Clock>,
-    /// Called with each applied batch (catalog upkeep).
-    pub(crate) on_apply: OnApply,
+    /// Kept up to date with each applied record. Lock order: `head`, then `catalog`.
+    pub(crate) catalog: Arc<RwLock<crate::catalog::Catalog>>,
     /// Heads cut from the WAL and waiting to become blocks; still served to readers. The
     /// WAL thread pushes the live head here and swaps in an empty one while holding this
     /// lock, so a reader (head, then frozen) never sees neither. Lock order: `frozen`, then
@@ -332,11 +330,7 @@ impl WalWriter {
         let mut others = Vec::new();
         for cmd in cmds {
             match cmd {
-                Command::Append {
-                    framed,
-                    batch,
-                    done,
-                } => appends.push((framed, batch, done)),
+                Command::Append { framed, done } => appends.push((framed, done)),
                 other => others.push(other),
             }
         }
@@ -348,9 +342,18 @@ impl WalWriter {
                     let mut waiters = Vec::with_capacity(appends.len());
                     {
                         let mut head = self.shared.head.write();
-                        for (framed, batch, done) in appends {
-                            (self.shared.on_apply)(&batch);
-                            head.insert_batch(batch, framed.len() as u64, now);
+                        let mut catalog = self.shared.catalog.write();
+                        for (framed, done) in appends {
+                            // The head copies the encoded spans out of the record.
+                            let payload = framed.get(8..).unwrap_or_default();
+                            let bytes = framed.len() as u64;
+                            let applied = head.insert_payload(payload, bytes, now, |s, n, k, t| {
+                                catalog.see(s, n, k, t)
+                            });
+                            if let Err(e) = applied {
+                                // Cannot happen for a payload prost just encoded.
+                                tracing::error!(error = %e, "wal record not applied to the head");
+                            }
                             waiters.push(done);
                         }
                     }
@@ -361,7 +364,7 @@ impl WalWriter {
                 }
                 Err(e) => {
                     let msg = e.to_string();
-                    for (_, _, done) in appends {
+                    for (_, done) in appends {
                         let _ = done.send(Err(StorageError::Unavailable(msg.clone())));
                     }
                 }
@@ -393,7 +396,7 @@ impl WalWriter {
         self.refuse_if_poisoned()?;
         let total: usize = appends.iter().map(|a| a.0.len()).sum();
         let mut buf = Vec::with_capacity(total);
-        for (framed, _, _) in appends {
+        for (framed, _) in appends {
             buf.extend_from_slice(framed);
         }
         let path = segment_path(&self.dir, self.seq);
@@ -501,11 +504,14 @@ impl WalHandle {
     }
 
     /// Appends a batch; resolves once it is in the WAL under the fsync policy and in the head.
+    /// The batch is encoded and dropped here, on the caller's thread; the WAL thread only
+    /// writes the record and copies its spans into the head.
     pub(crate) async fn append(&self, batch: Vec<ResourceSpans>) -> Result<(), StorageError> {
         let req = ExportTraceServiceRequest {
             resource_spans: batch,
         };
         let payload = req.encode_to_vec();
+        drop(req);
         if payload.len() > MAX_RECORD {
             return Err(StorageError::InvalidQuery(format!(
                 "batch of {} bytes exceeds the wal record limit of {MAX_RECORD}",
@@ -515,11 +521,7 @@ impl WalHandle {
         let mut framed = Vec::with_capacity(payload.len() + 8);
         frame(&payload, &mut framed);
         let (done, rx) = oneshot::channel();
-        self.send(Command::Append {
-            framed,
-            batch: req.resource_spans,
-            done,
-        })?;
+        self.send(Command::Append { framed, done })?;
         rx.await
             .map_err(|_| StorageError::Unavailable("wal thread stopped".to_string()))?
     }
@@ -558,7 +560,7 @@ mod tests {
             poisoned: AtomicBool::new(false),
             wal_bytes: AtomicU64::new(0),
             clock: Arc::new(SystemClock),
-            on_apply: Box::new(|_| {}),
+            catalog: Default::default(),
             frozen: RwLock::new(Vec::new()),
         })
     }
@@ -615,8 +617,8 @@ mod tests {
         assert_eq!(shared.head.read().len(), 400);
         wal.stop();
         let mut n = 0;
-        let stats = replay_segment(&segment_path(dir.path(), 1), false, |b, _| {
-            n += spoor_model::span_count(&b)
+        let stats = replay_segment(&segment_path(dir.path(), 1), false, |b| {
+            n += crate::wire::walk_request(b, |_, _, _| {}).expect("walks")
         })
         .expect("replay");
         assert_eq!(
@@ -647,7 +649,7 @@ mod tests {
         std::fs::write(&path, &data).expect("write");
         let started = Instant::now();
         let mut applied = 0;
-        let stats = replay_segment(&path, true, |_, _| applied += 1).expect("replay");
+        let stats = replay_segment(&path, true, |_| applied += 1).expect("replay");
         assert_eq!((stats.records, applied), (3, 3), "{stats:?}");
         assert_eq!(stats.corrupt_records, 1, "{stats:?}");
         assert!(stats.bad_header && !stats.moved_aside, "{stats:?}");

@@ -284,6 +284,7 @@ pub fn engine_config(args: &RunArgs) -> EngineConfig {
         storage_url: args.storage_url.clone(),
         storage_options: args.storage_options.clone(),
         orphan_grace: args.orphan_grace,
+        memory_limit: args.memory_limit.bytes(),
         wal_fsync: match args.wal_fsync {
             WalFsync::Always => FsyncPolicy::Always,
             WalFsync::Interval => FsyncPolicy::Interval(args.wal_fsync_interval),

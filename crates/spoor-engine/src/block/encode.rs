@@ -183,18 +183,19 @@ fn block_meta(head: &Head, order: &[u32], id: &str, level: u32, created_at: u64)
         }
         let service = head.service_of(s);
         services.insert(service.to_string());
+        let p = head.peek(s);
         ops.insert(CatalogOp {
             service: service.to_string(),
-            name: s.span.name.clone(),
-            kind: span_kind_name(s.span.kind).to_string(),
+            name: p.name.to_string(),
+            kind: span_kind_name(p.kind).to_string(),
         });
-        if let Ok(sid) = SpanId::from_bytes(&s.span.span_id) {
+        if let Ok(sid) = SpanId::from_bytes(p.span_id) {
             span_service.insert((s.trace, sid), service);
         }
     }
     let mut deps: BTreeMap<(String, String), u64> = BTreeMap::new();
     for s in &head.spans {
-        let Ok(parent) = SpanId::from_bytes(&s.span.parent_span_id) else {
+        let Ok(parent) = SpanId::from_bytes(head.peek(s).parent_span_id) else {
             continue;
         };
         let child = head.service_of(s);
@@ -241,7 +242,7 @@ fn time_row_groups(head: &Head, order: &[u32], rg: usize) -> Vec<Vec<u32>> {
         while j < order.len() && head.spans[order[j] as usize].trace == first.trace {
             j += 1;
         }
-        traces.push((first.span.start_time_unix_nano, i..j));
+        traces.push((first.start, i..j));
         i = j;
     }
     traces.sort_by_key(|(start, r)| (*start, r.start));
@@ -305,16 +306,16 @@ fn trace_relative(head: &Head, order: &[u32]) -> Vec<TraceRelative> {
     while start < order.len() {
         let first = &head.spans[order[start] as usize];
         let trace = first.trace;
-        let trace_start = to_i64(first.span.start_time_unix_nano);
+        let trace_start = to_i64(first.start);
         let mut end = start;
         let mut pos: HashMap<&[u8], i32> = HashMap::new();
         while end < order.len() && head.spans[order[end] as usize].trace == trace {
-            let id = head.spans[order[end] as usize].span.span_id.as_slice();
+            let id = head.peek(&head.spans[order[end] as usize]).span_id;
             pos.entry(id).or_insert((end - start) as i32);
             end += 1;
         }
         for i in &order[start..end] {
-            let parent = head.spans[*i as usize].span.parent_span_id.as_slice();
+            let parent = head.peek(&head.spans[*i as usize]).parent_span_id;
             let parent_row = if parent.len() == 8 {
                 pos.get(parent).copied()
             } else {
@@ -374,12 +375,13 @@ fn encode_rows(
     );
     let mut events = BinaryBuilder::new();
     let mut links = BinaryBuilder::new();
-    let mut slots: Vec<Option<&KeyValue>> = vec![None; DEDICATED.len()];
 
     let fsb = |e: arrow_schema::ArrowError| internal(format!("building id column: {e}"));
     for (i, rel) in rows.iter().zip(relative) {
         let s = &head.spans[*i as usize];
-        let span = &s.span;
+        // Decoded one row at a time: the head holds spans encoded.
+        let decoded = head.decode(s).unwrap_or_default();
+        let span = &decoded;
         trace_id.append_value(s.trace.0).map_err(fsb)?;
         let sid = SpanId::from_bytes(&span.span_id).unwrap_or_default();
         span_id.append_value(sid.0).map_err(fsb)?;
@@ -432,7 +434,7 @@ fn encode_rows(
             None => scope.append_null(),
         }
         // Dedicated columns take the first attribute with their key and type.
-        slots.iter_mut().for_each(|s| *s = None);
+        let mut slots: Vec<Option<&KeyValue>> = vec![None; DEDICATED.len()];
         for kv in &span.attributes {
             let v = kv.value.as_ref().and_then(|v| v.value.as_ref());
             let slot = DEDICATED.iter().position(|(k, _, ty)| {
