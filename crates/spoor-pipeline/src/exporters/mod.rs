@@ -1,11 +1,14 @@
 //! Exporters: where a pipeline's spans go. The embedded store (`spoor`), `debug`/`logging`,
-//! `file`, and the forwarding `otlp` (gRPC) and `otlphttp` exporters with a bounded sending
+//! `file`, `prometheus` (metrics, served for scraping), and the forwarding `otlp` (gRPC) and `otlphttp` exporters with a bounded sending
 //! queue and retries with exponential backoff.
 
 mod debug;
 mod file;
 mod jaeger;
 mod otlp;
+mod prometheus;
+mod prometheus_names;
+mod prometheus_state;
 mod queue;
 
 use std::collections::BTreeMap;
@@ -13,7 +16,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use spoor_model::ResourceSpans;
 
-pub use debug::{DebugConfig, DebugExporter};
+pub use debug::{DebugConfig, DebugExporter, Verbosity};
+pub use prometheus::{PrometheusConfig, PrometheusExporter, ResourceToTelemetry};
 pub use file::{FileExporter, FileExporterConfig};
 pub use jaeger::{JaegerExporter, JaegerExporterConfig, to_batches as jaeger_batches};
 pub use otlp::{OtlpExporterConfig, OtlpGrpcExporter, OtlpHttpExporter, OtlpHttpExporterConfig};
