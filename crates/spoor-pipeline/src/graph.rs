@@ -31,8 +31,8 @@ use crate::memory_limiter::MemoryLimiter;
 use crate::metrics::{ExporterCounters, PipelineMetrics, ProcessorCounters};
 use crate::registry::{Kind, Spec};
 use crate::signals::{NoTracesPipeline, SignalBuilder};
-use spoor_receivers::SignalSinks;
 use crate::{ConfigError, ProcessError, SpanProcessor};
+use spoor_receivers::SignalSinks;
 
 /// What assembly needs from the binary.
 pub struct BuildContext {

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::batch::BatchConfig;
+use crate::config::Signal;
 use crate::exporters::{
     DebugConfig, FileExporterConfig, JaegerExporterConfig, OtlpExporterConfig,
     OtlpHttpExporterConfig, PrometheusConfig, SpoorExporterConfig,
@@ -15,7 +16,6 @@ use crate::exporters::{
 use crate::extensions::{HealthCheckConfig, PprofConfig, ZpagesConfig};
 use crate::memory_limiter::MemoryLimiterConfig;
 use crate::receivers::{JaegerReceiverConfig, OtlpReceiverConfig, ZipkinReceiverConfig};
-use crate::config::Signal;
 use crate::{ConfigError, SpanProcessor};
 
 /// The five sections of a config.

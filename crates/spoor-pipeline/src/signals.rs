@@ -47,7 +47,10 @@ pub(crate) fn resources(batch: &mut SignalBatch) -> Vec<&mut Resource> {
 }
 
 /// Calls `f` on the attributes of every data point (metrics) or log record (logs).
-pub(crate) fn for_each_item_attributes(batch: &mut SignalBatch, mut f: impl FnMut(&mut Vec<KeyValue>)) {
+pub(crate) fn for_each_item_attributes(
+    batch: &mut SignalBatch,
+    mut f: impl FnMut(&mut Vec<KeyValue>),
+) {
     match batch {
         SignalBatch::Metrics(rm) => {
             for m in rm
@@ -56,8 +59,12 @@ pub(crate) fn for_each_item_attributes(batch: &mut SignalBatch, mut f: impl FnMu
                 .flat_map(|s| &mut s.metrics)
             {
                 match &mut m.data {
-                    Some(Data::Gauge(g)) => g.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
-                    Some(Data::Sum(s)) => s.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+                    Some(Data::Gauge(g)) => {
+                        g.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
+                    }
+                    Some(Data::Sum(s)) => {
+                        s.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
+                    }
                     Some(Data::Histogram(h)) => {
                         h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
                     }
@@ -117,8 +124,10 @@ impl<'a> SignalBuilder<'a> {
 
     /// The metrics and logs sinks of every receiver listed in a metrics or logs pipeline.
     pub(crate) fn build(&mut self) -> Result<BTreeMap<ComponentId, SignalSinks>, BuildError> {
-        let mut by_receiver: BTreeMap<ComponentId, (Vec<Arc<dyn SignalSink>>, Vec<Arc<dyn SignalSink>>)> =
-            BTreeMap::new();
+        let mut by_receiver: BTreeMap<
+            ComponentId,
+            (Vec<Arc<dyn SignalSink>>, Vec<Arc<dyn SignalSink>>),
+        > = BTreeMap::new();
         for (i, p) in self.config.service.pipelines.iter().enumerate() {
             if p.id.signal == Signal::Traces {
                 continue;
@@ -233,9 +242,9 @@ impl<'a> SignalBuilder<'a> {
                 }
             }
             Spec::Debug(c) => Arc::new(DebugSignals::new(name, c)),
-            Spec::FileExporter(c) => Arc::new(
-                FileSignals::open(c).map_err(|e| build_error(id, Kind::Exporter, e))?,
-            ),
+            Spec::FileExporter(c) => {
+                Arc::new(FileSignals::open(c).map_err(|e| build_error(id, Kind::Exporter, e))?)
+            }
             Spec::Inert => Arc::new(NullSink),
             _ => {
                 return Err(build_error(
@@ -403,7 +412,11 @@ pub(crate) fn render_signals(name: &str, verbosity: Verbosity, batch: &SignalBat
         SignalBatch::Logs(rl) => {
             let _ = writeln!(out, "{name}: {} log records", batch.items());
             if verbosity != Verbosity::Basic {
-                for r in rl.iter().flat_map(|r| &r.scope_logs).flat_map(|s| &s.log_records) {
+                for r in rl
+                    .iter()
+                    .flat_map(|r| &r.scope_logs)
+                    .flat_map(|s| &s.log_records)
+                {
                     let body = spoor_model::attr::value_to_string(r.body.as_ref());
                     let _ = write!(out, "  {} {body}", r.severity_text);
                     if verbosity == Verbosity::Detailed {
@@ -469,17 +482,18 @@ impl SignalSink for FileSignals {
                 serde_json::to_vec(&ExportLogsServiceRequest { resource_logs })
             }
         };
-        let mut line = line.map_err(|e| {
-            SinkError::new(ErrorKind::Internal, format!("encoding OTLP JSON: {e}"))
-        })?;
+        let mut line = line
+            .map_err(|e| SinkError::new(ErrorKind::Internal, format!("encoding OTLP JSON: {e}")))?;
         line.push(b'\n');
         let mut file = self.file.lock();
-        file.write_all(&line).and_then(|_| file.flush()).map_err(|e| {
-            SinkError::new(
-                ErrorKind::Unavailable,
-                format!("writing {}: {e}", self.path.display()),
-            )
-        })
+        file.write_all(&line)
+            .and_then(|_| file.flush())
+            .map_err(|e| {
+                SinkError::new(
+                    ErrorKind::Unavailable,
+                    format!("writing {}: {e}", self.path.display()),
+                )
+            })
     }
 }
 

@@ -64,7 +64,11 @@ fn logs() -> SignalBatch {
         scope_logs: vec![ScopeLogs {
             log_records: vec![LogRecord {
                 severity_text: "WARN".into(),
-                body: Some(attr::string("b", "disk almost full").value.unwrap_or_default()),
+                body: Some(
+                    attr::string("b", "disk almost full")
+                        .value
+                        .unwrap_or_default(),
+                ),
                 ..Default::default()
             }],
             ..Default::default()
@@ -93,17 +97,30 @@ async fn metrics_and_logs_flow_through_resource_and_attributes_to_the_file_expor
     let l = sinks.logs.expect("a logs sink");
     m.consume(metrics()).await.expect("metrics");
     l.consume(logs()).await.expect("logs");
-    assert_eq!(g.receivers.len(), 1, "the receiver is started for its signals");
+    assert_eq!(
+        g.receivers.len(),
+        1,
+        "the receiver is started for its signals"
+    );
     let text = std::fs::read_to_string(&path).expect("file");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
     let metric: serde_json::Value = serde_json::from_str(lines[0]).expect("json");
     let resource = &metric["resourceMetrics"][0]["resource"]["attributes"];
     assert!(resource.to_string().contains("production"), "{metric}");
-    let point = &metric["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["gauge"]["dataPoints"][0];
-    assert!(point["attributes"].to_string().contains("\"team\""), "{metric}");
+    let point =
+        &metric["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["gauge"]["dataPoints"][0];
+    assert!(
+        point["attributes"].to_string().contains("\"team\""),
+        "{metric}"
+    );
     let log: serde_json::Value = serde_json::from_str(lines[1]).expect("json");
-    assert!(log["resourceLogs"][0]["resource"].to_string().contains("production"), "{log}");
+    assert!(
+        log["resourceLogs"][0]["resource"]
+            .to_string()
+            .contains("production"),
+        "{log}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -112,7 +129,7 @@ fn a_pipeline_naming_a_component_that_cannot_take_its_signal_is_an_error_with_it
     let e = config(
         "receivers:\n  otlp:\n  jaeger:\n    protocols:\n      grpc:\n\
          processors:\n  filter:\n    traces:\n      span: ['name == \"x\"']\n\
-         exporters:\n  jaeger:\n    endpoint: localhost:14250\n  prometheus:\n    endpoint: 127.0.0.1:0\n\
+         exporters:\n  jaeger:\n    endpoint: localhost:14250\n    tls: {insecure: true}\n  prometheus:\n    endpoint: 127.0.0.1:0\n\
          service:\n  pipelines:\n    metrics:\n      receivers: [otlp, jaeger]\n      processors: [filter]\n      exporters: [jaeger]\n\
          \x20   traces:\n      receivers: [otlp]\n      exporters: [prometheus]\n",
     )

@@ -64,7 +64,12 @@ impl Telemetry {
     }
 
     /// The standard counters of one receiver on one transport for metric points or log records.
-    pub fn signal_receiver(&self, kind: SignalKind, receiver: &str, transport: &str) -> SignalMetrics {
+    pub fn signal_receiver(
+        &self,
+        kind: SignalKind,
+        receiver: &str,
+        transport: &str,
+    ) -> SignalMetrics {
         self.signals.for_labels(kind, receiver, transport)
     }
 

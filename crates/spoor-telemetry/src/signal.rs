@@ -61,7 +61,9 @@ impl Families {
         );
         registry.register(
             format!("receiver_{items}_dropped"),
-            format!("OTLP {what} acknowledged but dropped because no pipeline of that signal takes them"),
+            format!(
+                "OTLP {what} acknowledged but dropped because no pipeline of that signal takes them"
+            ),
             f.dropped.clone(),
         );
         f

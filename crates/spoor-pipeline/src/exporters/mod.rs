@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 use spoor_model::ResourceSpans;
 
 pub use debug::{DebugConfig, DebugExporter, Verbosity};
-pub use prometheus::{PrometheusConfig, PrometheusExporter, ResourceToTelemetry};
 pub use file::{FileExporter, FileExporterConfig};
 pub use jaeger::{JaegerExporter, JaegerExporterConfig, to_batches as jaeger_batches};
 pub use otlp::{OtlpExporterConfig, OtlpGrpcExporter, OtlpHttpExporter, OtlpHttpExporterConfig};
+pub use prometheus::{PrometheusConfig, PrometheusExporter, ResourceToTelemetry};
 pub use queue::{QueuedExporter, RetrySettings, SendingQueue, send_with_retry};
 
 use crate::ConfigError;

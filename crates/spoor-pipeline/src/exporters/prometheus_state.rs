@@ -132,11 +132,7 @@ impl Accumulator {
                 }
                 base.extend(scope_labels(sm.scope.as_ref()));
                 base.extend(options.const_labels.iter().cloned());
-                let ctx = Ctx {
-                    options,
-                    base,
-                    now,
-                };
+                let ctx = Ctx { options, base, now };
                 for m in &sm.metrics {
                     self.metric(m, &ctx);
                 }
@@ -175,14 +171,23 @@ impl Accumulator {
                 let delta = h.aggregation_temporality == AggregationTemporality::Delta as i32;
                 for p in &h.data_points {
                     let (bounds, counts) = classic(p);
-                    self.histogram(&family, m, &p.attributes, p.flags, p.time_unix_nano, ctx, {
-                        Value::Histogram {
-                            bounds,
-                            counts,
-                            sum: p.sum.unwrap_or(0.0),
-                            count: p.count,
-                        }
-                    }, delta);
+                    self.histogram(
+                        &family,
+                        m,
+                        &p.attributes,
+                        p.flags,
+                        p.time_unix_nano,
+                        ctx,
+                        {
+                            Value::Histogram {
+                                bounds,
+                                counts,
+                                sum: p.sum.unwrap_or(0.0),
+                                count: p.count,
+                            }
+                        },
+                        delta,
+                    );
                 }
             }
             Some(Data::ExponentialHistogram(h)) => {
@@ -196,7 +201,16 @@ impl Accumulator {
                         sum: p.sum.unwrap_or(0.0),
                         count: p.count,
                     };
-                    self.histogram(&family, m, &p.attributes, p.flags, p.time_unix_nano, ctx, value, delta);
+                    self.histogram(
+                        &family,
+                        m,
+                        &p.attributes,
+                        p.flags,
+                        p.time_unix_nano,
+                        ctx,
+                        value,
+                        delta,
+                    );
                 }
             }
             Some(Data::Summary(s)) => {
@@ -211,7 +225,16 @@ impl Accumulator {
                         sum: p.sum,
                         count: p.count,
                     };
-                    self.put(&family, Type::Summary, m, &p.attributes, p.flags, p.time_unix_nano, ctx, |_| Some(value));
+                    self.put(
+                        &family,
+                        Type::Summary,
+                        m,
+                        &p.attributes,
+                        p.flags,
+                        p.time_unix_nano,
+                        ctx,
+                        |_| Some(value),
+                    );
                 }
             }
             None => {}
@@ -232,12 +255,19 @@ impl Accumulator {
             Some(NumberValue::AsInt(i)) => i as f64,
             None => return,
         };
-        self.put(family, ty, m, &p.attributes, p.flags, p.time_unix_nano, ctx, |old| {
-            match (delta, old) {
+        self.put(
+            family,
+            ty,
+            m,
+            &p.attributes,
+            p.flags,
+            p.time_unix_nano,
+            ctx,
+            |old| match (delta, old) {
                 (true, Some(Value::Number(prev))) => Some(Value::Number(prev + v)),
                 _ => Some(Value::Number(v)),
-            }
-        });
+            },
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -252,8 +282,15 @@ impl Accumulator {
         value: Value,
         delta: bool,
     ) {
-        self.put(family, Type::Histogram, m, attributes, flags, time, ctx, |old| {
-            match (delta, old, value) {
+        self.put(
+            family,
+            Type::Histogram,
+            m,
+            attributes,
+            flags,
+            time,
+            ctx,
+            |old| match (delta, old, value) {
                 (
                     true,
                     Some(Value::Histogram {
@@ -279,8 +316,8 @@ impl Accumulator {
                     count: old_count.saturating_add(count),
                 }),
                 (_, _, value) => Some(value),
-            }
-        });
+            },
+        );
     }
 
     /// Stores a point of `family`: `merge` gets the series' current value (for delta
@@ -358,9 +395,11 @@ impl Accumulator {
             return;
         }
         let mut labels = job_instance.clone();
-        labels.extend(others.iter().map(|kv| {
-            (label_name(&kv.key), value_to_string(kv.value.as_ref()))
-        }));
+        labels.extend(
+            others
+                .iter()
+                .map(|kv| (label_name(&kv.key), value_to_string(kv.value.as_ref()))),
+        );
         labels.extend(options.const_labels.iter().cloned());
         let f = self.families.entry("target_info".to_string()).or_default();
         f.ty = Some(Type::Gauge);
@@ -558,7 +597,10 @@ pub(crate) fn exponential_to_classic(p: &ExponentialHistogramDataPoint) -> (Vec<
     let boundary = |index: i64| (index as f64 * base_exp).exp2();
     let mut bounds = Vec::new();
     let mut counts = Vec::new();
-    let negative = p.negative.as_ref().filter(|b| b.bucket_counts.iter().any(|c| *c > 0));
+    let negative = p
+        .negative
+        .as_ref()
+        .filter(|b| b.bucket_counts.iter().any(|c| *c > 0));
     if let Some(Buckets {
         offset,
         bucket_counts,

@@ -5,8 +5,8 @@ use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::B
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NumberValue;
 use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge,
-    Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    AggregationTemporality, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram,
+    HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use spoor_model::attr;
@@ -49,7 +49,11 @@ fn batch(metrics: Vec<Metric>) -> Vec<ResourceMetrics> {
     }]
 }
 
-fn point(v: i64, time_s: u64, attrs: Vec<opentelemetry_proto::tonic::common::v1::KeyValue>) -> NumberDataPoint {
+fn point(
+    v: i64,
+    time_s: u64,
+    attrs: Vec<opentelemetry_proto::tonic::common::v1::KeyValue>,
+) -> NumberDataPoint {
     NumberDataPoint {
         attributes: attrs,
         time_unix_nano: time_s * 1_000_000_000,
@@ -88,15 +92,36 @@ fn names_get_unit_and_type_suffixes_like_the_collector() {
         n("http.server.duration", "ms", NameKind::Other),
         "http_server_duration_milliseconds"
     );
-    assert_eq!(n("requests", "{request}", NameKind::Counter), "requests_total");
-    assert_eq!(n("requests.total", "1", NameKind::Counter), "requests_total");
-    assert_eq!(n("net.io", "By/s", NameKind::Other), "net_io_bytes_per_second");
-    assert_eq!(n("cpu.utilization", "1", NameKind::Gauge), "cpu_utilization_ratio");
-    assert_eq!(n("latency_seconds", "s", NameKind::Other), "latency_seconds");
-    assert_eq!(n("memory__used", "MiBy", NameKind::Gauge), "memory_used_mebibytes");
+    assert_eq!(
+        n("requests", "{request}", NameKind::Counter),
+        "requests_total"
+    );
+    assert_eq!(
+        n("requests.total", "1", NameKind::Counter),
+        "requests_total"
+    );
+    assert_eq!(
+        n("net.io", "By/s", NameKind::Other),
+        "net_io_bytes_per_second"
+    );
+    assert_eq!(
+        n("cpu.utilization", "1", NameKind::Gauge),
+        "cpu_utilization_ratio"
+    );
+    assert_eq!(
+        n("latency_seconds", "s", NameKind::Other),
+        "latency_seconds"
+    );
+    assert_eq!(
+        n("memory__used", "MiBy", NameKind::Gauge),
+        "memory_used_mebibytes"
+    );
     assert_eq!(n("2xx.responses", "", NameKind::Gauge), "_2xx_responses");
     assert_eq!(n("temp", "Cel", NameKind::Gauge), "temp_celsius");
-    assert_eq!(n("odd", "widgets/mo", NameKind::Gauge), "odd_widgets_per_month");
+    assert_eq!(
+        n("odd", "widgets/mo", NameKind::Gauge),
+        "odd_widgets_per_month"
+    );
     assert_eq!(
         metric_name("http.requests", "ms", NameKind::Counter, "app", true),
         "app_http_requests_milliseconds_total"
@@ -136,8 +161,14 @@ fn a_cumulative_counter_becomes_a_total_with_job_instance_scope_and_target_info(
         vec![point(8, 11, vec![attr::string("http.route", "/a")])],
     );
     let text = render(&[batch(vec![m]), batch(vec![later])]);
-    assert!(text.contains("# HELP http_requests_total Requests served\n"), "{text}");
-    assert!(text.contains("# TYPE http_requests_total counter\n"), "{text}");
+    assert!(
+        text.contains("# HELP http_requests_total Requests served\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE http_requests_total counter\n"),
+        "{text}"
+    );
     assert!(
         text.contains(
             "http_requests_total{http_route=\"/a\",instance=\"pod-1\",job=\"shop/checkout\",otel_scope_name=\"app\",otel_scope_version=\"1.0\"} 8\n"
@@ -145,7 +176,9 @@ fn a_cumulative_counter_becomes_a_total_with_job_instance_scope_and_target_info(
         "{text}"
     );
     assert!(
-        text.contains("target_info{host_name=\"node-a\",instance=\"pod-1\",job=\"shop/checkout\"} 1\n"),
+        text.contains(
+            "target_info{host_name=\"node-a\",instance=\"pod-1\",job=\"shop/checkout\"} 1\n"
+        ),
         "{text}"
     );
 }
@@ -153,10 +186,30 @@ fn a_cumulative_counter_becomes_a_total_with_job_instance_scope_and_target_info(
 #[test]
 fn delta_sums_accumulate_and_non_monotonic_deltas_are_dropped() {
     let text = render(&[
-        batch(vec![counter("jobs", DELTA, true, vec![point(3, 10, vec![])])]),
-        batch(vec![counter("jobs", DELTA, true, vec![point(4, 11, vec![])])]),
-        batch(vec![counter("queue", DELTA, false, vec![point(4, 11, vec![])])]),
-        batch(vec![counter("in.flight", CUMULATIVE, false, vec![point(-2, 11, vec![])])]),
+        batch(vec![counter(
+            "jobs",
+            DELTA,
+            true,
+            vec![point(3, 10, vec![])],
+        )]),
+        batch(vec![counter(
+            "jobs",
+            DELTA,
+            true,
+            vec![point(4, 11, vec![])],
+        )]),
+        batch(vec![counter(
+            "queue",
+            DELTA,
+            false,
+            vec![point(4, 11, vec![])],
+        )]),
+        batch(vec![counter(
+            "in.flight",
+            CUMULATIVE,
+            false,
+            vec![point(-2, 11, vec![])],
+        )]),
     ]);
     assert!(text.contains("jobs_total{"), "{text}");
     assert!(text.contains("} 7\n"), "3 + 4 accumulated: {text}");
@@ -168,8 +221,18 @@ fn delta_sums_accumulate_and_non_monotonic_deltas_are_dropped() {
 #[test]
 fn an_older_cumulative_point_does_not_replace_a_newer_one() {
     let text = render(&[
-        batch(vec![counter("c", CUMULATIVE, true, vec![point(9, 20, vec![])])]),
-        batch(vec![counter("c", CUMULATIVE, true, vec![point(4, 10, vec![])])]),
+        batch(vec![counter(
+            "c",
+            CUMULATIVE,
+            true,
+            vec![point(9, 20, vec![])],
+        )]),
+        batch(vec![counter(
+            "c",
+            CUMULATIVE,
+            true,
+            vec![point(4, 10, vec![])],
+        )]),
     ]);
     assert!(text.contains("} 9\n"), "{text}");
 }
@@ -206,7 +269,10 @@ fn histograms_become_cumulative_buckets_and_deltas_add_up() {
         format!("http_server_duration_milliseconds_sum{{{base}}} 500"),
         format!("http_server_duration_milliseconds_count{{{base}}} 10"),
     ] {
-        assert!(text.contains(&format!("{line}\n")), "missing {line}: {text}");
+        assert!(
+            text.contains(&format!("{line}\n")),
+            "missing {line}: {text}"
+        );
     }
     let text = render(&[
         batch(vec![histogram(DELTA, vec![1, 0, 0, 0], 2.0)]),
@@ -315,7 +381,12 @@ fn namespace_const_labels_resource_labels_timestamps_and_open_metrics() {
         ..options()
     };
     acc.add(
-        &batch(vec![counter("hits", CUMULATIVE, true, vec![point(2, 10, vec![])])]),
+        &batch(vec![counter(
+            "hits",
+            CUMULATIVE,
+            true,
+            vec![point(2, 10, vec![])],
+        )]),
         &o,
         Instant::now(),
     );

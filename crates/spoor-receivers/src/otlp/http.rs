@@ -65,7 +65,9 @@ impl OtlpHttpConfig {
             metric_points: ctx
                 .telemetry
                 .signal_receiver(SignalKind::Metrics, "otlp", "http"),
-            log_records: ctx.telemetry.signal_receiver(SignalKind::Logs, "otlp", "http"),
+            log_records: ctx
+                .telemetry
+                .signal_receiver(SignalKind::Logs, "otlp", "http"),
             limit: self.max_request_body_size,
             budget: DecodeBudget::new(self.max_request_body_size, self.max_spans_per_request),
             ctx: ctx.clone(),
@@ -195,7 +197,9 @@ pub(super) fn read_body(
         Ok(b) => b,
         Err(rejection) => {
             state.metrics.request_error("too_large", 0);
-            return Err((rejection.status(), format!("{}\n", rejection.body_text())).into_response());
+            return Err(
+                (rejection.status(), format!("{}\n", rejection.body_text())).into_response()
+            );
         }
     };
     let wire_bytes = body.len() as u64;

@@ -16,6 +16,6 @@ pub use prescan::{
     DecodeBudget, Prescan, PrescanError, prescan_json, prescan_logs_json, prescan_logs_protobuf,
     prescan_metrics_json, prescan_metrics_protobuf, prescan_protobuf,
 };
-pub use signals::{SignalBatch, SignalSink, SignalSinks, metric_points};
 pub(crate) use prescan::{prescan_jaeger_proto, prescan_zipkin_json, prescan_zipkin_proto};
+pub use signals::{SignalBatch, SignalSink, SignalSinks, metric_points};
 pub use validate::{Rejected, drop_invalid_spans};

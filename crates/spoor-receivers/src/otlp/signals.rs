@@ -157,7 +157,8 @@ impl SignalRequest for ExportMetricsServiceRequest {
     type Response = ExportMetricsServiceResponse;
     const KIND: SignalKind = SignalKind::Metrics;
     const GRPC_SERVICE: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
-    const GRPC_PATH: &'static str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+    const GRPC_PATH: &'static str =
+        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
     fn prescan_protobuf(buf: &[u8], budget: DecodeBudget) -> Result<Prescan, PrescanError> {
         prescan_metrics_protobuf(buf, budget)
     }
@@ -189,8 +190,8 @@ impl SignalRequest for ExportLogsServiceRequest {
 mod tests {
     use opentelemetry_proto::tonic::logs::v1::{LogRecord, ScopeLogs};
     use opentelemetry_proto::tonic::metrics::v1::{
-        ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram,
-        HistogramDataPoint, NumberDataPoint, ScopeMetrics, Summary, SummaryDataPoint,
+        ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint,
+        NumberDataPoint, ScopeMetrics, Summary, SummaryDataPoint,
     };
     use prost::Message;
     use spoor_model::attr;
