@@ -90,6 +90,8 @@ pub(crate) fn for_each_item_attributes(
     }
 }
 
+type Sinks = Vec<Arc<dyn SignalSink>>;
+
 /// Builds the metrics and logs pipelines of a config.
 pub(crate) struct SignalBuilder<'a> {
     config: &'a Config,
@@ -124,10 +126,8 @@ impl<'a> SignalBuilder<'a> {
 
     /// The metrics and logs sinks of every receiver listed in a metrics or logs pipeline.
     pub(crate) fn build(&mut self) -> Result<BTreeMap<ComponentId, SignalSinks>, BuildError> {
-        let mut by_receiver: BTreeMap<
-            ComponentId,
-            (Vec<Arc<dyn SignalSink>>, Vec<Arc<dyn SignalSink>>),
-        > = BTreeMap::new();
+        // Per receiver: its metrics sinks and its logs sinks.
+        let mut by_receiver: BTreeMap<ComponentId, (Sinks, Sinks)> = BTreeMap::new();
         for (i, p) in self.config.service.pipelines.iter().enumerate() {
             if p.id.signal == Signal::Traces {
                 continue;

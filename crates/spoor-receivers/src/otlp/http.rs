@@ -130,7 +130,7 @@ async fn export(
     let (encoding, body, wire_bytes) =
         match read_body(&state, &headers, body, prescan_protobuf, prescan_json) {
             Ok(read) => read,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
     let request = match encoding {
         Encoding::Protobuf => {
@@ -192,14 +192,14 @@ pub(super) fn read_body(
     body: Result<Bytes, BytesRejection>,
     protobuf: Prescanner,
     json: Prescanner,
-) -> Result<(Encoding, Bytes, u64), Response> {
+) -> Result<(Encoding, Bytes, u64), Box<Response>> {
     let body = match body {
         Ok(b) => b,
         Err(rejection) => {
             state.metrics.request_error("too_large", 0);
-            return Err(
-                (rejection.status(), format!("{}\n", rejection.body_text())).into_response()
-            );
+            let response =
+                (rejection.status(), format!("{}\n", rejection.body_text())).into_response();
+            return Err(Box::new(response));
         }
     };
     let wire_bytes = body.len() as u64;
@@ -215,20 +215,25 @@ pub(super) fn read_body(
             state
                 .metrics
                 .request_error("unsupported_media_type", wire_bytes);
-            return Err((
+            let response = (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!(
                     "unsupported content-type {content_type:?}: use application/x-protobuf or application/json\n"
                 ),
             )
-                .into_response());
+                .into_response();
+            return Err(Box::new(response));
         }
     };
     let body = match decode_body(headers, body, state.limit) {
         Ok(b) => b,
         Err(e) => {
             state.metrics.request_error(e.reason(), wire_bytes);
-            return Err(status_response(encoding, e.kind(), &e.to_string()));
+            return Err(Box::new(status_response(
+                encoding,
+                e.kind(),
+                &e.to_string(),
+            )));
         }
     };
     let scanned = match encoding {
@@ -237,7 +242,11 @@ pub(super) fn read_body(
     };
     if let Err(e) = scanned {
         state.metrics.request_error(e.reason(), wire_bytes);
-        return Err(status_response(encoding, e.kind(), &e.to_string()));
+        return Err(Box::new(status_response(
+            encoding,
+            e.kind(),
+            &e.to_string(),
+        )));
     }
     Ok((encoding, body, wire_bytes))
 }

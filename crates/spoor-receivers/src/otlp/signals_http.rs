@@ -21,7 +21,7 @@ pub(super) async fn export_signal<R: SignalRequest>(
     let (encoding, body, wire_bytes) =
         match read_body(&state, &headers, body, R::prescan_protobuf, R::prescan_json) {
             Ok(read) => read,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
     let request = match encoding {
         Encoding::Protobuf => R::decode(body).map_err(|e| format!("invalid protobuf: {e}")),
