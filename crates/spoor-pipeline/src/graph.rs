@@ -34,7 +34,9 @@ use crate::memory_limiter::MemoryLimiter;
 use crate::metrics::{ExporterCounters, PipelineMetrics, ProcessorCounters};
 use crate::processors::tail_sampling::TailSampler;
 use crate::registry::{Kind, Spec};
+use crate::signals::{NoTracesPipeline, SignalBuilder};
 use crate::{ConfigError, ProcessError, SpanProcessor};
+use spoor_receivers::SignalSinks;
 
 /// What assembly needs from the binary.
 pub struct BuildContext {
@@ -56,14 +58,19 @@ pub struct BuildError {
 
 /// The running pipelines.
 pub struct Graph {
-    /// The sink of every receiver used by a traces pipeline: the pipeline's entry (validation),
-    /// then its pipelines.
+    /// The sink of every receiver used by a pipeline: the pipeline's entry (validation), then its
+    /// traces pipelines (a receiver used only by metrics or logs pipelines gets a sink that drops
+    /// spans with a warning).
     pub receivers: Vec<(ComponentId, Arc<dyn TraceSink>)>,
+    /// The metrics and logs sinks of the receivers used by metrics or logs pipelines.
+    pub signals: BTreeMap<ComponentId, SignalSinks>,
+    /// Listeners opened by exporters (`prometheus`): name and bound address.
+    pub endpoints: Vec<(String, std::net::SocketAddr)>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Graph {
-    /// Builds every traces pipeline of `config` (metrics and logs pipelines are not run).
+    /// Builds every pipeline of `config`: traces here, metrics and logs in `signals.rs`.
     pub fn build(config: &Config, ctx: &BuildContext) -> Result<Self, BuildError> {
         let mut b = Builder {
             config,
@@ -90,20 +97,41 @@ impl Graph {
                 }
             }
         }
+        let mut signal_builder = SignalBuilder::new(config, ctx);
+        let signals = signal_builder.build()?;
+        b.tasks.append(&mut signal_builder.tasks);
+        let endpoints = std::mem::take(&mut signal_builder.endpoints);
+        for id in signals.keys() {
+            by_receiver.entry(id.clone()).or_insert_with(|| {
+                let drop: Arc<dyn TraceSink> = Arc::new(NoTracesPipeline {
+                    receiver: id.to_string(),
+                    warned: Default::default(),
+                });
+                vec![drop]
+            });
+        }
         let receivers = by_receiver
             .into_iter()
             .map(|(id, sinks)| (id, Arc::new(Entry(fan_out(sinks))) as Arc<dyn TraceSink>))
             .collect();
         Ok(Self {
             receivers,
+            signals,
+            endpoints,
             tasks: b.tasks,
         })
+    }
+
+    /// The metrics and logs sinks of receiver `id` (none: it is in no such pipeline).
+    pub fn signal_sinks(&self, id: &ComponentId) -> SignalSinks {
+        self.signals.get(id).cloned().unwrap_or_default()
     }
 
     /// Waits, up to `timeout`, for the exporters' queues to drain once every receiver has
     /// stopped and the receiver sinks were dropped. Returns whether they drained.
     pub async fn drain(self, timeout: std::time::Duration) -> bool {
         drop(self.receivers);
+        drop(self.signals);
         tokio::time::timeout(timeout, join_all(self.tasks))
             .await
             .is_ok()

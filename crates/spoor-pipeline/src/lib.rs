@@ -31,6 +31,7 @@ mod processor;
 pub mod processors;
 pub mod receivers;
 pub mod registry;
+mod signals;
 
 pub use batch::BatchConfig;
 pub use graph::{BuildContext, BuildError, Graph};

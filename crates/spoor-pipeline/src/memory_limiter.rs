@@ -190,6 +190,15 @@ impl MemoryLimiter {
 #[async_trait::async_trait]
 impl TraceSink for MemoryLimiter {
     async fn consume(&self, batch: Vec<ResourceSpans>) -> Result<(), SinkError> {
+        self.admit()?;
+        self.next.consume(batch).await
+    }
+}
+
+impl MemoryLimiter {
+    /// Refuses as overloaded while memory is above the soft limit (metrics and logs pipelines
+    /// call this directly).
+    pub(crate) fn admit(&self) -> Result<(), SinkError> {
         if self.refusing.load(Ordering::Relaxed) {
             return Err(SinkError::new(
                 ErrorKind::Overloaded,
@@ -200,7 +209,7 @@ impl TraceSink for MemoryLimiter {
                 ),
             ));
         }
-        self.next.consume(batch).await
+        Ok(())
     }
 }
 

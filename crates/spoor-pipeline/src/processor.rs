@@ -1,6 +1,9 @@
 //! The contract of a span processor that rewrites, drops or keeps spans in place.
 
 use spoor_model::ResourceSpans;
+use spoor_receivers::SignalBatch;
+
+use crate::config::Signal;
 
 /// A configuration problem found while building a component, with the path of the offending
 /// option relative to the component (`actions[0].pattern`); the pipeline prefixes the
@@ -39,4 +42,18 @@ pub struct ProcessError(pub String);
 ///   and out for the standard counters.
 pub trait SpanProcessor: Send + Sync + 'static {
     fn process(&self, batch: Vec<ResourceSpans>) -> Result<Vec<ResourceSpans>, ProcessError>;
+
+    /// The signals this processor can be used for; validation refuses it in a pipeline of
+    /// another signal. Traces only unless it says more.
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Traces]
+    }
+
+    /// Processes a batch of metrics or logs, with the same contract as [`process`]; only called
+    /// for a signal in [`signals`](Self::signals).
+    ///
+    /// [`process`]: Self::process
+    fn process_signal(&self, batch: SignalBatch) -> Result<SignalBatch, ProcessError> {
+        Ok(batch)
+    }
 }

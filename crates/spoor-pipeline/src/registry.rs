@@ -8,9 +8,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::batch::BatchConfig;
+use crate::config::Signal;
 use crate::exporters::{
     DebugConfig, FileExporterConfig, JaegerExporterConfig, OtlpExporterConfig,
-    OtlpHttpExporterConfig, SpoorExporterConfig, ZipkinExporterConfig,
+    OtlpHttpExporterConfig, PrometheusConfig, SpoorExporterConfig, ZipkinExporterConfig,
 };
 use crate::extensions::{FileStorageConfig, HealthCheckConfig, PprofConfig, ZpagesConfig};
 use crate::memory_limiter::MemoryLimiterConfig;
@@ -91,12 +92,37 @@ pub enum Spec {
     FileExporter(FileExporterConfig),
     JaegerExporter(JaegerExporterConfig),
     ZipkinExporter(ZipkinExporterConfig),
+    Prometheus(PrometheusConfig),
     Forward,
     HealthCheck(HealthCheckConfig),
     Zpages(ZpagesConfig),
     FileStorage(FileStorageConfig),
     /// Accepted without a runtime ([`Status::Accepted`]).
     Inert,
+}
+
+impl Spec {
+    /// The signals a component can be used for: a pipeline of another signal naming it is a
+    /// configuration error.
+    pub fn signals(&self) -> &'static [Signal] {
+        match self {
+            Spec::OtlpReceiver(_) | Spec::Batch(_) | Spec::MemoryLimiter(_) => &Signal::ALL,
+            Spec::Debug(_) | Spec::FileExporter(_) | Spec::Forward | Spec::Inert => &Signal::ALL,
+            Spec::SpanProcessor(p) => p.signals(),
+            Spec::Prometheus(_) => &[Signal::Metrics],
+            Spec::JaegerReceiver(_)
+            | Spec::ZipkinReceiver(_)
+            | Spec::SpoorExporter(_)
+            | Spec::OtlpExporter(_)
+            | Spec::OtlpHttpExporter(_)
+            | Spec::JaegerExporter(_)
+            | Spec::ZipkinExporter(_)
+            | Spec::TailSampling(_)
+            | Spec::HealthCheck(_)
+            | Spec::Zpages(_)
+            | Spec::FileStorage(_) => &[Signal::Traces],
+        }
+    }
 }
 
 /// A decoded component: typed config, options after defaults, warnings.
@@ -173,15 +199,6 @@ fn unavailable(_: &serde_json::Value) -> Result<Decoded, Vec<ConfigError>> {
     Err(Vec::new())
 }
 
-/// Accepts any options as written (for [`Status::Accepted`] components whose options Spoor does
-/// not interpret yet).
-fn inert(v: &serde_json::Value) -> Result<Decoded, Vec<ConfigError>> {
-    if !(v.is_null() || v.is_object()) {
-        return Err(vec![ConfigError::new("", "options must be a mapping")]);
-    }
-    Ok((Spec::Inert, v.clone(), Vec::new()))
-}
-
 fn forward(v: &serde_json::Value) -> Result<Decoded, Vec<ConfigError>> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -243,7 +260,7 @@ pub static REGISTRY: &[Entry] = &[
         Kind::Receiver,
         "otlp",
         Status::Functional,
-        "OTLP over gRPC (4317) and HTTP (4318).",
+        "OTLP traces, metrics and logs over gRPC (4317) and HTTP (4318).",
         typed::<OtlpReceiverConfig>,
         defaults::<OtlpReceiverConfig>,
     ),
@@ -391,10 +408,10 @@ pub static REGISTRY: &[Entry] = &[
     entry(
         Kind::Exporter,
         "prometheus",
-        Status::Accepted("metrics pipelines do not run yet, so its endpoint is not opened"),
-        "Serves the metrics pipeline in the Prometheus text format.",
-        inert,
-        no_options,
+        Status::Functional,
+        "Serves a metrics pipeline in the Prometheus text format on its endpoint (GET /metrics).",
+        typed::<PrometheusConfig>,
+        defaults::<PrometheusConfig>,
     ),
     entry(
         Kind::Exporter,

@@ -11,6 +11,9 @@ use tokio_util::sync::CancellationToken;
 pub struct ReceiverContext {
     /// Where decoded spans go. The receiver acknowledges a client only after `consume` is `Ok`.
     pub sink: Arc<dyn TraceSink>,
+    /// Where OTLP metrics and logs go; a signal without a sink is acknowledged, counted as
+    /// dropped and warned about once.
+    pub signals: crate::otlp::SignalSinks,
     /// Metrics registry; receivers take their counters from [`Telemetry::receiver`].
     pub telemetry: Telemetry,
     /// Cancelled when the process shuts down: stop accepting, finish in-flight requests, return.

@@ -6,7 +6,8 @@
 //! `build(&self, ReceiverContext) -> Result<RunningReceiver, ReceiverError>`; the table of all of
 //! them is [`ReceiverConfig`].
 //!
-//! Protocols: OTLP (gRPC 4317, HTTP 4318); Jaeger agent UDP (thrift compact 6831, thrift binary
+//! Protocols: OTLP (gRPC 4317, HTTP 4318; traces, and metrics and logs handed to a
+//! [`SignalSink`]); Jaeger agent UDP (thrift compact 6831, thrift binary
 //! 6832), Jaeger collector HTTP (thrift, 14268) and gRPC (api_v2, 14250); Zipkin (9411: v2 JSON
 //! and protobuf, v1 JSON and thrift). The legacy protocols are translated to OTLP by the OTel
 //! Collector's `jaeger` and `zipkinv2` rules (kind, status, scope and events from tags and logs;
@@ -54,7 +55,9 @@ pub use jaeger::{
 };
 pub use net::ConnectionLimits;
 pub use otlp::{
-    DecodeBudget, OtlpGrpcConfig, OtlpHttpConfig, PrescanError, prescan_json, prescan_protobuf,
+    DecodeBudget, OtlpGrpcConfig, OtlpHttpConfig, Prescan, PrescanError, SignalBatch, SignalSink,
+    SignalSinks, metric_points, prescan_json, prescan_logs_json, prescan_logs_protobuf,
+    prescan_metrics_json, prescan_metrics_protobuf, prescan_protobuf,
 };
 pub use registry::ReceiverConfig;
 pub use zipkin::ZipkinConfig;

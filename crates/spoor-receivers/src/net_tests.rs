@@ -20,6 +20,7 @@ fn over_limit(h: &Harness) -> (ReceiverContext, MemoryLimiter) {
     memory.record(2000);
     (
         ReceiverContext {
+            signals: Default::default(),
             memory: memory.clone(),
             ..h.ctx()
         },

@@ -20,9 +20,11 @@
 
 mod memory;
 mod receiver;
+mod signal;
 
 pub use memory::{DEFAULT_SAMPLE_INTERVAL, MemoryLimiter, available_memory, current_rss};
 pub use receiver::ReceiverMetrics;
+pub use signal::{SignalKind, SignalMetrics};
 
 use std::sync::Arc;
 
@@ -35,6 +37,7 @@ use prometheus_client::registry::{Metric, Registry};
 pub struct Telemetry {
     registry: Arc<Mutex<Registry>>,
     receivers: receiver::ReceiverFamilies,
+    signals: signal::SignalFamilies,
 }
 
 impl Default for Telemetry {
@@ -47,15 +50,27 @@ impl Telemetry {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("spoor");
         let receivers = receiver::ReceiverFamilies::register(&mut registry);
+        let signals = signal::SignalFamilies::register(&mut registry);
         Self {
             registry: Arc::new(Mutex::new(registry)),
             receivers,
+            signals,
         }
     }
 
     /// The standard counters for one receiver on one transport.
     pub fn receiver(&self, receiver: &str, transport: &str) -> ReceiverMetrics {
         self.receivers.for_labels(receiver, transport)
+    }
+
+    /// The standard counters of one receiver on one transport for metric points or log records.
+    pub fn signal_receiver(
+        &self,
+        kind: SignalKind,
+        receiver: &str,
+        transport: &str,
+    ) -> SignalMetrics {
+        self.signals.for_labels(kind, receiver, transport)
     }
 
     /// Registers a metric under `spoor_<name>`.

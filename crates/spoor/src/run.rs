@@ -163,6 +163,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         };
         let ctx = ReceiverContext {
             sink: sink.clone(),
+            signals: graph.signal_sinks(id),
             telemetry: telemetry.clone(),
             shutdown: shutdown.clone(),
             memory: memory.clone(),

@@ -18,6 +18,8 @@ pub enum Signal {
 }
 
 impl Signal {
+    pub const ALL: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Signal::Traces => "traces",
@@ -149,6 +151,7 @@ pub(super) fn validate(node: Option<&Node>, config: &Config, diags: &mut Diagnos
         );
     }
     check_connectors(&service, config, diags);
+    check_signals(&service, config, diags);
     check_unused(&service, config, diags);
     check_queue_storage(&service, config, diags);
     service
@@ -306,17 +309,6 @@ fn pipelines(node: &Node, config: &Config, diags: &mut Diagnostics) -> Vec<Pipel
                 "a pipeline needs at least one exporter",
             );
         }
-        if signal != Signal::Traces {
-            diags.warn(
-                path,
-                &value.pos,
-                format!(
-                    "{} pipelines are accepted but not run in this build: OTLP {} are not received yet, only traces flow",
-                    signal.as_str(),
-                    signal.as_str()
-                ),
-            );
-        }
         out.push(spec);
     }
     out
@@ -404,6 +396,44 @@ fn find_cycle(
     stack.pop();
     state[v] = 2;
     None
+}
+
+/// Every component of a pipeline can take the pipeline's signal (a `jaeger` exporter cannot take
+/// metrics, a `prometheus` exporter cannot take spans).
+fn check_signals(service: &Service, config: &Config, diags: &mut Diagnostics) {
+    for p in &service.pipelines {
+        let signal = p.id.signal;
+        let lists = [
+            (Kind::Receiver, "receivers", &p.receivers),
+            (Kind::Processor, "processors", &p.processors),
+            (Kind::Exporter, "exporters", &p.exporters),
+        ];
+        for (kind, field, ids) in lists {
+            for id in ids.iter() {
+                let Some(c) = config.component(kind, id) else {
+                    continue;
+                };
+                if !c.spec.signals().contains(&signal) {
+                    let takes = c
+                        .spec
+                        .signals()
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    diags.error(
+                        format!("service.pipelines.{}.{field}", p.id),
+                        &Default::default(),
+                        format!(
+                            "the {} {id} cannot take {}: it takes {takes}",
+                            kind.name(),
+                            signal.as_str()
+                        ),
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn check_unused(service: &Service, config: &Config, diags: &mut Diagnostics) {

@@ -1,5 +1,5 @@
 //! Exporters: where a pipeline's spans go. The embedded store (`spoor`), `debug`/`logging`,
-//! `file`, and the forwarding `otlp` (gRPC) and `otlphttp` exporters with a bounded sending
+//! `file`, `prometheus` (metrics, served for scraping), and the forwarding `otlp` (gRPC) and `otlphttp` exporters with a bounded sending
 //! queue and retries with exponential backoff.
 
 mod debug;
@@ -7,6 +7,9 @@ mod file;
 mod jaeger;
 mod otlp;
 mod persistent_queue;
+mod prometheus;
+mod prometheus_names;
+mod prometheus_state;
 mod queue;
 mod tls;
 mod zipkin;
@@ -16,11 +19,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use spoor_model::ResourceSpans;
 
-pub use debug::{DebugConfig, DebugExporter};
+pub use debug::{DebugConfig, DebugExporter, Verbosity};
 pub use file::{FileExporter, FileExporterConfig};
 pub use jaeger::{JaegerExporter, JaegerExporterConfig, to_batches as jaeger_batches};
 pub use otlp::{OtlpExporterConfig, OtlpGrpcExporter, OtlpHttpExporter, OtlpHttpExporterConfig};
 pub use persistent_queue::DiskQueue;
+pub use prometheus::{PrometheusConfig, PrometheusExporter, ResourceToTelemetry};
 pub use queue::{QueuedExporter, RetrySettings, SendingQueue, send_with_retry};
 pub use tls::{TlsClientSettings, grpc_channel, grpc_uses_tls};
 pub use zipkin::{ZipkinExporter, ZipkinExporterConfig};

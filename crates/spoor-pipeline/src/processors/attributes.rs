@@ -18,6 +18,9 @@ use spoor_model::ResourceSpans;
 
 use super::actions::{ActionConfig, Actions};
 use super::matching::{IncludeExclude, MatchConfig};
+use spoor_receivers::SignalBatch;
+
+use crate::config::Signal;
 use crate::{ConfigError, ProcessError, SpanProcessor};
 
 /// Options of the `attributes` processor.
@@ -36,6 +39,7 @@ impl AttributesConfig {
     pub fn build(&self) -> Result<Box<dyn SpanProcessor>, ConfigError> {
         Ok(Box::new(AttributesProcessor {
             actions: Actions::build("actions", &self.actions)?,
+            matches_spans: self.include.is_some() || self.exclude.is_some(),
             filter: IncludeExclude::build(self.include.as_ref(), self.exclude.as_ref())?,
         }))
     }
@@ -43,6 +47,8 @@ impl AttributesConfig {
 
 struct AttributesProcessor {
     actions: Actions,
+    /// `include`/`exclude` match span properties, so such a processor is for traces only.
+    matches_spans: bool,
     filter: IncludeExclude,
 }
 
@@ -59,6 +65,22 @@ impl SpanProcessor for AttributesProcessor {
                 }
             }
         }
+        Ok(batch)
+    }
+
+    fn signals(&self) -> &'static [Signal] {
+        if self.matches_spans {
+            &[Signal::Traces]
+        } else {
+            &Signal::ALL
+        }
+    }
+
+    /// Metrics: the attributes of every data point; logs: of every log record.
+    fn process_signal(&self, mut batch: SignalBatch) -> Result<SignalBatch, ProcessError> {
+        crate::signals::for_each_item_attributes(&mut batch, |attributes| {
+            self.actions.apply(attributes)
+        });
         Ok(batch)
     }
 }

@@ -14,6 +14,9 @@ use spoor_model::ResourceSpans;
 use spoor_model::otlp_resource::Resource;
 
 use super::actions::{ActionConfig, Actions};
+use spoor_receivers::SignalBatch;
+
+use crate::config::Signal;
 use crate::{ConfigError, ProcessError, SpanProcessor};
 
 /// Options of the `resource` processor.
@@ -39,6 +42,17 @@ impl SpanProcessor for ResourceProcessor {
     fn process(&self, mut batch: Vec<ResourceSpans>) -> Result<Vec<ResourceSpans>, ProcessError> {
         for rs in &mut batch {
             let resource = rs.resource.get_or_insert_with(Resource::default);
+            self.0.apply(&mut resource.attributes);
+        }
+        Ok(batch)
+    }
+
+    fn signals(&self) -> &'static [Signal] {
+        &Signal::ALL
+    }
+
+    fn process_signal(&self, mut batch: SignalBatch) -> Result<SignalBatch, ProcessError> {
+        for resource in crate::signals::resources(&mut batch) {
             self.0.apply(&mut resource.attributes);
         }
         Ok(batch)

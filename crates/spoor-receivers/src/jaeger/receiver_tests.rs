@@ -62,6 +62,7 @@ impl Harness {
 
     pub(crate) fn ctx(&self) -> ReceiverContext {
         ReceiverContext {
+            signals: Default::default(),
             sink: self.sink.clone(),
             telemetry: self.telemetry.clone(),
             shutdown: self.shutdown.clone(),

@@ -17,14 +17,19 @@ use spoor_telemetry::ReceiverMetrics;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder};
 use tonic::server::NamedService;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+
 use super::prescan::{DecodeBudget, prescan_protobuf};
+use super::signals_grpc::SignalServer;
 use crate::body::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST};
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, bind_tcp};
 use crate::ingest::deliver;
 use crate::net::{ConnectionLimits, grpc_server, limited_incoming};
 use crate::status::grpc_status;
 
-/// OTLP over gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export`, gzip or zstd
+/// OTLP over gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export` (and the
+/// metrics and logs services' `Export`), gzip or zstd
 /// compressed or not.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -55,6 +60,19 @@ impl OtlpGrpcConfig {
     pub async fn build(&self, ctx: ReceiverContext) -> Result<RunningReceiver, ReceiverError> {
         let (listener, local_addr) = bind_tcp(Self::NAME, self.endpoint).await?;
         let metrics = ctx.telemetry.receiver("otlp", "grpc");
+        let budget = DecodeBudget::new(self.max_recv_msg_size, self.max_spans_per_request);
+        let metrics_server = SignalServer::<ExportMetricsServiceRequest>::new(
+            &ctx,
+            &metrics,
+            budget,
+            self.max_recv_msg_size,
+        );
+        let logs_server = SignalServer::<ExportLogsServiceRequest>::new(
+            &ctx,
+            &metrics,
+            budget,
+            self.max_recv_msg_size,
+        );
         let server = ExportServer {
             service: Arc::new(OtlpTraceService {
                 metrics: metrics.clone(),
@@ -75,6 +93,8 @@ impl OtlpGrpcConfig {
                     },
                 ))
                 .add_service(server)
+                .add_service(metrics_server)
+                .add_service(logs_server)
                 .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
                 .await;
             if let Err(e) = result {

@@ -13,7 +13,12 @@ use spoor_model::ErrorKind;
 use spoor_model::otlp_collector::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use spoor_telemetry::ReceiverMetrics;
 
-use super::prescan::{DecodeBudget, prescan_json, prescan_protobuf};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use spoor_telemetry::{SignalKind, SignalMetrics};
+
+use super::prescan::{DecodeBudget, Prescan, PrescanError, prescan_json, prescan_protobuf};
+use super::signals_http::export_signal;
 use crate::body::{DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_SPANS_PER_REQUEST, decode_body};
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver};
 use crate::ingest::deliver;
@@ -21,7 +26,7 @@ use crate::net::{ConnectionLimits, cors_layer, serve_http};
 use crate::status::RpcStatus;
 use spoor_model::otlp_json::decode_json_request;
 
-/// OTLP over HTTP: `POST /v1/traces` with `application/x-protobuf` or `application/json`,
+/// OTLP over HTTP: `POST /v1/traces` (and `/v1/metrics`, `/v1/logs`) with `application/x-protobuf` or `application/json`,
 /// optionally gzip/deflate compressed, answered in the request's encoding. Browser SDKs can post
 /// from the origins in `cors_allowed_origins` (none by default).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -57,12 +62,23 @@ impl OtlpHttpConfig {
         let metrics = ctx.telemetry.receiver("otlp", "http");
         let state = HttpState {
             metrics: metrics.clone(),
+            metric_points: ctx
+                .telemetry
+                .signal_receiver(SignalKind::Metrics, "otlp", "http"),
+            log_records: ctx
+                .telemetry
+                .signal_receiver(SignalKind::Logs, "otlp", "http"),
             limit: self.max_request_body_size,
             budget: DecodeBudget::new(self.max_request_body_size, self.max_spans_per_request),
             ctx: ctx.clone(),
         };
         let mut router = Router::new()
             .route("/v1/traces", post(export))
+            .route(
+                "/v1/metrics",
+                post(export_signal::<ExportMetricsServiceRequest>),
+            )
+            .route("/v1/logs", post(export_signal::<ExportLogsServiceRequest>))
             .layer(DefaultBodyLimit::max(self.max_request_body_size))
             .with_state(state);
         if let Some(cors) = cors_layer(&self.cors_allowed_origins) {
@@ -82,15 +98,17 @@ impl OtlpHttpConfig {
 }
 
 #[derive(Clone)]
-struct HttpState {
-    ctx: ReceiverContext,
-    metrics: ReceiverMetrics,
+pub(super) struct HttpState {
+    pub(super) ctx: ReceiverContext,
+    pub(super) metrics: ReceiverMetrics,
+    pub(super) metric_points: SignalMetrics,
+    pub(super) log_records: SignalMetrics,
     limit: usize,
     budget: DecodeBudget,
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Encoding {
+pub(super) enum Encoding {
     Protobuf,
     Json,
 }
@@ -109,51 +127,11 @@ async fn export(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) => {
-            state.metrics.request_error("too_large", 0);
-            return (rejection.status(), format!("{}\n", rejection.body_text())).into_response();
-        }
-    };
-    let wire_bytes = body.len() as u64;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let media = content_type.split(';').next().unwrap_or("").trim();
-    let encoding = match media.to_ascii_lowercase().as_str() {
-        "application/x-protobuf" | "application/protobuf" => Encoding::Protobuf,
-        "application/json" => Encoding::Json,
-        _ => {
-            state
-                .metrics
-                .request_error("unsupported_media_type", wire_bytes);
-            return (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!(
-                    "unsupported content-type {content_type:?}: use application/x-protobuf or application/json\n"
-                ),
-            )
-                .into_response();
-        }
-    };
-    let body = match decode_body(&headers, body, state.limit) {
-        Ok(b) => b,
-        Err(e) => {
-            state.metrics.request_error(e.reason(), wire_bytes);
-            return status_response(encoding, e.kind(), &e.to_string());
-        }
-    };
-    let scanned = match encoding {
-        Encoding::Protobuf => prescan_protobuf(&body, state.budget),
-        Encoding::Json => prescan_json(&body, state.budget),
-    };
-    if let Err(e) = scanned {
-        state.metrics.request_error(e.reason(), wire_bytes);
-        let kind = e.kind();
-        return status_response(encoding, kind, &e.to_string());
-    }
+    let (encoding, body, wire_bytes) =
+        match read_body(&state, &headers, body, prescan_protobuf, prescan_json) {
+            Ok(read) => read,
+            Err(response) => return *response,
+        };
     let request = match encoding {
         Encoding::Protobuf => {
             ExportTraceServiceRequest::decode(body).map_err(|e| format!("invalid protobuf: {e}"))
@@ -204,8 +182,77 @@ async fn export(
     with_content_type(StatusCode::OK, encoding, body)
 }
 
+type Prescanner = fn(&[u8], DecodeBudget) -> Result<Prescan, PrescanError>;
+
+/// The part every OTLP/HTTP signal shares: the encoding from the content type, decompression
+/// within the limit, and the prescan; a failure is answered and counted here.
+pub(super) fn read_body(
+    state: &HttpState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    protobuf: Prescanner,
+    json: Prescanner,
+) -> Result<(Encoding, Bytes, u64), Box<Response>> {
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            state.metrics.request_error("too_large", 0);
+            let response =
+                (rejection.status(), format!("{}\n", rejection.body_text())).into_response();
+            return Err(Box::new(response));
+        }
+    };
+    let wire_bytes = body.len() as u64;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    let encoding = match media.to_ascii_lowercase().as_str() {
+        "application/x-protobuf" | "application/protobuf" => Encoding::Protobuf,
+        "application/json" => Encoding::Json,
+        _ => {
+            state
+                .metrics
+                .request_error("unsupported_media_type", wire_bytes);
+            let response = (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "unsupported content-type {content_type:?}: use application/x-protobuf or application/json\n"
+                ),
+            )
+                .into_response();
+            return Err(Box::new(response));
+        }
+    };
+    let body = match decode_body(headers, body, state.limit) {
+        Ok(b) => b,
+        Err(e) => {
+            state.metrics.request_error(e.reason(), wire_bytes);
+            return Err(Box::new(status_response(
+                encoding,
+                e.kind(),
+                &e.to_string(),
+            )));
+        }
+    };
+    let scanned = match encoding {
+        Encoding::Protobuf => protobuf(&body, state.budget),
+        Encoding::Json => json(&body, state.budget),
+    };
+    if let Err(e) = scanned {
+        state.metrics.request_error(e.reason(), wire_bytes);
+        return Err(Box::new(status_response(
+            encoding,
+            e.kind(),
+            &e.to_string(),
+        )));
+    }
+    Ok((encoding, body, wire_bytes))
+}
+
 /// An error answered as a `google.rpc.Status` in the request's encoding, as OTLP/HTTP requires.
-fn status_response(encoding: Encoding, kind: ErrorKind, message: &str) -> Response {
+pub(super) fn status_response(encoding: Encoding, kind: ErrorKind, message: &str) -> Response {
     let status = StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     let body = match encoding {
         Encoding::Protobuf => RpcStatus {
@@ -227,7 +274,7 @@ fn status_response(encoding: Encoding, kind: ErrorKind, message: &str) -> Respon
     response
 }
 
-fn with_content_type(status: StatusCode, encoding: Encoding, body: Vec<u8>) -> Response {
+pub(super) fn with_content_type(status: StatusCode, encoding: Encoding, body: Vec<u8>) -> Response {
     let mut response = (status, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -14,6 +14,9 @@ use spoor_model::otlp_common::KeyValue;
 use spoor_model::otlp_trace as trace;
 use spoor_model::otlp_trace::Span;
 
+use opentelemetry_proto::tonic::logs::v1 as logs;
+use opentelemetry_proto::tonic::metrics::v1 as metrics;
+
 use crate::jaeger::proto::api_v2 as jaeger;
 use crate::zipkin::proto::proto3 as zipkin;
 
@@ -139,6 +142,29 @@ enum Msg {
     JaegerLog,
     JaegerRef,
     JaegerTime,
+    // OTLP `ExportMetricsServiceRequest` (data points count as items).
+    MetricsRequest,
+    ResourceMetrics,
+    ScopeMetrics,
+    Metric,
+    /// Gauge, Sum or Summary: field 1 holds the data points.
+    MetricData,
+    /// Histogram: field 1 holds its data points.
+    HistMetricData,
+    /// ExponentialHistogram: field 1 holds its data points.
+    ExpMetricData,
+    /// Number or summary data point: attributes are field 7, exemplars field 5.
+    DataPoint,
+    /// Histogram data point: attributes are field 9, exemplars field 8 (7 is packed bounds).
+    HistDataPoint,
+    ExpDataPoint,
+    ExpBuckets,
+    Exemplar,
+    // OTLP `ExportLogsServiceRequest` (log records count as items).
+    LogsRequest,
+    ResourceLogs,
+    ScopeLogs,
+    LogRecord,
 }
 
 impl Msg {
@@ -170,6 +196,26 @@ impl Msg {
             (JaegerSpan, 6) | (JaegerSpan, 7) | (JaegerLog, 1) => JaegerTime,
             (JaegerSpan, 8) | (JaegerProcess, 2) | (JaegerLog, 2) => JaegerKeyValue,
             (JaegerSpan, 9) => JaegerLog,
+            (MetricsRequest, 1) => ResourceMetrics,
+            (ResourceMetrics, 1) | (ResourceLogs, 1) => Resource,
+            (ResourceMetrics, 2) => ScopeMetrics,
+            (ScopeMetrics, 1) | (ScopeLogs, 1) => Scope,
+            (ScopeMetrics, 2) => Metric,
+            (Metric, 5 | 7 | 11) => MetricData,
+            (Metric, 9) => HistMetricData,
+            (Metric, 10) => ExpMetricData,
+            (Metric, 12) | (DataPoint, 7) | (HistDataPoint, 9) | (ExpDataPoint, 1) => KeyValue,
+            (Exemplar, 7) => KeyValue,
+            (MetricData, 1) => DataPoint,
+            (HistMetricData, 1) => HistDataPoint,
+            (ExpMetricData, 1) => ExpDataPoint,
+            (DataPoint, 5) | (HistDataPoint, 8) | (ExpDataPoint, 11) => Exemplar,
+            (ExpDataPoint, 8 | 9) => ExpBuckets,
+            (LogsRequest, 1) => ResourceLogs,
+            (ResourceLogs, 2) => ScopeLogs,
+            (ScopeLogs, 2) => LogRecord,
+            (LogRecord, 5) => AnyValue,
+            (LogRecord, 6) => KeyValue,
             _ => return None,
         })
     }
@@ -198,6 +244,16 @@ impl Msg {
             JaegerKeyValue => size_of::<jaeger::KeyValue>(),
             JaegerLog => size_of::<jaeger::Log>(),
             JaegerRef => size_of::<jaeger::SpanRef>(),
+            MetricsRequest | LogsRequest => 0,
+            DataPoint | HistDataPoint | ExpDataPoint | LogRecord => 0, // counted by Scanner::span
+            ResourceMetrics => size_of::<metrics::ResourceMetrics>(),
+            ScopeMetrics => size_of::<metrics::ScopeMetrics>(),
+            Metric => size_of::<metrics::Metric>(),
+            MetricData | HistMetricData | ExpMetricData => size_of::<metrics::Histogram>(),
+            ExpBuckets => size_of::<metrics::exponential_histogram_data_point::Buckets>(),
+            Exemplar => size_of::<metrics::Exemplar>(),
+            ResourceLogs => size_of::<logs::ResourceLogs>(),
+            ScopeLogs => size_of::<logs::ScopeLogs>(),
         }
     }
 
@@ -206,6 +262,11 @@ impl Msg {
         match self {
             Msg::ZipkinSpan => size_of::<zipkin::Span>(),
             Msg::JaegerSpan => size_of::<jaeger::Span>(),
+            Msg::DataPoint => size_of::<metrics::NumberDataPoint>(),
+            // Its packed bounds and counts are weighed as bytes by the scan.
+            Msg::HistDataPoint => size_of::<metrics::HistogramDataPoint>(),
+            Msg::ExpDataPoint => size_of::<metrics::ExponentialHistogramDataPoint>(),
+            Msg::LogRecord => size_of::<logs::LogRecord>(),
             _ => size_of::<Span>(),
         }
     }
@@ -216,6 +277,18 @@ impl Msg {
 /// refuse it as well).
 pub fn prescan_protobuf(buf: &[u8], budget: DecodeBudget) -> Result<Prescan, PrescanError> {
     prescan_message(buf, budget, Msg::Request)
+}
+
+/// [`prescan_protobuf`] for an OTLP `ExportMetricsServiceRequest`: data points count against
+/// `max_spans`.
+pub fn prescan_metrics_protobuf(buf: &[u8], budget: DecodeBudget) -> Result<Prescan, PrescanError> {
+    prescan_message(buf, budget, Msg::MetricsRequest)
+}
+
+/// [`prescan_protobuf`] for an OTLP `ExportLogsServiceRequest`: log records count against
+/// `max_spans`.
+pub fn prescan_logs_protobuf(buf: &[u8], budget: DecodeBudget) -> Result<Prescan, PrescanError> {
+    prescan_message(buf, budget, Msg::LogsRequest)
 }
 
 /// [`prescan_protobuf`] for a Zipkin v2 `ListOfSpans`.
@@ -247,7 +320,16 @@ fn scan(s: &mut Scanner, mut buf: &[u8], msg: Msg, depth: usize) -> Result<(), P
     if depth > MAX_NESTING {
         return Err(PrescanError::Malformed("nested too deep"));
     }
-    if matches!(msg, Msg::Span | Msg::ZipkinSpan | Msg::JaegerSpan) {
+    if matches!(
+        msg,
+        Msg::Span
+            | Msg::ZipkinSpan
+            | Msg::JaegerSpan
+            | Msg::DataPoint
+            | Msg::HistDataPoint
+            | Msg::ExpDataPoint
+            | Msg::LogRecord
+    ) {
         s.span(msg.span_size())?;
     } else {
         s.cost(msg.struct_size())?;
@@ -279,6 +361,8 @@ fn scan(s: &mut Scanner, mut buf: &[u8], msg: Msg, depth: usize) -> Result<(), P
                 buf = rest;
                 match msg.child(field) {
                     Some(child) => scan(s, value, child, depth + 1)?,
+                    // Packed varint bucket counts: up to 8 decoded bytes per wire byte.
+                    None if matches!(msg, Msg::ExpBuckets) => s.cost(len.saturating_mul(8))?,
                     None => s.cost(len)?,
                 }
             }
@@ -315,6 +399,27 @@ pub fn prescan_json(buf: &[u8], budget: DecodeBudget) -> Result<Prescan, Prescan
         size: size_of::<Span>(),
     };
     prescan_json_spans(buf, budget, spans)
+}
+
+/// [`prescan_json`] for OTLP/JSON metrics: data points sit at
+/// `resourceMetrics[].scopeMetrics[].metrics[].<type>.dataPoints[]`.
+pub fn prescan_metrics_json(buf: &[u8], budget: DecodeBudget) -> Result<Prescan, PrescanError> {
+    let points = JsonSpans {
+        depth: 9,
+        path: 0b1_0010_1010,
+        size: size_of::<metrics::ExponentialHistogramDataPoint>(),
+    };
+    prescan_json_spans(buf, budget, points)
+}
+
+/// [`prescan_json`] for OTLP/JSON logs: records sit at `resourceLogs[].scopeLogs[].logRecords[]`.
+pub fn prescan_logs_json(buf: &[u8], budget: DecodeBudget) -> Result<Prescan, PrescanError> {
+    let records = JsonSpans {
+        depth: 6,
+        path: 0b10_1010,
+        size: size_of::<logs::LogRecord>(),
+    };
+    prescan_json_spans(buf, budget, records)
 }
 
 /// [`prescan_json`] for Zipkin v1 and v2 JSON: spans are the objects of the top-level array.
