@@ -113,10 +113,14 @@ pub(crate) async fn run(
             peer.name, summary.requests_failed, summary.requests_sent, summary.errors
         ));
     }
-    let ids: Vec<String> = std::fs::read_to_string(&ack_log)?
+    // Sorted, so every peer is asked for the same trace ids (the same seed generates the same
+    // traces; the order they are acknowledged in differs).
+    let mut ids: Vec<String> = std::fs::read_to_string(&ack_log)?
         .lines()
         .map(str::to_string)
         .collect();
+    ids.sort_unstable();
+    ids.dedup();
     let mut store = StoreRun {
         target: peer.name.clone(),
         preload_spans_per_s: summary.spans_per_s,
