@@ -104,7 +104,7 @@ pub fn column_rows(sums: &BTreeMap<String, (u64, u64)>, spans: u64) -> Vec<Colum
             bytes_per_span: *c as f64 / spans.max(1) as f64,
         })
         .collect();
-    rows.sort_by(|a, b| b.compressed_bytes.cmp(&a.compressed_bytes));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.compressed_bytes));
     rows
 }
 
