@@ -11,10 +11,31 @@ pub struct BenchArgs {
     /// The `spoor` binary to benchmark; defaults to the running executable (`spoor bench`).
     #[arg(long, env = "SPOOR_BENCH_SPOOR_BIN")]
     pub spoor_bin: Option<PathBuf>,
-    /// How long each ingest run (Spoor, then the baseline) sends flat out.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    /// How long each ingest run sends flat out: one run per peer per round.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     #[serde(serialize_with = "secs")]
     pub duration: Duration,
+    /// Ingest rounds. Each round runs every peer once, one after another (baseline, Spoor,
+    /// Spoor with the pipeline config, Jaeger); the report gives medians over rounds and
+    /// ratios paired within a round, so a burst of load from other processes moves them less.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
+    /// Also run Spoor with the default pipeline of issue 10 (the `basic` seed config: memory_limiter
+    /// + batch → the store) as a peer, and report its cost against the implicit config.
+    #[arg(long)]
+    pub default_pipeline: bool,
+    /// Also run Spoor with this collector config as a peer (instead of the built-in default
+    /// pipeline of `--default-pipeline`); the bench's listener flags override its endpoints.
+    #[arg(long)]
+    pub pipeline_config: Option<PathBuf>,
+    /// Jaeger v2 all-in-one (`github.com/jaegertracing/jaeger/cmd/jaeger`), run with Badger as a
+    /// second peer; found at `.cache/peers/jaeger/jaeger` (`scripts/peers/build-jaeger.sh`) when
+    /// not given. Skipped with a note when absent.
+    #[arg(long, env = "SPOOR_BENCH_JAEGER_BIN")]
+    pub jaeger_bin: Option<PathBuf>,
+    /// Skip the Jaeger peer.
+    #[arg(long)]
+    pub no_jaeger: bool,
     /// Spans preloaded (freshly generated, never replayed) into the store that is then measured
     /// for bytes per span and queried. The 10 M-span version: `--spans 10000000`.
     #[arg(long, default_value_t = 2_000_000)]
@@ -64,7 +85,12 @@ impl Default for BenchArgs {
     fn default() -> Self {
         Self {
             spoor_bin: None,
-            duration: Duration::from_secs(60),
+            duration: Duration::from_secs(20),
+            rounds: 3,
+            default_pipeline: false,
+            pipeline_config: None,
+            jaeger_bin: None,
+            no_jaeger: false,
             spans: 2_000_000,
             queries: 50,
             seed: 1,

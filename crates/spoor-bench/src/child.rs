@@ -72,6 +72,8 @@ impl Process {
         let mut child = Command::new(program)
             .args(args)
             .env("NO_COLOR", "1")
+            // Jaeger traces itself to 127.0.0.1:4317 unless told not to.
+            .env("OTEL_TRACES_EXPORTER", "none")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -226,13 +228,21 @@ pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
 }
 
 fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// Resident set size now (`VmRSS`), in bytes.
+pub(crate) fn current_rss(pid: u32) -> Option<u64> {
+    proc_status_kib(pid, "VmRSS:").map(|k| k * 1024)
 }
 
 /// A `kB` field of `/proc/<pid>/status`.
@@ -262,10 +272,22 @@ pub(crate) async fn wait_tcp(addr: SocketAddr, timeout: Duration) -> bool {
     false
 }
 
-/// Bytes under `dir`: `(total, in block files (*.parquet), in WAL files (under a wal dir or
-/// named *.wal))`.
-pub(crate) fn dir_sizes(dir: &Path) -> (u64, u64, u64) {
-    let (mut total, mut blocks, mut wal) = (0, 0, 0);
+/// What a data directory holds.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DiskUsage {
+    /// Sum of file lengths.
+    pub(crate) apparent: u64,
+    /// Bytes the file system allocated (`st_blocks` × 512): what sparse or preallocated files
+    /// (Badger's value log) really take.
+    pub(crate) allocated: u64,
+    pub(crate) blocks: u64,
+    pub(crate) wal: u64,
+}
+
+/// [`DiskUsage`] of everything under `dir`.
+pub(crate) fn disk_usage(dir: &Path) -> DiskUsage {
+    use std::os::unix::fs::MetadataExt;
+    let (mut total, mut allocated, mut blocks, mut wal) = (0, 0, 0, 0);
     let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else {
@@ -280,6 +302,7 @@ pub(crate) fn dir_sizes(dir: &Path) -> (u64, u64, u64) {
             }
             let len = meta.len();
             total += len;
+            allocated += meta.blocks() * 512;
             let in_wal = path
                 .strip_prefix(dir)
                 .ok()
@@ -292,7 +315,35 @@ pub(crate) fn dir_sizes(dir: &Path) -> (u64, u64, u64) {
             }
         }
     }
-    (total, blocks, wal)
+    DiskUsage {
+        apparent: total,
+        allocated,
+        blocks,
+        wal,
+    }
+}
+
+/// Block files (`*.parquet`) under `dir`, sorted.
+pub(crate) fn block_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                if !path.ends_with("quarantine") {
+                    stack.push(path);
+                }
+            } else if path.extension().is_some_and(|x| x == "parquet") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 #[cfg(test)]

@@ -65,8 +65,16 @@ pub(crate) async fn run_all(
             )
         }),
     ];
+    // The UI's window as explicit microseconds too: Jaeger ignores `lookback` on /api/traces
+    // (its default window is longer), and the UI sends both.
+    let end = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    let start = end.saturating_sub(3_600_000_000);
     for (name, url) in kinds {
-        let urls: Vec<String> = (0..queries).map(url).collect();
+        let urls: Vec<String> = (0..queries)
+            .map(|k| format!("{}&start={start}&end={end}", url(k)))
+            .collect();
         out.push(time_queries(&mut client, name, &urls, count_traces).await);
     }
     out

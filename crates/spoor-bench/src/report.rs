@@ -5,18 +5,50 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use spoor_loadgen::Summary;
 
-/// One ingest run against one server.
+use crate::stats::ColumnBytes;
+
+/// One ingest run against one server, in one round.
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestRun {
-    /// `spoor` or `rotel (receive-and-drop)`.
+    /// The peer: `rotel (receive-and-drop)`, `spoor`, `spoor (pipeline config)`, `jaeger`.
     pub target: String,
+    /// 0-based round.
+    pub round: u32,
     pub spans_per_s: f64,
     pub peak_rss_mib: Option<f64>,
     /// CPU seconds the server used during the run (user + system), from `/proc/<pid>/stat`.
     pub server_cpu_s: Option<f64>,
+    /// Server CPU seconds per million acknowledged spans: the noise-robust cost figure.
+    pub server_cpu_s_per_m_spans: Option<f64>,
     /// CPU seconds the load generator (this process) used during the run.
     pub loadgen_cpu_s: Option<f64>,
     pub loadgen: Summary,
+}
+
+/// One peer's ingest over all rounds.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerIngest {
+    pub target: String,
+    pub rounds: usize,
+    pub median_spans_per_s: f64,
+    pub min_spans_per_s: f64,
+    pub max_spans_per_s: f64,
+    pub median_server_cpu_s_per_m_spans: Option<f64>,
+    pub max_peak_rss_mib: Option<f64>,
+    pub spans_acked: u64,
+    pub requests_failed: u64,
+    pub requests_retried: u64,
+}
+
+/// `a` against `b`, each the median over rounds of the ratio within one round.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratio {
+    pub a: String,
+    pub b: String,
+    /// `a`'s spans/s over `b`'s.
+    pub spans_per_s: Option<f64>,
+    /// `a`'s server CPU per span over `b`'s (above 1: `a` costs more).
+    pub cpu_per_span: Option<f64>,
 }
 
 /// Stored size of the preloaded store.
@@ -27,16 +59,41 @@ pub struct Storage {
     /// OTLP protobuf bytes per span as sent.
     pub wire_bytes_per_span: f64,
     pub data_dir_bytes: u64,
+    /// Bytes the file system allocated for the data directory (sparse files count as used).
+    pub allocated_bytes: u64,
     pub block_bytes: u64,
     pub wal_bytes: u64,
-    /// Block bytes per span: the headline figure.
-    pub block_bytes_per_span: f64,
+    /// Block bytes per span: Spoor's headline figure (`None` for a peer without block files).
+    pub block_bytes_per_span: Option<f64>,
     /// Everything in the data directory per span.
     pub data_dir_bytes_per_span: f64,
+    /// Allocated bytes per span: the figure compared across peers.
+    pub allocated_bytes_per_span: f64,
     /// Seconds from the end of preloading to a clean exit after SIGTERM (flush included).
     pub shutdown_s: f64,
-    /// Seconds from start to `/health` 200 when reopening the store.
+    /// Seconds from start to ready when reopening the store.
     pub reopen_s: f64,
+}
+
+/// Peak RSS during one phase of the store run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseRss {
+    pub phase: String,
+    pub seconds: f64,
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// One peer's store: preload, size, memory per phase, per-column bytes, queries.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreRun {
+    pub target: String,
+    pub preload_spans_per_s: f64,
+    pub storage: Option<Storage>,
+    pub rss_phases: Vec<PhaseRss>,
+    /// Block bytes per column (from `spoor tool inspect`), largest first; empty when the
+    /// binary's inspect output has no column table.
+    pub columns: Vec<ColumnBytes>,
+    pub queries: Vec<QueryStats>,
 }
 
 /// Latencies of one kind of query.
@@ -72,17 +129,19 @@ pub struct Recovery {
 pub struct BenchReport {
     pub spoor_bin: String,
     pub spoor_version: Option<String>,
+    pub jaeger_bin: Option<String>,
     pub args: crate::BenchArgs,
     pub started_unix_s: u64,
     pub cores: usize,
     pub load_average_at_start: Option<String>,
-    pub baseline: Option<IngestRun>,
-    pub ingest: Option<IngestRun>,
-    /// Spoor's ingest rate over the baseline's, in the same run.
-    pub ingest_ratio: Option<f64>,
+    pub load_average_at_end: Option<String>,
+    /// Every ingest run, in the order run.
+    pub ingest_runs: Vec<IngestRun>,
+    /// Per peer, over the rounds.
+    pub ingest: Vec<PeerIngest>,
+    pub ratios: Vec<Ratio>,
     pub recovery: Option<Recovery>,
-    pub storage: Option<Storage>,
-    pub queries: Vec<QueryStats>,
+    pub stores: Vec<StoreRun>,
     /// Whatever could not be measured, and why.
     pub notes: Vec<String>,
 }
@@ -100,71 +159,41 @@ fn num(x: f64) -> String {
     if whole < 0 { format!("-{out}") } else { out }
 }
 
+/// Columns shown in the table (the JSON has all).
+const TABLE_COLUMNS: usize = 12;
+
+fn opt(x: Option<f64>, digits: usize) -> String {
+    x.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
+}
+
 impl BenchReport {
     /// A plain-text table of the headline figures.
     pub fn table(&self) -> String {
         let mut rows: Vec<(String, String)> = Vec::new();
         let mut row = |k: &str, v: String| rows.push((k.to_string(), v));
-        for run in self.ingest.iter().chain(&self.baseline) {
+        for p in &self.ingest {
             row(
-                &format!("ingest {}, spans/s", run.target),
+                &format!("ingest {}, spans/s", p.target),
                 format!(
-                    "{}  ({} spans, {} failed / {} retried requests, request p99 {:.0} ms{}{})",
-                    num(run.spans_per_s),
-                    num(run.loadgen.spans_acked as f64),
-                    run.loadgen.requests_failed,
-                    run.loadgen.requests_retried,
-                    run.loadgen.latency.p99_ms,
-                    run.server_cpu_s
-                        .map(|c| format!(", server CPU {c:.1} s"))
-                        .unwrap_or_default(),
-                    run.loadgen_cpu_s
-                        .map(|c| format!(", loadgen CPU {c:.1} s"))
-                        .unwrap_or_default()
+                    "{} median of {} rounds ({}–{}), CPU {} s/M spans, peak RSS {} MiB, {} failed / {} retried requests",
+                    num(p.median_spans_per_s),
+                    p.rounds,
+                    num(p.min_spans_per_s),
+                    num(p.max_spans_per_s),
+                    opt(p.median_server_cpu_s_per_m_spans, 2),
+                    opt(p.max_peak_rss_mib, 0),
+                    p.requests_failed,
+                    p.requests_retried,
                 ),
             );
-            if let Some(rss) = run.peak_rss_mib {
-                row(
-                    &format!("peak RSS {}, MiB", run.target),
-                    format!("{rss:.0}"),
-                );
-            }
         }
-        if let Some(r) = self.ingest_ratio {
-            row("ingest ratio spoor / baseline", format!("{r:.2}"));
-        }
-        if let Some(s) = &self.storage {
+        for r in &self.ratios {
             row(
-                "stored bytes/span (blocks)",
+                &format!("{} / {}", r.a, r.b),
                 format!(
-                    "{:.1}  ({} spans, {} B blocks, {} B WAL, {:.0} B/span on the wire)",
-                    s.block_bytes_per_span,
-                    num(s.spans as f64),
-                    num(s.block_bytes as f64),
-                    num(s.wal_bytes as f64),
-                    s.wire_bytes_per_span
-                ),
-            );
-            row(
-                "stored bytes/span (whole data dir)",
-                format!("{:.1}", s.data_dir_bytes_per_span),
-            );
-            row(
-                "flush + exit / reopen, s",
-                format!("{:.2} / {:.2}", s.shutdown_s, s.reopen_s),
-            );
-        }
-        for q in &self.queries {
-            let errors = if q.errors.is_empty() {
-                String::new()
-            } else {
-                format!(", errors {:?}", q.errors)
-            };
-            row(
-                &format!("{}, p50 / p99 ms", q.name),
-                format!(
-                    "{:.1} / {:.1}  ({}/{} ok, {:.1} results{errors})",
-                    q.p50_ms, q.p99_ms, q.ok, q.queries, q.mean_results
+                    "spans/s {}, CPU per span {} (medians of per-round ratios)",
+                    opt(r.spans_per_s, 3),
+                    opt(r.cpu_per_span, 3)
                 ),
             );
         }
@@ -181,13 +210,66 @@ impl BenchReport {
                 ),
             );
         }
+        for st in &self.stores {
+            let t = &st.target;
+            row(
+                &format!("[{t}] preload, spans/s"),
+                num(st.preload_spans_per_s),
+            );
+            if let Some(s) = &st.storage {
+                row(
+                    &format!("[{t}] stored bytes/span"),
+                    format!(
+                        "blocks {}, data dir {:.1}, allocated {:.1}  ({} spans, {} B blocks, {} B WAL, {:.0} B/span on the wire)",
+                        opt(s.block_bytes_per_span, 1),
+                        s.data_dir_bytes_per_span,
+                        s.allocated_bytes_per_span,
+                        num(s.spans as f64),
+                        num(s.block_bytes as f64),
+                        num(s.wal_bytes as f64),
+                        s.wire_bytes_per_span
+                    ),
+                );
+                row(
+                    &format!("[{t}] flush + exit / reopen, s"),
+                    format!("{:.2} / {:.2}", s.shutdown_s, s.reopen_s),
+                );
+            }
+            for p in &st.rss_phases {
+                row(
+                    &format!("[{t}] peak RSS {}, MiB", p.phase),
+                    format!("{}  ({:.1} s)", opt(p.peak_rss_mib, 0), p.seconds),
+                );
+            }
+            for c in st.columns.iter().take(TABLE_COLUMNS) {
+                row(
+                    &format!("[{t}] column {}, B/span", c.column),
+                    format!("{:.2}", c.bytes_per_span),
+                );
+            }
+            for q in &st.queries {
+                let errors = if q.errors.is_empty() {
+                    String::new()
+                } else {
+                    format!(", errors {:?}", q.errors)
+                };
+                row(
+                    &format!("[{t}] {}, p50 / p99 ms", q.name),
+                    format!(
+                        "{:.1} / {:.1}  ({}/{} ok, {:.1} results{errors})",
+                        q.p50_ms, q.p99_ms, q.ok, q.queries, q.mean_results
+                    ),
+                );
+            }
+        }
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "spoor bench: {} cores, load average at start {}",
+            "spoor bench: {} cores, load average at start {}, at end {}",
             self.cores,
-            self.load_average_at_start.as_deref().unwrap_or("?")
+            self.load_average_at_start.as_deref().unwrap_or("?"),
+            self.load_average_at_end.as_deref().unwrap_or("?")
         );
         for (k, v) in rows {
             let _ = writeln!(out, "{k:width$}  {v}");

@@ -127,7 +127,7 @@ impl Inner {
                 ) {
                     deleted += 1;
                 } else {
-                    head.insert_row(r.resource.as_ref(), r.scope.as_ref(), r.span);
+                    head.insert_row(r.resource.as_ref(), r.scope.as_ref(), &r.span);
                 }
             }
             if deleted == 0 {

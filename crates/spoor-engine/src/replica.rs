@@ -48,7 +48,7 @@ impl Engine {
             poisoned: AtomicBool::new(false),
             wal_bytes: AtomicU64::new(0),
             clock: config.clock.clone(),
-            on_apply: Box::new(|_| {}),
+            catalog: catalog.clone(),
             frozen: RwLock::new(Vec::new()),
         });
         let inner = Arc::new(Inner {

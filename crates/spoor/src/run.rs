@@ -185,6 +185,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             shutdown: shutdown.clone(),
             memory: memory.clone(),
             sampling: None,
+            signals: Default::default(),
         };
         let http = spoor_receivers::sampling::SamplingHttpConfig {
             endpoint: addr,

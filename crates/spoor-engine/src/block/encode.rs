@@ -364,7 +364,6 @@ fn encode_rows(
     // One row's generic attributes, sorted by key before they are appended: the same keys
     // then follow each other in the same order from row to row, which compresses better
     // (4.3 → 3.9 B/span for `attributes.key` on the standard workload).
-    let mut row_items: Vec<(&str, u8, String)> = Vec::new();
     let mut ints = TypedList::<i64>::new(n);
     let mut doubles = TypedList::<f64>::new(n);
     let mut bools = TypedList::<bool>::new(n);
@@ -382,6 +381,8 @@ fn encode_rows(
         // Decoded one row at a time: the head holds spans encoded.
         let decoded = head.decode(s).unwrap_or_default();
         let span = &decoded;
+        // This row's generic attributes, written sorted by key.
+        let mut row_items: Vec<(&str, u8, String)> = Vec::new();
         trace_id.append_value(s.trace.0).map_err(fsb)?;
         let sid = SpanId::from_bytes(&span.span_id).unwrap_or_default();
         span_id.append_value(sid.0).map_err(fsb)?;
