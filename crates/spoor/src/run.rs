@@ -49,7 +49,8 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     }
     let telemetry = Telemetry::new();
     let shutdown = CancellationToken::new();
-    let memory = MemoryLimiter::new(args.memory_limit.bytes(), &telemetry);
+    let memory_limit = process_memory_limit(&args, explicit, &config);
+    let memory = MemoryLimiter::new(memory_limit, &telemetry);
     memory
         .start_sampler(DEFAULT_SAMPLE_INTERVAL)
         .context("starting the memory sampler")?;
@@ -65,7 +66,8 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             (store.clone(), store)
         }
         StorageKind::Disk => {
-            let config = engine_config(&args);
+            let mut config = engine_config(&args);
+            config.memory_limit = memory_limit;
             let opened = Engine::open(config, &telemetry)
                 .await
                 .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
@@ -230,6 +232,40 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The process memory limit that the receivers' gate and the engine's head budget follow: the
+/// flag when given; else the tightest soft limit (`limit - spike`) of the config's
+/// `memory_limiter`s, so data is refused before it is read rather than after it was decoded;
+/// else the flag's default (80 % of the machine's memory).
+fn process_memory_limit(
+    args: &RunArgs,
+    explicit: &[String],
+    config: &spoor_pipeline::config::Config,
+) -> Option<u64> {
+    if explicit.iter().any(|f| f == "memory_limit") {
+        return args.memory_limit.bytes();
+    }
+    let total = spoor_telemetry::available_memory().unwrap_or(u64::MAX);
+    let soft = config
+        .processors
+        .iter()
+        .filter_map(|c| match &c.spec {
+            Spec::MemoryLimiter(m) => Some(m.limits(total).1),
+            _ => None,
+        })
+        .filter(|soft| *soft > 0)
+        .min();
+    match soft {
+        Some(soft) => {
+            tracing::info!(
+                limit_bytes = soft,
+                "memory limit from the config's memory_limiter (limit - spike)"
+            );
+            Some(soft)
+        }
+        None => args.memory_limit.bytes(),
+    }
 }
 
 /// Where remote sampling is served over HTTP: the flag without a config file (or when given
