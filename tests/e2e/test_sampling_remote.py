@@ -5,6 +5,7 @@ the file changes; bad input refused and counted."""
 import json
 import math
 import struct
+import subprocess
 import time
 
 import grpc
@@ -12,7 +13,7 @@ import pytest
 import requests
 
 from clients.ingest_trace import python_of, run_client
-from conftest import CONFORMANCE, wait_for
+from conftest import CONFORMANCE, SPOOR_BIN, wait_for
 
 STRATEGIES = {
     "default_strategy": {"type": "probabilistic", "param": 1.0},
@@ -82,11 +83,11 @@ def test_bad_requests_are_refused_and_counted(sampled_spoor):
     assert sampled_spoor.metric("spoor_sampling_requests_total", transport="http", result="ok") == 1
 
 
-def grpc_strategy(s, service):
+def grpc_strategy(s, service, listener="jaeger-grpc"):
     """Calls SamplingManager/GetSamplingStrategy with a hand-encoded request; decodes the answer."""
     name = service.encode()
     request = b"\x0a" + encode_varint(len(name)) + name
-    with grpc.insecure_channel(s.addr("jaeger-grpc")) as channel:
+    with grpc.insecure_channel(s.addr(listener)) as channel:
         call = channel.unary_unary(
             "/jaeger.api_v2.SamplingManager/GetSamplingStrategy",
             request_serializer=lambda b: b,
@@ -270,3 +271,76 @@ def test_the_otel_js_remote_sampler_applies_per_operation_strategies(sampled_spo
     assert out["sampled"]["always"] == 300 and out["sampled"]["never"] == 0, out
     # Operations the strategy does not name use its default probability (0.5).
     assert abs(out["sampled"]["other"] - 200) <= 3 * math.sqrt(400 * 0.25), out
+
+
+def test_the_collectors_jaeger_remote_sampling_extension_serves_the_file(start_spoor, tmp_path):
+    path = tmp_path / "sampling.json"
+    write(path, STRATEGIES)
+    cfg = tmp_path / "collector.yaml"
+    cfg.write_text(
+        f"""
+receivers:
+  otlp:
+    protocols:
+      grpc:
+exporters:
+  spoor:
+extensions:
+  jaeger_remote_sampling:
+    source:
+      file: {path}
+      reload_interval: 300ms
+    http:
+      endpoint: 127.0.0.1:0
+    grpc:
+      endpoint: 127.0.0.1:0
+service:
+  extensions: [jaeger_remote_sampling]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [spoor]
+"""
+    )
+    s = start_spoor("--storage", "memory", "--config", str(cfg))
+    assert strategy(s, service="remote-py").json()["probabilisticSampling"] == {"samplingRate": 0.1}
+    # No Jaeger receiver in this config: the extension's own gRPC listener answers.
+    limited = grpc_strategy(s, "limited", listener="sampling-grpc")
+    assert limited[1] == [1] and decode_message(limited[3][0]) == {1: [7]}
+    changed = json.loads(json.dumps(STRATEGIES))
+    changed["service_strategies"][0]["param"] = 0.5
+    write(path, changed)
+    wait_for(
+        lambda: strategy(s, service="remote-py").json()["probabilisticSampling"]["samplingRate"] == 0.5,
+        timeout=5,
+        what="the extension's reload",
+    )
+
+
+def test_the_extension_without_a_file_or_with_a_remote_source_is_refused(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(
+        """
+receivers:
+  otlp:
+    protocols:
+      grpc:
+exporters:
+  spoor:
+extensions:
+  jaeger_remote_sampling:
+    source:
+      remote:
+        endpoint: jaeger:14250
+service:
+  extensions: [jaeger_remote_sampling]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [spoor]
+"""
+    )
+    out = subprocess.run([str(SPOOR_BIN), "validate", "--config", str(cfg)], capture_output=True, text=True)
+    assert out.returncode == 1, out
+    text = out.stdout + out.stderr
+    assert "extensions.jaeger_remote_sampling.source.remote" in text and "source.file" in text, text

@@ -1,9 +1,14 @@
 //! Extension configs: `health_check` and `zpages` (served by the binary), `pprof` (accepted),
-//! `file_storage` (the directory of persistent sending queues).
+//! `file_storage` (the directory of persistent sending queues), `jaeger_remote_sampling` (served
+//! by the binary).
 
 mod file_storage;
+mod jaeger_remote_sampling;
 
 pub use file_storage::{CompactionConfig, FileStorageConfig};
+pub use jaeger_remote_sampling::{
+    JaegerRemoteSamplingConfig, SamplingEndpointConfig, SamplingSourceConfig,
+};
 
 use serde::{Deserialize, Serialize};
 

@@ -13,7 +13,9 @@ use crate::exporters::{
     DebugConfig, FileExporterConfig, JaegerExporterConfig, OtlpExporterConfig,
     OtlpHttpExporterConfig, PrometheusConfig, SpoorExporterConfig, ZipkinExporterConfig,
 };
-use crate::extensions::{FileStorageConfig, HealthCheckConfig, PprofConfig, ZpagesConfig};
+use crate::extensions::{
+    FileStorageConfig, HealthCheckConfig, JaegerRemoteSamplingConfig, PprofConfig, ZpagesConfig,
+};
 use crate::memory_limiter::MemoryLimiterConfig;
 use crate::receivers::{JaegerReceiverConfig, OtlpReceiverConfig, ZipkinReceiverConfig};
 use crate::{ConfigError, SpanProcessor};
@@ -97,6 +99,7 @@ pub enum Spec {
     HealthCheck(HealthCheckConfig),
     Zpages(ZpagesConfig),
     FileStorage(FileStorageConfig),
+    JaegerRemoteSampling(JaegerRemoteSamplingConfig),
     /// Accepted without a runtime ([`Status::Accepted`]).
     Inert,
 }
@@ -120,7 +123,8 @@ impl Spec {
             | Spec::TailSampling(_)
             | Spec::HealthCheck(_)
             | Spec::Zpages(_)
-            | Spec::FileStorage(_) => &[Signal::Traces],
+            | Spec::FileStorage(_)
+            | Spec::JaegerRemoteSampling(_) => &[Signal::Traces],
         }
     }
 }
@@ -464,6 +468,14 @@ pub static REGISTRY: &[Entry] = &[
         "A directory for persistent sending queues (`sending_queue.storage`).",
         typed::<FileStorageConfig>,
         defaults::<FileStorageConfig>,
+    ),
+    entry(
+        Kind::Extension,
+        "jaeger_remote_sampling",
+        Status::Functional,
+        "Serves a Jaeger strategies file to remote samplers over HTTP and gRPC.",
+        typed::<JaegerRemoteSamplingConfig>,
+        defaults::<JaegerRemoteSamplingConfig>,
     ),
 ];
 

@@ -130,15 +130,23 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         );
         servers.push(spoor_api::serve_http("zpages", addr, router, shutdown.clone()).await?);
     }
-    let sampling = spoor_receivers::sampling::StrategyStore::load(
-        spoor_receivers::sampling::SamplingConfig {
+    let sampling_extension = sampling_extension(&config);
+    let sampling_config = match &sampling_extension {
+        Some(e) if !explicit.iter().any(|f| f == "sampling_strategies") => {
+            spoor_receivers::sampling::SamplingConfig {
+                strategies_file: Some(e.source.file.clone().into()),
+                reload_interval: e.source.reload_interval.0,
+                default_sampling_probability: args.sampling_default_probability,
+            }
+        }
+        _ => spoor_receivers::sampling::SamplingConfig {
             strategies_file: args.sampling_strategies.clone(),
             reload_interval: args.sampling_reload_interval,
             default_sampling_probability: args.sampling_default_probability,
         },
-        &telemetry,
-    )
-    .context("loading the sampling strategies")?;
+    };
+    let sampling = spoor_receivers::sampling::StrategyStore::load(sampling_config, &telemetry)
+        .context("loading the sampling strategies")?;
     sampling.spawn_reloader(shutdown.clone());
     let sampling = Some(sampling);
     let store: Arc<dyn TraceSink> =
@@ -180,7 +188,8 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         }
     }
 
-    if let (Some(addr), Some(store)) = (sampling_endpoint(&args, explicit), &sampling) {
+    let (http_addr, grpc_addr) = sampling_endpoints(&args, explicit, sampling_extension.as_ref())?;
+    if let Some(store) = &sampling {
         let ctx = ReceiverContext {
             sink: Arc::new(spoor_receivers::sampling::NoSpans),
             telemetry: telemetry.clone(),
@@ -189,15 +198,35 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             sampling: None,
             signals: Default::default(),
         };
-        let http = spoor_receivers::sampling::SamplingHttpConfig {
-            endpoint: addr,
-            connections: defaults.connections,
-        };
-        let running = http
-            .serve(&ctx, store.clone())
-            .await
-            .context("starting the sampling endpoint")?;
-        receivers.push(running);
+        if let Some(addr) = http_addr {
+            let http = spoor_receivers::sampling::SamplingHttpConfig {
+                endpoint: addr,
+                connections: defaults.connections,
+            };
+            let running = http
+                .serve(&ctx, store.clone())
+                .await
+                .context("starting the sampling endpoint")?;
+            receivers.push(running);
+        }
+        // A Jaeger gRPC receiver on the same port already serves SamplingManager.
+        if let Some(addr) = grpc_addr.filter(|a| {
+            !receivers.iter().any(|r| {
+                r.name == spoor_receivers::JaegerGrpcConfig::NAME
+                    && r.local_addr.port() == a.port()
+                    && (r.local_addr.ip().is_unspecified() || r.local_addr.ip() == a.ip())
+            })
+        }) {
+            let grpc = spoor_receivers::sampling::SamplingGrpcConfig {
+                endpoint: addr,
+                connections: defaults.connections,
+            };
+            let running = grpc
+                .serve(&ctx, store.clone())
+                .await
+                .context("starting the sampling gRPC endpoint")?;
+            receivers.push(running);
+        }
     }
 
     for s in &servers {
@@ -268,13 +297,44 @@ fn process_memory_limit(
     }
 }
 
-/// Where remote sampling is served over HTTP: the flag without a config file (or when given
-/// explicitly); a config file describes its own listeners.
-fn sampling_endpoint(args: &RunArgs, explicit: &[String]) -> Option<std::net::SocketAddr> {
-    if args.config.is_empty() || explicit.iter().any(|f| f == "sampling_http") {
-        return args.sampling_http.addr();
+/// The `jaeger_remote_sampling` extension, when the config enables it.
+fn sampling_extension(
+    config: &spoor_pipeline::config::Config,
+) -> Option<spoor_pipeline::extensions::JaegerRemoteSamplingConfig> {
+    config.service.extensions.iter().find_map(|id| {
+        match &config.component(Kind::Extension, id)?.spec {
+            Spec::JaegerRemoteSampling(e) => Some(e.clone()),
+            _ => None,
+        }
+    })
+}
+
+/// Where remote sampling is served (HTTP, and gRPC apart from the Jaeger receiver's port): the
+/// `--sampling-http` flag without a config file or when given explicitly, else the
+/// `jaeger_remote_sampling` extension's listeners; a config file without it serves none.
+fn sampling_endpoints(
+    args: &RunArgs,
+    explicit: &[String],
+    extension: Option<&spoor_pipeline::extensions::JaegerRemoteSamplingConfig>,
+) -> anyhow::Result<(Option<std::net::SocketAddr>, Option<std::net::SocketAddr>)> {
+    let resolve = |name: &str, endpoint: &str| -> anyhow::Result<Option<std::net::SocketAddr>> {
+        if endpoint.is_empty() {
+            return Ok(None);
+        }
+        resolve_endpoint(endpoint)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("extensions.jaeger_remote_sampling.{name}.endpoint: {e}"))
+    };
+    let mut http = None;
+    let mut grpc = None;
+    if let Some(e) = extension {
+        http = resolve("http", &e.http.endpoint)?;
+        grpc = resolve("grpc", &e.grpc.endpoint)?;
     }
-    None
+    if args.config.is_empty() || explicit.iter().any(|f| f == "sampling_http") {
+        http = args.sampling_http.addr();
+    }
+    Ok((http, grpc))
 }
 
 /// Where the health check listens: the flag without a config file (or when given explicitly),

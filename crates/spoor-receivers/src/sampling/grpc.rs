@@ -82,3 +82,42 @@ pub fn to_proto(r: &StrategyResponse) -> proto::SamplingStrategyResponse {
         });
     out
 }
+
+/// A gRPC listener serving only `SamplingManager` (the `jaeger_remote_sampling` extension's
+/// `grpc.endpoint` when no Jaeger receiver listens there).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplingGrpcConfig {
+    pub endpoint: std::net::SocketAddr,
+    pub connections: crate::net::ConnectionLimits,
+}
+
+impl SamplingGrpcConfig {
+    pub const NAME: &'static str = "sampling-grpc";
+
+    /// Starts serving `store`'s strategies (the context's sink is never called).
+    pub async fn serve(
+        &self,
+        ctx: &crate::component::ReceiverContext,
+        store: Arc<StrategyStore>,
+    ) -> Result<crate::component::RunningReceiver, crate::component::ReceiverError> {
+        let (listener, local_addr) = crate::component::bind_tcp(Self::NAME, self.endpoint).await?;
+        let metrics = ctx.telemetry.receiver("sampling", "grpc");
+        let incoming = crate::net::limited_incoming(listener, self.connections, metrics.clone());
+        let mut builder = crate::net::grpc_server(ctx, &self.connections, metrics);
+        let shutdown = ctx.shutdown.clone();
+        let task = tokio::spawn(async move {
+            let result = builder
+                .add_service(sampling_manager(store))
+                .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+                .await;
+            if let Err(e) = result {
+                tracing::error!(listener = Self::NAME, error = %e, "grpc server failed");
+            }
+        });
+        Ok(crate::component::RunningReceiver::new(
+            Self::NAME,
+            local_addr,
+            task,
+        ))
+    }
+}

@@ -10,7 +10,7 @@ mod strategies;
 #[cfg(test)]
 mod tests;
 
-pub use grpc::{SamplingService, proto, sampling_manager, to_proto};
+pub use grpc::{SamplingGrpcConfig, SamplingService, proto, sampling_manager, to_proto};
 pub use http::{MAX_SERVICE_NAME_BYTES, NoSpans, SamplingHttpConfig};
 pub use provider::{SamplingConfig, StrategyStore};
 pub use strategies::{

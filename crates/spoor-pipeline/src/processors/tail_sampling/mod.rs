@@ -22,6 +22,7 @@
 
 mod metrics;
 mod policy;
+mod policy_config;
 mod runtime;
 #[cfg(test)]
 mod tests;
