@@ -203,6 +203,35 @@ pub(crate) fn with_body(
 
 /// An error with its causes (`a: b: c`): reqwest's own message hides the TLS or connection
 /// failure underneath.
+/// POSTs `body` (gzipped when asked) and maps the outcome: a transport failure is retryable,
+/// a non-2xx status is retryable when `retryable(status)` says so. `what` names the exporter in
+/// messages (`otlphttp export to URL failed: HTTP 400`).
+pub(crate) async fn post(
+    request: reqwest::RequestBuilder,
+    body: Vec<u8>,
+    gzip: bool,
+    what: &str,
+    url: &str,
+    retryable: fn(u16) -> bool,
+) -> Result<(), ExportError> {
+    let request = with_body(request, body, gzip)?;
+    let response = request.send().await.map_err(|e| {
+        ExportError::retryable(format!(
+            "{what} export to {url} failed: {}",
+            error_chain(&e)
+        ))
+    })?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let code = status.as_u16();
+    Err(ExportError {
+        message: format!("{what} export to {url} failed: HTTP {code}"),
+        retryable: retryable(code),
+    })
+}
+
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();

@@ -231,22 +231,9 @@ impl Exporter for OtlpHttpExporter {
             .post(&self.url)
             .headers(self.headers.clone())
             .header("content-type", "application/x-protobuf");
-        let request = super::with_body(request, body, self.gzip)?;
-        let response = request.send().await.map_err(|e| {
-            ExportError::retryable(format!(
-                "otlphttp export to {} failed: {}",
-                self.url,
-                super::error_chain(&e)
-            ))
-        })?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let code = status.as_u16();
-        Err(ExportError {
-            message: format!("otlphttp export to {} failed: HTTP {code}", self.url),
-            retryable: matches!(code, 429 | 502 | 503 | 504),
+        super::post(request, body, self.gzip, "otlphttp", &self.url, |code| {
+            matches!(code, 429 | 502 | 503 | 504)
         })
+        .await
     }
 }

@@ -579,23 +579,10 @@ impl Exporter for ZipkinExporter {
             .post(&self.url)
             .headers(self.headers.clone())
             .header("content-type", content_type);
-        let request = super::with_body(request, body, self.gzip)?;
-        let response = request.send().await.map_err(|e| {
-            ExportError::retryable(format!(
-                "zipkin export to {} failed: {}",
-                self.url,
-                super::error_chain(&e)
-            ))
-        })?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let code = status.as_u16();
-        Err(ExportError {
-            message: format!("zipkin export to {} failed: HTTP {code}", self.url),
-            retryable: matches!(code, 408 | 429) || code >= 500,
+        super::post(request, body, self.gzip, "zipkin", &self.url, |code| {
+            matches!(code, 408 | 429) || code >= 500
         })
+        .await
     }
 }
 
