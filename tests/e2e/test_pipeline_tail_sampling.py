@@ -21,7 +21,14 @@ COUNTS = {"errors": 100, "slow": 50, "normal": 850, "premium": 400}
 def send(endpoint, service, n, kind, plan="free"):
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     provider.add_span_processor(
-        BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint), max_export_batch_size=256, schedule_delay_millis=50)
+        # The queue holds every span of the run: the SDK drops what does not fit (silently but for a
+        # log line), and 850 traces x 3 spans is more than its default of 2,048.
+        BatchSpanProcessor(
+            OTLPSpanExporter(endpoint=endpoint),
+            max_queue_size=max(n * 3, 256) + 64,
+            max_export_batch_size=256,
+            schedule_delay_millis=50,
+        )
     )
     tracer = provider.get_tracer("e2e-tail-sampling")
     ids = []

@@ -191,13 +191,14 @@ async fn http_gate(State(gate): State<HttpGate>, request: Request, next: Next) -
     if request.method() == http::Method::OPTIONS {
         return next.run(request).await;
     }
-    if !gate.memory.admit() {
-        gate.metrics.request_error("memory_limit", 0);
-        return http_error(
-            ErrorKind::Overloaded,
-            "spoor is over its memory limit; retry later",
-        );
-    }
+    // Held until the handler has answered: bounds the requests read and decoded at once.
+    let _permit = match gate.memory.enter() {
+        Ok(permit) => permit,
+        Err(refusal) => {
+            gate.metrics.request_error(refusal.reason(), 0);
+            return http_error(ErrorKind::Overloaded, refusal.message());
+        }
+    };
     let (parts, body) = request.into_parts();
     let read = axum::body::to_bytes(body, gate.max_body_bytes);
     let bytes = match tokio::time::timeout(gate.body_read_timeout, read).await {
@@ -367,15 +368,21 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if !self.gate.memory.admit() {
-            self.gate.metrics.request_error("memory_limit", 0);
-            let status = grpc_status(
-                ErrorKind::Overloaded,
-                "spoor is over its memory limit; retry later",
-            );
-            return Box::pin(async move { Ok(status.into_http()) });
-        }
-        Box::pin(self.inner.call(request))
+        // Held until the call has answered: bounds the requests read and decoded at once.
+        let permit = match self.gate.memory.enter() {
+            Ok(permit) => permit,
+            Err(refusal) => {
+                self.gate.metrics.request_error(refusal.reason(), 0);
+                let status = grpc_status(ErrorKind::Overloaded, refusal.message());
+                return Box::pin(async move { Ok(status.into_http()) });
+            }
+        };
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            let response = call.await;
+            drop(permit);
+            response
+        })
     }
 }
 

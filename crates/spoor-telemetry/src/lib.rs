@@ -22,7 +22,9 @@ mod memory;
 mod receiver;
 mod signal;
 
-pub use memory::{DEFAULT_SAMPLE_INTERVAL, MemoryLimiter, available_memory, current_rss};
+pub use memory::{
+    DEFAULT_SAMPLE_INTERVAL, MemoryLimiter, Refusal, RequestPermit, available_memory, current_rss,
+};
 pub use receiver::ReceiverMetrics;
 pub use signal::{SignalKind, SignalMetrics};
 

@@ -5,6 +5,12 @@
 //! receiver refuses new requests before reading them (429 / RESOURCE_EXHAUSTED with a retry
 //! hint), so memory can only fall. It recovers as soon as a sample is back under the limit.
 //! The pipeline's `memory_limiter` processor is meant to use the same handle.
+//!
+//! Sampling alone lets every request admitted in the last interval be read and decoded at
+//! once, and a decoded OTLP request is several times its wire size. So with a limit, requests
+//! also hold a permit while they are read and handled ([`MemoryLimiter::enter`]): at most one
+//! per [`MEMORY_PER_REQUEST`] of the limit are in flight, and the rest are refused at once
+//! (429 / RESOURCE_EXHAUSTED, so the client backs off) rather than queued.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -18,6 +24,14 @@ use crate::Telemetry;
 /// How often the sampler reads the RSS.
 pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
+/// The share of the memory limit one request in flight may take (read, decoded and handed
+/// on): the limit divided by this is how many requests are handled at once.
+pub const MEMORY_PER_REQUEST: u64 = 32 << 20;
+
+/// Fewest and most requests in flight when there is a limit.
+const MIN_REQUESTS_IN_FLIGHT: u64 = 4;
+const MAX_REQUESTS_IN_FLIGHT: u64 = 256;
+
 /// A cheaply clonable handle to the process's memory limit; all clones share one state.
 #[derive(Clone)]
 pub struct MemoryLimiter {
@@ -26,6 +40,7 @@ pub struct MemoryLimiter {
 
 struct Inner {
     limit: Option<u64>,
+    in_flight: Option<Arc<tokio::sync::Semaphore>>,
     rss: AtomicU64,
     over: AtomicBool,
     rss_gauge: Gauge,
@@ -76,6 +91,8 @@ impl MemoryLimiter {
         Self {
             inner: Arc::new(Inner {
                 limit,
+                in_flight: limit
+                    .map(|l| Arc::new(tokio::sync::Semaphore::new(requests_in_flight(l)))),
                 rss: AtomicU64::new(0),
                 over: AtomicBool::new(false),
                 rss_gauge,
@@ -121,6 +138,32 @@ impl MemoryLimiter {
         true
     }
 
+    /// How many requests may be in flight at once (`None`: no bound, there is no limit).
+    pub fn requests_in_flight_bound(&self) -> Option<usize> {
+        self.inner.limit.map(requests_in_flight)
+    }
+
+    /// Admits a request to be read and handled, holding its permit until the returned guard is
+    /// dropped. Refused (and counted) while the process is over its limit, or when as many
+    /// requests as the limit allows are already in flight: the client is told to retry.
+    pub fn enter(&self) -> Result<RequestPermit, Refusal> {
+        if !self.admit() {
+            return Err(Refusal::OverLimit);
+        }
+        let Some(semaphore) = self.inner.in_flight.clone() else {
+            return Ok(RequestPermit { _permit: None });
+        };
+        match semaphore.try_acquire_owned() {
+            Ok(permit) => Ok(RequestPermit {
+                _permit: Some(permit),
+            }),
+            Err(_) => {
+                self.inner.refusals.inc();
+                Err(Refusal::InFlight)
+            }
+        }
+    }
+
     /// Starts the background thread that samples RSS every `interval`; it stops when every
     /// clone of this limiter is dropped. Without a readable `/proc/self/status` it does nothing.
     pub fn start_sampler(&self, interval: Duration) -> std::io::Result<()> {
@@ -140,6 +183,48 @@ impl MemoryLimiter {
             })
             .map(|_| ())
     }
+}
+
+/// Why [`MemoryLimiter::enter`] refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The resident set size is above the limit.
+    OverLimit,
+    /// As many requests as the limit allows are being read and handled.
+    InFlight,
+}
+
+impl Refusal {
+    /// The label a receiver counts it under.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::OverLimit => "memory_limit",
+            Refusal::InFlight => "in_flight_limit",
+        }
+    }
+
+    /// What the client is told.
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::OverLimit => "spoor is over its memory limit; retry later",
+            Refusal::InFlight => {
+                "spoor is handling as many requests as its memory limit allows; retry later"
+            }
+        }
+    }
+}
+
+/// A request's place among those in flight; released when dropped.
+#[derive(Debug)]
+pub struct RequestPermit {
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// Requests in flight under a memory limit of `limit` bytes.
+fn requests_in_flight(limit: u64) -> usize {
+    let permits =
+        (limit / MEMORY_PER_REQUEST).clamp(MIN_REQUESTS_IN_FLIGHT, MAX_REQUESTS_IN_FLIGHT);
+    usize::try_from(permits).unwrap_or(usize::MAX)
 }
 
 /// The process's resident set size in bytes (`VmRSS`), if `/proc` is available.
@@ -191,6 +276,33 @@ mod tests {
         assert!(text.contains("spoor_memory_rss_bytes 999"), "{text}");
         assert!(text.contains("spoor_memory_limit_bytes 1000"), "{text}");
         assert!(MemoryLimiter::off().admit());
+    }
+
+    #[test]
+    fn bounds_requests_in_flight_by_the_limit() {
+        let telemetry = Telemetry::new();
+        let limiter = MemoryLimiter::new(Some(4 * MEMORY_PER_REQUEST), &telemetry);
+        assert_eq!(limiter.requests_in_flight_bound(), Some(4));
+        let held: Vec<_> = (0..4).filter_map(|_| limiter.enter().ok()).collect();
+        assert_eq!(held.len(), 4);
+        assert_eq!(limiter.enter().err(), Some(Refusal::InFlight));
+        drop(held);
+        assert!(limiter.enter().is_ok(), "a released permit is free again");
+        limiter.record(5 * MEMORY_PER_REQUEST);
+        assert_eq!(limiter.enter().err(), Some(Refusal::OverLimit));
+        assert!(
+            telemetry
+                .render()
+                .contains("spoor_memory_limit_refusals_total 2")
+        );
+        let small = MemoryLimiter::new(Some(1), &Telemetry::new());
+        assert_eq!(
+            small.requests_in_flight_bound(),
+            Some(4),
+            "never fewer than 4"
+        );
+        assert!(MemoryLimiter::off().requests_in_flight_bound().is_none());
+        assert!(MemoryLimiter::off().enter().is_ok());
     }
 
     #[test]
