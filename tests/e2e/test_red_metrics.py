@@ -105,7 +105,8 @@ def test_red_metrics_on_admin_metrics_with_no_config(start_spoor):
     root = dict(service_name="shop", operation="GET /checkout")
     wait_for(lambda: spoor.metric("jaeger_traces_total", **root) == 100, timeout=20, what="traces completed")
     assert spoor.metric("jaeger_trace_errors_total", **root) == 10
-    assert spoor.metric("jaeger_traces_total", service_name="batch", operation="nightly") == 200
+    batch = dict(service_name="batch", operation="nightly")
+    wait_for(lambda: spoor.metric("jaeger_traces_total", **batch) == 200, timeout=20, what="sampled traces completed")
     assert spoor.metric("jaeger_trace_duration_seconds_bucket", **root, le="0.01") == 90
     assert spoor.metric("jaeger_trace_duration_seconds_bucket", **root, le="0.25") == 90
     assert spoor.metric("jaeger_trace_duration_seconds_bucket", **root, le="0.5") == 100
@@ -283,3 +284,27 @@ def test_promtool_rule_unit_tests_pass():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+def test_service_graph_from_python_sdk_spans_includes_the_database(start_spoor):
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    from otel_clients import send_checkout_trace
+
+    spoor = start_spoor("--storage", "memory")
+    send_checkout_trace(lambda: OTLPSpanExporter(endpoint=spoor.addr("otlp-grpc"), insecure=True))
+    edges = "traces_service_graph_request_total"
+    # checkout's client span "charge card" and payments' server span pair at once.
+    wait_for(lambda: spoor.metric(edges, client="checkout", server="payments") == 1, what="checkout → payments")
+    assert spoor.metric("traces_service_graph_request_failed_total", client="checkout", server="payments") == 1
+    assert spoor.metric("traces_service_graph_request_server_seconds_count", client="checkout", server="payments") == 1
+    assert spoor.metric("traces_service_graph_request_client_seconds_count", client="checkout", server="payments") == 1
+    # The db.system client span has no server side: after the ttl it is an edge to a virtual
+    # database node; the root server span is an edge from `user`.
+    wait_for(
+        lambda: spoor.metric(edges, client="checkout", server="postgresql", connection_type="database") == 1,
+        what="checkout → postgresql",
+    )
+    wait_for(lambda: spoor.metric(edges, client="user", server="checkout", connection_type="virtual_node") == 1, what="user → checkout")
+    assert spoor.metric("traces_service_graph_request_failed_total", client="checkout", server="postgresql", connection_type="database") == 0
+    assert spoor.metric("traces_service_graph_unpaired_spans_total", side="client") == 0

@@ -6,6 +6,8 @@
 //!   series. As a connector it emits OTLP metrics into the metrics pipelines that list it as a
 //!   receiver; the same aggregator also runs in front of the embedded store so `/metrics` on the
 //!   admin port carries the RED series with no config at all ([`Red`]).
+//! - Service graph ([`ServiceGraph`]): client/server and producer/consumer pairs, with virtual
+//!   nodes for uninstrumented peers, as `traces_service_graph_*` on `/metrics`.
 //! - Trace-level metrics ([`TraceMetrics`]): a trace is complete after an idle period; then
 //!   `jaeger_trace_duration_seconds`, `jaeger_traces_total` and `jaeger_trace_errors_total` per
 //!   root service and operation, and the Jaeger collector names the seeds chart.
@@ -13,12 +15,14 @@
 mod openmetrics;
 mod red;
 mod sampling;
+mod servicegraph;
 mod spanmetrics;
 mod trace_metrics;
 
 pub use red::{Red, RedSink};
 pub(crate) use red::SpanMetricsConnector;
 pub use sampling::sampling_weight;
+pub use servicegraph::{ServiceGraph, ServiceGraphConfig};
 pub use spanmetrics::{SpanMetrics, SpanMetricsConfig};
 pub use trace_metrics::{TraceMetrics, TraceMetricsConfig};
 

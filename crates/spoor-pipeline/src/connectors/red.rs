@@ -10,6 +10,7 @@ use spoor_telemetry::Telemetry;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::servicegraph::{ServiceGraph, ServiceGraphConfig};
 use super::spanmetrics::{SpanMetrics, SpanMetricsConfig};
 use super::trace_metrics::{TraceMetrics, TraceMetricsConfig};
 
@@ -17,6 +18,7 @@ use super::trace_metrics::{TraceMetrics, TraceMetricsConfig};
 pub struct Red {
     pub spans: SpanMetrics,
     pub traces: TraceMetrics,
+    pub graph: ServiceGraph,
 }
 
 impl Red {
@@ -31,15 +33,19 @@ impl Red {
         let red = Arc::new(Self {
             spans: SpanMetrics::new(spans),
             traces: TraceMetrics::new(traces),
+            graph: ServiceGraph::new(ServiceGraphConfig::default()),
         });
         let weak = Arc::downgrade(&red);
         telemetry.add_renderer(Arc::new(move |registry: &str, out: &mut String| {
             if let Some(red) = weak.upgrade() {
                 red.spans.render(out);
                 red.traces.render(registry, out);
+                red.graph.render(out);
             }
         }));
-        let period = (red.traces.idle() / 4).max(std::time::Duration::from_millis(100));
+        let period = (red.traces.idle() / 4)
+            .min(std::time::Duration::from_millis(500))
+            .max(std::time::Duration::from_millis(100));
         let weak = Arc::downgrade(&red);
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
@@ -51,6 +57,7 @@ impl Red {
                 match weak.upgrade() {
                     Some(red) => {
                         red.traces.sweep(Instant::now());
+                        red.graph.expire(Instant::now());
                     }
                     None => break,
                 }
@@ -79,9 +86,12 @@ impl TraceSink for RedSink {
     async fn consume(&self, batch: Vec<ResourceSpans>) -> Result<(), SinkError> {
         let spans = self.red.spans.prepare(&batch);
         let traces = self.red.traces.prepare(&batch);
+        let edges = self.red.graph.prepare(&batch);
         self.next.consume(batch).await?;
+        let now = Instant::now();
         self.red.spans.apply(spans);
-        self.red.traces.apply(traces, Instant::now());
+        self.red.traces.apply(traces, now);
+        self.red.graph.apply(edges, now);
         Ok(())
     }
 }

@@ -216,3 +216,57 @@ fn trace_metrics_bound_pending_traces() {
     t.render("", &mut out);
     assert!(out.contains("spoor_trace_metrics_dropped_spans_total 10\n"), "{out}");
 }
+
+#[test]
+fn servicegraph_pairs_client_and_server_and_names_virtual_nodes() {
+    let g = ServiceGraph::new(ServiceGraphConfig::default());
+    let t0 = Instant::now();
+    // front (server root) → front client → back server; back → postgresql (db client, no server).
+    let root = span(1, 1, 0, "GET /", 50, false);
+    let mut call = span(1, 2, 1, "GET back", 30, false);
+    call.kind = 3;
+    let served = span(1, 3, 2, "GET /x", 20, true);
+    let mut db = span(1, 4, 3, "SELECT", 5, false);
+    db.kind = 3;
+    db.attributes = vec![attr::string("db.system", "postgresql")];
+    let mut lonely = span(1, 5, 3, "GET ?", 5, false);
+    lonely.kind = 3;
+    g.apply(g.prepare(&[batch("front", vec![], vec![root, call])]), t0);
+    g.apply(g.prepare(&[batch("back", vec![], vec![served, db, lonely])]), t0 + Duration::from_millis(500));
+    assert_eq!(g.edges(), vec![("front".into(), "back".into(), 1, 1)]);
+    assert_eq!(g.expire(t0 + Duration::from_secs(1)), 0);
+    assert_eq!(g.expire(t0 + Duration::from_secs(3)), 3);
+    assert_eq!(
+        g.edges(),
+        vec![
+            ("back".into(), "postgresql".into(), 1, 0),
+            ("front".into(), "back".into(), 1, 1),
+            ("user".into(), "front".into(), 1, 0),
+        ]
+    );
+    let mut out = String::new();
+    g.render(&mut out);
+    assert!(out.contains("traces_service_graph_request_total{client=\"back\",server=\"postgresql\",connection_type=\"database\"} 1\n"), "{out}");
+    assert!(out.contains("traces_service_graph_request_failed_total{client=\"front\",server=\"back\"} 1\n"), "{out}");
+    assert!(out.contains("traces_service_graph_request_server_seconds_count{client=\"front\",server=\"back\"} 1\n"), "{out}");
+    assert!(out.contains("traces_service_graph_unpaired_spans_total{side=\"client\"} 1\n"), "{out}");
+}
+
+#[test]
+fn servicegraph_store_is_bounded() {
+    let g = ServiceGraph::new(ServiceGraphConfig {
+        max_items: 5,
+        ..ServiceGraphConfig::default()
+    });
+    let spans: Vec<Span> = (1..=20u8)
+        .map(|i| {
+            let mut s = span(i, i, 0, "call", 1, false);
+            s.kind = 3;
+            s
+        })
+        .collect();
+    g.apply(g.prepare(&[batch("c", vec![], spans)]), Instant::now());
+    let mut out = String::new();
+    g.render(&mut out);
+    assert!(out.contains("traces_service_graph_dropped_spans_total 15\n"), "{out}");
+}
