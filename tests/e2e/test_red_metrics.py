@@ -308,3 +308,56 @@ def test_service_graph_from_python_sdk_spans_includes_the_database(start_spoor):
     wait_for(lambda: spoor.metric(edges, client="user", server="checkout", connection_type="virtual_node") == 1, what="user → checkout")
     assert spoor.metric("traces_service_graph_request_failed_total", client="checkout", server="postgresql", connection_type="database") == 0
     assert spoor.metric("traces_service_graph_unpaired_spans_total", side="client") == 0
+
+
+def test_monitor_api_answers_from_spoor_own_red_history(start_spoor):
+    spoor = start_spoor("--storage", "memory", "--monitor-step", "1s")
+    assert spoor.query("/api/metrics/minstep").json()["data"] == 1000
+    time.sleep(1.5)  # a first snapshot before any span: the baseline
+    workload(spoor)
+    time.sleep(2.5)
+    end = int(time.time() * 1000)
+    common = {"endTs": end, "lookback": 3000, "step": 1000, "ratePer": 600000}
+
+    def family(path, **params):
+        r = spoor.query(path, **common, **params)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    calls = family("/api/metrics/calls", service=["shop", "batch"], spanKind="server")
+    assert calls["name"] == "service_call_rate" and calls["type"] == "GAUGE"
+    by_service = {m["labels"][0]["value"]: m["metricPoints"] for m in calls["metrics"]}
+    assert set(by_service) == {"shop", "batch"}
+    last = {s: p[-1]["gaugeValue"]["doubleValue"] for s, p in by_service.items()}
+    assert last["shop"] > 0
+    # batch was sampled at 10 %: 20 spans count as 200, twice shop's 100.
+    assert abs(last["batch"] / last["shop"] - 2.0) < 1e-9, last
+    assert by_service["shop"][-1]["timestamp"].endswith("Z")
+
+    errors = family("/api/metrics/errors", service="shop", groupByOperation="true")
+    assert errors["name"] == "service_operation_error_rate"
+    (metric,) = errors["metrics"]
+    assert {l["name"]: l["value"] for l in metric["labels"]} == {"service_name": "shop", "operation": "GET /checkout"}
+    assert abs(metric["metricPoints"][-1]["gaugeValue"]["doubleValue"] - 0.1) < 1e-9
+
+    # 90 spans of 5 ms and 10 of 300 ms: rank 95 is half-way into the (0.2 s, 0.4 s] bucket.
+    latencies = family("/api/metrics/latencies", service="shop", quantile="0.95")
+    assert latencies["name"] == "service_latencies"
+    p95 = latencies["metrics"][0]["metricPoints"][-1]["gaugeValue"]["doubleValue"]
+    assert abs(p95 - 300.0) < 1e-6, p95
+
+    # Client spans only when asked for.
+    client = family("/api/metrics/calls", service="db", spanKind="client")
+    assert client["metrics"] and family("/api/metrics/calls", service="db")["metrics"] == []
+
+    for path, params, message in [
+        ("/api/metrics/calls", {}, "service"),
+        ("/api/metrics/latencies", {"service": "shop"}, "quantile"),
+        ("/api/metrics/latencies", {"service": "shop", "quantile": "2"}, "quantile"),
+        ("/api/metrics/calls", {"service": "shop", "spanKind": "sideways"}, "span kind"),
+        ("/api/metrics/calls", {"service": "shop", "step": "0"}, "step"),
+    ]:
+        r = spoor.query(path, **params)
+        assert r.status_code == 400, (path, params, r.text)
+        assert message in r.text, r.text
+    assert spoor.query("/api/services").status_code == 200, "spoor keeps serving"

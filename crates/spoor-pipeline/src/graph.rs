@@ -47,6 +47,8 @@ pub struct BuildContext {
     pub store: Option<Arc<dyn TraceSink>>,
     /// The process's RSS sampler (`--memory-limit`); `memory_limiter` reads its samples.
     pub memory: Option<spoor_telemetry::MemoryLimiter>,
+    /// Where the `spoor` exporter's RED snapshots go, for the Monitor API (`/api/metrics/*`).
+    pub monitor: Option<Arc<spoor_query::monitor::MonitorStore>>,
 }
 
 /// Why the graph could not be built (a file that cannot be opened, a missing store).
@@ -267,8 +269,13 @@ impl<'a> Builder<'a> {
                     idle: c.trace_idle_period.get(),
                     ..TraceMetricsConfig::default()
                 };
-                let (red, task) =
-                    Red::start(&self.ctx.telemetry, self.ctx.shutdown.clone(), spans, traces);
+                let (red, task) = Red::start(
+                    &self.ctx.telemetry,
+                    self.ctx.shutdown.clone(),
+                    spans,
+                    traces,
+                    self.ctx.monitor.clone(),
+                );
                 self.tasks.push(task);
                 Target::Sync(red.sink(Arc::new(StoreTarget { store, counters })))
             }

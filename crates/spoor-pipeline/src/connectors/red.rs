@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use spoor_model::{ResourceSpans, SinkError, TraceSink};
+use spoor_query::monitor::MonitorStore;
 use spoor_receivers::{SignalBatch, SignalSink};
 use spoor_telemetry::Telemetry;
 use tokio::task::JoinHandle;
@@ -24,11 +25,14 @@ pub struct Red {
 impl Red {
     /// Registers the families on `telemetry` and starts the task that completes idle traces
     /// (it stops on `shutdown`).
+    /// With `monitor`, a snapshot of the span series is recorded every `monitor.step()` for
+    /// the Monitor API.
     pub fn start(
         telemetry: &Telemetry,
         shutdown: CancellationToken,
         spans: SpanMetricsConfig,
         traces: TraceMetricsConfig,
+        monitor: Option<Arc<MonitorStore>>,
     ) -> (Arc<Self>, JoinHandle<()>) {
         let red = Arc::new(Self {
             spans: SpanMetrics::new(spans),
@@ -43,9 +47,13 @@ impl Red {
                 red.graph.render(out);
             }
         }));
-        let period = (red.traces.idle() / 4)
+        let mut period = (red.traces.idle() / 4)
             .min(std::time::Duration::from_millis(500))
             .max(std::time::Duration::from_millis(100));
+        if let Some(m) = &monitor {
+            period = period.min(m.step()).max(std::time::Duration::from_millis(10));
+        }
+        let mut last_snapshot: Option<Instant> = None;
         let weak = Arc::downgrade(&red);
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
@@ -58,6 +66,13 @@ impl Red {
                     Some(red) => {
                         red.traces.sweep(Instant::now());
                         red.graph.expire(Instant::now());
+                        if let Some(m) = &monitor
+                            && last_snapshot.is_none_or(|t| t.elapsed() >= m.step())
+                        {
+                            last_snapshot = Some(Instant::now());
+                            let (bounds, points) = red.spans.red_points();
+                            m.record(unix_ms(), &bounds, points);
+                        }
                     }
                     None => break,
                 }
@@ -141,4 +156,11 @@ impl TraceSink for SpanMetricsConnector {
         self.metrics.apply(observations);
         Ok(())
     }
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -303,6 +303,43 @@ impl SpanMetrics {
         }
     }
 
+    /// The series summed over status code, for the Monitor API's snapshots: per service, span
+    /// name and kind, calls, errors and the duration buckets (bounds in seconds).
+    pub fn red_points(&self) -> (Vec<f64>, Vec<spoor_query::monitor::RedPoint>) {
+        let scale = if self.config.histogram.unit == "ms" {
+            1e-3
+        } else {
+            1.0
+        };
+        let bounds = self.bounds.iter().map(|b| b * scale).collect();
+        let series = self.series.lock();
+        let mut points: HashMap<(&str, &str, &str), spoor_query::monitor::RedPoint> =
+            HashMap::new();
+        for (k, s) in series.iter() {
+            let [Some(service), Some(name), Some(kind), Some(status), ..] = k.as_slice() else {
+                continue;
+            };
+            let p = points
+                .entry((service.as_str(), name.as_str(), kind.as_str()))
+                .or_insert_with(|| spoor_query::monitor::RedPoint {
+                    service: service.clone(),
+                    operation: name.clone(),
+                    kind: kind.clone(),
+                    calls: 0.0,
+                    errors: 0.0,
+                    buckets: vec![0.0; self.bounds.len() + 1],
+                });
+            p.calls += s.calls;
+            if status == "STATUS_CODE_ERROR" {
+                p.errors += s.calls;
+            }
+            for (b, c) in p.buckets.iter_mut().zip(&s.histogram.counts) {
+                *b += c;
+            }
+        }
+        (bounds, points.into_values().collect())
+    }
+
     /// Number of series held (the overflow series included).
     pub fn series_count(&self) -> usize {
         self.series.lock().len()
