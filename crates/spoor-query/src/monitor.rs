@@ -379,7 +379,10 @@ mod tests {
         let a = &errors.metrics[0];
         assert_eq!(a.labels[1].value, "a");
         assert!((a.metric_points[1].gauge_value.double_value - 0.1).abs() < 1e-9);
-        assert_eq!(errors.metrics[1].metric_points[1].gauge_value.double_value, 0.0);
+        assert_eq!(
+            errors.metrics[1].metric_points[1].gauge_value.double_value,
+            0.0
+        );
         let p95 = store.query(&query(true), Measure::Latencies(0.95));
         // a: 108 of 120 under 10 ms, rank 114 falls in (10 ms, 100 ms]: 10 + 90 × 6/12 = 55 ms.
         let v = p95.metrics[0].metric_points[1].gauge_value.double_value;
@@ -390,7 +393,11 @@ mod tests {
     fn the_window_is_bounded() {
         let store = MonitorStore::new(Duration::from_secs(1), Duration::from_secs(10), 2);
         for i in 0..100 {
-            store.record(i * 1000, &[1.0], vec![point("shop", "a", 0.0, 0.0, vec![0.0; 2]); 5]);
+            store.record(
+                i * 1000,
+                &[1.0],
+                vec![point("shop", "a", 0.0, 0.0, vec![0.0; 2]); 5],
+            );
         }
         let snapshots = store.snapshots.lock().unwrap_or_else(|e| e.into_inner());
         assert_eq!(snapshots.len(), 11);
@@ -399,8 +406,14 @@ mod tests {
 
     #[test]
     fn quantile_and_dates() {
-        assert_eq!(histogram_quantile(0.5, &[1.0, 2.0], &[0.0, 10.0, 0.0]), Some(1.5));
-        assert_eq!(histogram_quantile(0.99, &[1.0, 2.0], &[0.0, 0.0, 5.0]), Some(2.0));
+        assert_eq!(
+            histogram_quantile(0.5, &[1.0, 2.0], &[0.0, 10.0, 0.0]),
+            Some(1.5)
+        );
+        assert_eq!(
+            histogram_quantile(0.99, &[1.0, 2.0], &[0.0, 0.0, 5.0]),
+            Some(2.0)
+        );
         assert_eq!(histogram_quantile(0.5, &[1.0], &[0.0, 0.0]), None);
         assert_eq!(rfc3339(1_796_013_000_000), "2026-11-30T04:30:00Z");
     }

@@ -46,7 +46,9 @@ fn store(monitor: &Monitor) -> Result<&MonitorStore, ApiError> {
 fn parse(params: &Params) -> Result<MonitorQuery, ApiError> {
     let services: Vec<String> = params.all("service").map(String::from).collect();
     if services.is_empty() {
-        return Err(ApiError::bad_request("please provide at least one service name"));
+        return Err(ApiError::bad_request(
+            "please provide at least one service name",
+        ));
     }
     let mut span_kinds = Vec::new();
     for k in params.all("spanKind") {
@@ -70,7 +72,9 @@ fn parse(params: &Params) -> Result<MonitorQuery, ApiError> {
     }
     let positive = |key: &str, default: u64| -> Result<u64, ApiError> {
         match params.u64(key)? {
-            Some(0) => Err(ApiError::bad_request(format!("parameter {key:?} must be greater than 0"))),
+            Some(0) => Err(ApiError::bad_request(format!(
+                "parameter {key:?} must be greater than 0"
+            ))),
             Some(v) => Ok(v),
             None => Ok(default),
         }
@@ -97,7 +101,11 @@ fn parse(params: &Params) -> Result<MonitorQuery, ApiError> {
     })
 }
 
-fn answer(monitor: &Monitor, raw: Option<String>, measure: impl FnOnce(&Params) -> Result<Measure, ApiError>) -> Result<Response, ApiError> {
+fn answer(
+    monitor: &Monitor,
+    raw: Option<String>,
+    measure: impl FnOnce(&Params) -> Result<Measure, ApiError>,
+) -> Result<Response, ApiError> {
     let store = store(monitor)?;
     let params = Params::parse(raw.as_deref());
     let query = parse(&params)?;
@@ -105,7 +113,10 @@ fn answer(monitor: &Monitor, raw: Option<String>, measure: impl FnOnce(&Params) 
     Ok(json(&store.query(&query, measure), params.pretty()))
 }
 
-async fn latencies(State(monitor): State<Monitor>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn latencies(
+    State(monitor): State<Monitor>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     answer(&monitor, raw, |params| {
         let q = params
             .get("quantile")
@@ -119,11 +130,17 @@ async fn latencies(State(monitor): State<Monitor>, RawQuery(raw): RawQuery) -> R
     })
 }
 
-async fn calls(State(monitor): State<Monitor>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn calls(
+    State(monitor): State<Monitor>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     answer(&monitor, raw, |_| Ok(Measure::Calls))
 }
 
-async fn errors(State(monitor): State<Monitor>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn errors(
+    State(monitor): State<Monitor>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     answer(&monitor, raw, |_| Ok(Measure::Errors))
 }
 
@@ -137,7 +154,10 @@ struct MinStep {
 }
 
 /// `{"data": <ms>}` in Jaeger's envelope: the snapshot step.
-async fn minstep(State(monitor): State<Monitor>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn minstep(
+    State(monitor): State<Monitor>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
     let store = store(&monitor)?;
     let params = Params::parse(raw.as_deref());
     let data = u64::try_from(store.step().as_millis()).unwrap_or(u64::MAX);

@@ -19,8 +19,8 @@ mod servicegraph;
 mod spanmetrics;
 mod trace_metrics;
 
-pub use red::{Red, RedSink};
 pub(crate) use red::SpanMetricsConnector;
+pub use red::{Red, RedSink};
 pub use sampling::sampling_weight;
 pub use servicegraph::{ServiceGraph, ServiceGraphConfig};
 pub use spanmetrics::{SpanMetrics, SpanMetricsConfig};

@@ -54,7 +54,11 @@ pub(crate) fn labels(pairs: &[(String, String)], extra: Option<(&str, &str)>) ->
 /// A number as Prometheus reads it (`+Inf`, integers without a fraction).
 pub(crate) fn number(v: f64) -> String {
     if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
@@ -91,7 +95,13 @@ impl Histogram {
     }
 
     /// `_bucket`, `_sum` and `_count` lines for one series.
-    pub(crate) fn write(&self, out: &mut String, name: &str, bounds: &[f64], l: &[(String, String)]) {
+    pub(crate) fn write(
+        &self,
+        out: &mut String,
+        name: &str,
+        bounds: &[f64],
+        l: &[(String, String)],
+    ) {
         let mut cumulative = 0.0;
         for (i, c) in self.counts.iter().enumerate() {
             cumulative += c;
@@ -104,6 +114,11 @@ impl Histogram {
             );
         }
         let _ = writeln!(out, "{name}_sum{} {}", labels(l, None), number(self.sum));
-        let _ = writeln!(out, "{name}_count{} {}", labels(l, None), number(self.count));
+        let _ = writeln!(
+            out,
+            "{name}_count{} {}",
+            labels(l, None),
+            number(self.count)
+        );
     }
 }

@@ -51,7 +51,9 @@ impl Red {
             .min(std::time::Duration::from_millis(500))
             .max(std::time::Duration::from_millis(100));
         if let Some(m) = &monitor {
-            period = period.min(m.step()).max(std::time::Duration::from_millis(10));
+            period = period
+                .min(m.step())
+                .max(std::time::Duration::from_millis(10));
         }
         let mut last_snapshot: Option<Instant> = None;
         let weak = Arc::downgrade(&red);

@@ -1,8 +1,8 @@
 //! How many spans one recorded span stands for: 1/sampling probability.
 
 use spoor_model::Span;
-use spoor_model::otlp_common::KeyValue;
 use spoor_model::attr::find;
+use spoor_model::otlp_common::KeyValue;
 use spoor_model::otlp_common::any_value::Value;
 
 /// The adjusted count of a span, from the first of: the OpenTelemetry `ot=th:` threshold in its

@@ -139,7 +139,9 @@ impl ServiceGraph {
                     client,
                     half: Half {
                         service: service.to_string(),
-                        seconds: span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano)
+                        seconds: span
+                            .end_time_unix_nano
+                            .saturating_sub(span.start_time_unix_nano)
                             as f64
                             / 1e9,
                         failed: span.status.as_ref().map(|s| s.code)
@@ -180,7 +182,15 @@ impl ServiceGraph {
                 };
                 let (c, s) = (c.clone(), s.clone());
                 state.pending.remove(&o.key);
-                self.record(&mut state, &c.service, &s.service, ty, c.failed || s.failed, Some(c.seconds), Some(s.seconds));
+                self.record(
+                    &mut state,
+                    &c.service,
+                    &s.service,
+                    ty,
+                    c.failed || s.failed,
+                    Some(c.seconds),
+                    Some(s.seconds),
+                );
             }
         }
     }
@@ -226,7 +236,10 @@ impl ServiceGraph {
         let old: Vec<_> = state
             .pending
             .iter()
-            .filter(|(_, p)| p.since.is_some_and(|t| now.saturating_duration_since(t) >= ttl))
+            .filter(|(_, p)| {
+                p.since
+                    .is_some_and(|t| now.saturating_duration_since(t) >= ttl)
+            })
             .map(|(k, _)| k.clone())
             .collect();
         for k in &old {
@@ -235,14 +248,26 @@ impl ServiceGraph {
             };
             match (p.client, p.server) {
                 (Some(c), None) => match &c.peer {
-                    Some((peer, ty)) => {
-                        self.record(&mut state, &c.service, peer, ty, c.failed, Some(c.seconds), None)
-                    }
+                    Some((peer, ty)) => self.record(
+                        &mut state,
+                        &c.service,
+                        peer,
+                        ty,
+                        c.failed,
+                        Some(c.seconds),
+                        None,
+                    ),
                     None => state.unpaired_client += 1,
                 },
-                (None, Some(s)) if s.root => {
-                    self.record(&mut state, "user", &s.service, "virtual_node", s.failed, None, Some(s.seconds))
-                }
+                (None, Some(s)) if s.root => self.record(
+                    &mut state,
+                    "user",
+                    &s.service,
+                    "virtual_node",
+                    s.failed,
+                    None,
+                    Some(s.seconds),
+                ),
                 (None, Some(_)) => state.unpaired_server += 1,
                 _ => {}
             }
@@ -279,8 +304,16 @@ impl ServiceGraph {
             l
         };
         for (family, help, failed) in [
-            ("traces_service_graph_request", "Requests between two nodes.", false),
-            ("traces_service_graph_request_failed", "Failed requests between two nodes.", true),
+            (
+                "traces_service_graph_request",
+                "Requests between two nodes.",
+                false,
+            ),
+            (
+                "traces_service_graph_request_failed",
+                "Failed requests between two nodes.",
+                true,
+            ),
         ] {
             let _ = writeln!(out, "# TYPE {family} counter\n# HELP {family} {help}");
             for k in &keys {
@@ -293,7 +326,11 @@ impl ServiceGraph {
             ("traces_service_graph_request_server_seconds", true),
             ("traces_service_graph_request_client_seconds", false),
         ] {
-            let _ = writeln!(out, "# TYPE {family} histogram\n# HELP {family} Request duration seen by the {} side.", if server { "server" } else { "client" });
+            let _ = writeln!(
+                out,
+                "# TYPE {family} histogram\n# HELP {family} Request duration seen by the {} side.",
+                if server { "server" } else { "client" }
+            );
             for k in &keys {
                 let e = &state.edges[*k];
                 if let Some(h) = if server { &e.server } else { &e.client } {
@@ -301,12 +338,29 @@ impl ServiceGraph {
                 }
             }
         }
-        let _ = writeln!(out, "# TYPE traces_service_graph_unpaired_spans counter\n# HELP traces_service_graph_unpaired_spans Spans whose other side never arrived within the ttl.");
-        for (side, n) in [("client", state.unpaired_client), ("server", state.unpaired_server)] {
-            let _ = writeln!(out, "traces_service_graph_unpaired_spans_total{{side=\"{side}\"}} {}", number(n as f64));
+        let _ = writeln!(
+            out,
+            "# TYPE traces_service_graph_unpaired_spans counter\n# HELP traces_service_graph_unpaired_spans Spans whose other side never arrived within the ttl."
+        );
+        for (side, n) in [
+            ("client", state.unpaired_client),
+            ("server", state.unpaired_server),
+        ] {
+            let _ = writeln!(
+                out,
+                "traces_service_graph_unpaired_spans_total{{side=\"{side}\"}} {}",
+                number(n as f64)
+            );
         }
-        let _ = writeln!(out, "# TYPE traces_service_graph_dropped_spans counter\n# HELP traces_service_graph_dropped_spans Spans not paired because the store or the edge table was full.");
-        let _ = writeln!(out, "traces_service_graph_dropped_spans_total {}", state.dropped);
+        let _ = writeln!(
+            out,
+            "# TYPE traces_service_graph_dropped_spans counter\n# HELP traces_service_graph_dropped_spans Spans not paired because the store or the edge table was full."
+        );
+        let _ = writeln!(
+            out,
+            "traces_service_graph_dropped_spans_total {}",
+            state.dropped
+        );
     }
 }
 

@@ -392,7 +392,10 @@ impl SpanMetrics {
         }
         let hist = self.histogram_name();
         let _ = writeln!(out, "# TYPE {hist} histogram");
-        let _ = writeln!(out, "# HELP {hist} Span durations, weighted by 1/sampling probability.");
+        let _ = writeln!(
+            out,
+            "# HELP {hist} Span durations, weighted by 1/sampling probability."
+        );
         for k in &keys {
             series[*k]
                 .histogram
@@ -445,7 +448,12 @@ impl SpanMetrics {
                     time_unix_nano: now,
                     count: s.histogram.count.round() as u64,
                     sum: Some(s.histogram.sum),
-                    bucket_counts: s.histogram.counts.iter().map(|c| c.round() as u64).collect(),
+                    bucket_counts: s
+                        .histogram
+                        .counts
+                        .iter()
+                        .map(|c| c.round() as u64)
+                        .collect(),
                     explicit_bounds: self.bounds.clone(),
                     exemplars,
                     ..Default::default()

@@ -61,7 +61,14 @@ fn spanmetrics_counts_calls_errors_and_durations_weighted_by_sampling() {
     // a: 10 server spans, 2 of them errors, 5 ms (8 fast) and 300 ms (2 slow).
     let mut a = Vec::new();
     for i in 0..10u8 {
-        a.push(span(i + 1, i + 1, 0, "GET /a", if i < 8 { 5 } else { 300 }, i >= 8));
+        a.push(span(
+            i + 1,
+            i + 1,
+            0,
+            "GET /a",
+            if i < 8 { 5 } else { 300 },
+            i >= 8,
+        ));
     }
     // b: sampled at 10 %, recorded as a resource attribute: 3 spans stand for 30.
     let b: Vec<Span> = (0..3u8)
@@ -97,7 +104,10 @@ fn spanmetrics_counts_calls_errors_and_durations_weighted_by_sampling() {
         .iter()
         .map(|m| m.name.as_str())
         .collect();
-    assert_eq!(names, ["traces.span.metrics.calls", "traces.span.metrics.duration"]);
+    assert_eq!(
+        names,
+        ["traces.span.metrics.calls", "traces.span.metrics.duration"]
+    );
 }
 
 #[test]
@@ -119,7 +129,10 @@ fn spanmetrics_dimensions_take_span_then_resource_attributes_then_default() {
     let mut out = String::new();
     m.render(&mut out);
     assert!(out.contains("rm_calls_total{service_name=\"svc\",span_name=\"op\",span_kind=\"SPAN_KIND_SERVER\",status_code=\"STATUS_CODE_UNSET\",http_method=\"POST\",region=\"eu\"} 1"), "{out}");
-    assert!(out.contains("http_method=\"GET\",region=\"eu\"} 1"), "{out}");
+    assert!(
+        out.contains("http_method=\"GET\",region=\"eu\"} 1"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -140,7 +153,10 @@ fn spanmetrics_cardinality_limit_sends_new_label_sets_to_the_overflow_series() {
     let mut out = String::new();
     m.render(&mut out);
     assert_eq!(
-        line(&out, "traces_span_metrics_calls_total{otel_metric_overflow=\"true\"}"),
+        line(
+            &out,
+            "traces_span_metrics_calls_total{otel_metric_overflow=\"true\"}"
+        ),
         "traces_span_metrics_calls_total{otel_metric_overflow=\"true\"} 99000"
     );
 }
@@ -153,10 +169,21 @@ fn spanmetrics_config_refuses_what_it_cannot_do() {
             .map(|e| format!("{e:?}"))
             .unwrap_or_default()
     };
-    assert!(errors(serde_json::json!({"histogram": {"exponential": {"max_size": 160}}})).contains("not in this build"));
-    assert!(errors(serde_json::json!({"histogram": {"explicit": {"buckets": ["10ms", "5ms"]}}})).contains("increasing"));
+    assert!(
+        errors(serde_json::json!({"histogram": {"exponential": {"max_size": 160}}}))
+            .contains("not in this build")
+    );
+    assert!(
+        errors(serde_json::json!({"histogram": {"explicit": {"buckets": ["10ms", "5ms"]}}}))
+            .contains("increasing")
+    );
     assert!(errors(serde_json::json!({"nope": 1})).contains("unknown field"));
-    assert_eq!(errors(serde_json::json!({"histogram": {"explicit": {"buckets": ["5ms", "1s"]}}, "metrics_flush_interval": "15s", "exemplars": {"enabled": true}})), "");
+    assert_eq!(
+        errors(
+            serde_json::json!({"histogram": {"explicit": {"buckets": ["5ms", "1s"]}}, "metrics_flush_interval": "15s", "exemplars": {"enabled": true}})
+        ),
+        ""
+    );
 }
 
 #[test]
@@ -183,7 +210,11 @@ fn trace_metrics_complete_a_trace_after_the_idle_period() {
         attr::double("sampler.param", 0.25),
     ];
     t.apply(t.prepare(&[batch("front", vec![], vec![sampled])]), t0);
-    assert_eq!(t.sweep(t0 + Duration::from_secs(6)), 1, "trace 1 is still active");
+    assert_eq!(
+        t.sweep(t0 + Duration::from_secs(6)),
+        1,
+        "trace 1 is still active"
+    );
     assert_eq!(t.pending(), 1);
     assert_eq!(t.sweep(t0 + Duration::from_secs(8)), 1);
     let mut out = String::new();
@@ -192,15 +223,26 @@ fn trace_metrics_complete_a_trace_after_the_idle_period() {
         &mut out,
     );
     let labels = "{service_name=\"front\",operation=\"GET /\"}";
-    assert!(out.contains(&format!("jaeger_traces_total{labels} 5\n")), "{out}");
-    assert!(out.contains(&format!("jaeger_trace_errors_total{labels} 1\n")), "{out}");
+    assert!(
+        out.contains(&format!("jaeger_traces_total{labels} 5\n")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("jaeger_trace_errors_total{labels} 1\n")),
+        "{out}"
+    );
     // Trace 1 lasted 2.6 s: above 2.5, within 5; trace 2 (×4) within 0.01.
     assert!(out.contains("jaeger_trace_duration_seconds_bucket{service_name=\"front\",operation=\"GET /\",le=\"0.01\"} 4\n"), "{out}");
     assert!(out.contains("jaeger_trace_duration_seconds_bucket{service_name=\"front\",operation=\"GET /\",le=\"2.5\"} 4\n"), "{out}");
     assert!(out.contains("jaeger_trace_duration_seconds_bucket{service_name=\"front\",operation=\"GET /\",le=\"5\"} 5\n"), "{out}");
     assert!(out.contains("jaeger_collector_traces_received_total{sampler_type=\"probabilistic\",svc=\"front\"} 1\n"), "{out}");
     assert!(out.contains("jaeger_collector_traces_received_total{sampler_type=\"unrecognized\",svc=\"front\"} 1\n"), "{out}");
-    assert!(out.contains("jaeger_collector_spans_received_total{receiver=\"otlp\",transport=\"grpc\"} 7\n"), "{out}");
+    assert!(
+        out.contains(
+            "jaeger_collector_spans_received_total{receiver=\"otlp\",transport=\"grpc\"} 7\n"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
@@ -214,7 +256,10 @@ fn trace_metrics_bound_pending_traces() {
     assert_eq!(t.pending(), 10);
     let mut out = String::new();
     t.render("", &mut out);
-    assert!(out.contains("spoor_trace_metrics_dropped_spans_total 10\n"), "{out}");
+    assert!(
+        out.contains("spoor_trace_metrics_dropped_spans_total 10\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -232,7 +277,10 @@ fn servicegraph_pairs_client_and_server_and_names_virtual_nodes() {
     let mut lonely = span(1, 5, 3, "GET ?", 5, false);
     lonely.kind = 3;
     g.apply(g.prepare(&[batch("front", vec![], vec![root, call])]), t0);
-    g.apply(g.prepare(&[batch("back", vec![], vec![served, db, lonely])]), t0 + Duration::from_millis(500));
+    g.apply(
+        g.prepare(&[batch("back", vec![], vec![served, db, lonely])]),
+        t0 + Duration::from_millis(500),
+    );
     assert_eq!(g.edges(), vec![("front".into(), "back".into(), 1, 1)]);
     assert_eq!(g.expire(t0 + Duration::from_secs(1)), 0);
     assert_eq!(g.expire(t0 + Duration::from_secs(3)), 3);
@@ -247,9 +295,17 @@ fn servicegraph_pairs_client_and_server_and_names_virtual_nodes() {
     let mut out = String::new();
     g.render(&mut out);
     assert!(out.contains("traces_service_graph_request_total{client=\"back\",server=\"postgresql\",connection_type=\"database\"} 1\n"), "{out}");
-    assert!(out.contains("traces_service_graph_request_failed_total{client=\"front\",server=\"back\"} 1\n"), "{out}");
+    assert!(
+        out.contains(
+            "traces_service_graph_request_failed_total{client=\"front\",server=\"back\"} 1\n"
+        ),
+        "{out}"
+    );
     assert!(out.contains("traces_service_graph_request_server_seconds_count{client=\"front\",server=\"back\"} 1\n"), "{out}");
-    assert!(out.contains("traces_service_graph_unpaired_spans_total{side=\"client\"} 1\n"), "{out}");
+    assert!(
+        out.contains("traces_service_graph_unpaired_spans_total{side=\"client\"} 1\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -268,5 +324,8 @@ fn servicegraph_store_is_bounded() {
     g.apply(g.prepare(&[batch("c", vec![], spans)]), Instant::now());
     let mut out = String::new();
     g.render(&mut out);
-    assert!(out.contains("traces_service_graph_dropped_spans_total 15\n"), "{out}");
+    assert!(
+        out.contains("traces_service_graph_dropped_spans_total 15\n"),
+        "{out}"
+    );
 }

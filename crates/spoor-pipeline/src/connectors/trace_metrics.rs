@@ -193,7 +193,9 @@ impl TraceMetrics {
                 continue;
             };
             let pair = p.root.unwrap_or(p.first);
-            let key = if state.done.len() >= self.config.max_series && !state.done.contains_key(&Some(pair.clone())) {
+            let key = if state.done.len() >= self.config.max_series
+                && !state.done.contains_key(&Some(pair.clone()))
+            {
                 None
             } else {
                 Some(pair)
@@ -236,22 +238,41 @@ impl TraceMetrics {
             "# HELP jaeger_traces Completed traces (no new span for the idle period) by root service and operation, weighted by 1/sampling probability."
         );
         for k in &keys {
-            let _ = writeln!(out, "jaeger_traces_total{} {}", labels(&pairs(k), None), number(state.done[*k].traces));
+            let _ = writeln!(
+                out,
+                "jaeger_traces_total{} {}",
+                labels(&pairs(k), None),
+                number(state.done[*k].traces)
+            );
         }
         let _ = writeln!(out, "# TYPE jaeger_trace_errors counter");
-        let _ = writeln!(out, "# HELP jaeger_trace_errors Completed traces with at least one error span.");
+        let _ = writeln!(
+            out,
+            "# HELP jaeger_trace_errors Completed traces with at least one error span."
+        );
         for k in &keys {
-            let _ = writeln!(out, "jaeger_trace_errors_total{} {}", labels(&pairs(k), None), number(state.done[*k].errors));
+            let _ = writeln!(
+                out,
+                "jaeger_trace_errors_total{} {}",
+                labels(&pairs(k), None),
+                number(state.done[*k].errors)
+            );
         }
         let _ = writeln!(out, "# TYPE jaeger_trace_duration_seconds histogram");
-        let _ = writeln!(out, "# HELP jaeger_trace_duration_seconds Completed trace duration, earliest span start to latest span end.");
+        let _ = writeln!(
+            out,
+            "# HELP jaeger_trace_duration_seconds Completed trace duration, earliest span start to latest span end."
+        );
         for k in &keys {
             if let Some(h) = &state.done[*k].histogram {
                 h.write(out, "jaeger_trace_duration_seconds", &BOUNDS, &pairs(k));
             }
         }
         let _ = writeln!(out, "# TYPE jaeger_collector_traces_received counter");
-        let _ = writeln!(out, "# HELP jaeger_collector_traces_received Root spans received, by service and sampler type (Jaeger's name).");
+        let _ = writeln!(
+            out,
+            "# HELP jaeger_collector_traces_received Root spans received, by service and sampler type (Jaeger's name)."
+        );
         let mut received: Vec<_> = state.received.iter().collect();
         received.sort_by(|a, b| a.0.cmp(b.0));
         for ((svc, sampler), n) in received {
@@ -259,20 +280,38 @@ impl TraceMetrics {
                 ("sampler_type".to_string(), sampler.clone()),
                 ("svc".to_string(), svc.clone()),
             ];
-            let _ = writeln!(out, "jaeger_collector_traces_received_total{} {}", labels(&l, None), number(*n));
+            let _ = writeln!(
+                out,
+                "jaeger_collector_traces_received_total{} {}",
+                labels(&l, None),
+                number(*n)
+            );
         }
         let _ = writeln!(out, "# TYPE jaeger_collector_spans_received counter");
-        let _ = writeln!(out, "# HELP jaeger_collector_spans_received Spans received (spoor_receiver_spans_received_total under Jaeger's name).");
+        let _ = writeln!(
+            out,
+            "# HELP jaeger_collector_spans_received Spans received (spoor_receiver_spans_received_total under Jaeger's name)."
+        );
         for line in registry.lines() {
             if let Some(rest) = line.strip_prefix("spoor_receiver_spans_received_total") {
                 let _ = writeln!(out, "jaeger_collector_spans_received_total{rest}");
             }
         }
         let _ = writeln!(out, "# TYPE spoor_trace_metrics_dropped_spans counter");
-        let _ = writeln!(out, "# HELP spoor_trace_metrics_dropped_spans Spans not counted in trace metrics because too many traces were pending.");
-        let _ = writeln!(out, "spoor_trace_metrics_dropped_spans_total {}", state.dropped_spans);
+        let _ = writeln!(
+            out,
+            "# HELP spoor_trace_metrics_dropped_spans Spans not counted in trace metrics because too many traces were pending."
+        );
+        let _ = writeln!(
+            out,
+            "spoor_trace_metrics_dropped_spans_total {}",
+            state.dropped_spans
+        );
         let _ = writeln!(out, "# TYPE spoor_trace_metrics_pending gauge");
-        let _ = writeln!(out, "# HELP spoor_trace_metrics_pending Traces waiting for their idle period.");
+        let _ = writeln!(
+            out,
+            "# HELP spoor_trace_metrics_pending Traces waiting for their idle period."
+        );
         let _ = writeln!(out, "spoor_trace_metrics_pending {}", state.pending.len());
     }
 }
