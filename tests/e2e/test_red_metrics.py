@@ -361,3 +361,19 @@ def test_monitor_api_answers_from_spoor_own_red_history(start_spoor):
         assert r.status_code == 400, (path, params, r.text)
         assert message in r.text, r.text
     assert spoor.query("/api/services").status_code == 200, "spoor keeps serving"
+
+
+def test_100k_span_names_stay_within_the_cardinality_limit(start_spoor):
+    spoor = start_spoor("--storage", "memory")
+    names, per_post = 100_000, 5_000
+    for chunk in range(names // per_post):
+        spans = [
+            span(rid(chunk * per_post + i, 32), rid(chunk * per_post + i, 16), f"op-{chunk * per_post + i}", 1)
+            for i in range(per_post)
+        ]
+        post(spoor, [resource_spans("names", spans)])
+    text = spoor.metrics()
+    calls = [l for l in text.splitlines() if l.startswith("traces_span_metrics_calls_total{")]
+    # The `spoor` exporter's default metrics_cardinality_limit: 5000 named series + overflow.
+    assert len(calls) == 5001, len(calls)
+    assert spoor.metric("traces_span_metrics_calls_total", otel_metric_overflow="true") == names - 5000
