@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::batch::Batcher;
 use crate::config::{ComponentId, Config, Signal};
+use crate::connectors::{Red, SpanMetricsConfig, SpanMetricsConnector, TraceMetricsConfig};
 use crate::entry::Entry;
 use crate::exporters::{
     DebugExporter, DiskQueue, ExportError, Exporter, FileExporter, JaegerExporter,
@@ -46,6 +47,8 @@ pub struct BuildContext {
     pub store: Option<Arc<dyn TraceSink>>,
     /// The process's RSS sampler (`--memory-limit`); `memory_limiter` reads its samples.
     pub memory: Option<spoor_telemetry::MemoryLimiter>,
+    /// Where the `spoor` exporter's RED snapshots go, for the Monitor API (`/api/metrics/*`).
+    pub monitor: Option<Arc<spoor_query::monitor::MonitorStore>>,
 }
 
 /// Why the graph could not be built (a file that cannot be opened, a missing store).
@@ -72,6 +75,8 @@ pub struct Graph {
 impl Graph {
     /// Builds every pipeline of `config`: traces here, metrics and logs in `signals.rs`.
     pub fn build(config: &Config, ctx: &BuildContext) -> Result<Self, BuildError> {
+        let mut signal_builder = SignalBuilder::new(config, ctx);
+        let signals = signal_builder.build()?;
         let mut b = Builder {
             config,
             ctx,
@@ -79,6 +84,7 @@ impl Graph {
             exporters: BTreeMap::new(),
             pipelines: BTreeMap::new(),
             tasks: Vec::new(),
+            signals: signal_builder,
         };
         let traces: Vec<usize> = config
             .service
@@ -97,10 +103,8 @@ impl Graph {
                 }
             }
         }
-        let mut signal_builder = SignalBuilder::new(config, ctx);
-        let signals = signal_builder.build()?;
-        b.tasks.append(&mut signal_builder.tasks);
-        let endpoints = std::mem::take(&mut signal_builder.endpoints);
+        b.tasks.append(&mut b.signals.tasks);
+        let endpoints = std::mem::take(&mut b.signals.endpoints);
         for id in signals.keys() {
             by_receiver.entry(id.clone()).or_insert_with(|| {
                 let drop: Arc<dyn TraceSink> = Arc::new(NoTracesPipeline {
@@ -145,6 +149,8 @@ struct Builder<'a> {
     exporters: BTreeMap<ComponentId, Target>,
     pipelines: BTreeMap<usize, Arc<dyn TraceSink>>,
     tasks: Vec<JoinHandle<()>>,
+    /// The metrics pipelines, for connectors from traces to metrics (`spanmetrics`).
+    signals: SignalBuilder<'a>,
 }
 
 #[derive(Clone)]
@@ -160,7 +166,7 @@ fn build_error(id: &ComponentId, kind: Kind, e: impl std::fmt::Display) -> Build
     }
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
     /// The entry sink of pipeline `i`, built once (connectors may reach it from several places).
     fn pipeline(&mut self, i: usize) -> Result<Arc<dyn TraceSink>, BuildError> {
         if let Some(s) = self.pipelines.get(&i) {
@@ -218,6 +224,9 @@ impl Builder<'_> {
 
     fn exporter_or_connector(&mut self, id: &ComponentId) -> Result<Target, BuildError> {
         if let Some(c) = self.config.component(Kind::Connector, id) {
+            if let Spec::SpanMetrics(config) = &c.spec {
+                return self.spanmetrics(id, config);
+            }
             // `forward`: the pipelines receiving from this connector, as one sink.
             if !matches!(c.spec, Spec::Forward) {
                 return Err(build_error(id, Kind::Connector, "not a connector"));
@@ -248,11 +257,27 @@ impl Builder<'_> {
         let counters = self.metrics.exporter(&name);
         let err = |e: ConfigError| build_error(id, Kind::Exporter, e);
         let target = match &component.spec {
-            Spec::SpoorExporter(_) => {
+            Spec::SpoorExporter(c) => {
                 let store = self.ctx.store.clone().ok_or_else(|| {
                     build_error(id, Kind::Exporter, "the embedded store is not available")
                 })?;
-                Target::Sync(Arc::new(StoreTarget { store, counters }))
+                let spans = SpanMetricsConfig {
+                    aggregation_cardinality_limit: c.metrics_cardinality_limit,
+                    ..SpanMetricsConfig::default()
+                };
+                let traces = TraceMetricsConfig {
+                    idle: c.trace_idle_period.get(),
+                    ..TraceMetricsConfig::default()
+                };
+                let (red, task) = Red::start(
+                    &self.ctx.telemetry,
+                    self.ctx.shutdown.clone(),
+                    spans,
+                    traces,
+                    self.ctx.monitor.clone(),
+                );
+                self.tasks.push(task);
+                Target::Sync(red.sink(Arc::new(StoreTarget { store, counters })))
             }
             Spec::Debug(c) => self.direct(
                 name.clone(),
@@ -315,6 +340,47 @@ impl Builder<'_> {
                 ));
             }
         };
+        self.exporters.insert(id.clone(), target.clone());
+        Ok(target)
+    }
+
+    /// `spanmetrics`: aggregates the spans it gets; its flush task feeds the metrics pipelines
+    /// that list it as a receiver.
+    fn spanmetrics(
+        &mut self,
+        id: &ComponentId,
+        config: &SpanMetricsConfig,
+    ) -> Result<Target, BuildError> {
+        if let Some(t) = self.exporters.get(id) {
+            return Ok(t.clone());
+        }
+        let downstream: Vec<usize> = self
+            .config
+            .service
+            .pipelines
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.receivers.contains(id) && p.id.signal == Signal::Metrics)
+            .map(|(j, _)| j)
+            .collect();
+        if downstream.is_empty() {
+            return Err(build_error(
+                id,
+                Kind::Connector,
+                "spanmetrics must be a receiver of a metrics pipeline",
+            ));
+        }
+        let mut sinks = Vec::new();
+        for j in downstream {
+            sinks.push(self.signals.pipeline(j)?);
+        }
+        let (connector, task) = SpanMetricsConnector::start(
+            config,
+            crate::signals::fan_out(sinks),
+            self.ctx.shutdown.clone(),
+        );
+        self.tasks.push(task);
+        let target = Target::Sync(Arc::new(connector));
         self.exporters.insert(id.clone(), target.clone());
         Ok(target)
     }

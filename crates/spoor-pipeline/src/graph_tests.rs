@@ -51,6 +51,7 @@ fn graph(yaml: &str, store: Arc<Store>) -> (Graph, Telemetry) {
         shutdown: CancellationToken::new(),
         store: Some(store),
         memory: None,
+        monitor: None,
     };
     (
         Graph::build(&config, &ctx).unwrap_or_else(|e| panic!("{e}")),

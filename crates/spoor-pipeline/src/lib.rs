@@ -19,6 +19,7 @@
 
 mod batch;
 pub mod config;
+pub mod connectors;
 #[cfg(test)]
 mod docs_check;
 mod entry;

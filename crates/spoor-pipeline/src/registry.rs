@@ -96,6 +96,7 @@ pub enum Spec {
     ZipkinExporter(ZipkinExporterConfig),
     Prometheus(PrometheusConfig),
     Forward,
+    SpanMetrics(Box<crate::connectors::SpanMetricsConfig>),
     HealthCheck(HealthCheckConfig),
     Zpages(ZpagesConfig),
     FileStorage(FileStorageConfig),
@@ -111,6 +112,7 @@ impl Spec {
         match self {
             Spec::OtlpReceiver(_) | Spec::Batch(_) | Spec::MemoryLimiter(_) => &Signal::ALL,
             Spec::Debug(_) | Spec::FileExporter(_) | Spec::Forward | Spec::Inert => &Signal::ALL,
+            Spec::SpanMetrics(_) => &[Signal::Traces, Signal::Metrics],
             Spec::SpanProcessor(p) => p.signals(),
             Spec::Prometheus(_) => &[Signal::Metrics],
             Spec::JaegerReceiver(_)
@@ -435,6 +437,14 @@ pub static REGISTRY: &[Entry] = &[
         "Passes a pipeline's output to other pipelines of the same signal.",
         forward,
         no_options,
+    ),
+    entry(
+        Kind::Connector,
+        "spanmetrics",
+        Status::Functional,
+        "Traces in, RED metrics out: calls and a duration histogram per service, span name, kind and status, weighted by 1/sampling probability.",
+        typed::<crate::connectors::SpanMetricsConfig>,
+        defaults::<crate::connectors::SpanMetricsConfig>,
     ),
     // Extensions.
     entry(

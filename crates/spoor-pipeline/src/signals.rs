@@ -156,7 +156,7 @@ impl<'a> SignalBuilder<'a> {
             .collect())
     }
 
-    fn pipeline(&mut self, i: usize) -> Result<Arc<dyn SignalSink>, BuildError> {
+    pub(crate) fn pipeline(&mut self, i: usize) -> Result<Arc<dyn SignalSink>, BuildError> {
         if let Some(s) = self.pipelines.get(&i) {
             return Ok(s.clone());
         }
@@ -202,7 +202,14 @@ impl<'a> SignalBuilder<'a> {
         id: &ComponentId,
         signal: Signal,
     ) -> Result<Arc<dyn SignalSink>, BuildError> {
-        if self.config.component(Kind::Connector, id).is_some() {
+        if let Some(c) = self.config.component(Kind::Connector, id) {
+            if matches!(c.spec, Spec::SpanMetrics(_)) {
+                return Err(build_error(
+                    id,
+                    Kind::Connector,
+                    format!("spanmetrics takes traces, not {}", signal.as_str()),
+                ));
+            }
             let downstream: Vec<usize> = self
                 .config
                 .service
@@ -289,7 +296,7 @@ impl SignalSink for SignalPipeline {
     }
 }
 
-fn fan_out(mut sinks: Vec<Arc<dyn SignalSink>>) -> Arc<dyn SignalSink> {
+pub(crate) fn fan_out(mut sinks: Vec<Arc<dyn SignalSink>>) -> Arc<dyn SignalSink> {
     if sinks.len() == 1
         && let Some(only) = sinks.pop()
     {

@@ -31,6 +31,7 @@ fn graph(yaml: &str) -> Graph {
         shutdown: CancellationToken::new(),
         store: None,
         memory: None,
+        monitor: None,
     };
     Graph::build(&config, &ctx).unwrap_or_else(|e| panic!("{e}"))
 }

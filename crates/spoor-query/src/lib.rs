@@ -25,6 +25,7 @@
 mod ddg;
 mod dedup;
 pub mod jaeger;
+pub mod monitor;
 mod service;
 mod summary;
 

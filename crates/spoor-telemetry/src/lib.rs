@@ -40,7 +40,11 @@ pub struct Telemetry {
     registry: Arc<Mutex<Registry>>,
     receivers: receiver::ReceiverFamilies,
     signals: signal::SignalFamilies,
+    renderers: Arc<Mutex<Vec<Renderer>>>,
 }
+
+/// Appends metric families of its own to the exposition (see [`Telemetry::add_renderer`]).
+pub type Renderer = Arc<dyn Fn(&str, &mut String) + Send + Sync>;
 
 impl Default for Telemetry {
     fn default() -> Self {
@@ -57,6 +61,7 @@ impl Telemetry {
             registry: Arc::new(Mutex::new(registry)),
             receivers,
             signals,
+            renderers: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -80,11 +85,31 @@ impl Telemetry {
         self.registry.lock().register(name, help, metric);
     }
 
-    /// The registry in Prometheus text exposition format.
+    /// Adds families written without the `spoor_` prefix (metrics computed from traces, the
+    /// Jaeger names the seeds use). The renderer gets the registry's text so far (to alias a
+    /// series) and appends OpenMetrics text: complete families, no `# EOF`.
+    pub fn add_renderer(&self, renderer: Renderer) {
+        self.renderers.lock().push(renderer);
+    }
+
+    /// The registry in Prometheus text exposition format (OpenMetrics), then every renderer's
+    /// families.
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Encoding into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry.lock());
-        out
+        let renderers = self.renderers.lock().clone();
+        if renderers.is_empty() {
+            return out;
+        }
+        let registry = out.strip_suffix("# EOF\n").unwrap_or(&out).to_string();
+        let mut extra = String::new();
+        for r in renderers {
+            r(&registry, &mut extra);
+        }
+        let mut all = registry;
+        all.push_str(&extra);
+        all.push_str("# EOF\n");
+        all
     }
 }

@@ -308,6 +308,15 @@ pub struct RunArgs {
     )]
     pub query_cors_allowed_origins: Vec<String>,
 
+    /// Step of the RED history behind the Monitor API (`/api/metrics/*`): the span series are
+    /// snapshotted this often, and it is the smallest step a query resolves.
+    #[arg(long, env = "SPOOR_MONITOR_STEP", default_value = "15s", value_parser = parse_duration)]
+    pub monitor_step: std::time::Duration,
+
+    /// How far back the Monitor API's RED history goes (kept in memory).
+    #[arg(long, env = "SPOOR_MONITOR_WINDOW", default_value = "1h", value_parser = parse_duration)]
+    pub monitor_window: std::time::Duration,
+
     /// Query gRPC server: Jaeger api_v2 and api_v3 QueryService.
     #[arg(
         long,

@@ -37,6 +37,9 @@ fn listener_defaults(args: &RunArgs) -> ListenerDefaults {
     }
 }
 
+/// Most (service, operation, kind) series in each Monitor API snapshot.
+const MONITOR_MAX_SERIES: usize = 2000;
+
 /// Runs all-in-one until SIGINT or SIGTERM, then drains and returns.
 pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     for w in legacy_env_warnings(&|v| std::env::var(v).ok()) {
@@ -83,11 +86,17 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         }
     };
     let query = QueryService::new(reader);
+    let monitor = std::sync::Arc::new(spoor_query::monitor::MonitorStore::new(
+        args.monitor_step,
+        args.monitor_window,
+        MONITOR_MAX_SERIES,
+    ));
 
     let mut servers: Vec<RunningServer> = Vec::new();
     if let Some(addr) = args.query_http.addr() {
         let options = spoor_api::QueryHttpOptions {
             cors: spoor_api::CorsOrigins::parse(&args.query_cors_allowed_origins)?,
+            monitor: Some(monitor.clone()),
         };
         let router = spoor_api::query_router(query.clone(), &options);
         servers.push(spoor_api::serve_http("query-http", addr, router, shutdown.clone()).await?);
@@ -156,6 +165,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         shutdown: shutdown.clone(),
         store: Some(store),
         memory: Some(memory.clone()),
+        monitor: Some(monitor.clone()),
     };
     let graph = Graph::build(&config, &build).context("assembling the pipelines")?;
     let mut receivers: Vec<RunningReceiver> = Vec::new();

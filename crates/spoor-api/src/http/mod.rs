@@ -8,6 +8,7 @@
 
 mod analytics;
 mod jaeger;
+mod monitor;
 mod params;
 mod respond;
 mod ui;
@@ -121,6 +122,9 @@ impl CorsOrigins {
 #[derive(Debug, Clone, Default)]
 pub struct QueryHttpOptions {
     pub cors: CorsOrigins,
+    /// The RED history behind Jaeger's Monitor API (`/api/metrics/*`); without it those
+    /// routes answer 503.
+    pub monitor: Option<std::sync::Arc<spoor_query::monitor::MonitorStore>>,
 }
 
 /// The router served on `--query-http`.
@@ -150,6 +154,7 @@ pub fn query_router(query: QueryService, options: &QueryHttpOptions) -> Router {
             "/analytics/v1/dependencies",
             get(analytics::deep_dependencies),
         );
+    let api = api.merge(monitor::routes(options.monitor.clone()));
     let api = [
         "/api",
         "/api/",

@@ -68,9 +68,29 @@ pub trait Exporter: Send + Sync + 'static {
 /// `exporters.spoor`: the embedded store, configured by the storage flags (`--storage`,
 /// `--data-dir`, `--storage-url`, `--retention`, …). Acknowledged synchronously: a client is
 /// answered only once the store has the spans.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SpoorExporterConfig {}
+///
+/// What it stores is also counted for `/metrics` on the admin port: the span RED families
+/// (`traces_span_metrics_*`) and, once a trace had no new span for `trace_idle_period`, the
+/// trace families (`jaeger_traces_total`, `jaeger_trace_errors_total`,
+/// `jaeger_trace_duration_seconds`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoorExporterConfig {
+    /// A trace with no new span for this long counts as complete in the trace metrics.
+    pub trace_idle_period: Duration,
+    /// Most span-metrics series on `/metrics`; further label sets count in the
+    /// `otel_metric_overflow="true"` series.
+    pub metrics_cardinality_limit: usize,
+}
+
+impl Default for SpoorExporterConfig {
+    fn default() -> Self {
+        Self {
+            trace_idle_period: Duration::from_secs(5),
+            metrics_cardinality_limit: 5000,
+        }
+    }
+}
 
 impl ComponentConfig for SpoorExporterConfig {
     fn into_spec(self) -> Spec {
