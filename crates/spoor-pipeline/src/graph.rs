@@ -274,6 +274,13 @@ impl Builder<'_> {
                 )
                 .map_err(err)?
             }
+            Spec::LoadBalancing(c) => {
+                let (lb, tasks) =
+                    crate::exporters::LoadBalancer::start(name, c, self.metrics.clone())
+                        .map_err(err)?;
+                self.tasks.extend(tasks);
+                Target::Sync(lb)
+            }
             Spec::OtlpHttpExporter(c) => {
                 let exporter = OtlpHttpExporter::new(c).map_err(err)?;
                 self.forwarding(
