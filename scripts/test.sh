@@ -32,6 +32,9 @@ step "end-to-end tests (real binary, real clients)"
 cargo build -p spoor --quiet
 .cache/venvs/e2e/bin/pytest -q -p no:cacheprovider tests/e2e
 
+step "deployment files (Dockerfile, compose, Kubernetes, Helm; helm is built once into .cache/bin, ~18 min cold)"
+scripts/test-deploy.sh
+
 if [ -x tests/ui/run.sh ]; then
   step "web UI end-to-end tests (headless Chromium)"
   tests/ui/run.sh

@@ -299,6 +299,13 @@ impl<'a> Builder<'a> {
                 )
                 .map_err(err)?
             }
+            Spec::LoadBalancing(c) => {
+                let (lb, tasks) =
+                    crate::exporters::LoadBalancer::start(name, c, self.metrics.clone())
+                        .map_err(err)?;
+                self.tasks.extend(tasks);
+                Target::Sync(lb)
+            }
             Spec::OtlpHttpExporter(c) => {
                 let exporter = OtlpHttpExporter::new(c).map_err(err)?;
                 self.forwarding(

@@ -90,6 +90,7 @@ pub enum Spec {
     SpoorExporter(SpoorExporterConfig),
     Debug(DebugConfig),
     OtlpExporter(OtlpExporterConfig),
+    LoadBalancing(crate::exporters::LoadBalancingConfig),
     OtlpHttpExporter(OtlpHttpExporterConfig),
     FileExporter(FileExporterConfig),
     JaegerExporter(JaegerExporterConfig),
@@ -119,6 +120,7 @@ impl Spec {
             | Spec::ZipkinReceiver(_)
             | Spec::SpoorExporter(_)
             | Spec::OtlpExporter(_)
+            | Spec::LoadBalancing(_)
             | Spec::OtlpHttpExporter(_)
             | Spec::JaegerExporter(_)
             | Spec::ZipkinExporter(_)
@@ -378,6 +380,14 @@ pub static REGISTRY: &[Entry] = &[
         "Forwards over OTLP gRPC, with a bounded queue and retries.",
         typed::<OtlpExporterConfig>,
         defaults::<OtlpExporterConfig>,
+    ),
+    entry(
+        Kind::Exporter,
+        "loadbalancing",
+        Status::Functional,
+        "Routes spans by trace id or service over a consistent-hash ring of otlp backends (static list or DNS).",
+        typed::<crate::exporters::LoadBalancingConfig>,
+        crate::exporters::loadbalancing_defaults,
     ),
     entry(
         Kind::Exporter,

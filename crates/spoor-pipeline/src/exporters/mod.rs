@@ -5,6 +5,9 @@
 mod debug;
 mod file;
 mod jaeger;
+mod loadbalancing;
+#[cfg(test)]
+mod loadbalancing_tests;
 mod otlp;
 mod persistent_queue;
 mod prometheus;
@@ -22,6 +25,8 @@ use spoor_model::ResourceSpans;
 pub use debug::{DebugConfig, DebugExporter, Verbosity};
 pub use file::{FileExporter, FileExporterConfig};
 pub use jaeger::{JaegerExporter, JaegerExporterConfig, to_batches as jaeger_batches};
+pub(crate) use loadbalancing::documented_defaults as loadbalancing_defaults;
+pub use loadbalancing::{LoadBalancer, LoadBalancingConfig, RoutingKey};
 pub use otlp::{OtlpExporterConfig, OtlpGrpcExporter, OtlpHttpExporter, OtlpHttpExporterConfig};
 pub use persistent_queue::DiskQueue;
 pub use prometheus::{PrometheusConfig, PrometheusExporter, ResourceToTelemetry};
