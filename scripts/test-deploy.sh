@@ -9,4 +9,5 @@ target=${CARGO_TARGET_DIR:-$root/target}
 export SPOOR_BIN=${SPOOR_BIN:-$target/debug/spoor}
 scripts/setup-deploy-tools.sh
 SPOOR_UI_BUILD=${SPOOR_UI_BUILD:-off} cargo build -p spoor --quiet
-exec .cache/venvs/deploy/bin/pytest -q -p no:cacheprovider -rs tests/deploy "$@"
+if [ $# -eq 0 ]; then set -- tests/deploy; fi
+exec .cache/venvs/deploy/bin/pytest -q -p no:cacheprovider -rs "$@"

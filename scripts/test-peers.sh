@@ -18,4 +18,7 @@ if [ ! -x "$SPOOR_BIN" ]; then
   cargo build -p spoor --quiet
 fi
 echo "test-peers: spoor under test: $SPOOR_BIN"
+# The Helm chart: helm is built with `go install` into .cache/bin (minutes cold), then lint,
+# template and schema-validate both modes.
+scripts/test-deploy.sh tests/deploy/test_deploy_helm.py
 exec .cache/venvs/e2e/bin/pytest -q -p no:cacheprovider -rs tests/peers "$@"
