@@ -25,11 +25,15 @@
 mod ddg;
 mod dedup;
 pub mod jaeger;
+pub mod plan;
+mod search;
 mod service;
 mod summary;
+pub mod traceql;
 
 pub use ddg::{DdgPath, Focal, MAX_PATHS, PathElem};
 pub use dedup::WARNINGS_ATTRIBUTE;
+pub use search::{MatchedSpan, MatchedSpanset, PLAN_CANDIDATE_LIMIT, PlanSearch, TraceMatch};
 pub use service::{DDG_TRACE_LIMIT, MAX_SEARCH_LIMIT, QueryError, QueryService};
 pub use summary::{ServiceSummary, TraceSummary};
 
