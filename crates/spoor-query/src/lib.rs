@@ -28,14 +28,19 @@ pub mod jaeger;
 pub mod plan;
 mod search;
 mod service;
+pub mod sql;
 mod summary;
+mod tags;
 pub mod traceql;
 
 pub use ddg::{DdgPath, Focal, MAX_PATHS, PathElem};
 pub use dedup::WARNINGS_ATTRIBUTE;
 pub use search::{MatchedSpan, MatchedSpanset, PLAN_CANDIDATE_LIMIT, PlanSearch, TraceMatch};
 pub use service::{DDG_TRACE_LIMIT, MAX_SEARCH_LIMIT, QueryError, QueryService};
+pub use tags::{MAX_TAG_VALUES, TAG_SAMPLE_TRACES, TagNames};
 pub use summary::{ServiceSummary, TraceSummary};
 
+#[cfg(test)]
+mod sql_tests;
 #[cfg(test)]
 mod tests;

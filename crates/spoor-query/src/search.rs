@@ -5,6 +5,7 @@ use spoor_model::SpanId;
 use spoor_storage::TraceQuery;
 
 use crate::plan::{Query, TraceContext, Value, evaluate, field_values};
+use crate::sql::TraceOrder;
 use crate::service::{MAX_SEARCH_LIMIT, QueryError, QueryService};
 use crate::summary::TraceSummary;
 
@@ -21,6 +22,8 @@ pub struct PlanSearch {
     pub limit: usize,
     /// Spans reported per spanset (Tempo's `spss`); the count of all matched is kept.
     pub spans_per_spanset: usize,
+    /// The order of the answer; any order but newest first reads every candidate.
+    pub order: TraceOrder,
 }
 
 /// A matched trace: its summary and the spansets that matched.
@@ -49,7 +52,7 @@ pub struct MatchedSpan {
     pub service: String,
     pub start_time_unix_nano: u64,
     pub duration_nanos: u64,
-    /// Fields asked for with `select()`.
+    /// Values of the attributes the conditions read and of the fields `select()` asked for.
     pub attributes: Vec<(String, Value)>,
 }
 
@@ -77,9 +80,10 @@ impl QueryService {
             0 => TraceQuery::DEFAULT_LIMIT,
             n => n.min(MAX_SEARCH_LIMIT),
         };
+        let shown = search.query.condition_attributes();
         let mut out = Vec::new();
         for trace in &candidates {
-            if out.len() >= limit {
+            if out.len() >= limit && search.order == TraceOrder::Newest {
                 break;
             }
             let ctx = TraceContext::new(trace);
@@ -95,6 +99,8 @@ impl QueryService {
             let spansets = sets
                 .into_iter()
                 .map(|set| {
+                    let mut fields = shown.clone();
+                    fields.extend(set.select.iter().filter(|f| !shown.contains(f)).cloned());
                     let mut spans: Vec<usize> = set.spans.clone();
                     spans.sort_by_key(|&i| ctx.spans[i].span.start_time_unix_nano);
                     MatchedSpanset {
@@ -102,7 +108,7 @@ impl QueryService {
                         spans: spans
                             .into_iter()
                             .take(search.spans_per_spanset.max(1))
-                            .map(|i| matched_span(&ctx, i, &set.select))
+                            .map(|i| matched_span(&ctx, i, &fields))
                             .collect(),
                         by: set.by,
                     }
@@ -113,6 +119,18 @@ impl QueryService {
                 spansets,
             });
         }
+        let duration = |t: &TraceMatch| {
+            t.summary
+                .max_end_time_unix_nano
+                .saturating_sub(t.summary.min_start_time_unix_nano)
+        };
+        match search.order {
+            TraceOrder::Newest => {}
+            TraceOrder::Oldest => out.sort_by_key(|t| t.summary.min_start_time_unix_nano),
+            TraceOrder::LongestFirst => out.sort_by_key(|t| std::cmp::Reverse(duration(t))),
+            TraceOrder::ShortestFirst => out.sort_by_key(duration),
+        }
+        out.truncate(limit);
         Ok(out)
     }
 }

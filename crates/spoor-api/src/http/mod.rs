@@ -10,10 +10,13 @@ mod analytics;
 mod jaeger;
 mod params;
 mod respond;
+mod tempo;
+mod tempo_json;
 mod ui;
 mod v3;
 
 pub(crate) use v3::parse_rfc3339;
+pub use tempo::tempo_router;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

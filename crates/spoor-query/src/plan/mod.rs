@@ -260,3 +260,47 @@ fn collect_pushdown(cond: &SpanCond, out: &mut Pushdown) {
         _ => {}
     }
 }
+
+impl Query {
+    /// The attributes the query's conditions read, in order of appearance, without repeats:
+    /// a search reports their values with each matched span, as Tempo does.
+    pub fn condition_attributes(&self) -> Vec<Field> {
+        let mut out = Vec::new();
+        expr_fields(&self.expr, &mut out);
+        out
+    }
+}
+
+fn expr_fields(expr: &SpansetExpr, out: &mut Vec<Field>) {
+    match expr {
+        SpansetExpr::Filter(c) => cond_fields(c, out),
+        SpansetExpr::And(a, b) | SpansetExpr::Or(a, b) | SpansetExpr::Structural(a, _, b) => {
+            expr_fields(a, out);
+            expr_fields(b, out);
+        }
+        SpansetExpr::Pipeline(inner, stages) => {
+            expr_fields(inner, out);
+            for stage in stages {
+                if let Stage::Filter(c) = stage {
+                    cond_fields(c, out);
+                }
+            }
+        }
+    }
+}
+
+fn cond_fields(cond: &SpanCond, out: &mut Vec<Field>) {
+    match cond {
+        SpanCond::Const(_) => {}
+        SpanCond::And(a, b) | SpanCond::Or(a, b) => {
+            cond_fields(a, out);
+            cond_fields(b, out);
+        }
+        SpanCond::Not(a) => cond_fields(a, out),
+        SpanCond::Cmp { field, .. } => {
+            if matches!(field, Field::Attribute { .. }) && !out.contains(field) {
+                out.push(field.clone());
+            }
+        }
+    }
+}

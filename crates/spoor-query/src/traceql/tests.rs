@@ -163,6 +163,7 @@ fn search(q: &str) -> PlanSearch {
         max_trace_duration: None,
         limit: 100,
         spans_per_spanset: 100,
+        order: crate::sql::TraceOrder::Newest,
     }
 }
 
