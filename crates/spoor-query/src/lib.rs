@@ -37,9 +37,11 @@ pub use ddg::{DdgPath, Focal, MAX_PATHS, PathElem};
 pub use dedup::WARNINGS_ATTRIBUTE;
 pub use search::{MatchedSpan, MatchedSpanset, PLAN_CANDIDATE_LIMIT, PlanSearch, TraceMatch};
 pub use service::{DDG_TRACE_LIMIT, MAX_SEARCH_LIMIT, QueryError, QueryService};
-pub use tags::{MAX_TAG_VALUES, TAG_SAMPLE_TRACES, TagNames};
 pub use summary::{ServiceSummary, TraceSummary};
+pub use tags::{MAX_TAG_VALUES, TAG_SAMPLE_TRACES, TagNames};
 
+#[cfg(test)]
+mod plan_tests;
 #[cfg(test)]
 mod sql_tests;
 #[cfg(test)]

@@ -5,8 +5,8 @@ use spoor_model::SpanId;
 use spoor_storage::TraceQuery;
 
 use crate::plan::{Query, TraceContext, Value, evaluate, field_values};
-use crate::sql::TraceOrder;
 use crate::service::{MAX_SEARCH_LIMIT, QueryError, QueryService};
+use crate::sql::TraceOrder;
 use crate::summary::TraceSummary;
 
 /// A plan search. Times are unix nanoseconds, durations nanoseconds.
@@ -68,7 +68,7 @@ impl QueryService {
             .find_traces(&TraceQuery {
                 service: push.service,
                 operation: push.operation,
-                attributes: Vec::new(),
+                attributes: push.attributes,
                 start_min: search.start,
                 start_max: search.end,
                 duration_min: push.duration_min,

@@ -9,7 +9,9 @@
 //! `ORDER BY duration [ASC|DESC]` orders by the trace's duration, `ORDER BY start_time` by its
 //! start; `LIMIT n`.
 
-use crate::plan::{CmpOp, Field, Intrinsic, Query, Scope, SpanCond, SpansetExpr, StatusValue, Value};
+use crate::plan::{
+    CmpOp, Field, Intrinsic, Query, Scope, SpanCond, SpansetExpr, StatusValue, Value,
+};
 use crate::traceql::{MAX_DEPTH, MAX_QUERY_LEN, ParseError};
 
 /// How matched traces are ordered.
@@ -88,7 +90,10 @@ fn tokens(q: &str) -> Result<Vec<(T, usize)>, ParseError> {
             }
             b'"' | b'\'' => {
                 let end = q[i + 1..].find(c as char).ok_or_else(|| {
-                    ParseError::new(start, format!("unterminated string: expected a closing {}", c as char))
+                    ParseError::new(
+                        start,
+                        format!("unterminated string: expected a closing {}", c as char),
+                    )
                 })?;
                 out.push((T::Str(q[i + 1..i + 1 + end].to_string()), start));
                 i += end + 2;
@@ -109,7 +114,10 @@ fn tokens(q: &str) -> Result<Vec<(T, usize)>, ParseError> {
             _ => {
                 return Err(ParseError::new(
                     start,
-                    format!("unexpected character {:?}", q[start..].chars().next().unwrap_or(' ')),
+                    format!(
+                        "unexpected character {:?}",
+                        q[start..].chars().next().unwrap_or(' ')
+                    ),
                 ));
             }
         }
@@ -177,7 +185,10 @@ impl P {
     fn unary(&mut self) -> Result<SpanCond, ParseError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(ParseError::new(self.pos(), format!("nesting deeper than {MAX_DEPTH} levels")));
+            return Err(ParseError::new(
+                self.pos(),
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+            ));
         }
         let out = if self.keyword("not") {
             self.unary().map(|c| SpanCond::Not(Box::new(c)))
@@ -213,15 +224,24 @@ impl P {
         };
         self.at += 1;
         let value_pos = self.pos();
-        let value = match self.peek().clone() {
-            T::Str(s) => Value::Str(s),
-            T::Num(n) => number(&n).ok_or_else(|| ParseError::new(value_pos, format!("malformed number {n:?}")))?,
-            T::Word(w) if w.eq_ignore_ascii_case("true") => Value::Bool(true),
-            T::Word(w) if w.eq_ignore_ascii_case("false") => Value::Bool(false),
-            _ => return Err(self.err("a value (a quoted string, a number, a duration such as 100ms, true or false)")),
-        };
+        let value =
+            match self.peek().clone() {
+                T::Str(s) => Value::Str(s),
+                T::Num(n) => number(&n)
+                    .ok_or_else(|| ParseError::new(value_pos, format!("malformed number {n:?}")))?,
+                T::Word(w) if w.eq_ignore_ascii_case("true") => Value::Bool(true),
+                T::Word(w) if w.eq_ignore_ascii_case("false") => Value::Bool(false),
+                _ => return Err(self.err(
+                    "a value (a quoted string, a number, a duration such as 100ms, true or false)",
+                )),
+            };
         self.at += 1;
-        let cmp = |field: Field, value: Value| SpanCond::Cmp { field, op, value, regex: None };
+        let cmp = |field: Field, value: Value| SpanCond::Cmp {
+            field,
+            op,
+            value,
+            regex: None,
+        };
         let lower = name.to_ascii_lowercase();
         Ok(match lower.as_str() {
             "duration" => match value {
@@ -230,18 +250,30 @@ impl P {
                     Field::Intrinsic(Intrinsic::Duration),
                     Value::Duration((us as u64).saturating_mul(1_000)),
                 ),
-                _ => return Err(ParseError::new(value_pos, "duration compares with a duration such as 1000ms (a bare number is microseconds)")),
+                _ => {
+                    return Err(ParseError::new(
+                        value_pos,
+                        "duration compares with a duration such as 1000ms (a bare number is microseconds)",
+                    ));
+                }
             },
             "service.name" | "service" => cmp(
-                Field::Attribute { scope: Scope::Resource, name: "service.name".into() },
+                Field::Attribute {
+                    scope: Scope::Resource,
+                    name: "service.name".into(),
+                },
                 value,
             ),
-            "operation.name" | "operation" | "name" => cmp(Field::Intrinsic(Intrinsic::Name), value),
+            "operation.name" | "operation" | "name" => {
+                cmp(Field::Intrinsic(Intrinsic::Name), value)
+            }
             _ => {
                 let Some(key) = name.strip_prefix("tags.").filter(|k| !k.is_empty()) else {
                     return Err(ParseError::new(
                         field_pos,
-                        format!("unknown field '{name}': expected duration, service.name, operation.name or tags.<key>"),
+                        format!(
+                            "unknown field '{name}': expected duration, service.name, operation.name or tags.<key>"
+                        ),
                     ));
                 };
                 tag_condition(key, op, value)
@@ -254,7 +286,10 @@ impl P {
 /// `error`/`span.kind` are also read from the span's status and kind.
 fn tag_condition(key: &str, op: CmpOp, value: Value) -> SpanCond {
     let attr = |v: Value| SpanCond::Cmp {
-        field: Field::Attribute { scope: Scope::Unscoped, name: key.to_string() },
+        field: Field::Attribute {
+            scope: Scope::Unscoped,
+            name: key.to_string(),
+        },
         op,
         value: v,
         regex: None,
@@ -265,12 +300,20 @@ fn tag_condition(key: &str, op: CmpOp, value: Value) -> SpanCond {
     };
     let mut cond = attr(value.clone());
     if let (Some(t), CmpOp::Eq | CmpOp::Ne) = (text, op) {
-        let both = if op == CmpOp::Eq { SpanCond::Or } else { SpanCond::And };
+        let both = if op == CmpOp::Eq {
+            SpanCond::Or
+        } else {
+            SpanCond::And
+        };
         cond = both(Box::new(cond), Box::new(attr(t)));
     }
     let synthetic = match (key, &value) {
-        ("error", Value::Bool(true)) => Some((Intrinsic::Status, Value::Status(StatusValue::Error))),
-        ("error", Value::Str(s)) if s == "true" => Some((Intrinsic::Status, Value::Status(StatusValue::Error))),
+        ("error", Value::Bool(true)) => {
+            Some((Intrinsic::Status, Value::Status(StatusValue::Error)))
+        }
+        ("error", Value::Str(s)) if s == "true" => {
+            Some((Intrinsic::Status, Value::Status(StatusValue::Error)))
+        }
         ("span.kind", Value::Str(s)) => {
             let k = spoor_model::span_kind_from_name(s);
             (k != 0).then_some((Intrinsic::Kind, Value::Kind(k)))
@@ -280,7 +323,12 @@ fn tag_condition(key: &str, op: CmpOp, value: Value) -> SpanCond {
     match (synthetic, op) {
         (Some((i, v)), CmpOp::Eq) => SpanCond::Or(
             Box::new(cond),
-            Box::new(SpanCond::Cmp { field: Field::Intrinsic(i), op, value: v, regex: None }),
+            Box::new(SpanCond::Cmp {
+                field: Field::Intrinsic(i),
+                op,
+                value: v,
+                regex: None,
+            }),
         ),
         _ => cond,
     }
@@ -311,9 +359,16 @@ fn number(n: &str) -> Option<Value> {
 /// Parses `SELECT * FROM traces [WHERE …] [ORDER BY …] [LIMIT n]`.
 pub fn parse_sql(text: &str) -> Result<SqlQuery, ParseError> {
     if text.len() > MAX_QUERY_LEN {
-        return Err(ParseError::new(MAX_QUERY_LEN, format!("query longer than {MAX_QUERY_LEN} bytes")));
+        return Err(ParseError::new(
+            MAX_QUERY_LEN,
+            format!("query longer than {MAX_QUERY_LEN} bytes"),
+        ));
     }
-    let mut p = P { toks: tokens(text)?, at: 0, depth: 0 };
+    let mut p = P {
+        toks: tokens(text)?,
+        at: 0,
+        depth: 0,
+    };
     p.expect_kw("select")?;
     if *p.peek() != T::Star {
         return Err(p.err("'*' (the SQL form selects whole traces)"));
@@ -321,7 +376,11 @@ pub fn parse_sql(text: &str) -> Result<SqlQuery, ParseError> {
     p.at += 1;
     p.expect_kw("from")?;
     p.expect_kw("traces")?;
-    let cond = if p.keyword("where") { p.or()? } else { SpanCond::Const(true) };
+    let cond = if p.keyword("where") {
+        p.or()?
+    } else {
+        SpanCond::Const(true)
+    };
     let mut order = TraceOrder::Newest;
     if p.keyword("order") {
         p.expect_kw("by")?;
@@ -360,7 +419,9 @@ pub fn parse_sql(text: &str) -> Result<SqlQuery, ParseError> {
         return Err(p.err("WHERE, AND, OR, ORDER BY, LIMIT or end of query"));
     }
     Ok(SqlQuery {
-        query: Query { expr: SpansetExpr::Filter(cond) },
+        query: Query {
+            expr: SpansetExpr::Filter(cond),
+        },
         order,
         limit,
     })

@@ -24,7 +24,14 @@ fn s(v: &str) -> any_value::Value {
 }
 
 /// Trace `n` with one span of `service`/`name`, lasting `ms`, with `attrs`.
-fn one(n: u8, service: &str, name: &str, ms: u64, error: bool, attrs: Vec<KeyValue>) -> ResourceSpans {
+fn one(
+    n: u8,
+    service: &str,
+    name: &str,
+    ms: u64,
+    error: bool,
+    attrs: Vec<KeyValue>,
+) -> ResourceSpans {
     let start = 1_796_083_200_000_000_000 + u64::from(n) * 1_000_000_000;
     ResourceSpans {
         resource: Some(Resource {
@@ -55,13 +62,44 @@ async fn service() -> QueryService {
     let store = Arc::new(MemoryStore::new(100));
     store
         .write(vec![
-            one(1, "my-app", "UserService.GetUser", 1500, false, vec![kv("user.id", s("12345"))]),
-            one(2, "my-app", "UserService.List", 20, true, vec![
-                kv("error.message", s("database connection failed")),
-                kv("db.operation", s("select")),
-            ]),
-            one(3, "other", "GET /", 300, false, vec![kv("http.status_code", any_value::Value::IntValue(500))]),
-            one(4, "other", "GET /x", 5, false, vec![kv("http.status_code", s("500")), kv("error", any_value::Value::BoolValue(true))]),
+            one(
+                1,
+                "my-app",
+                "UserService.GetUser",
+                1500,
+                false,
+                vec![kv("user.id", s("12345"))],
+            ),
+            one(
+                2,
+                "my-app",
+                "UserService.List",
+                20,
+                true,
+                vec![
+                    kv("error.message", s("database connection failed")),
+                    kv("db.operation", s("select")),
+                ],
+            ),
+            one(
+                3,
+                "other",
+                "GET /",
+                300,
+                false,
+                vec![kv("http.status_code", any_value::Value::IntValue(500))],
+            ),
+            one(
+                4,
+                "other",
+                "GET /x",
+                5,
+                false,
+                vec![
+                    kv("http.status_code", s("500")),
+                    kv("error", any_value::Value::BoolValue(true)),
+                ],
+            ),
         ])
         .await
         .expect("write");
@@ -83,7 +121,10 @@ async fn run(service: &QueryService, q: &str) -> Vec<u8> {
         })
         .await
         .expect("search");
-    found.iter().map(|t| t.summary.trace_id.to_hex().as_bytes()[1] - b'0').collect()
+    found
+        .iter()
+        .map(|t| t.summary.trace_id.to_hex().as_bytes()[1] - b'0')
+        .collect()
 }
 
 #[tokio::test]
@@ -92,20 +133,51 @@ async fn the_seeds_examples_work() {
     let cases: [(&str, &[u8]); 10] = [
         ("SELECT * FROM traces WHERE duration > 1000ms", &[1]),
         ("SELECT * FROM traces WHERE tags.error = true", &[4, 2]),
-        ("SELECT * FROM traces WHERE service.name = \"my-app\"", &[2, 1]),
-        ("SELECT * FROM traces WHERE operation.name = \"UserService.GetUser\"", &[1]),
+        (
+            "SELECT * FROM traces WHERE service.name = \"my-app\"",
+            &[2, 1],
+        ),
+        (
+            "SELECT * FROM traces WHERE operation.name = \"UserService.GetUser\"",
+            &[1],
+        ),
         ("SELECT * FROM traces WHERE tags.user.id = \"12345\"", &[1]),
-        ("SELECT * FROM traces WHERE tags.http.status_code = 500", &[4, 3]),
-        ("SELECT * FROM traces WHERE tags.db.operation = \"select\"", &[2]),
-        ("SELECT * FROM traces WHERE tags.error.message = \"database connection failed\"", &[2]),
-        ("select * from traces where service.name = 'other' or duration >= 1500ms order by duration desc limit 2", &[1, 3]),
-        ("SELECT * FROM traces WHERE NOT (service.name = \"other\") AND duration < 100ms ORDER BY duration ASC", &[2]),
+        (
+            "SELECT * FROM traces WHERE tags.http.status_code = 500",
+            &[4, 3],
+        ),
+        (
+            "SELECT * FROM traces WHERE tags.db.operation = \"select\"",
+            &[2],
+        ),
+        (
+            "SELECT * FROM traces WHERE tags.error.message = \"database connection failed\"",
+            &[2],
+        ),
+        (
+            "select * from traces where service.name = 'other' or duration >= 1500ms order by duration desc limit 2",
+            &[1, 3],
+        ),
+        (
+            "SELECT * FROM traces WHERE NOT (service.name = \"other\") AND duration < 100ms ORDER BY duration ASC",
+            &[2],
+        ),
     ];
     for (q, want) in cases {
         assert_eq!(run(&service, q).await, want, "{q}");
     }
-    assert_eq!(run(&service, "SELECT * FROM traces ORDER BY duration DESC").await, [1, 3, 2, 4]);
-    assert_eq!(run(&service, "SELECT * FROM traces ORDER BY start_time ASC LIMIT 2").await, [1, 2]);
+    assert_eq!(
+        run(&service, "SELECT * FROM traces ORDER BY duration DESC").await,
+        [1, 3, 2, 4]
+    );
+    assert_eq!(
+        run(
+            &service,
+            "SELECT * FROM traces ORDER BY start_time ASC LIMIT 2"
+        )
+        .await,
+        [1, 2]
+    );
 }
 
 #[test]
@@ -114,16 +186,37 @@ fn bad_sql_says_where() {
     for (q, want) in [
         ("SELECT name FROM traces", "expected '*'"),
         ("SELECT * FROM spans", "expected traces"),
-        ("SELECT * FROM traces WHERE tags.x = 'open", "unterminated string"),
+        (
+            "SELECT * FROM traces WHERE tags.x = 'open",
+            "unterminated string",
+        ),
         ("SELECT * FROM traces WHERE foo = 1", "unknown field 'foo'"),
-        ("SELECT * FROM traces WHERE duration > 'x'", "duration compares"),
+        (
+            "SELECT * FROM traces WHERE duration > 'x'",
+            "duration compares",
+        ),
         ("SELECT * FROM traces LIMIT x", "expected a whole number"),
-        ("SELECT * FROM traces WHERE service.name = 'a' GROUP BY 1", "expected WHERE"),
+        (
+            "SELECT * FROM traces WHERE service.name = 'a' GROUP BY 1",
+            "expected WHERE",
+        ),
     ] {
         let e = parse_sql(q).expect_err(q);
         assert!(e.to_string().contains(want), "{q}: {e}");
     }
-    let deep = format!("SELECT * FROM traces WHERE {}duration > 1ms{}", "(".repeat(10_000), ")".repeat(10_000));
-    assert!(parse_sql(&deep).expect_err("deep").message.contains("deeper than"));
-    assert_eq!(parse_sql("SELECT * FROM traces").map(|q| q.order).ok(), Some(TraceOrder::Newest));
+    let deep = format!(
+        "SELECT * FROM traces WHERE {}duration > 1ms{}",
+        "(".repeat(10_000),
+        ")".repeat(10_000)
+    );
+    assert!(
+        parse_sql(&deep)
+            .expect_err("deep")
+            .message
+            .contains("deeper than")
+    );
+    assert_eq!(
+        parse_sql("SELECT * FROM traces").map(|q| q.order).ok(),
+        Some(TraceOrder::Newest)
+    );
 }

@@ -24,7 +24,11 @@ pub struct TagNames {
 }
 
 impl QueryService {
-    async fn sample(&self, start: Option<u64>, end: Option<u64>) -> Result<Vec<spoor_storage::Trace>, QueryError> {
+    async fn sample(
+        &self,
+        start: Option<u64>,
+        end: Option<u64>,
+    ) -> Result<Vec<spoor_storage::Trace>, QueryError> {
         self.find_traces(&TraceQuery {
             start_min: start,
             start_max: end,
@@ -44,7 +48,9 @@ impl QueryService {
         for trace in self.sample(start, end).await? {
             for rs in &trace.resource_spans {
                 if let Some(r) = &rs.resource {
-                    names.resource.extend(r.attributes.iter().map(|kv| kv.key.clone()));
+                    names
+                        .resource
+                        .extend(r.attributes.iter().map(|kv| kv.key.clone()));
                 }
                 for ss in &rs.scope_spans {
                     if let Some(sc) = &ss.scope {
@@ -53,12 +59,18 @@ impl QueryService {
                             .extend(sc.attributes.iter().map(|kv| kv.key.clone()));
                     }
                     for span in &ss.spans {
-                        names.span.extend(span.attributes.iter().map(|kv| kv.key.clone()));
+                        names
+                            .span
+                            .extend(span.attributes.iter().map(|kv| kv.key.clone()));
                         for e in &span.events {
-                            names.event.extend(e.attributes.iter().map(|kv| kv.key.clone()));
+                            names
+                                .event
+                                .extend(e.attributes.iter().map(|kv| kv.key.clone()));
                         }
                         for l in &span.links {
-                            names.link.extend(l.attributes.iter().map(|kv| kv.key.clone()));
+                            names
+                                .link
+                                .extend(l.attributes.iter().map(|kv| kv.key.clone()));
                         }
                     }
                 }

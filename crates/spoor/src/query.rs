@@ -20,7 +20,11 @@ pub struct QueryArgs {
     /// (`SELECT * FROM traces WHERE duration > 1000ms ORDER BY duration DESC`).
     pub query: String,
     /// A running server's Tempo API.
-    #[arg(long, default_value = "http://127.0.0.1:3200", conflicts_with = "data_dir")]
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:3200",
+        conflicts_with = "data_dir"
+    )]
     pub server: String,
     /// Query this data directory instead of a server (its blocks; a running server's
     /// unflushed spans are not seen).
@@ -114,8 +118,7 @@ async fn http_get(server: &str, path: &str) -> anyhow::Result<(u16, String)> {
     let mut stream = tokio::net::TcpStream::connect(authority)
         .await
         .with_context(|| format!("connecting to {server}"))?;
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
     let mut raw = Vec::new();
     tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut raw))
@@ -130,10 +133,15 @@ async fn http_get(server: &str, path: &str) -> anyhow::Result<(u16, String)> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .context("malformed HTTP status line")?;
-    let chunked = head
-        .lines()
-        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding: chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_string() };
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    });
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     Ok((status, body))
 }
 

@@ -15,8 +15,8 @@ mod tempo_json;
 mod ui;
 mod v3;
 
-pub(crate) use v3::parse_rfc3339;
 pub use tempo::tempo_router;
+pub(crate) use v3::parse_rfc3339;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -12,8 +12,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use spoor_telemetry::metrics::counter::Counter;
-use spoor_telemetry::metrics::family::Family;
 use prost::Message;
 use spoor_model::ErrorKind;
 use spoor_query::plan::{Field, Intrinsic, Query, Value};
@@ -21,6 +19,8 @@ use spoor_query::sql::{self, TraceOrder};
 use spoor_query::{MAX_SEARCH_LIMIT, PlanSearch, QueryError, QueryService, traceql};
 use spoor_storage::TimeRange;
 use spoor_telemetry::Telemetry;
+use spoor_telemetry::metrics::counter::Counter;
+use spoor_telemetry::metrics::family::Family;
 
 use super::params::{Params, parse_trace_id};
 use super::respond::json;
@@ -101,8 +101,8 @@ impl From<crate::error::ApiError> for TempoError {
 
 impl IntoResponse for TempoError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.kind.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status.is_server_error() {
             tracing::warn!(error = %self.message, "tempo query failed");
         }
@@ -134,7 +134,10 @@ pub fn tempo_router(query: QueryService, telemetry: &Telemetry) -> Router {
         .route("/api/status/buildinfo", get(buildinfo))
         .route("/ready", get(|| async { "ready" }))
         .fallback(|uri: http::Uri| async move {
-            (StatusCode::NOT_FOUND, format!("no Tempo API endpoint at {}\n", uri.path()))
+            (
+                StatusCode::NOT_FOUND,
+                format!("no Tempo API endpoint at {}\n", uri.path()),
+            )
         })
         .with_state(state)
 }
@@ -207,7 +210,12 @@ async fn trace_v1(
             // tempopb.Trace: field 1, repeated ResourceSpans, as OTLP's TracesData.
             protobuf(data.encode_to_vec())
         } else {
-            json(&tempo_json::TraceV1 { batches: &data.resource_spans }, false)
+            json(
+                &tempo_json::TraceV1 {
+                    batches: &data.resource_spans,
+                },
+                false,
+            )
         })
     }
     .await;
@@ -330,9 +338,7 @@ async fn search(State(state): State<TempoState>, RawQuery(raw): RawQuery) -> Res
 }
 
 /// `q` (TraceQL, or the SQL form when it starts with `SELECT`) or `tags`, as a plan.
-fn parse_search_query(
-    params: &Params,
-) -> Result<(Query, TraceOrder, Option<usize>), TempoError> {
+fn parse_search_query(params: &Params) -> Result<(Query, TraceOrder, Option<usize>), TempoError> {
     let text = match (params.get("q"), params.get("tags")) {
         (Some(q), _) => q.to_string(),
         (None, Some(tags)) => tags_to_traceql(tags)?,
@@ -356,7 +362,11 @@ async fn tags_v1(State(state): State<TempoState>, RawQuery(raw): RawQuery) -> Re
             "span" => names.span.into_iter().collect(),
             "resource" => names.resource.into_iter().collect(),
             "all" | "none" => names.span.into_iter().chain(names.resource).collect(),
-            other => return Err(bad(format!("invalid scope {other:?}: expected span, resource or all"))),
+            other => {
+                return Err(bad(format!(
+                    "invalid scope {other:?}: expected span, resource or all"
+                )));
+            }
         };
         all.sort();
         all.dedup();

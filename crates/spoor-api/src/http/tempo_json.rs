@@ -104,10 +104,8 @@ fn spanset(set: &MatchedSpanset) -> SpanSet {
             .spans
             .iter()
             .map(|s| {
-                let mut attributes = vec![attribute(
-                    "service.name",
-                    &Value::Str(s.service.clone()),
-                )];
+                let mut attributes =
+                    vec![attribute("service.name", &Value::Str(s.service.clone()))];
                 attributes.extend(
                     s.attributes
                         .iter()
@@ -209,7 +207,14 @@ impl TagScopes {
         ];
         let valid = matches!(
             scope,
-            "all" | "none" | "resource" | "span" | "event" | "link" | "instrumentation" | "intrinsic"
+            "all"
+                | "none"
+                | "resource"
+                | "span"
+                | "event"
+                | "link"
+                | "instrumentation"
+                | "intrinsic"
         );
         if !valid {
             return None;

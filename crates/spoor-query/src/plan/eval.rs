@@ -285,6 +285,7 @@ fn eval_cond(cond: &SpanCond, ctx: &TraceContext<'_>, i: usize) -> bool {
         SpanCond::And(a, b) => eval_cond(a, ctx, i) && eval_cond(b, ctx, i),
         SpanCond::Or(a, b) => eval_cond(a, ctx, i) || eval_cond(b, ctx, i),
         SpanCond::Not(a) => !eval_cond(a, ctx, i),
+        SpanCond::JaegerTag { key, value } => super::jaeger::has_tag(&ctx.spans[i], key, value),
         SpanCond::Cmp {
             field,
             op,
@@ -421,6 +422,7 @@ pub fn field_values(field: &Field, ctx: &TraceContext<'_>, i: usize) -> Vec<Valu
                         out.push(Value::Str(hex(&span.parent_span_id)));
                     }
                 }
+                Intrinsic::StartTime => out.push(Value::Duration(span.start_time_unix_nano)),
                 Intrinsic::TraceId => out.push(Value::Str(hex(&span.trace_id))),
                 Intrinsic::TraceDuration => out.push(Value::Duration(ctx.duration)),
                 Intrinsic::RootName => {

@@ -6,6 +6,7 @@
 //! Evaluating it over one trace gives zero or more spansets; a trace matches when one is left.
 
 mod eval;
+mod jaeger;
 
 pub use eval::{SpanRef, Spanset, TraceContext, evaluate, field_values};
 
@@ -42,6 +43,8 @@ pub enum Intrinsic {
     LinkSpanId,
     InstrumentationName,
     InstrumentationVersion,
+    /// The span's start, unix nanoseconds (Jaeger's time window; not a TraceQL name).
+    StartTime,
 }
 
 /// What a condition reads.
@@ -139,6 +142,12 @@ pub enum SpanCond {
     And(Box<SpanCond>, Box<SpanCond>),
     Or(Box<SpanCond>, Box<SpanCond>),
     Not(Box<SpanCond>),
+    /// Jaeger's tag search: `key` in the span's, resource's, scope's, events' or links'
+    /// attributes with text `value`, or one of Jaeger's derived tags (`error`, `span.kind`, …).
+    JaegerTag {
+        key: String,
+        value: String,
+    },
 }
 
 /// Structural relations between two spansets (`lhs REL rhs` returns spans of `rhs`).
@@ -211,6 +220,8 @@ pub struct Pushdown {
     pub operation: Option<String>,
     pub duration_min: Option<u64>,
     pub duration_max: Option<u64>,
+    /// Jaeger tags (key, text of the value).
+    pub attributes: Vec<(String, String)>,
 }
 
 impl Query {
@@ -237,6 +248,7 @@ fn collect_pushdown(cond: &SpanCond, out: &mut Pushdown) {
             collect_pushdown(a, out);
             collect_pushdown(b, out);
         }
+        SpanCond::JaegerTag { key, value } => out.attributes.push((key.clone(), value.clone())),
         SpanCond::Cmp {
             field, op, value, ..
         } => match (field, op, value) {
@@ -291,7 +303,7 @@ fn expr_fields(expr: &SpansetExpr, out: &mut Vec<Field>) {
 
 fn cond_fields(cond: &SpanCond, out: &mut Vec<Field>) {
     match cond {
-        SpanCond::Const(_) => {}
+        SpanCond::Const(_) | SpanCond::JaegerTag { .. } => {}
         SpanCond::And(a, b) | SpanCond::Or(a, b) => {
             cond_fields(a, out);
             cond_fields(b, out);
