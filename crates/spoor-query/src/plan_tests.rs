@@ -42,7 +42,7 @@ fn to_traceql(q: &Json) -> String {
         for (k, v) in tags {
             let lit = literal(v);
             let cond = match (k.as_str(), v) {
-                ("error", Json::Bool(true)) => format!("(status = error || .error = true)"),
+                ("error", Json::Bool(true)) => "(status = error || .error = true)".to_string(),
                 ("span.kind", Json::String(kind)) => format!("kind = {kind}"),
                 _ => format!(
                     "(span.{k} = {lit} || resource.{k} = {lit} || event.{k} = {lit} || link.{k} = {lit} || instrumentation.{k} = {lit})"

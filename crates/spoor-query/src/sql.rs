@@ -353,7 +353,7 @@ fn number(n: &str) -> Option<Value> {
         _ => return None,
     };
     let v: f64 = num.parse().ok()?;
-    (v >= 0.0 && v * factor < u64::MAX as f64).then(|| Value::Duration((v * factor) as u64))
+    (v >= 0.0 && v * factor < u64::MAX as f64).then_some(Value::Duration((v * factor) as u64))
 }
 
 /// Parses `SELECT * FROM traces [WHERE …] [ORDER BY …] [LIMIT n]`.
