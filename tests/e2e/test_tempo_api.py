@@ -154,3 +154,27 @@ def test_deep_nesting_and_huge_queries_do_not_stop_the_server(spoor):
     assert r.status_code == 400 and "regex" in r.text
     assert spoor.metric("spoor_tempo_requests_total", endpoint="search", outcome="invalid") == 2
     assert tempo(spoor, "/api/search", q="{ }").status_code == 200
+
+
+def test_metrics_query_range_and_instant(spoor):
+    base = ingest(spoor)
+    start = base // 10**9
+    r = tempo(spoor, "/api/metrics/query_range",
+              q="{ } | count_over_time() by (resource.service.name)", start=start, end=start + 60, step="60s")
+    assert r.status_code == 200, r.text
+    series = {s["promLabels"]: s for s in r.json()["series"]}
+    assert set(series) == {f'{{resource.service.name="{n}"}}' for n in ["checkout", "frontend", "mobile", "product", "worker"]}
+    worker = series['{resource.service.name="worker"}']
+    assert worker["labels"] == [{"key": "resource.service.name", "value": {"stringValue": "worker"}}]
+    assert worker["samples"] == [{"timestampMs": str(start * 1000), "value": 4.0}]
+    r = tempo(spoor, "/api/metrics/query_range", q="{ kind = server } | rate()", start=start, end=start + 10, step="1s")
+    assert r.json()["series"][0]["samples"] == [{"timestampMs": str(start * 1000), "value": 6.0}]
+    r = tempo(spoor, "/api/metrics/query", q='{ name = "step" } | quantile_over_time(duration, .5)',
+              start=start, end=start + 60)
+    [s] = r.json()["series"]
+    assert s["value"] == 0.5 and s["promLabels"] == '{p="0.5"}'
+    for bad in [{"q": "{ } | rate("}, {"q": "{ }"}, {"q": "{ } | rate()", "start": "10", "end": "5"},
+                {"q": "{ } | rate()", "start": "0", "end": "100000", "step": "1s"}]:
+        resp = tempo(spoor, "/api/metrics/query_range", **bad)
+        assert resp.status_code == 400, (bad, resp.text)
+    assert spoor.metric("spoor_tempo_requests_total", endpoint="metrics", outcome="invalid") == 4

@@ -1,6 +1,7 @@
 //! Tempo's HTTP query API (served on `--tempo-http`, 3200), so Grafana's Tempo data source reads
 //! from Spoor: trace by id (v1 and v2, OTLP JSON or protobuf), TraceQL search, tag names and
-//! values (v1 and v2), echo, build info and readiness.
+//! values (v1 and v2), TraceQL metrics (`/api/metrics/query_range`, `/api/metrics/query`), echo,
+//! build info and readiness.
 //!
 //! Errors are Tempo's: a plain-text body with the status from `ErrorKind`; every refused request
 //! is counted in `spoor_tempo_requests_total{endpoint,outcome}`.
@@ -16,7 +17,10 @@ use prost::Message;
 use spoor_model::ErrorKind;
 use spoor_query::plan::{Field, Intrinsic, Query, Value};
 use spoor_query::sql::{self, TraceOrder};
-use spoor_query::{MAX_SEARCH_LIMIT, PlanSearch, QueryError, QueryService, traceql};
+use spoor_query::{
+    MAX_METRICS_STEPS, MAX_SEARCH_LIMIT, MetricsRange, PlanSearch, QueryError, QueryService,
+    traceql,
+};
 use spoor_storage::TimeRange;
 use spoor_telemetry::Telemetry;
 use spoor_telemetry::metrics::counter::Counter;
@@ -130,6 +134,8 @@ pub fn tempo_router(query: QueryService, telemetry: &Telemetry) -> Router {
         .route("/api/v2/search/tags", get(tags_v2))
         .route("/api/search/tag/{tag}/values", get(tag_values_v1))
         .route("/api/v2/search/tag/{tag}/values", get(tag_values_v2))
+        .route("/api/metrics/query_range", get(metrics_range))
+        .route("/api/metrics/query", get(metrics_instant))
         .route("/api/echo", get(|| async { "echo" }))
         .route("/api/status/buildinfo", get(buildinfo))
         .route("/ready", get(|| async { "ready" }))
@@ -449,6 +455,97 @@ async fn tag_values_v2(
     }
     .await;
     state.finish("tag_values", result)
+}
+
+/// A metrics time: unix seconds (fractions allowed), unix nanoseconds, or RFC 3339.
+fn metrics_time(params: &Params, key: &str) -> Result<Option<u64>, TempoError> {
+    let Some(v) = params.get(key) else {
+        return Ok(None);
+    };
+    if let Ok(n) = v.parse::<u64>() {
+        return Ok(Some(if n > 100_000_000_000 {
+            n
+        } else {
+            n.saturating_mul(1_000_000_000)
+        }));
+    }
+    if let Ok(f) = v.parse::<f64>()
+        && f >= 0.0
+        && f < 1e11
+    {
+        return Ok(Some((f * 1e9) as u64));
+    }
+    super::parse_rfc3339(v).map(Some).ok_or_else(|| {
+        bad(format!(
+            "invalid {key} {v:?}: expected unix seconds, nanoseconds or RFC 3339"
+        ))
+    })
+}
+
+/// `q`, `start`, `end`, `step` of a metrics request; `instant` makes one step of the range.
+fn metrics_request(params: &Params, instant: bool) -> Result<MetricsRange, TempoError> {
+    let text = params
+        .get("q")
+        .ok_or_else(|| bad("missing q: a TraceQL metrics query"))?;
+    let query = traceql::parse_metrics(text)
+        .map_err(|e| bad(format!("invalid TraceQL metrics query: {e}")))?;
+    let now = super::params::now_nanos();
+    let end = metrics_time(params, "end")?.unwrap_or(now);
+    let start = metrics_time(params, "start")?.unwrap_or(end.saturating_sub(3_600_000_000_000));
+    if start >= end {
+        return Err(bad("start must be before end"));
+    }
+    let step = if instant {
+        end - start
+    } else {
+        match params.get("step") {
+            Some(v) => match v.parse::<f64>() {
+                Ok(secs) if secs > 0.0 => (secs * 1e9) as u64,
+                Ok(_) => return Err(bad("step must be positive")),
+                Err(_) => crate::parse_go_duration(v)
+                    .map_err(|e| bad(format!("invalid step {v:?}: {e}")))?,
+            },
+            None => ((end - start) / 100).max(1_000_000_000),
+        }
+    };
+    if step == 0 {
+        return Err(bad("step must be positive"));
+    }
+    let steps = (end - start).div_ceil(step);
+    if steps > MAX_METRICS_STEPS {
+        return Err(bad(format!(
+            "{steps} steps of {step}ns between start and end, more than {MAX_METRICS_STEPS}: use a larger step"
+        )));
+    }
+    Ok(MetricsRange {
+        query,
+        start,
+        end,
+        step,
+    })
+}
+
+async fn metrics_range(State(state): State<TempoState>, RawQuery(raw): RawQuery) -> Response {
+    let result = async {
+        let range = metrics_request(&Params::parse(raw.as_deref()), false)?;
+        let series = state.query.metrics_range(&range).await?;
+        Ok(json(&tempo_json::MetricsRangeResponse::of(&series), false))
+    }
+    .await;
+    state.finish("metrics", result)
+}
+
+async fn metrics_instant(State(state): State<TempoState>, RawQuery(raw): RawQuery) -> Response {
+    let result = async {
+        let range = metrics_request(&Params::parse(raw.as_deref()), true)?;
+        let series = state.query.metrics_range(&range).await?;
+        Ok(json(
+            &tempo_json::MetricsInstantResponse::of(&series),
+            false,
+        ))
+    }
+    .await;
+    state.finish("metrics", result)
 }
 
 async fn buildinfo() -> Response {

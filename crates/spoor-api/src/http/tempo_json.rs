@@ -3,7 +3,7 @@
 use serde::Serialize;
 use spoor_model::ResourceSpans;
 use spoor_query::plan::Value;
-use spoor_query::{MatchedSpanset, TagNames, TraceMatch};
+use spoor_query::{MatchedSpanset, MetricsSeries, TagNames, TraceMatch};
 
 #[derive(Serialize)]
 pub(super) struct TraceV1<'a> {
@@ -272,6 +272,108 @@ impl TagValuesV2 {
                         _ => "string",
                     },
                     value: v.to_text(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Series labels as OTLP key-values and as Prometheus text (`{a="b"}`).
+fn series_labels(s: &MetricsSeries) -> (Vec<Attribute>, String) {
+    let attrs = s
+        .labels
+        .iter()
+        .map(|(k, v)| Attribute {
+            key: k.clone(),
+            value: match v {
+                Value::Int(i) => serde_json::json!({ "intValue": i.to_string() }),
+                Value::Float(f) => serde_json::json!({ "doubleValue": f }),
+                Value::Bool(b) => serde_json::json!({ "boolValue": b }),
+                other => serde_json::json!({ "stringValue": other.to_text() }),
+            },
+        })
+        .collect();
+    let prom = s
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={}", serde_json::Value::String(v.to_text())))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (attrs, format!("{{{prom}}}"))
+}
+
+/// `/api/metrics/query_range`'s answer.
+#[derive(Serialize)]
+pub(super) struct MetricsRangeResponse {
+    series: Vec<RangeSeries>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RangeSeries {
+    labels: Vec<Attribute>,
+    samples: Vec<Sample>,
+    prom_labels: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Sample {
+    timestamp_ms: String,
+    value: f64,
+}
+
+impl MetricsRangeResponse {
+    pub(super) fn of(series: &[MetricsSeries]) -> Self {
+        MetricsRangeResponse {
+            series: series
+                .iter()
+                .map(|s| {
+                    let (labels, prom_labels) = series_labels(s);
+                    RangeSeries {
+                        labels,
+                        samples: s
+                            .samples
+                            .iter()
+                            .map(|(t, v)| Sample {
+                                timestamp_ms: t.to_string(),
+                                value: *v,
+                            })
+                            .collect(),
+                        prom_labels,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `/api/metrics/query`'s answer: one value per series.
+#[derive(Serialize)]
+pub(super) struct MetricsInstantResponse {
+    series: Vec<InstantSeries>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InstantSeries {
+    labels: Vec<Attribute>,
+    value: f64,
+    prom_labels: String,
+}
+
+impl MetricsInstantResponse {
+    pub(super) fn of(series: &[MetricsSeries]) -> Self {
+        MetricsInstantResponse {
+            series: series
+                .iter()
+                .map(|s| {
+                    let (labels, prom_labels) = series_labels(s);
+                    InstantSeries {
+                        labels,
+                        value: s.samples.first().map(|(_, v)| *v).unwrap_or(0.0),
+                        prom_labels,
+                    }
                 })
                 .collect(),
         }

@@ -6,6 +6,9 @@
 //! Bounds: [`MAX_QUERY_LEN`] bytes, [`MAX_DEPTH`] nested groups, [`MAX_REGEX_SIZE`] compiled regex.
 
 mod lexer;
+mod metrics;
+
+pub use metrics::{MetricsFn, MetricsQuery, parse_metrics};
 
 use regex::RegexBuilder;
 

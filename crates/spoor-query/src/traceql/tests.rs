@@ -282,3 +282,100 @@ fn a_single_filter_is_pushed_down() {
     let or = parse("{ .a = 1 } || { name = \"b\" }").expect("parses");
     assert_eq!(or.pushdown(), crate::plan::Pushdown::default());
 }
+
+async fn metrics(service: &QueryService, q: &str, step_ms: u64) -> Vec<(String, Vec<(u64, f64)>)> {
+    let range = crate::MetricsRange {
+        query: super::parse_metrics(q).unwrap_or_else(|e| panic!("{q}: {e}")),
+        start: BASE,
+        end: BASE + 10_000_000_000,
+        step: step_ms * 1_000_000,
+    };
+    service
+        .metrics_range(&range)
+        .await
+        .expect("metrics")
+        .into_iter()
+        .map(|s| {
+            let labels = s
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.to_text()))
+                .collect::<Vec<_>>()
+                .join(",");
+            let samples = s
+                .samples
+                .iter()
+                .map(|(t, v)| ((t - BASE / 1_000_000) / step_ms, *v))
+                .collect();
+            (labels, samples)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_queries_count_rate_and_quantiles_by_series() {
+    let service = service().await;
+    let by_service = metrics(
+        &service,
+        "{ } | count_over_time() by (resource.service.name)",
+        10_000,
+    )
+    .await;
+    let counts: Vec<(String, f64)> = by_service
+        .iter()
+        .map(|(l, s)| (l.clone(), s[0].1))
+        .collect();
+    let want = [
+        ("resource.service.name=checkout", 3.0),
+        ("resource.service.name=frontend", 5.0),
+        ("resource.service.name=mobile", 1.0),
+        ("resource.service.name=product", 2.0),
+        ("resource.service.name=worker", 4.0),
+    ];
+    assert_eq!(
+        counts,
+        want.iter()
+            .map(|(l, v)| (l.to_string(), *v))
+            .collect::<Vec<_>>()
+    );
+    // Server spans all start in the first second: six of them, a rate of 6/s at step 0.
+    assert_eq!(
+        metrics(&service, "{ kind = server } | rate()", 1_000).await,
+        [(String::new(), vec![(0, 6.0)])]
+    );
+    // Steps: the worker's third step starts at 1.3 s.
+    assert_eq!(
+        metrics(&service, "{ name = \"step\" } | count_over_time()", 1_000).await,
+        [(String::new(), vec![(0, 2.0), (1, 1.0)])]
+    );
+    let q = metrics(
+        &service,
+        "{ name = \"step\" } | quantile_over_time(duration, .5, 1)",
+        10_000,
+    )
+    .await;
+    assert_eq!(
+        q,
+        [
+            ("p=0.5".to_string(), vec![(0, 0.5)]),
+            ("p=1".to_string(), vec![(0, 0.6)])
+        ]
+    );
+    let avg = metrics(
+        &service,
+        "{ kind = client } | avg_over_time(span.retry.count)",
+        10_000,
+    )
+    .await;
+    assert_eq!(avg, [(String::new(), vec![(0, 3.0)])]);
+    for bad in [
+        "{ } | rate(",
+        "{ } | count()",
+        "{ } | quantile_over_time(duration, 2)",
+        "{ } | quantile_over_time(duration)",
+        "{ } | rate() by (nonsense)",
+        "{ } | rate() extra",
+    ] {
+        assert!(super::parse_metrics(bad).is_err(), "{bad}");
+    }
+}
