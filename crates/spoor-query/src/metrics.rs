@@ -32,6 +32,10 @@ pub struct MetricsRange {
     pub step: u64,
 }
 
+type Labels = Vec<(String, Value)>;
+/// Values per step index.
+type StepValues = BTreeMap<u64, Vec<f64>>;
+
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -75,8 +79,7 @@ impl QueryService {
             })
             .await?;
         // (labels text) -> (labels, step -> values)
-        let mut series: BTreeMap<String, (Vec<(String, Value)>, BTreeMap<u64, Vec<f64>>)> =
-            BTreeMap::new();
+        let mut series: BTreeMap<String, (Labels, StepValues)> = BTreeMap::new();
         for trace in &candidates {
             let ctx = TraceContext::new(trace);
             let mut spans: Vec<usize> = evaluate(&range.query.spans, &ctx)

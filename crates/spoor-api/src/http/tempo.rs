@@ -470,8 +470,7 @@ fn metrics_time(params: &Params, key: &str) -> Result<Option<u64>, TempoError> {
         }));
     }
     if let Ok(f) = v.parse::<f64>()
-        && f >= 0.0
-        && f < 1e11
+        && (0.0..1e11).contains(&f)
     {
         return Ok(Some((f * 1e9) as u64));
     }
