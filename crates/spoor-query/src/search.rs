@@ -64,25 +64,47 @@ impl QueryService {
     /// Traces matching `search.query`, newest first, at most `search.limit`.
     pub async fn search_plan(&self, search: &PlanSearch) -> Result<Vec<TraceMatch>, QueryError> {
         let push = search.query.pushdown();
-        let candidates = self
-            .find_traces(&TraceQuery {
-                service: push.service,
-                operation: push.operation,
-                attributes: push.attributes,
-                start_min: search.start,
-                start_max: search.end,
-                duration_min: push.duration_min,
-                duration_max: push.duration_max,
-                limit: PLAN_CANDIDATE_LIMIT,
-            })
-            .await?;
         let limit = match search.limit {
             0 => TraceQuery::DEFAULT_LIMIT,
             n => n.min(MAX_SEARCH_LIMIT),
         };
+        // Candidates come newest first: read a few more than asked, and read again with four
+        // times as many while too few matched, up to the cap.
+        let mut ask = if search.order == TraceOrder::Newest {
+            (limit * 2).clamp(64, PLAN_CANDIDATE_LIMIT)
+        } else {
+            PLAN_CANDIDATE_LIMIT
+        };
+        loop {
+            let candidates = self
+                .find_traces(&TraceQuery {
+                    service: push.service.clone(),
+                    operation: push.operation.clone(),
+                    attributes: push.attributes.clone(),
+                    start_min: search.start,
+                    start_max: search.end,
+                    duration_min: push.duration_min,
+                    duration_max: push.duration_max,
+                    limit: ask,
+                })
+                .await?;
+            let found = self.evaluate_candidates(search, &candidates, limit);
+            if found.len() >= limit || candidates.len() < ask || ask >= PLAN_CANDIDATE_LIMIT {
+                return Ok(found);
+            }
+            ask = (ask * 4).min(PLAN_CANDIDATE_LIMIT);
+        }
+    }
+
+    fn evaluate_candidates(
+        &self,
+        search: &PlanSearch,
+        candidates: &[spoor_storage::Trace],
+        limit: usize,
+    ) -> Vec<TraceMatch> {
         let shown = search.query.condition_attributes();
         let mut out = Vec::new();
-        for trace in &candidates {
+        for trace in candidates {
             if out.len() >= limit && search.order == TraceOrder::Newest {
                 break;
             }
@@ -131,7 +153,7 @@ impl QueryService {
             TraceOrder::ShortestFirst => out.sort_by_key(duration),
         }
         out.truncate(limit);
-        Ok(out)
+        out
     }
 }
 

@@ -260,6 +260,13 @@ fn collect_pushdown(cond: &SpanCond, out: &mut Pushdown) {
             {
                 out.service = Some(s.clone());
             }
+            // Storage's tag search matches the text of span, resource, scope, event and link
+            // attributes: a superset of a typed equality in these scopes, so it may prune.
+            (
+                Field::Attribute { name, .. },
+                CmpOp::Eq,
+                v @ (Value::Str(_) | Value::Int(_) | Value::Bool(_)),
+            ) => out.attributes.push((name.clone(), v.to_text())),
             (Field::Intrinsic(Intrinsic::Duration), op, Value::Duration(d)) => match op {
                 CmpOp::Gt => out.duration_min = Some(d.saturating_add(1)),
                 CmpOp::Ge => out.duration_min = Some(*d),

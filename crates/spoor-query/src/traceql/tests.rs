@@ -379,3 +379,38 @@ async fn metrics_queries_count_rate_and_quantiles_by_series() {
         assert!(super::parse_metrics(bad).is_err(), "{bad}");
     }
 }
+
+#[tokio::test]
+async fn search_reads_more_candidates_until_enough_match() {
+    // 300 traces, newest first; only the oldest has the attribute the query's structural part
+    // needs, so nothing is pushed down and the first candidate reads find nothing.
+    let store = Arc::new(MemoryStore::new(1000));
+    let mut batch = Vec::new();
+    for n in 0..300u32 {
+        let mut span = Span {
+            trace_id: [[0u8; 12].as_slice(), &(n + 1).to_be_bytes()].concat(),
+            span_id: (u64::from(n) + 1).to_be_bytes().to_vec(),
+            name: "op".into(),
+            start_time_unix_nano: BASE + u64::from(n) * 1_000_000,
+            end_time_unix_nano: BASE + u64::from(n) * 1_000_000 + 1,
+            ..Span::default()
+        };
+        if n == 0 {
+            span.attributes = attrs(Some(&serde_json::json!({ "needle": 1 })));
+        }
+        batch.push(ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![span],
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        });
+    }
+    store.write(batch).await.expect("write");
+    let service = QueryService::new(store);
+    let mut s = search("{ span.needle = 1 } || { span.needle = 2 }");
+    s.limit = 1;
+    let found = service.search_plan(&s).await.expect("search");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].summary.trace_id.to_hex(), format!("{:032x}", 1));
+}
