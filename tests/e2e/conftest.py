@@ -34,6 +34,7 @@ LISTENER_FLAGS = [
     "jaeger-grpc",
     "zipkin",
     "sampling-http",
+    "tempo-http",
 ]
 
 _help_text = None

@@ -10,6 +10,10 @@
 //! - [`serve_http`]: every HTTP listener closes connections that do not send their headers (or
 //!   sit idle) for [`HttpLimits::header_read_timeout`] and serves at most
 //!   [`HttpLimits::max_connections`] at once.
+//! - [`tempo_router`]: Tempo's query API (3200) for Grafana's Tempo data source: traces by id
+//!   (`/api/traces/{id}`, `/api/v2/traces/{id}`, OTLP JSON or protobuf), TraceQL search
+//!   (`/api/search`), tag names and values (v1 and v2), `/api/echo`, `/api/status/buildinfo`,
+//!   `/ready`.
 //! - [`admin_router`]: `/metrics` (Prometheus) and `/health` (14269), and with
 //!   [`admin_router_with`] `POST /api/admin/delete` through a [`Purger`]; [`health_router`]: the
 //!   Collector-style health check (13133).
@@ -47,6 +51,6 @@ pub use admin::{Readiness, admin_router, admin_router_with, health_router};
 pub use duration::parse_go_duration;
 pub use error::ApiError;
 pub use grpc::query_grpc_routes;
-pub use http::{CorsOrigins, InvalidOrigin, QueryHttpOptions, query_router};
+pub use http::{CorsOrigins, InvalidOrigin, QueryHttpOptions, query_router, tempo_router};
 pub use purge::{DeleteRequest, Purger, parse_before};
 pub use server::{HttpLimits, RunningServer, ServeError, serve_grpc, serve_http, serve_http_with};

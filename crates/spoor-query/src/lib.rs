@@ -25,14 +25,27 @@
 mod ddg;
 mod dedup;
 pub mod jaeger;
+mod metrics;
 pub mod monitor;
+pub mod plan;
+mod search;
 mod service;
+pub mod sql;
 mod summary;
+mod tags;
+pub mod traceql;
 
 pub use ddg::{DdgPath, Focal, MAX_PATHS, PathElem};
 pub use dedup::WARNINGS_ATTRIBUTE;
+pub use metrics::{MAX_METRICS_SERIES, MAX_METRICS_STEPS, MetricsRange, MetricsSeries};
+pub use search::{MatchedSpan, MatchedSpanset, PLAN_CANDIDATE_LIMIT, PlanSearch, TraceMatch};
 pub use service::{DDG_TRACE_LIMIT, MAX_SEARCH_LIMIT, QueryError, QueryService};
 pub use summary::{ServiceSummary, TraceSummary};
+pub use tags::{MAX_TAG_VALUES, TAG_SAMPLE_TRACES, TagNames};
 
+#[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
+mod sql_tests;
 #[cfg(test)]
 mod tests;

@@ -35,6 +35,8 @@ pub enum Command {
     Loadgen(spoor_loadgen::LoadgenArgs),
     /// Run the benchmark suite against this binary and a receive-and-drop baseline.
     Bench(spoor_bench::BenchArgs),
+    /// Run a TraceQL or SQL-form query against a server's Tempo API or a data directory.
+    Query(crate::query::QueryArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -296,6 +298,15 @@ pub struct RunArgs {
         value_name = "ADDR|off"
     )]
     pub query_http: Listen,
+
+    /// Tempo's HTTP query API (trace by id, TraceQL search, tags) for Grafana's Tempo data source.
+    #[arg(
+        long,
+        env = "SPOOR_TEMPO_HTTP",
+        default_value = "0.0.0.0:3200",
+        value_name = "ADDR|off"
+    )]
+    pub tempo_http: Listen,
 
     /// Web origins allowed to read the query API from a browser (CORS), comma-separated:
     /// exact origins (https://grafana.example.com), one-level wildcards (https://*.example.com),

@@ -3,6 +3,7 @@
 mod cli;
 mod config;
 mod listen;
+mod query;
 mod run;
 mod sink;
 mod tools;
@@ -55,6 +56,10 @@ fn main() -> anyhow::Result<()> {
             let summary = runtime.block_on(spoor_loadgen::run(args))?;
             println!("{}", summary.to_json());
             Ok(())
+        }
+        Some(cli::Command::Query(args)) => {
+            init_logging("warn");
+            runtime.block_on(query::run(args))
         }
         Some(cli::Command::Bench(args)) => {
             init_logging("warn");

@@ -101,6 +101,10 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         let router = spoor_api::query_router(query.clone(), &options);
         servers.push(spoor_api::serve_http("query-http", addr, router, shutdown.clone()).await?);
     }
+    if let Some(addr) = args.tempo_http.addr() {
+        let router = spoor_api::tempo_router(query.clone(), &telemetry);
+        servers.push(spoor_api::serve_http("tempo-http", addr, router, shutdown.clone()).await?);
+    }
     if let Some(addr) = args.query_grpc.addr() {
         let routes = spoor_api::query_grpc_routes(query.clone());
         servers.push(spoor_api::serve_grpc("query-grpc", addr, routes, shutdown.clone()).await?);

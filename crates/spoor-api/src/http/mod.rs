@@ -11,9 +11,12 @@ mod jaeger;
 mod monitor;
 mod params;
 mod respond;
+mod tempo;
+mod tempo_json;
 mod ui;
 mod v3;
 
+pub use tempo::tempo_router;
 pub(crate) use v3::parse_rfc3339;
 
 use axum::Router;
