@@ -12,6 +12,8 @@ use crate::child::{Process, free_port, wait_tcp};
 const ON: &[&str] = &["otlp-grpc", "query-http", "admin-http"];
 const OFF: &[&str] = &[
     "otlp-http",
+    "tempo-http",
+    "sampling-http",
     "query-grpc",
     "health-http",
     "jaeger-thrift-compact",

@@ -28,6 +28,8 @@ export async function startSpoor({ timeoutMs = 30_000, receivers = [] } = {}) {
     '--query-grpc', 'off',
     '--admin-http', '127.0.0.1:0',
     '--health-http', 'off',
+    '--tempo-http', 'off',
+    '--sampling-http', 'off',
     '--storage', 'memory',
   ];
   for (const r of OPTIONAL) args.push(`--${r}`, receivers.includes(r) ? '127.0.0.1:0' : 'off');
