@@ -22,11 +22,13 @@
 //!
 //! It never parses HTTP and never touches files or object stores directly.
 
+pub mod analytics;
 mod ddg;
 mod dedup;
 pub mod jaeger;
 mod service;
 mod summary;
+pub mod zipkin;
 
 pub use ddg::{DdgPath, Focal, MAX_PATHS, PathElem};
 pub use dedup::WARNINGS_ATTRIBUTE;

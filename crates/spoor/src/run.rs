@@ -178,6 +178,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             shutdown: shutdown.clone(),
             memory: memory.clone(),
             sampling: sampling.clone(),
+            zipkin_routes: Some(spoor_api::zipkin_router(query.clone())),
         };
         for listener in listeners(&component.spec, &defaults) {
             let running = listener
@@ -197,6 +198,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             memory: memory.clone(),
             sampling: None,
             signals: Default::default(),
+            zipkin_routes: None,
         };
         if let Some(addr) = http_addr {
             let http = spoor_receivers::sampling::SamplingHttpConfig {

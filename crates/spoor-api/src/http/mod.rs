@@ -7,13 +7,16 @@
 //! headers.
 
 mod analytics;
+mod insights;
 mod jaeger;
 mod params;
 mod respond;
 mod ui;
 mod v3;
+mod zipkin;
 
 pub(crate) use v3::parse_rfc3339;
+pub use zipkin::zipkin_router;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -135,6 +138,11 @@ pub fn query_router(query: QueryService, options: &QueryHttpOptions) -> Router {
         .route("/api/operations", get(jaeger::operations))
         .route("/api/traces", get(jaeger::search))
         .route("/api/traces/{id}", get(jaeger::trace))
+        .route(
+            "/api/traces/{id}/critical-path",
+            get(insights::critical_path),
+        )
+        .route("/api/analytics/compare", get(insights::compare))
         .route("/api/dependencies", get(jaeger::dependencies))
         .route(
             "/api/transform",
