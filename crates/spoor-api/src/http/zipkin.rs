@@ -186,7 +186,10 @@ fn zipkin_trace_id(s: &str) -> Result<TraceId, ZipkinError> {
 async fn trace(State(query): State<QueryService>, Path(id): Path<String>) -> Answer {
     let id = zipkin_trace_id(&id)?;
     let trace = query.trace(id, None).await?;
-    Ok(json(&spans_json(&spoor_query::zipkin::from_trace(&trace)), false))
+    Ok(json(
+        &spans_json(&spoor_query::zipkin::from_trace(&trace)),
+        false,
+    ))
 }
 
 async fn trace_many(State(query): State<QueryService>, RawQuery(raw): RawQuery) -> Answer {
@@ -256,10 +259,7 @@ async fn autocomplete_keys(State(query): State<QueryService>, RawQuery(raw): Raw
     Ok(json(&query.zipkin_tag_keys(end_ts, lookback).await?, false))
 }
 
-async fn autocomplete_values(
-    State(query): State<QueryService>,
-    RawQuery(raw): RawQuery,
-) -> Answer {
+async fn autocomplete_values(State(query): State<QueryService>, RawQuery(raw): RawQuery) -> Answer {
     let params = Params::parse(raw.as_deref());
     let key = required(&params, "key")?;
     let (end_ts, lookback) = window(&params)?;

@@ -81,7 +81,6 @@ impl ComponentConfig for ZipkinExporterConfig {
 
 pub use spoor_query::zipkin::{Endpoint, ZipkinSpan, to_json, translate};
 
-
 mod proto {
     //! Zipkin's `zipkin.proto` (proto3), the messages the exporter writes.
     #[derive(Clone, PartialEq, prost::Message)]

@@ -107,9 +107,10 @@ fn collect(traces: &[Trace], filter: &SpanFilter) -> BTreeMap<Key, (Vec<u64>, u6
             let entry = out
                 .entry((service.to_string(), span.name.clone()))
                 .or_default();
-            entry
-                .0
-                .push(span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano));
+            entry.0.push(
+                span.end_time_unix_nano
+                    .saturating_sub(span.start_time_unix_nano),
+            );
             if span
                 .status
                 .as_ref()

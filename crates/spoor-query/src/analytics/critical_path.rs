@@ -111,10 +111,7 @@ pub fn critical_path(trace: &Trace) -> Vec<CriticalSection> {
         let section_end = returning.unwrap_or(node.end);
         let (section_start, next) = match last_child {
             Some(c) => (nodes[c].end, Some((c, None))),
-            None => (
-                node.start,
-                node.parent.map(|p| (p, Some(node.start))),
-            ),
+            None => (node.start, node.parent.map(|p| (p, Some(node.start)))),
         };
         if section_start < section_end {
             path.push(CriticalSection {

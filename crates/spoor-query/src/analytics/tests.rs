@@ -140,7 +140,12 @@ fn the_operation_that_got_30_percent_slower_ranks_first() {
         start: start * MS,
         end: end * MS,
     };
-    let by_window = compare(&baseline, &side(0, 5_000, None), &current, &side(10_000, 15_000, None));
+    let by_window = compare(
+        &baseline,
+        &side(0, 5_000, None),
+        &current,
+        &side(10_000, 15_000, None),
+    );
     assert_eq!(by_window.len(), 3);
     assert_eq!(by_window[0].operation, "GET /cart");
     let change = by_window[0].p95_change.expect("both windows");

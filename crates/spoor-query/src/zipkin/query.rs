@@ -87,7 +87,10 @@ impl ZipkinQuery {
     pub fn matches(&self, spans: &[ZipkinSpan]) -> bool {
         let ts = trace_timestamp(spans);
         let end_us = self.end_ts.saturating_mul(1000);
-        let start_us = self.end_ts.saturating_sub(self.lookback).saturating_mul(1000);
+        let start_us = self
+            .end_ts
+            .saturating_sub(self.lookback)
+            .saturating_mul(1000);
         if ts == 0 || ts < start_us || ts > end_us {
             return false;
         }
@@ -133,7 +136,11 @@ impl ZipkinQuery {
                     && self.max_duration.is_none_or(|max| span.duration <= max);
             }
         }
-        service_seen && span_name.is_none() && remote.is_none() && remaining.is_empty() && duration_ok
+        service_seen
+            && span_name.is_none()
+            && remote.is_none()
+            && remaining.is_empty()
+            && duration_ok
     }
 }
 
