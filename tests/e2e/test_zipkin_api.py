@@ -6,6 +6,7 @@ shared span ids sent in separate requests come back unique, in the Zipkin and Ja
 import re
 import time
 
+import pytest
 import requests
 
 from clients.ingest_trace import run_client
@@ -20,6 +21,14 @@ SPAN_KEYS = {
 }
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
+
+
+@pytest.fixture(params=["memory", "disk"])
+def store(request, start_spoor, tmp_path):
+    """A spoor on each storage backend: the in-memory store and the engine on local disk."""
+    if request.param == "memory":
+        return start_spoor("--storage", "memory")
+    return start_spoor("--storage", "disk", "--data-dir", str(tmp_path / "data"))
 
 
 def now_us():
@@ -100,7 +109,8 @@ def check_span_shape(span):
     assert all(isinstance(v, str) for v in span.get("tags", {}).values())
 
 
-def test_zipkin_read_api(spoor):
+def test_zipkin_read_api(store):
+    spoor = store
     base, root, client, server, other = seed(spoor)
 
     assert {"frontend", "payments", "inventory"} <= set(ok(spoor, "services"))
@@ -190,7 +200,8 @@ def test_grafana_zipkin_request_shapes(spoor):
     assert all(set(d) == {"parent", "child", "callCount"} for d in deps)
 
 
-def test_shared_span_id_without_the_flag_is_made_unique_at_read_time(spoor):
+def test_shared_span_id_without_the_flag_is_made_unique_at_read_time(store):
+    spoor = store
     base = now_us() - 2_000_000
     client = {
         "traceId": T3, "id": "c000000000000001", "kind": "CLIENT", "name": "call",
