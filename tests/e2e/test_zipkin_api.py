@@ -257,6 +257,8 @@ def test_zipkin_js_trace_reads_back(spoor):
 
 def test_bad_zipkin_queries_are_400_and_the_server_keeps_serving(spoor):
     seed(spoor)
+    before = {o: spoor.metric("spoor_zipkin_query_requests_total", outcome=o)
+              for o in ("ok", "invalid", "not_found")}
     assert "serviceName" in bad(spoor, "spans")
     bad(spoor, "remoteServices")
     bad(spoor, "autocompleteValues")
@@ -274,6 +276,9 @@ def test_bad_zipkin_queries_are_400_and_the_server_keeps_serving(spoor):
     bad(spoor, "traces", annotationQuery="error and ")
     bad(spoor, "dependencies", endTs="yesterday")
     assert len(ok(spoor, "traces", limit=10**12)) == 2
+    counted = {o: spoor.metric("spoor_zipkin_query_requests_total", outcome=o) - before[o]
+               for o in before}
+    assert counted == {"ok": 1, "invalid": 15, "not_found": 1}, counted
     # Unknown paths stay 404 and POST still ingests.
     assert zget(spoor, "nothing").status_code == 404
     post(spoor, [{"traceId": "1" * 32, "id": "2" * 16, "name": "after",

@@ -167,6 +167,8 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     } else {
         &graph.receivers[..]
     };
+    // Zipkin's v2 reads, served on the Zipkin receiver's port.
+    let zipkin_routes = spoor_api::zipkin_router(query.clone(), &telemetry);
     for (id, sink) in receiving {
         let Some(component) = config.component(Kind::Receiver, id) else {
             continue;
@@ -178,7 +180,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             shutdown: shutdown.clone(),
             memory: memory.clone(),
             sampling: sampling.clone(),
-            zipkin_routes: Some(spoor_api::zipkin_router(query.clone())),
+            zipkin_routes: Some(zipkin_routes.clone()),
         };
         for listener in listeners(&component.spec, &defaults) {
             let running = listener

@@ -9,6 +9,7 @@
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
+use axum::middleware::map_response_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderValue, header};
@@ -17,6 +18,9 @@ use spoor_model::TraceId;
 use spoor_query::zipkin::{AnnotationQuery, ZipkinQuery, ZipkinSpan, span_json};
 use spoor_query::{MAX_SEARCH_LIMIT, QueryError, QueryService};
 use spoor_storage::DependencyLink;
+use spoor_telemetry::Telemetry;
+use spoor_telemetry::metrics::counter::Counter;
+use spoor_telemetry::metrics::family::Family;
 
 use super::params::{Params, now_nanos, parse_trace_id};
 use super::respond::json;
@@ -27,8 +31,16 @@ pub const DEFAULT_LOOKBACK_MS: u64 = 86_400_000;
 /// Zipkin's default `limit` of `/api/v2/traces`.
 pub const DEFAULT_LIMIT: usize = 10;
 
-/// The Zipkin read routes, to be merged into the Zipkin receiver's router.
-pub fn zipkin_router(query: QueryService) -> Router {
+/// The Zipkin read routes, to be merged into the Zipkin receiver's router. Every answer is
+/// counted in `spoor_zipkin_query_requests_total{outcome}` (`ok`, `invalid`, `not_found`,
+/// `failed`).
+pub fn zipkin_router(query: QueryService, telemetry: &Telemetry) -> Router {
+    let requests = Family::<Vec<(String, String)>, Counter>::default();
+    telemetry.register(
+        "zipkin_query_requests",
+        "Zipkin API v2 GET requests by outcome (ok, invalid, not_found, failed)",
+        requests.clone(),
+    );
     Router::new()
         .route("/api/v2/services", get(services))
         .route("/api/v2/spans", get(span_names))
@@ -40,6 +52,27 @@ pub fn zipkin_router(query: QueryService) -> Router {
         .route("/api/v2/autocompleteKeys", get(autocomplete_keys))
         .route("/api/v2/autocompleteValues", get(autocomplete_values))
         .with_state(query)
+        .layer(map_response_with_state(requests, count))
+}
+
+async fn count(
+    State(requests): State<Family<Vec<(String, String)>, Counter>>,
+    response: Response,
+) -> Response {
+    let status = response.status();
+    let outcome = if status.is_success() {
+        "ok"
+    } else if status == http::StatusCode::NOT_FOUND {
+        "not_found"
+    } else if status.is_client_error() {
+        "invalid"
+    } else {
+        "failed"
+    };
+    requests
+        .get_or_create(&vec![("outcome".to_string(), outcome.to_string())])
+        .inc();
+    response
 }
 
 /// A failure answered as Zipkin does: the status and the message as plain text.
