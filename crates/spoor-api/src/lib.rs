@@ -51,6 +51,8 @@ pub use admin::{Readiness, admin_router, admin_router_with, health_router};
 pub use duration::parse_go_duration;
 pub use error::ApiError;
 pub use grpc::query_grpc_routes;
-pub use http::{CorsOrigins, InvalidOrigin, QueryHttpOptions, query_router, tempo_router};
+pub use http::{
+    CorsOrigins, InvalidOrigin, QueryHttpOptions, query_router, tempo_router, zipkin_router,
+};
 pub use purge::{DeleteRequest, Purger, parse_before};
 pub use server::{HttpLimits, RunningServer, ServeError, serve_grpc, serve_http, serve_http_with};

@@ -20,8 +20,14 @@
 //! and a warning added when the copies differed; trace summaries ([`TraceSummary`]) and the Deep
 //! Dependency Graph ([`QueryService::deep_dependencies`]) are computed here for every API.
 //!
+//! [`zipkin`] translates OTLP to Zipkin v2 (for the `zipkin` exporter and the Zipkin read API)
+//! and holds Zipkin's search semantics; every read gives a Zipkin server span that shares its id
+//! with a client span a new id under it, as Jaeger's query does. [`analytics`] compares
+//! operations between two windows or versions and computes a trace's critical path.
+//!
 //! It never parses HTTP and never touches files or object stores directly.
 
+pub mod analytics;
 mod ddg;
 mod dedup;
 pub mod jaeger;
@@ -34,6 +40,7 @@ pub mod sql;
 mod summary;
 mod tags;
 pub mod traceql;
+pub mod zipkin;
 
 pub use ddg::{DdgPath, Focal, MAX_PATHS, PathElem};
 pub use dedup::WARNINGS_ATTRIBUTE;

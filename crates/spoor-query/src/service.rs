@@ -137,5 +137,6 @@ fn capped(query: &TraceQuery) -> TraceQuery {
 
 fn dedup(mut trace: Trace) -> Trace {
     merge_duplicate_spans(&mut trace.resource_spans);
+    crate::zipkin::uniquify_shared_ids(&mut trace.resource_spans);
     trace
 }

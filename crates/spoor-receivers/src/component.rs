@@ -24,6 +24,9 @@ pub struct ReceiverContext {
     /// Remote sampling strategies: when set, the Jaeger gRPC receiver also serves
     /// `SamplingManager` on its port.
     pub sampling: Option<std::sync::Arc<crate::sampling::StrategyStore>>,
+    /// Read routes the Zipkin HTTP receiver serves on its port next to `POST /api/v2/spans`
+    /// (the binary passes spoor-api's Zipkin v2 query API); `None`: ingest only.
+    pub zipkin_routes: Option<axum::Router>,
 }
 
 /// A started receiver.

@@ -181,6 +181,8 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     } else {
         &graph.receivers[..]
     };
+    // Zipkin's v2 reads, served on the Zipkin receiver's port.
+    let zipkin_routes = spoor_api::zipkin_router(query.clone(), &telemetry);
     for (id, sink) in receiving {
         let Some(component) = config.component(Kind::Receiver, id) else {
             continue;
@@ -192,6 +194,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             shutdown: shutdown.clone(),
             memory: memory.clone(),
             sampling: sampling.clone(),
+            zipkin_routes: Some(zipkin_routes.clone()),
         };
         for listener in listeners(&component.spec, &defaults) {
             let running = listener
@@ -211,6 +214,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             memory: memory.clone(),
             sampling: None,
             signals: Default::default(),
+            zipkin_routes: None,
         };
         if let Some(addr) = http_addr {
             let http = spoor_receivers::sampling::SamplingHttpConfig {

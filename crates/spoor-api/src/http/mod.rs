@@ -7,6 +7,7 @@
 //! headers.
 
 mod analytics;
+mod insights;
 mod jaeger;
 mod monitor;
 mod params;
@@ -15,9 +16,11 @@ mod tempo;
 mod tempo_json;
 mod ui;
 mod v3;
+mod zipkin;
 
 pub use tempo::tempo_router;
 pub(crate) use v3::parse_rfc3339;
+pub use zipkin::zipkin_router;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -142,6 +145,11 @@ pub fn query_router(query: QueryService, options: &QueryHttpOptions) -> Router {
         .route("/api/operations", get(jaeger::operations))
         .route("/api/traces", get(jaeger::search))
         .route("/api/traces/{id}", get(jaeger::trace))
+        .route(
+            "/api/traces/{id}/critical-path",
+            get(insights::critical_path),
+        )
+        .route("/api/analytics/compare", get(insights::compare))
         .route("/api/dependencies", get(jaeger::dependencies))
         .route(
             "/api/transform",

@@ -1,7 +1,9 @@
-use spoor_model::otlp_common::InstrumentationScope;
+use spoor_model::otlp_common::{InstrumentationScope, KeyValue};
 use spoor_model::otlp_resource::Resource;
 use spoor_model::otlp_trace::span::{Event, Link};
+use spoor_model::otlp_trace::{span::SpanKind, status::StatusCode};
 use spoor_model::{ScopeSpans, Status};
+use spoor_model::{Span, attr};
 
 use super::*;
 

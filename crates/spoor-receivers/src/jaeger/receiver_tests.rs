@@ -68,6 +68,7 @@ impl Harness {
             shutdown: self.shutdown.clone(),
             memory: spoor_telemetry::MemoryLimiter::off(),
             sampling: None,
+            zipkin_routes: None,
         }
     }
 

@@ -26,7 +26,8 @@ use crate::status::http_error;
 
 /// Zipkin HTTP: `POST /api/v2/spans` (JSON or `application/x-protobuf`) and `POST /api/v1/spans`
 /// (JSON or `application/x-thrift`), gzip accepted, answered 202 Accepted. Browser tracers can
-/// post from the origins in `cors_allowed_origins` (none by default).
+/// post from the origins in `cors_allowed_origins` (none by default). The context's
+/// `zipkin_routes` (Zipkin's `GET /api/v2/*` reads) are served on the same port.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ZipkinConfig {
@@ -70,6 +71,9 @@ impl ZipkinConfig {
             .route("/api/v1/spans", post(post_v1))
             .layer(DefaultBodyLimit::max(self.max_request_body_size))
             .with_state(state);
+        if let Some(reads) = ctx.zipkin_routes.clone() {
+            router = router.merge(reads);
+        }
         if let Some(cors) = cors_layer(&self.cors_allowed_origins) {
             router = router.layer(cors);
         }
