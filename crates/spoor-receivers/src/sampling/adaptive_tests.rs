@@ -341,3 +341,37 @@ fn the_store_serves_learned_probabilities_to_adaptive_services_only() {
     assert!(ops.per_operation.iter().any(|(o, p)| o == "op" && close(*p, 0.05)));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn head_probability_is_recorded_on_every_span_of_a_trace_that_states_it() {
+    use super::survival::{multiply, record_head, recorded};
+    let mut child = root("child", "", vec![]);
+    child.parent_span_id = vec![3; 8];
+    let mut other = root("other", "", vec![]);
+    other.trace_id = vec![9; 16];
+    let jaeger_root = root(
+        "root",
+        "",
+        vec![
+            kv("sampler.type", Value::StringValue("probabilistic".into())),
+            kv("sampler.param", Value::DoubleValue(0.1)),
+        ],
+    );
+    let mut b = batch("svc", vec![jaeger_root, child, other]);
+    assert_eq!(record_head(&mut b), 2);
+    let spans = &b[0].scope_spans[0].spans;
+    assert_eq!(recorded(&spans[0]), Some(0.1));
+    // The child has no tags of its own; its trace's root says 0.1.
+    assert_eq!(recorded(&spans[1]), Some(0.1));
+    // Another trace without any signal records nothing (p = 1).
+    assert_eq!(recorded(&spans[2]), None);
+    // A tail stage at 50 % multiplies in, the unsampled trace gets the tail's alone.
+    multiply(&mut b, 0.5);
+    let spans = &b[0].scope_spans[0].spans;
+    assert_eq!(recorded(&spans[0]), Some(0.05));
+    assert_eq!(recorded(&spans[1]), Some(0.05));
+    assert_eq!(recorded(&spans[2]), Some(0.5));
+    // Recording again keeps what is there.
+    assert_eq!(record_head(&mut b), 0);
+    assert_eq!(recorded(&b[0].scope_spans[0].spans[0]), Some(0.05));
+}

@@ -8,6 +8,7 @@ mod grpc;
 mod http;
 mod provider;
 mod strategies;
+pub mod survival;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

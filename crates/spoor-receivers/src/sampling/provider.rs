@@ -427,7 +427,8 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     std::fs::rename(&tmp, path)
 }
 
-/// Counts the roots of what the store accepted for adaptive sampling, then passes the batch on.
+/// In front of the store: records each span's head survival probability (`sampling.probability`),
+/// passes the batch on, and counts the roots the store accepted for adaptive sampling.
 pub struct ObservingSink {
     inner: Arc<dyn spoor_model::TraceSink>,
     store: Arc<StrategyStore>,
@@ -445,6 +446,8 @@ impl spoor_model::TraceSink for ObservingSink {
         &self,
         batch: Vec<spoor_model::ResourceSpans>,
     ) -> Result<(), spoor_model::SinkError> {
+        let mut batch = batch;
+        super::survival::record_head(&mut batch);
         let found = self.store.adaptive_roots(&batch);
         self.inner.consume(batch).await?;
         if !found.is_empty() {

@@ -56,6 +56,8 @@ pub enum Policy {
     Probabilistic {
         salt: String,
         threshold: u64,
+        /// `sampling_percentage / 100`, multiplied into the kept spans' `sampling.probability`.
+        probability: f64,
     },
     StatusCode(Vec<i32>),
     StringAttribute {
@@ -329,6 +331,7 @@ impl Policy {
                         p.hash_salt.clone()
                     },
                     threshold: probability_threshold(p.sampling_percentage / 100.0),
+                    probability: p.sampling_percentage / 100.0,
                 }
             }
             "status_code" => {
@@ -566,7 +569,9 @@ impl Policy {
                     )
                 }
             }
-            Policy::Probabilistic { salt, threshold } => {
+            Policy::Probabilistic {
+                salt, threshold, ..
+            } => {
                 sampled_if(fnv1a64(salt.as_bytes(), &trace.id) <= *threshold)
             }
             Policy::StatusCode(codes) => sampled_if(spans(&trace.batches).any(|s| {

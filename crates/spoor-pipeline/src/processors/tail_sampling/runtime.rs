@@ -261,11 +261,12 @@ impl Shared {
             batches: p.batches,
             span_count: p.spans,
         };
-        let decision = self.evaluate(&mut trace, now());
+        let (decision, survival) = self.evaluate(&mut trace, now());
         match decision {
             Decision::Sampled => {
                 self.counters.sampled.inc();
                 st.sampled.insert(id);
+                spoor_receivers::sampling::survival::multiply(&mut trace.batches, survival);
                 trace.batches
             }
             Decision::NotSampled | Decision::Dropped => {
@@ -282,22 +283,31 @@ impl Shared {
     }
 
     /// The Collector's decision: a matching `drop` policy drops the trace; otherwise it is kept
-    /// if any policy samples it.
-    fn evaluate(&self, trace: &mut TraceData, now: Now) -> Decision {
+    /// if any policy samples it. With it, the probability a kept trace had of being kept: 1 when a
+    /// policy other than `probabilistic` keeps it (it would be kept whatever its hash), else the
+    /// chance that any of the evaluated probabilistic policies keeps it (policies inside
+    /// `and`/`composite` count as deterministic).
+    fn evaluate(&self, trace: &mut TraceData, now: Now) -> (Decision, f64) {
         let mut sampled = false;
+        let mut deterministic = false;
+        let mut missed = 1.0;
         for (i, (_, policy)) in self.policies.iter().enumerate() {
             let counters = &self.counters.policy[i];
+            if let Policy::Probabilistic { probability, .. } = policy {
+                missed *= 1.0 - probability;
+            }
             match policy.evaluate(trace, now) {
                 Err(_) => {
                     counters.2.inc();
                 }
                 Ok(Decision::Dropped) => {
                     counters.1.inc();
-                    return Decision::Dropped;
+                    return (Decision::Dropped, 0.0);
                 }
                 Ok(Decision::Sampled) => {
                     counters.0.inc();
                     sampled = true;
+                    deterministic |= !matches!(policy, Policy::Probabilistic { .. });
                     if self.config.sample_on_first_match {
                         break;
                     }
@@ -307,10 +317,10 @@ impl Shared {
                 }
             }
         }
-        if sampled {
-            Decision::Sampled
-        } else {
-            Decision::NotSampled
+        match (sampled, deterministic) {
+            (false, _) => (Decision::NotSampled, 0.0),
+            (true, true) => (Decision::Sampled, 1.0),
+            (true, false) => (Decision::Sampled, 1.0 - missed),
         }
     }
 
