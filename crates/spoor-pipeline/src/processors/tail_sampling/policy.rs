@@ -279,6 +279,16 @@ fn trace_state_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
 }
 
 impl Policy {
+    /// The chance this policy keeps a trace whose other conditions it meets: its probabilistic
+    /// part (`probabilistic`, or the product of those inside `and`); 1 for the others.
+    pub fn keep_probability(&self) -> f64 {
+        match self {
+            Policy::Probabilistic { probability, .. } => *probability,
+            Policy::And(subs) => subs.iter().map(Policy::keep_probability).product(),
+            _ => 1.0,
+        }
+    }
+
     /// Builds a policy; errors carry the path of the option inside the policy.
     pub fn build(c: &PolicyConfig) -> Result<Policy, ConfigError> {
         fn need<'a, T>(o: &'a Option<T>, name: &str) -> Result<&'a T, ConfigError> {

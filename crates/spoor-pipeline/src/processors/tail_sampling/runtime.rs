@@ -283,19 +283,16 @@ impl Shared {
     }
 
     /// The Collector's decision: a matching `drop` policy drops the trace; otherwise it is kept
-    /// if any policy samples it. With it, the probability a kept trace had of being kept: 1 when a
-    /// policy other than `probabilistic` keeps it (it would be kept whatever its hash), else the
-    /// chance that any of the evaluated probabilistic policies keeps it (policies inside
-    /// `and`/`composite` count as deterministic).
+    /// if any policy samples it. With it, the probability a kept trace had of being kept:
+    /// `1 - Π(1 - p)` over the policies that kept it (p = their probabilistic part, 1 for a
+    /// deterministic policy) and the top-level `probabilistic` policies that did not (a policy
+    /// that did not keep it for another reason, e.g. an `and` whose attribute did not match, gave
+    /// it no chance).
     fn evaluate(&self, trace: &mut TraceData, now: Now) -> (Decision, f64) {
         let mut sampled = false;
-        let mut deterministic = false;
         let mut missed = 1.0;
         for (i, (_, policy)) in self.policies.iter().enumerate() {
             let counters = &self.counters.policy[i];
-            if let Policy::Probabilistic { probability, .. } = policy {
-                missed *= 1.0 - probability;
-            }
             match policy.evaluate(trace, now) {
                 Err(_) => {
                     counters.2.inc();
@@ -307,20 +304,23 @@ impl Shared {
                 Ok(Decision::Sampled) => {
                     counters.0.inc();
                     sampled = true;
-                    deterministic |= !matches!(policy, Policy::Probabilistic { .. });
+                    missed *= 1.0 - policy.keep_probability();
                     if self.config.sample_on_first_match {
                         break;
                     }
                 }
                 Ok(Decision::NotSampled) => {
                     counters.1.inc();
+                    if let Policy::Probabilistic { probability, .. } = policy {
+                        missed *= 1.0 - probability;
+                    }
                 }
             }
         }
-        match (sampled, deterministic) {
-            (false, _) => (Decision::NotSampled, 0.0),
-            (true, true) => (Decision::Sampled, 1.0),
-            (true, false) => (Decision::Sampled, 1.0 - missed),
+        if sampled {
+            (Decision::Sampled, 1.0 - missed)
+        } else {
+            (Decision::NotSampled, 0.0)
         }
     }
 
