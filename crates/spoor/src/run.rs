@@ -134,7 +134,8 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     let sampling_config = match &sampling_extension {
         Some(e) if !explicit.iter().any(|f| f == "sampling_strategies") => {
             spoor_receivers::sampling::SamplingConfig {
-                strategies_file: Some(e.source.file.clone().into()),
+                strategies_file: (!e.source.file.is_empty()).then(|| e.source.file.clone().into()),
+                adaptive: e.adaptive.clone(),
                 reload_interval: e.source.reload_interval.0,
                 default_sampling_probability: args.sampling_default_probability,
                 ..Default::default()
@@ -149,7 +150,10 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     };
     // Adaptive sampling learns from what the store takes and keeps its state in the data dir.
     let sampling_config = spoor_receivers::sampling::SamplingConfig {
-        adaptive: args.sampling_adaptive.clone(),
+        adaptive: args
+            .sampling_adaptive
+            .clone()
+            .or(sampling_config.adaptive.clone()),
         adaptive_state_file: (args.storage == StorageKind::Disk && !args.read_only)
             .then(|| spoor_receivers::sampling::adaptive::state_path(&args.data_dir)),
         ..sampling_config
