@@ -67,8 +67,7 @@ impl ComponentConfig for JaegerRemoteSamplingConfig {
                 "proxying another sampling server is not supported; give `source.file` (a Jaeger strategies file)",
             ));
         }
-        if self.source.file.is_empty() && self.source.remote.is_none() && self.adaptive.is_none()
-        {
+        if self.source.file.is_empty() && self.source.remote.is_none() && self.adaptive.is_none() {
             errors.push(ConfigError::new(
                 "source.file",
                 "a strategies file (Jaeger's sampling.json) or `adaptive` is required",

@@ -167,7 +167,12 @@ impl FromStr for AdaptiveConfig {
                     c.calculation_interval = humantime::parse_duration(value)
                         .map_err(|e| bad(key, format!("{value:?}: {e}")))?;
                 }
-                _ => return Err(bad(key, "unknown option (target_samples_per_second, delta_tolerance, calculation_interval, aggregation_buckets, buckets_for_calculation, initial_sampling_probability, min_sampling_probability, min_samples_per_second)")),
+                _ => {
+                    return Err(bad(
+                        key,
+                        "unknown option (target_samples_per_second, delta_tolerance, calculation_interval, aggregation_buckets, buckets_for_calculation, initial_sampling_probability, min_sampling_probability, min_samples_per_second)",
+                    ));
+                }
             }
         }
         c.validate()?;
@@ -191,9 +196,15 @@ mod humantime_serde_lite {
     }
 }
 
+/// A probability a span states and the signal that states it (`tracestate`, `jaeger_tags`).
+pub type Stated = Option<(f64, &'static str)>;
+
+/// A stored root span as adaptive sampling counts it: service, operation, stated probability.
+pub type Root = (String, String, Stated);
+
 /// The probability a root span says it was sampled with, when it says so, and which signal said
 /// it (`tracestate` or `jaeger_tags`).
-pub fn span_probability(span: &spoor_model::Span) -> Option<(f64, &'static str)> {
+pub fn span_probability(span: &spoor_model::Span) -> Stated {
     if let Some(p) = tracestate_probability(&span.trace_state) {
         return Some((p, "tracestate"));
     }
@@ -227,7 +238,10 @@ pub fn tracestate_probability(trace_state: &str) -> Option<f64> {
 /// p = 1). Rate limiters and the lower bound say nothing about a probability.
 pub fn jaeger_tag_probability(attrs: &[spoor_model::otlp_common::KeyValue]) -> Option<f64> {
     let kind = spoor_model::attr::find_str(attrs, "sampler.type")?;
-    let param = match spoor_model::attr::find(attrs, "sampler.param")?.value.as_ref()? {
+    let param = match spoor_model::attr::find(attrs, "sampler.param")?
+        .value
+        .as_ref()?
+    {
         Value::DoubleValue(d) => *d,
         Value::IntValue(i) => *i as f64,
         Value::StringValue(s) => s.parse().ok()?,
@@ -462,7 +476,7 @@ pub fn state_path(data_dir: &std::path::Path) -> PathBuf {
 }
 
 /// Root spans of a batch with their service, operation and stated probability.
-pub fn roots(batch: &[ResourceSpans]) -> Vec<(&str, &str, Option<(f64, &'static str)>)> {
+pub fn roots(batch: &[ResourceSpans]) -> Vec<(&str, &str, Stated)> {
     let mut out = Vec::new();
     for rs in batch {
         let service = spoor_model::service_name(rs.resource.as_ref());

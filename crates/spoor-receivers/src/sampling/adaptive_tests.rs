@@ -28,14 +28,20 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn within_the_tolerance_the_probability_stays() {
     // target 1/s, tolerance 0.3: 1.25 stored traces/s is close enough.
-    assert!(close(next_probability(&config(), 1.0, 1.25, 12.5, 0.1), 0.1));
+    assert!(close(
+        next_probability(&config(), 1.0, 1.25, 12.5, 0.1),
+        0.1
+    ));
     assert!(close(next_probability(&config(), 1.0, 0.75, 7.5, 0.1), 0.1));
 }
 
 #[test]
 fn too_many_traces_move_the_probability_down_in_one_step() {
     // 100 traces/s arriving, sampled at 0.1: 10 stored/s → 1/100.
-    assert!(close(next_probability(&config(), 1.0, 10.0, 100.0, 0.1), 0.01));
+    assert!(close(
+        next_probability(&config(), 1.0, 10.0, 100.0, 0.1),
+        0.01
+    ));
 }
 
 #[test]
@@ -55,7 +61,10 @@ fn an_increase_is_capped_at_half_of_the_old_probability() {
 
 #[test]
 fn nothing_seen_doubles_and_the_bounds_hold() {
-    assert!(close(next_probability(&config(), 1.0, 0.0, 0.0, 0.01), 0.02));
+    assert!(close(
+        next_probability(&config(), 1.0, 0.0, 0.0, 0.01),
+        0.02
+    ));
     assert!(close(next_probability(&config(), 1.0, 0.0, 0.0, 0.7), 1.0));
     // A flood asks for less than the minimum.
     assert!(close(
@@ -98,7 +107,12 @@ fn kv(key: &str, value: Value) -> KeyValue {
 
 #[test]
 fn jaeger_sampler_tags_give_the_probability() {
-    let tags = |t: &str, p: Value| vec![kv("sampler.type", Value::StringValue(t.into())), kv("sampler.param", p)];
+    let tags = |t: &str, p: Value| {
+        vec![
+            kv("sampler.type", Value::StringValue(t.into())),
+            kv("sampler.param", p),
+        ]
+    };
     assert_eq!(
         jaeger_tag_probability(&tags("probabilistic", Value::DoubleValue(0.25))),
         Some(0.25)
@@ -276,7 +290,10 @@ fn options_parse_from_the_flag() {
     assert_eq!(c.target_samples_per_second, 5.0);
     assert_eq!(c.calculation_interval, Duration::from_secs(2));
     assert_eq!(c.aggregation_buckets, 3);
-    assert_eq!("on".parse::<AdaptiveConfig>().expect("on"), AdaptiveConfig::default());
+    assert_eq!(
+        "on".parse::<AdaptiveConfig>().expect("on"),
+        AdaptiveConfig::default()
+    );
     for bad in [
         "target_samples_per_second=0",
         "initial_sampling_probability=1.5",
@@ -329,7 +346,11 @@ fn the_store_serves_learned_probabilities_to_adaptive_services_only() {
             .any(|(o, p)| o == "op" && close(*p, 0.05)),
         "{ops:?}"
     );
-    assert!(ops.per_operation.iter().any(|(o, p)| o == "named" && close(*p, 0.3)));
+    assert!(
+        ops.per_operation
+            .iter()
+            .any(|(o, p)| o == "named" && close(*p, 0.3))
+    );
     assert_eq!(
         store.strategy("fixed").kind,
         StrategyKind::Probabilistic(0.1)
@@ -337,8 +358,16 @@ fn the_store_serves_learned_probabilities_to_adaptive_services_only() {
     assert!(store.strategy("fixed").operations.is_none());
     // A new store over the same data dir serves what was learned.
     let again = StrategyStore::load(config, &Telemetry::new()).expect("loads");
-    let ops = again.strategy("ada").operations.clone().expect("per operation");
-    assert!(ops.per_operation.iter().any(|(o, p)| o == "op" && close(*p, 0.05)));
+    let ops = again
+        .strategy("ada")
+        .operations
+        .clone()
+        .expect("per operation");
+    assert!(
+        ops.per_operation
+            .iter()
+            .any(|(o, p)| o == "op" && close(*p, 0.05))
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

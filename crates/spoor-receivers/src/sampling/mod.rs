@@ -4,6 +4,8 @@
 //! SDKs' Jaeger remote samplers) poll it and sample as told.
 
 pub mod adaptive;
+#[cfg(test)]
+mod adaptive_tests;
 mod grpc;
 mod http;
 mod provider;
@@ -11,12 +13,10 @@ mod strategies;
 pub mod survival;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod adaptive_tests;
 
+pub use adaptive::{AdaptiveConfig, AdaptiveConfigError};
 pub use grpc::{SamplingGrpcConfig, SamplingService, proto, sampling_manager, to_proto};
 pub use http::{MAX_SERVICE_NAME_BYTES, NoSpans, SamplingHttpConfig};
-pub use adaptive::{AdaptiveConfig, AdaptiveConfigError};
 pub use provider::{ObservingSink, SamplingConfig, StrategyStore};
 pub use strategies::{
     DEFAULT_SAMPLING_PROBABILITY, OperationSampling, Parsed, Strategies, StrategiesError,

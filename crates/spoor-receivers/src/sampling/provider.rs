@@ -10,7 +10,7 @@ use spoor_telemetry::metrics::counter::Counter;
 use spoor_telemetry::metrics::family::Family;
 use tokio_util::sync::CancellationToken;
 
-use super::adaptive::{Adaptive, AdaptiveConfig, roots};
+use super::adaptive::{Adaptive, AdaptiveConfig, Root, roots};
 use super::strategies::{
     OperationSampling, Strategies, StrategiesError, StrategyKind, StrategyResponse, parse,
 };
@@ -212,7 +212,13 @@ impl StrategyStore {
     }
 
     /// The probability an operation is told now (learned, the file's, or the initial one).
-    fn served_probability(&self, adaptive: &Adaptive, strategies: &Strategies, service: &str, op: &str) -> f64 {
+    fn served_probability(
+        &self,
+        adaptive: &Adaptive,
+        strategies: &Strategies,
+        service: &str,
+        op: &str,
+    ) -> f64 {
         adaptive.probability(service, op).unwrap_or_else(|| {
             strategies
                 .services
@@ -224,7 +230,7 @@ impl StrategyStore {
     }
 
     /// Counts the stored root spans of adaptive services (called after the store took them).
-    pub fn observe(&self, found: &[(String, String, Option<(f64, &'static str)>)]) {
+    pub fn observe(&self, found: &[Root]) {
         let strategies = self.current.read().clone();
         let mut adaptive = self.adaptive.lock();
         let dropped_before = adaptive.dropped();
@@ -254,7 +260,7 @@ impl StrategyStore {
     }
 
     /// The root spans of a batch that adaptive sampling would count (empty when nothing adapts).
-    pub fn adaptive_roots(&self, batch: &[spoor_model::ResourceSpans]) -> Vec<(String, String, Option<(f64, &'static str)>)> {
+    pub fn adaptive_roots(&self, batch: &[spoor_model::ResourceSpans]) -> Vec<Root> {
         if !self.adapts_any(&self.current.read()) {
             return Vec::new();
         }

@@ -17,7 +17,10 @@ pub const SURVIVAL_ATTRIBUTE: &str = "sampling.probability";
 
 /// A span's recorded survival probability, if any.
 pub fn recorded(span: &spoor_model::Span) -> Option<f64> {
-    match spoor_model::attr::find(&span.attributes, SURVIVAL_ATTRIBUTE)?.value.as_ref()? {
+    match spoor_model::attr::find(&span.attributes, SURVIVAL_ATTRIBUTE)?
+        .value
+        .as_ref()?
+    {
         Value::DoubleValue(d) => Some(*d),
         Value::IntValue(i) => Some(*i as f64),
         _ => None,

@@ -581,9 +581,7 @@ impl Policy {
             }
             Policy::Probabilistic {
                 salt, threshold, ..
-            } => {
-                sampled_if(fnv1a64(salt.as_bytes(), &trace.id) <= *threshold)
-            }
+            } => sampled_if(fnv1a64(salt.as_bytes(), &trace.id) <= *threshold),
             Policy::StatusCode(codes) => sampled_if(spans(&trace.batches).any(|s| {
                 let code = s.status.as_ref().map_or(0, |st| st.code);
                 codes.contains(&code)

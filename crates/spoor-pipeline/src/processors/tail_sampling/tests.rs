@@ -615,19 +615,34 @@ async fn kept_spans_record_the_head_times_the_tail_probability() {
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let kept = next.0.lock().expect("lock").clone();
     let mut by_trace: std::collections::HashMap<u8, Vec<f64>> = Default::default();
-    for s in kept.iter().flat_map(|rs| &rs.scope_spans).flat_map(|ss| &ss.spans) {
+    for s in kept
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+    {
         let p = spoor_receivers::sampling::survival::recorded(s).expect("recorded");
         by_trace.entry(s.trace_id[0]).or_default().push(p);
     }
     // The error trace is kept whatever its hash: only the head's 10 %.
-    assert!(by_trace[&1].iter().all(|p| (p - 0.1).abs() < 1e-12), "{:?}", by_trace[&1]);
+    assert!(
+        by_trace[&1].iter().all(|p| (p - 0.1).abs() < 1e-12),
+        "{:?}",
+        by_trace[&1]
+    );
     let others: Vec<f64> = by_trace
         .iter()
         .filter(|(t, _)| **t != 1)
         .flat_map(|(_, ps)| ps.clone())
         .collect();
-    assert!(others.len() > 100, "about half of 199 traces × 2 spans kept: {}", others.len());
-    assert!(others.iter().all(|p| (p - 0.05).abs() < 1e-12), "{others:?}");
+    assert!(
+        others.len() > 100,
+        "about half of 199 traces × 2 spans kept: {}",
+        others.len()
+    );
+    assert!(
+        others.iter().all(|p| (p - 0.05).abs() < 1e-12),
+        "{others:?}"
+    );
     drop(sampler);
     task.await.expect("stops");
 }
