@@ -281,6 +281,14 @@ pub struct RunArgs {
     )]
     pub sampling_default_probability: f64,
 
+    /// Adaptive sampling for every service the strategies file does not name (the file's
+    /// `type: adaptive` entries adapt without it): `on`, or options as key=value,… with Jaeger's
+    /// names: target_samples_per_second (1), delta_tolerance (0.3), calculation_interval (1m),
+    /// aggregation_buckets (10), buckets_for_calculation (1), initial_sampling_probability
+    /// (0.001), min_sampling_probability (1e-5), min_samples_per_second (1/60).
+    #[arg(long, env = "SPOOR_SAMPLING_ADAPTIVE", value_name = "on|KEY=VALUE,…")]
+    pub sampling_adaptive: Option<spoor_receivers::sampling::AdaptiveConfig>,
+
     /// Zipkin HTTP (POST /api/v1/spans and /api/v2/spans; JSON, protobuf, thrift).
     #[arg(
         long,

@@ -147,23 +147,39 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     let sampling_config = match &sampling_extension {
         Some(e) if !explicit.iter().any(|f| f == "sampling_strategies") => {
             spoor_receivers::sampling::SamplingConfig {
-                strategies_file: Some(e.source.file.clone().into()),
+                strategies_file: (!e.source.file.is_empty()).then(|| e.source.file.clone().into()),
+                adaptive: e.adaptive.clone(),
                 reload_interval: e.source.reload_interval.0,
                 default_sampling_probability: args.sampling_default_probability,
+                ..Default::default()
             }
         }
         _ => spoor_receivers::sampling::SamplingConfig {
             strategies_file: args.sampling_strategies.clone(),
             reload_interval: args.sampling_reload_interval,
             default_sampling_probability: args.sampling_default_probability,
+            ..Default::default()
         },
+    };
+    // Adaptive sampling learns from what the store takes and keeps its state in the data dir.
+    let sampling_config = spoor_receivers::sampling::SamplingConfig {
+        adaptive: args
+            .sampling_adaptive
+            .clone()
+            .or(sampling_config.adaptive.clone()),
+        adaptive_state_file: (args.storage == StorageKind::Disk && !args.read_only)
+            .then(|| spoor_receivers::sampling::adaptive::state_path(&args.data_dir)),
+        ..sampling_config
     };
     let sampling = spoor_receivers::sampling::StrategyStore::load(sampling_config, &telemetry)
         .context("loading the sampling strategies")?;
     sampling.spawn_reloader(shutdown.clone());
+    sampling.spawn_adaptive(shutdown.clone());
+    let store: Arc<dyn TraceSink> = Arc::new(spoor_receivers::sampling::ObservingSink::new(
+        Arc::new(StoreSink::new(writer, args.max_in_flight_spans, &telemetry)),
+        sampling.clone(),
+    ));
     let sampling = Some(sampling);
-    let store: Arc<dyn TraceSink> =
-        Arc::new(StoreSink::new(writer, args.max_in_flight_spans, &telemetry));
     let build = BuildContext {
         telemetry: telemetry.clone(),
         shutdown: shutdown.clone(),

@@ -16,6 +16,10 @@ pub struct JaegerRemoteSamplingConfig {
     pub source: SamplingSourceConfig,
     pub http: SamplingEndpointConfig,
     pub grpc: SamplingEndpointConfig,
+    /// Jaeger v2's `adaptive` block: adaptive sampling for every service the file does not name
+    /// (without a file, for every service).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adaptive: Option<spoor_receivers::sampling::AdaptiveConfig>,
 }
 
 impl Default for JaegerRemoteSamplingConfig {
@@ -28,6 +32,7 @@ impl Default for JaegerRemoteSamplingConfig {
             grpc: SamplingEndpointConfig {
                 endpoint: "localhost:14250".to_string(),
             },
+            adaptive: None,
         }
     }
 }
@@ -62,11 +67,14 @@ impl ComponentConfig for JaegerRemoteSamplingConfig {
                 "proxying another sampling server is not supported; give `source.file` (a Jaeger strategies file)",
             ));
         }
-        if self.source.file.is_empty() && self.source.remote.is_none() {
+        if self.source.file.is_empty() && self.source.remote.is_none() && self.adaptive.is_none() {
             errors.push(ConfigError::new(
                 "source.file",
-                "a strategies file is required (Jaeger's sampling.json)",
+                "a strategies file (Jaeger's sampling.json) or `adaptive` is required",
             ));
+        }
+        if let Some(Err(e)) = self.adaptive.as_ref().map(|a| a.validate()) {
+            errors.push(ConfigError::new(format!("adaptive.{}", e.key), e.what));
         }
         for (name, listener) in [("http", &self.http), ("grpc", &self.grpc)] {
             if !listener.endpoint.is_empty()

@@ -73,6 +73,11 @@ pub struct Strategies {
     pub services: HashMap<String, Arc<StrategyResponse>>,
     /// Services whose file entry says `type: adaptive`.
     pub adaptive: Vec<String>,
+    /// Their own targets (the entry's `max_traces_per_second`), traces per second per operation.
+    pub adaptive_targets: HashMap<String, f64>,
+    /// `default_strategy` says `type: adaptive`: services the file does not name adapt, with
+    /// this target when the entry gives one.
+    pub adaptive_default: Option<Option<f64>>,
 }
 
 impl Strategies {
@@ -82,6 +87,8 @@ impl Strategies {
             default: Arc::new(StrategyResponse::probabilistic(default_probability)),
             services: HashMap::new(),
             adaptive: Vec::new(),
+            adaptive_targets: HashMap::new(),
+            adaptive_default: None,
         }
     }
 
@@ -158,6 +165,13 @@ pub fn parse(text: &str, default_probability: f64) -> Result<Parsed, StrategiesE
     if let Some(d) = &file.default_strategy {
         default = parser.service("default_strategy", d)?;
     }
+    let mut adaptive_default = None;
+    if let Some(d) = file.default_strategy.as_ref()
+        && d.kind.as_deref() == Some("adaptive")
+    {
+        adaptive_default = Some(adaptive_target("default_strategy", d)?);
+    }
+    let mut adaptive_targets = HashMap::new();
     let mut services = HashMap::new();
     for (i, s) in file.service_strategies.iter().enumerate() {
         let at = format!("service_strategies[{i}]");
@@ -167,6 +181,9 @@ pub fn parse(text: &str, default_probability: f64) -> Result<Parsed, StrategiesE
         let mut resp = parser.service(&at, s)?;
         if s.kind.as_deref() == Some("adaptive") {
             parser.adaptive.push(name.clone());
+            if let Some(t) = adaptive_target(&at, s)? {
+                adaptive_targets.insert(name.clone(), t);
+            }
         }
         if let Some(default_ops) = &default.operations {
             match &mut resp.operations {
@@ -197,6 +214,8 @@ pub fn parse(text: &str, default_probability: f64) -> Result<Parsed, StrategiesE
             default: Arc::new(default),
             services,
             adaptive: parser.adaptive,
+            adaptive_targets,
+            adaptive_default,
         },
         warnings: parser.warnings,
     })
@@ -208,6 +227,17 @@ fn serde_saphyr_free_yaml(text: &str) -> Result<FileRoot, StrategiesError> {
     let value: serde_json::Value =
         serde_saphyr::from_str(text).map_err(|e| StrategiesError::Parse(e.to_string()))?;
     serde_json::from_value(value).map_err(|e| StrategiesError::Parse(e.to_string()))
+}
+
+/// An adaptive entry's `max_traces_per_second`: the target of each of its operations.
+fn adaptive_target(at: &str, s: &FileStrategy) -> Result<Option<f64>, StrategiesError> {
+    match s.max_traces_per_second {
+        Some(t) if !t.is_finite() || t <= 0.0 => Err(invalid(
+            at,
+            format!("adaptive target {t} traces/s is not a rate above 0"),
+        )),
+        other => Ok(other),
+    }
 }
 
 fn invalid(at: &str, what: impl Into<String>) -> StrategiesError {

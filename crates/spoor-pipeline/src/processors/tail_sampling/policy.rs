@@ -56,6 +56,8 @@ pub enum Policy {
     Probabilistic {
         salt: String,
         threshold: u64,
+        /// `sampling_percentage / 100`, multiplied into the kept spans' `sampling.probability`.
+        probability: f64,
     },
     StatusCode(Vec<i32>),
     StringAttribute {
@@ -277,6 +279,16 @@ fn trace_state_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
 }
 
 impl Policy {
+    /// The chance this policy keeps a trace whose other conditions it meets: its probabilistic
+    /// part (`probabilistic`, or the product of those inside `and`); 1 for the others.
+    pub fn keep_probability(&self) -> f64 {
+        match self {
+            Policy::Probabilistic { probability, .. } => *probability,
+            Policy::And(subs) => subs.iter().map(Policy::keep_probability).product(),
+            _ => 1.0,
+        }
+    }
+
     /// Builds a policy; errors carry the path of the option inside the policy.
     pub fn build(c: &PolicyConfig) -> Result<Policy, ConfigError> {
         fn need<'a, T>(o: &'a Option<T>, name: &str) -> Result<&'a T, ConfigError> {
@@ -329,6 +341,7 @@ impl Policy {
                         p.hash_salt.clone()
                     },
                     threshold: probability_threshold(p.sampling_percentage / 100.0),
+                    probability: p.sampling_percentage / 100.0,
                 }
             }
             "status_code" => {
@@ -566,9 +579,9 @@ impl Policy {
                     )
                 }
             }
-            Policy::Probabilistic { salt, threshold } => {
-                sampled_if(fnv1a64(salt.as_bytes(), &trace.id) <= *threshold)
-            }
+            Policy::Probabilistic {
+                salt, threshold, ..
+            } => sampled_if(fnv1a64(salt.as_bytes(), &trace.id) <= *threshold),
             Policy::StatusCode(codes) => sampled_if(spans(&trace.batches).any(|s| {
                 let code = s.status.as_ref().map_or(0, |st| st.code);
                 codes.contains(&code)

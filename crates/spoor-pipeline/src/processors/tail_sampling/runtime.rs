@@ -261,11 +261,12 @@ impl Shared {
             batches: p.batches,
             span_count: p.spans,
         };
-        let decision = self.evaluate(&mut trace, now());
+        let (decision, survival) = self.evaluate(&mut trace, now());
         match decision {
             Decision::Sampled => {
                 self.counters.sampled.inc();
                 st.sampled.insert(id);
+                spoor_receivers::sampling::survival::multiply(&mut trace.batches, survival);
                 trace.batches
             }
             Decision::NotSampled | Decision::Dropped => {
@@ -282,9 +283,14 @@ impl Shared {
     }
 
     /// The Collector's decision: a matching `drop` policy drops the trace; otherwise it is kept
-    /// if any policy samples it.
-    fn evaluate(&self, trace: &mut TraceData, now: Now) -> Decision {
+    /// if any policy samples it. With it, the probability a kept trace had of being kept:
+    /// `1 - Π(1 - p)` over the policies that kept it (p = their probabilistic part, 1 for a
+    /// deterministic policy) and the top-level `probabilistic` policies that did not (a policy
+    /// that did not keep it for another reason, e.g. an `and` whose attribute did not match, gave
+    /// it no chance).
+    fn evaluate(&self, trace: &mut TraceData, now: Now) -> (Decision, f64) {
         let mut sampled = false;
+        let mut missed = 1.0;
         for (i, (_, policy)) in self.policies.iter().enumerate() {
             let counters = &self.counters.policy[i];
             match policy.evaluate(trace, now) {
@@ -293,24 +299,28 @@ impl Shared {
                 }
                 Ok(Decision::Dropped) => {
                     counters.1.inc();
-                    return Decision::Dropped;
+                    return (Decision::Dropped, 0.0);
                 }
                 Ok(Decision::Sampled) => {
                     counters.0.inc();
                     sampled = true;
+                    missed *= 1.0 - policy.keep_probability();
                     if self.config.sample_on_first_match {
                         break;
                     }
                 }
                 Ok(Decision::NotSampled) => {
                     counters.1.inc();
+                    if let Policy::Probabilistic { probability, .. } = policy {
+                        missed *= 1.0 - probability;
+                    }
                 }
             }
         }
         if sampled {
-            Decision::Sampled
+            (Decision::Sampled, 1.0 - missed)
         } else {
-            Decision::NotSampled
+            (Decision::NotSampled, 0.0)
         }
     }
 

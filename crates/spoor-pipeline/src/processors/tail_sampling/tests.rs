@@ -591,3 +591,58 @@ async fn a_drop_policy_wins_over_sampling_policies() {
     drop(sampler);
     task.await.expect("stops");
 }
+
+#[tokio::test(start_paused = true)]
+async fn kept_spans_record_the_head_times_the_tail_probability() {
+    let telemetry = Telemetry::new();
+    let (sampler, next, task) = start(
+        serde_json::json!({"decision_wait": "1s", "policies": [
+            {"name": "errors", "type": "status_code", "status_code": {"status_codes": ["ERROR"]}},
+            {"name": "half", "type": "probabilistic", "probabilistic": {"sampling_percentage": 50}}]}),
+        &telemetry,
+    );
+    // Every span head-sampled at 10 % (the OTel SDK's threshold for 0.1); trace 1 has an error.
+    let head = |mut s: Span| {
+        s.trace_state = "ot=th:e6666666666666".into();
+        s
+    };
+    let mut spans = vec![errored(head(span(1, 1, 0, 1))), head(span(1, 2, 0, 1))];
+    for t in 2..=200u8 {
+        spans.push(head(span(t, 1, 0, 1)));
+        spans.push(head(span(t, 2, 0, 1)));
+    }
+    sampler.consume(batch(spans)).await.expect("buffered");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let kept = next.0.lock().expect("lock").clone();
+    let mut by_trace: std::collections::HashMap<u8, Vec<f64>> = Default::default();
+    for s in kept
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+    {
+        let p = spoor_receivers::sampling::survival::recorded(s).expect("recorded");
+        by_trace.entry(s.trace_id[0]).or_default().push(p);
+    }
+    // The error trace is kept whatever its hash: only the head's 10 %.
+    assert!(
+        by_trace[&1].iter().all(|p| (p - 0.1).abs() < 1e-12),
+        "{:?}",
+        by_trace[&1]
+    );
+    let others: Vec<f64> = by_trace
+        .iter()
+        .filter(|(t, _)| **t != 1)
+        .flat_map(|(_, ps)| ps.clone())
+        .collect();
+    assert!(
+        others.len() > 100,
+        "about half of 199 traces × 2 spans kept: {}",
+        others.len()
+    );
+    assert!(
+        others.iter().all(|p| (p - 0.05).abs() < 1e-12),
+        "{others:?}"
+    );
+    drop(sampler);
+    task.await.expect("stops");
+}
