@@ -14,7 +14,8 @@ use crate::exporters::{
     OtlpHttpExporterConfig, PrometheusConfig, SpoorExporterConfig, ZipkinExporterConfig,
 };
 use crate::extensions::{
-    FileStorageConfig, HealthCheckConfig, JaegerRemoteSamplingConfig, PprofConfig, ZpagesConfig,
+    BasicAuthConfig, BearerTokenAuthConfig, FileStorageConfig, HealthCheckConfig,
+    JaegerRemoteSamplingConfig, PprofConfig, ZpagesConfig,
 };
 use crate::memory_limiter::MemoryLimiterConfig;
 use crate::receivers::{JaegerReceiverConfig, OtlpReceiverConfig, ZipkinReceiverConfig};
@@ -100,6 +101,8 @@ pub enum Spec {
     Zpages(ZpagesConfig),
     FileStorage(FileStorageConfig),
     JaegerRemoteSampling(JaegerRemoteSamplingConfig),
+    BasicAuth(BasicAuthConfig),
+    BearerTokenAuth(BearerTokenAuthConfig),
     /// Accepted without a runtime ([`Status::Accepted`]).
     Inert,
 }
@@ -124,7 +127,9 @@ impl Spec {
             | Spec::HealthCheck(_)
             | Spec::Zpages(_)
             | Spec::FileStorage(_)
-            | Spec::JaegerRemoteSampling(_) => &[Signal::Traces],
+            | Spec::JaegerRemoteSampling(_)
+            | Spec::BasicAuth(_)
+            | Spec::BearerTokenAuth(_) => &[Signal::Traces],
         }
     }
 }
@@ -476,6 +481,22 @@ pub static REGISTRY: &[Entry] = &[
         "Serves a Jaeger strategies file to remote samplers over HTTP and gRPC.",
         typed::<JaegerRemoteSamplingConfig>,
         defaults::<JaegerRemoteSamplingConfig>,
+    ),
+    entry(
+        Kind::Extension,
+        "basicauth",
+        Status::Functional,
+        "HTTP Basic authentication (htpasswd file or inline, bcrypt) of receivers and the query API.",
+        typed::<BasicAuthConfig>,
+        defaults::<BasicAuthConfig>,
+    ),
+    entry(
+        Kind::Extension,
+        "bearertokenauth",
+        Status::Functional,
+        "Static bearer tokens (token, tokens or a file) checked on receivers and the query API.",
+        typed::<BearerTokenAuthConfig>,
+        defaults::<BearerTokenAuthConfig>,
     ),
 ];
 
