@@ -45,7 +45,7 @@ pub struct ServerSettings {
     pub cors: Option<CorsSettings>,
     /// TLS on this listener (the Collector's `tls`); default: the `--tls-*` flags, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls: Option<TlsServerSettings>,
+    pub tls: Option<Box<TlsServerSettings>>,
     /// Authentication of this listener's requests (the Collector's `auth`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthSettings>,
@@ -140,7 +140,7 @@ impl ServerSettings {
         if let Err(e) = resolve_endpoint(&self.endpoint) {
             errors.push(ConfigError::new(format!("{path}.endpoint"), e));
         }
-        check_tls(self.tls.as_ref(), path, errors);
+        check_tls(self.tls.as_deref(), path, errors);
     }
 
     fn addr(&self) -> SocketAddr {
@@ -293,7 +293,7 @@ pub struct ZipkinReceiverConfig {
     pub cors: Option<CorsSettings>,
     /// TLS on the listener (the Collector's `tls`); default: the `--tls-*` flags, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<TlsServerSettings>,
+    pub tls: Option<Box<TlsServerSettings>>,
     /// Authentication of the listener's requests (the Collector's `auth`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthSettings>,
@@ -373,7 +373,7 @@ impl ComponentConfig for ZipkinReceiverConfig {
         if let Err(e) = resolve_endpoint(&self.endpoint) {
             errors.push(ConfigError::new("endpoint", e));
         }
-        check_tls(self.tls.as_ref(), "", &mut errors);
+        check_tls(self.tls.as_deref(), "", &mut errors);
         errors
     }
     fn into_spec(self) -> Spec {
@@ -392,7 +392,7 @@ pub fn listeners(spec: &Spec, defaults: &ListenerDefaults) -> Vec<ReceiverConfig
                     endpoint: g.0.addr(),
                     max_recv_msg_size: g.0.limit(max_bytes),
                     max_spans_per_request: defaults.max_spans,
-                    connections: with_tls(defaults, g.0.tls.as_ref(), g.0.auth.as_ref()),
+                    connections: with_tls(defaults, g.0.tls.as_deref(), g.0.auth.as_ref()),
                 }));
             }
             if let Some(h) = &c.protocols.http {
@@ -401,7 +401,7 @@ pub fn listeners(spec: &Spec, defaults: &ListenerDefaults) -> Vec<ReceiverConfig
                     max_request_body_size: h.0.limit(max_bytes),
                     max_spans_per_request: defaults.max_spans,
                     cors_allowed_origins: origins(h.0.cors.as_ref(), &defaults.otlp_http_cors),
-                    connections: with_tls(defaults, h.0.tls.as_ref(), h.0.auth.as_ref()),
+                    connections: with_tls(defaults, h.0.tls.as_deref(), h.0.auth.as_ref()),
                 }));
             }
         }
@@ -427,14 +427,14 @@ pub fn listeners(spec: &Spec, defaults: &ListenerDefaults) -> Vec<ReceiverConfig
                 out.push(ReceiverConfig::JaegerThriftHttp(JaegerThriftHttpConfig {
                     endpoint: s.0.addr(),
                     max_request_body_size: s.0.limit(max_bytes),
-                    connections: with_tls(defaults, s.0.tls.as_ref(), s.0.auth.as_ref()),
+                    connections: with_tls(defaults, s.0.tls.as_deref(), s.0.auth.as_ref()),
                 }));
             }
             if let Some(s) = &p.grpc {
                 out.push(ReceiverConfig::JaegerGrpc(JaegerGrpcConfig {
                     endpoint: s.0.addr(),
                     max_recv_msg_size: s.0.limit(max_bytes),
-                    connections: with_tls(defaults, s.0.tls.as_ref(), s.0.auth.as_ref()),
+                    connections: with_tls(defaults, s.0.tls.as_deref(), s.0.auth.as_ref()),
                 }));
             }
         }
@@ -446,7 +446,7 @@ pub fn listeners(spec: &Spec, defaults: &ListenerDefaults) -> Vec<ReceiverConfig
                 .unwrap_or(max_bytes),
             max_spans_per_request: defaults.max_spans,
             cors_allowed_origins: origins(c.cors.as_ref(), &defaults.zipkin_cors),
-            connections: with_tls(defaults, c.tls.as_ref(), c.auth.as_ref()),
+            connections: with_tls(defaults, c.tls.as_deref(), c.auth.as_ref()),
         })),
         _ => {}
     }
