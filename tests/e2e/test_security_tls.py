@@ -250,3 +250,65 @@ def test_unreadable_tls_files_stop_startup_with_a_clear_error(start_spoor, pki, 
         start_spoor("--storage", "memory", "--tls-cert-file", str(missing),
                     "--tls-key-file", str(pki / "server.key"))
     assert "cert_file" in str(e.value) and "nope.pem" in str(e.value)
+
+
+def test_a_receivers_own_tls_block_wins_over_the_flags_and_can_require_client_certificates(start_spoor, pki, tmp_path):
+    cfg = tmp_path / "tls.yaml"
+    cfg.write_text(f"""
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        tls:
+          cert_file: {pki / "server.pem"}
+          key_file: {pki / "server.key"}
+          client_ca_file: {pki / "client-ca.pem"}
+          min_version: "1.3"
+      http:
+exporters:
+  spoor:
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [spoor]
+""")
+    s = start_spoor("--config", str(cfg), "--storage", "memory")
+    # The gRPC listener requires a client certificate; the HTTP one, without tls, is plaintext.
+    sent = send_checkout_trace(lambda: GrpcExporter(
+        endpoint=f"localhost:{s.port('otlp-grpc')}", insecure=False, credentials=grpc_credentials(pki, "client")))
+    wait_for(lambda: s.query(f"/api/traces/{hex_trace_id(sent['root'])}").status_code == 200,
+             what="trace over the receiver's own mTLS")
+    exporter = GrpcExporter(endpoint=f"localhost:{s.port('otlp-grpc')}", insecure=False,
+                            credentials=grpc_credentials(pki), timeout=3)
+    with TracerProvider().get_tracer("e2e").start_as_current_span("no client cert") as span:
+        pass
+    assert exporter.export([span]) == SpanExportResult.FAILURE
+    ctx = ssl.create_default_context(cafile=str(pki / "server-ca.pem"))
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    with socket.create_connection(("127.0.0.1", s.port("otlp-grpc")), timeout=5) as raw:
+        with pytest.raises(ssl.SSLError):
+            ctx.wrap_socket(raw, server_hostname="localhost")
+    r = requests.post(s.url("otlp-http", "/v1/traces"), data=b"", headers={"content-type": "application/x-protobuf"}, timeout=5)
+    assert r.status_code == 200
+
+
+def test_a_tls_block_without_its_key_is_a_config_error(tmp_path, pki):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(f"""
+receivers:
+  zipkin:
+    tls:
+      cert_file: {pki / "server.pem"}
+exporters:
+  spoor:
+service:
+  pipelines:
+    traces:
+      receivers: [zipkin]
+      exporters: [spoor]
+""")
+    from conftest import SPOOR_BIN
+    r = subprocess.run([str(SPOOR_BIN), "validate", "--config", str(cfg)], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "receivers.zipkin.tls.cert_file" in r.stdout + r.stderr, r.stdout + r.stderr
