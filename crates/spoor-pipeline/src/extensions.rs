@@ -1,15 +1,17 @@
 //! Extension configs: `health_check` and `zpages` (served by the binary), `pprof` (accepted),
 //! `file_storage` (the directory of persistent sending queues), `jaeger_remote_sampling` (served
-//! by the binary), `basicauth` and `bearertokenauth` (authenticators of receivers and the query
+//! by the binary), `basicauth`, `bearertokenauth` and `oidc` (authenticators of receivers and the query
 //! API, referenced as `auth: {authenticator: …}`).
 
 mod basicauth;
 mod bearertokenauth;
 mod file_storage;
 mod jaeger_remote_sampling;
+mod oidc;
 
 pub use basicauth::{BasicAuthConfig, ClientAuthConfig, HtpasswdConfig};
 pub use bearertokenauth::BearerTokenAuthConfig;
+pub use oidc::OidcConfig;
 
 pub use file_storage::{CompactionConfig, FileStorageConfig};
 pub use jaeger_remote_sampling::{
@@ -162,6 +164,7 @@ pub fn authenticators(
         let built = match &component.spec {
             Spec::BasicAuth(c) => c.authenticator(),
             Spec::BearerTokenAuth(c) => c.authenticator(),
+            Spec::Oidc(c) => c.authenticator(),
             _ => continue,
         };
         let inner =

@@ -15,7 +15,7 @@ use crate::exporters::{
 };
 use crate::extensions::{
     BasicAuthConfig, BearerTokenAuthConfig, FileStorageConfig, HealthCheckConfig,
-    JaegerRemoteSamplingConfig, PprofConfig, ZpagesConfig,
+    JaegerRemoteSamplingConfig, OidcConfig, PprofConfig, ZpagesConfig,
 };
 use crate::memory_limiter::MemoryLimiterConfig;
 use crate::receivers::{JaegerReceiverConfig, OtlpReceiverConfig, ZipkinReceiverConfig};
@@ -103,6 +103,7 @@ pub enum Spec {
     JaegerRemoteSampling(JaegerRemoteSamplingConfig),
     BasicAuth(BasicAuthConfig),
     BearerTokenAuth(BearerTokenAuthConfig),
+    Oidc(OidcConfig),
     /// Accepted without a runtime ([`Status::Accepted`]).
     Inert,
 }
@@ -129,7 +130,8 @@ impl Spec {
             | Spec::FileStorage(_)
             | Spec::JaegerRemoteSampling(_)
             | Spec::BasicAuth(_)
-            | Spec::BearerTokenAuth(_) => &[Signal::Traces],
+            | Spec::BearerTokenAuth(_)
+            | Spec::Oidc(_) => &[Signal::Traces],
         }
     }
 }
@@ -497,6 +499,14 @@ pub static REGISTRY: &[Entry] = &[
         "Static bearer tokens (token, tokens or a file) checked on receivers and the query API.",
         typed::<BearerTokenAuthConfig>,
         defaults::<BearerTokenAuthConfig>,
+    ),
+    entry(
+        Kind::Extension,
+        "oidc",
+        Status::Functional,
+        "JWTs (RS256, ES256) checked against a JWKS file: issuer, audience, expiry; on receivers and the query API.",
+        typed::<OidcConfig>,
+        defaults::<OidcConfig>,
     ),
 ];
 

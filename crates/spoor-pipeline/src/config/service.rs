@@ -530,10 +530,13 @@ fn check_receiver_auth(service: &Service, config: &Config, diags: &mut Diagnosti
                         "authenticator {id} is not defined under extensions"
                     )),
                     Some(ext)
-                        if !matches!(ext.spec, Spec::BasicAuth(_) | Spec::BearerTokenAuth(_)) =>
+                        if !matches!(
+                            ext.spec,
+                            Spec::BasicAuth(_) | Spec::BearerTokenAuth(_) | Spec::Oidc(_)
+                        ) =>
                     {
                         Some(format!(
-                            "extension {id} is not an authenticator (use basicauth or bearertokenauth)"
+                            "extension {id} is not an authenticator (use basicauth, bearertokenauth or oidc)"
                         ))
                     }
                     Some(_) if !service.extensions.contains(&id) => Some(format!(
