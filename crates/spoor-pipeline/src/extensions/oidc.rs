@@ -225,3 +225,95 @@ impl Authenticator for OidcAuthenticator {
         "Bearer realm=\"spoor\""
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ring::rand::SystemRandom;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+
+    use super::*;
+
+    fn enc(v: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v)
+    }
+
+    fn es256_token(key: &EcdsaKeyPair, kid: &str, claims: &serde_json::Value) -> String {
+        let header = enc(serde_json::json!({"alg": "ES256", "kid": kid})
+            .to_string()
+            .as_bytes());
+        let payload = enc(claims.to_string().as_bytes());
+        let input = format!("{header}.{payload}");
+        let sig = key
+            .sign(&SystemRandom::new(), input.as_bytes())
+            .expect("sign");
+        format!("{input}.{}", enc(sig.as_ref()))
+    }
+
+    fn bearer(token: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
+        );
+        h
+    }
+
+    #[test]
+    fn es256_tokens_are_verified_against_the_jwks() {
+        let rng = SystemRandom::new();
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key");
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .expect("key");
+        let other_pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key");
+        let other =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, other_pkcs8.as_ref(), &rng)
+                .expect("key");
+        let point = key.public_key().as_ref();
+        let jwks = serde_json::json!({"keys": [{
+            "kty": "EC", "crv": "P-256", "kid": "ec-1",
+            "x": enc(&point[1..33]), "y": enc(&point[33..65]),
+        }]});
+        let dir = std::env::temp_dir().join(format!("spoor-oidc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("jwks.json");
+        std::fs::write(&file, jwks.to_string()).expect("write");
+        let auth = OidcConfig {
+            issuer_url: "https://idp.test".into(),
+            audience: "spoor".into(),
+            jwks_file: file.to_string_lossy().into_owned(),
+            ..Default::default()
+        }
+        .authenticator()
+        .expect("auth");
+        let _ = std::fs::remove_dir_all(&dir);
+
+        let now = now_secs();
+        let claims = serde_json::json!({"iss": "https://idp.test", "aud": "spoor", "sub": "u1", "exp": now + 60});
+        assert_eq!(
+            auth.authenticate(&bearer(&es256_token(&key, "ec-1", &claims))),
+            Ok("u1".to_string())
+        );
+        assert_eq!(
+            auth.authenticate(&bearer(&es256_token(&other, "ec-1", &claims))),
+            Err(AuthError::Invalid)
+        );
+        let expired = serde_json::json!({"iss": "https://idp.test", "aud": "spoor", "sub": "u1", "exp": now - 600});
+        assert_eq!(
+            auth.authenticate(&bearer(&es256_token(&key, "ec-1", &expired))),
+            Err(AuthError::Invalid)
+        );
+        // `alg: none` and an RS256 header over an EC key are refused.
+        let none = format!(
+            "{}.{}.",
+            enc(br#"{"alg":"none"}"#),
+            enc(claims.to_string().as_bytes())
+        );
+        assert_eq!(auth.authenticate(&bearer(&none)), Err(AuthError::Invalid));
+        assert_eq!(
+            auth.authenticate(&http::HeaderMap::new()),
+            Err(AuthError::Missing)
+        );
+    }
+}
