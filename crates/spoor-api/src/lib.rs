@@ -40,6 +40,7 @@
 //! The API crate never reads storage directly: everything goes through `QueryService`.
 
 mod admin;
+pub mod auth;
 mod duration;
 mod error;
 mod grpc;
@@ -55,4 +56,7 @@ pub use http::{
     CorsOrigins, InvalidOrigin, QueryHttpOptions, query_router, tempo_router, zipkin_router,
 };
 pub use purge::{DeleteRequest, Purger, parse_before};
-pub use server::{HttpLimits, RunningServer, ServeError, serve_grpc, serve_http, serve_http_with};
+pub use server::{
+    HttpLimits, MaybeTls, RunningServer, ServeError, ServerTls, TlsError, TlsServerSettings,
+    serve_grpc, serve_grpc_tls, serve_http, serve_http_with, serve_https,
+};

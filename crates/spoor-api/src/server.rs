@@ -11,6 +11,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use spoor_receivers::tls::{MaybeTls, ServerTls, TlsError, TlsServerSettings};
+
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot bind {name} on {addr}: {source}")]
@@ -75,13 +77,27 @@ pub async fn serve_http_with(
     shutdown: CancellationToken,
     limits: HttpLimits,
 ) -> Result<RunningServer, ServeError> {
+    serve_https(name, addr, router, shutdown, limits, None).await
+}
+
+/// [`serve_http_with`] over TLS when `tls` is set (HTTPS, with mutual TLS where the settings
+/// have a client CA); a client that does not complete the handshake within
+/// `header_read_timeout` is closed.
+pub async fn serve_https(
+    name: &'static str,
+    addr: SocketAddr,
+    router: Router,
+    shutdown: CancellationToken,
+    limits: HttpLimits,
+    tls: Option<ServerTls>,
+) -> Result<RunningServer, ServeError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError { name, addr, source })?;
     let local_addr = listener
         .local_addr()
         .map_err(|source| ServeError { name, addr, source })?;
-    let task = tokio::spawn(accept_loop(name, listener, router, shutdown, limits));
+    let task = tokio::spawn(accept_loop(name, listener, router, shutdown, limits, tls));
     Ok(RunningServer {
         name,
         local_addr,
@@ -95,6 +111,7 @@ async fn accept_loop(
     router: Router,
     shutdown: CancellationToken,
     limits: HttpLimits,
+    tls: Option<ServerTls>,
 ) {
     let connections = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -124,6 +141,7 @@ async fn accept_loop(
             shutdown.clone(),
             limits,
             slot,
+            tls.clone(),
         ));
     }
     drop(listener);
@@ -137,6 +155,7 @@ async fn serve_connection(
     shutdown: CancellationToken,
     limits: HttpLimits,
     _slot: OwnedSemaphorePermit,
+    tls: Option<ServerTls>,
 ) {
     stream.set_nodelay(true).ok();
     // Protocol detection reads before hyper's header timer runs: a connection that sends nothing
@@ -146,6 +165,16 @@ async fn serve_connection(
         Ok(Ok(n)) if n > 0 => {}
         _ => return,
     }
+    let stream = match tls {
+        None => MaybeTls::Plain(stream),
+        Some(tls) => match tls.accept(stream, limits.header_read_timeout).await {
+            Ok(stream) => MaybeTls::Tls(Box::new(stream)),
+            Err(e) => {
+                tracing::debug!(error = %e, "TLS handshake failed");
+                return;
+            }
+        },
+    };
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -181,6 +210,19 @@ pub async fn serve_grpc(
     routes: tonic::service::Routes,
     shutdown: CancellationToken,
 ) -> Result<RunningServer, ServeError> {
+    serve_grpc_tls(name, addr, routes, shutdown, None, None).await
+}
+
+/// [`serve_grpc`] over TLS when `tls` is set (handshakes run concurrently, each within 10 s),
+/// and behind `auth` when set.
+pub async fn serve_grpc_tls(
+    name: &'static str,
+    addr: SocketAddr,
+    routes: tonic::service::Routes,
+    shutdown: CancellationToken,
+    tls: Option<ServerTls>,
+    auth: Option<crate::auth::GrpcAuthLayer>,
+) -> Result<RunningServer, ServeError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError { name, addr, source })?;
@@ -188,13 +230,22 @@ pub async fn serve_grpc(
         .local_addr()
         .map_err(|source| ServeError { name, addr, source })?;
     let task = tokio::spawn(async move {
-        let result = tonic::transport::Server::builder()
-            .add_routes(routes)
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                shutdown.cancelled_owned(),
-            )
-            .await;
+        let incoming = tls_incoming(listener, tls);
+        let result = match auth {
+            Some(auth) => {
+                tonic::transport::Server::builder()
+                    .layer(auth)
+                    .add_routes(routes)
+                    .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+                    .await
+            }
+            None => {
+                tonic::transport::Server::builder()
+                    .add_routes(routes)
+                    .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+                    .await
+            }
+        };
         if let Err(e) = result {
             tracing::error!(server = name, error = %e, "grpc server failed");
         }
@@ -204,4 +255,49 @@ pub async fn serve_grpc(
         local_addr,
         task,
     })
+}
+
+/// Accepted connections of `listener`, after their TLS handshake when `tls` is set (a failed or
+/// slow handshake closes that connection only).
+fn tls_incoming(
+    listener: tokio::net::TcpListener,
+    tls: Option<ServerTls>,
+) -> impl tokio_stream::Stream<Item = std::io::Result<MaybeTls<tokio::net::TcpStream>>> + Send + 'static
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let stream = tokio::select! {
+                _ = tx.closed() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            stream.set_nodelay(true).ok();
+            match &tls {
+                None => {
+                    if tx.send(Ok(MaybeTls::Plain(stream))).await.is_err() {
+                        break;
+                    }
+                }
+                Some(tls) => {
+                    let (tls, tx) = (tls.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        match tls.accept(stream, Duration::from_secs(10)).await {
+                            Ok(stream) => {
+                                let _ = tx.send(Ok(MaybeTls::Tls(Box::new(stream)))).await;
+                            }
+                            Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        }
+                    });
+                }
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
 }

@@ -1,9 +1,17 @@
 //! Extension configs: `health_check` and `zpages` (served by the binary), `pprof` (accepted),
 //! `file_storage` (the directory of persistent sending queues), `jaeger_remote_sampling` (served
-//! by the binary).
+//! by the binary), `basicauth`, `bearertokenauth` and `oidc` (authenticators of receivers and the query
+//! API, referenced as `auth: {authenticator: …}`).
 
+mod basicauth;
+mod bearertokenauth;
 mod file_storage;
 mod jaeger_remote_sampling;
+mod oidc;
+
+pub use basicauth::{BasicAuthConfig, ClientAuthConfig, HtpasswdConfig};
+pub use bearertokenauth::BearerTokenAuthConfig;
+pub use oidc::OidcConfig;
 
 pub use file_storage::{CompactionConfig, FileStorageConfig};
 pub use jaeger_remote_sampling::{
@@ -140,4 +148,31 @@ pub fn zpage(config: &crate::config::Config, page: &str) -> Option<String> {
         _ => return None,
     }
     Some(out)
+}
+
+/// The authenticators of the enabled `basicauth` and `bearertokenauth` extensions, by id (files
+/// read now, so a missing htpasswd or token file stops start-up).
+pub fn authenticators(
+    config: &crate::config::Config,
+) -> Result<std::collections::HashMap<String, spoor_receivers::auth::Auth>, ConfigError> {
+    use crate::registry::Kind;
+    let mut out = std::collections::HashMap::new();
+    for id in &config.service.extensions {
+        let Some(component) = config.component(Kind::Extension, id) else {
+            continue;
+        };
+        let built = match &component.spec {
+            Spec::BasicAuth(c) => c.authenticator(),
+            Spec::BearerTokenAuth(c) => c.authenticator(),
+            Spec::Oidc(c) => c.authenticator(),
+            _ => continue,
+        };
+        let inner =
+            built.map_err(|e| ConfigError::new(format!("extensions.{id}"), e.to_string()))?;
+        out.insert(
+            id.to_string(),
+            spoor_receivers::auth::Auth::new(id.to_string(), inner),
+        );
+    }
+    Ok(out)
 }

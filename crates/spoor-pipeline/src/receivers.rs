@@ -4,6 +4,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use serde::{Deserialize, Deserializer, Serialize};
+use spoor_receivers::tls::TlsServerSettings;
 use spoor_receivers::{
     ConnectionLimits, JaegerGrpcConfig, JaegerThriftBinaryConfig, JaegerThriftCompactConfig,
     JaegerThriftHttpConfig, OtlpGrpcConfig, OtlpHttpConfig, ReceiverConfig, ZipkinConfig,
@@ -42,6 +43,20 @@ pub struct ServerSettings {
     /// HTTP: browser origins allowed to post (the Collector's `cors`); none unless configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cors: Option<CorsSettings>,
+    /// TLS on this listener (the Collector's `tls`); default: the `--tls-*` flags, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Box<TlsServerSettings>>,
+    /// Authentication of this listener's requests (the Collector's `auth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthSettings>,
+}
+
+/// The Collector's `auth` block of a server: the id of an authenticator extension.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `basicauth`, `bearertokenauth/name`, …, enabled in `service.extensions`.
+    pub authenticator: String,
 }
 
 /// The Collector's `cors` block of an HTTP server.
@@ -66,6 +81,36 @@ pub struct ListenerDefaults {
     pub otlp_http_cors: Vec<String>,
     /// `--zipkin-cors-allowed-origins`, used when the config has no `cors` block.
     pub zipkin_cors: Vec<String>,
+    /// The enabled authenticator extensions by id, for the listeners' `auth`.
+    pub authenticators: std::collections::HashMap<String, spoor_receivers::auth::Auth>,
+}
+
+fn check_tls(tls: Option<&TlsServerSettings>, path: &str, errors: &mut Vec<ConfigError>) {
+    for e in tls.map(TlsServerSettings::check).unwrap_or_default() {
+        let at = if path.is_empty() {
+            format!("tls.{}", e.option)
+        } else {
+            format!("{path}.tls.{}", e.option)
+        };
+        errors.push(ConfigError::new(at, e.detail));
+    }
+}
+
+/// The flags' connection limits with this listener's own `tls`, if it has one, and its
+/// authenticator (checked to exist when the config was loaded).
+fn with_tls(
+    defaults: &ListenerDefaults,
+    tls: Option<&TlsServerSettings>,
+    auth: Option<&AuthSettings>,
+) -> ConnectionLimits {
+    let mut limits = defaults.connections.clone();
+    if let Some(tls) = tls {
+        limits.tls = Some(tls.clone());
+    }
+    if let Some(auth) = auth {
+        limits.auth = defaults.authenticators.get(&auth.authenticator).cloned();
+    }
+    limits
 }
 
 fn origins(cors: Option<&CorsSettings>, default: &[String]) -> Vec<String> {
@@ -79,6 +124,8 @@ impl ServerSettings {
             max_recv_msg_size_mib: None,
             max_request_body_size: None,
             cors: None,
+            tls: None,
+            auth: None,
         }
     }
 
@@ -93,6 +140,7 @@ impl ServerSettings {
         if let Err(e) = resolve_endpoint(&self.endpoint) {
             errors.push(ConfigError::new(format!("{path}.endpoint"), e));
         }
+        check_tls(self.tls.as_deref(), path, errors);
     }
 
     fn addr(&self) -> SocketAddr {
@@ -243,6 +291,12 @@ pub struct ZipkinReceiverConfig {
     /// Browser origins allowed to post (the Collector's `cors`); none unless configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cors: Option<CorsSettings>,
+    /// TLS on the listener (the Collector's `tls`); default: the `--tls-*` flags, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Box<TlsServerSettings>>,
+    /// Authentication of the listener's requests (the Collector's `auth`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthSettings>,
 }
 
 impl Default for ZipkinReceiverConfig {
@@ -251,6 +305,8 @@ impl Default for ZipkinReceiverConfig {
             endpoint: "0.0.0.0:9411".to_string(),
             max_request_body_size: None,
             cors: None,
+            tls: None,
+            auth: None,
         }
     }
 }
@@ -317,6 +373,7 @@ impl ComponentConfig for ZipkinReceiverConfig {
         if let Err(e) = resolve_endpoint(&self.endpoint) {
             errors.push(ConfigError::new("endpoint", e));
         }
+        check_tls(self.tls.as_deref(), "", &mut errors);
         errors
     }
     fn into_spec(self) -> Spec {
@@ -327,7 +384,6 @@ impl ComponentConfig for ZipkinReceiverConfig {
 /// The listeners a receiver spec starts; `max_bytes` is the default request limit.
 pub fn listeners(spec: &Spec, defaults: &ListenerDefaults) -> Vec<ReceiverConfig> {
     let max_bytes = defaults.max_bytes;
-    let connections = defaults.connections;
     let mut out = Vec::new();
     match spec {
         Spec::OtlpReceiver(c) => {
@@ -336,7 +392,7 @@ pub fn listeners(spec: &Spec, defaults: &ListenerDefaults) -> Vec<ReceiverConfig
                     endpoint: g.0.addr(),
                     max_recv_msg_size: g.0.limit(max_bytes),
                     max_spans_per_request: defaults.max_spans,
-                    connections,
+                    connections: with_tls(defaults, g.0.tls.as_deref(), g.0.auth.as_ref()),
                 }));
             }
             if let Some(h) = &c.protocols.http {
@@ -345,7 +401,7 @@ pub fn listeners(spec: &Spec, defaults: &ListenerDefaults) -> Vec<ReceiverConfig
                     max_request_body_size: h.0.limit(max_bytes),
                     max_spans_per_request: defaults.max_spans,
                     cors_allowed_origins: origins(h.0.cors.as_ref(), &defaults.otlp_http_cors),
-                    connections,
+                    connections: with_tls(defaults, h.0.tls.as_deref(), h.0.auth.as_ref()),
                 }));
             }
         }
@@ -371,14 +427,14 @@ pub fn listeners(spec: &Spec, defaults: &ListenerDefaults) -> Vec<ReceiverConfig
                 out.push(ReceiverConfig::JaegerThriftHttp(JaegerThriftHttpConfig {
                     endpoint: s.0.addr(),
                     max_request_body_size: s.0.limit(max_bytes),
-                    connections,
+                    connections: with_tls(defaults, s.0.tls.as_deref(), s.0.auth.as_ref()),
                 }));
             }
             if let Some(s) = &p.grpc {
                 out.push(ReceiverConfig::JaegerGrpc(JaegerGrpcConfig {
                     endpoint: s.0.addr(),
                     max_recv_msg_size: s.0.limit(max_bytes),
-                    connections,
+                    connections: with_tls(defaults, s.0.tls.as_deref(), s.0.auth.as_ref()),
                 }));
             }
         }
@@ -390,7 +446,7 @@ pub fn listeners(spec: &Spec, defaults: &ListenerDefaults) -> Vec<ReceiverConfig
                 .unwrap_or(max_bytes),
             max_spans_per_request: defaults.max_spans,
             cors_allowed_origins: origins(c.cors.as_ref(), &defaults.zipkin_cors),
-            connections,
+            connections: with_tls(defaults, c.tls.as_deref(), c.auth.as_ref()),
         })),
         _ => {}
     }

@@ -14,7 +14,8 @@ use crate::exporters::{
     OtlpHttpExporterConfig, PrometheusConfig, SpoorExporterConfig, ZipkinExporterConfig,
 };
 use crate::extensions::{
-    FileStorageConfig, HealthCheckConfig, JaegerRemoteSamplingConfig, PprofConfig, ZpagesConfig,
+    BasicAuthConfig, BearerTokenAuthConfig, FileStorageConfig, HealthCheckConfig,
+    JaegerRemoteSamplingConfig, OidcConfig, PprofConfig, ZpagesConfig,
 };
 use crate::memory_limiter::MemoryLimiterConfig;
 use crate::receivers::{JaegerReceiverConfig, OtlpReceiverConfig, ZipkinReceiverConfig};
@@ -102,6 +103,9 @@ pub enum Spec {
     Zpages(ZpagesConfig),
     FileStorage(FileStorageConfig),
     JaegerRemoteSampling(JaegerRemoteSamplingConfig),
+    BasicAuth(BasicAuthConfig),
+    BearerTokenAuth(BearerTokenAuthConfig),
+    Oidc(OidcConfig),
     /// Accepted without a runtime ([`Status::Accepted`]).
     Inert,
 }
@@ -128,7 +132,10 @@ impl Spec {
             | Spec::HealthCheck(_)
             | Spec::Zpages(_)
             | Spec::FileStorage(_)
-            | Spec::JaegerRemoteSampling(_) => &[Signal::Traces],
+            | Spec::JaegerRemoteSampling(_)
+            | Spec::BasicAuth(_)
+            | Spec::BearerTokenAuth(_)
+            | Spec::Oidc(_) => &[Signal::Traces],
         }
     }
 }
@@ -496,6 +503,30 @@ pub static REGISTRY: &[Entry] = &[
         "Serves a Jaeger strategies file to remote samplers over HTTP and gRPC.",
         typed::<JaegerRemoteSamplingConfig>,
         defaults::<JaegerRemoteSamplingConfig>,
+    ),
+    entry(
+        Kind::Extension,
+        "basicauth",
+        Status::Functional,
+        "HTTP Basic authentication (htpasswd file or inline, bcrypt) of receivers and the query API.",
+        typed::<BasicAuthConfig>,
+        defaults::<BasicAuthConfig>,
+    ),
+    entry(
+        Kind::Extension,
+        "bearertokenauth",
+        Status::Functional,
+        "Static bearer tokens (token, tokens or a file) checked on receivers and the query API.",
+        typed::<BearerTokenAuthConfig>,
+        defaults::<BearerTokenAuthConfig>,
+    ),
+    entry(
+        Kind::Extension,
+        "oidc",
+        Status::Functional,
+        "JWTs (RS256, ES256) checked against a JWKS file: issuer, audience, expiry; on receivers and the query API.",
+        typed::<OidcConfig>,
+        defaults::<OidcConfig>,
     ),
 ];
 

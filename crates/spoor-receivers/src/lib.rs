@@ -37,6 +37,7 @@
 //!
 //! Receivers do not store, sample or batch: that is the sink's business.
 
+pub mod auth;
 pub mod body;
 mod component;
 mod ingest;
@@ -47,6 +48,7 @@ mod registry;
 pub mod sampling;
 pub mod status;
 mod thrift;
+pub mod tls;
 mod zipkin;
 
 pub use component::{ReceiverContext, ReceiverError, RunningReceiver};

@@ -28,15 +28,16 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
+use crate::auth::Auth;
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, bind_tcp};
 use crate::status::{grpc_status, http_error};
+use crate::tls::{MaybeTls, ServerTls, TlsServerSettings};
 
 /// Limits on one listener's connections.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConnectionLimits {
     /// Most connections open at once; a connection beyond it is closed as soon as it is accepted.
@@ -48,6 +49,13 @@ pub struct ConnectionLimits {
     pub body_read_timeout: Duration,
     /// A connection on which nothing was received for this long is closed.
     pub idle_timeout: Duration,
+    /// TLS on the listener (`None`: plaintext); the handshake must finish within
+    /// `header_read_timeout`.
+    pub tls: Option<TlsServerSettings>,
+    /// The authenticator every request must pass (`None`: open); set from the listener's
+    /// `auth: {authenticator: …}`.
+    #[serde(skip)]
+    pub auth: Option<Auth>,
 }
 
 impl Default for ConnectionLimits {
@@ -57,6 +65,8 @@ impl Default for ConnectionLimits {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(120),
+            tls: None,
+            auth: None,
         }
     }
 }
@@ -146,33 +156,78 @@ impl tonic::transport::server::Connected for LimitedStream {
     }
 }
 
+/// A connection as the servers see it: plaintext or TLS over a [`LimitedStream`].
+pub(crate) type ServerStream = MaybeTls<LimitedStream>;
+
 /// Accepted connections of `listener`, each holding a permit; beyond `max_connections` a new
-/// connection is closed at once and counted (`reason="too_many_connections"`).
+/// connection is closed at once and counted (`reason="too_many_connections"`). With `tls` set,
+/// handshakes run concurrently (each within `header_read_timeout`) and a failed one is closed
+/// and counted (`reason="tls_handshake"`). Fails when the TLS files cannot be loaded.
 pub(crate) fn limited_incoming(
+    name: &'static str,
     listener: TcpListener,
     limits: ConnectionLimits,
     metrics: ReceiverMetrics,
-) -> impl tokio_stream::Stream<Item = io::Result<LimitedStream>> + Send + 'static {
+) -> Result<
+    impl tokio_stream::Stream<Item = io::Result<ServerStream>> + Send + 'static,
+    ReceiverError,
+> {
+    let tls = limits
+        .tls
+        .as_ref()
+        .map(ServerTls::new)
+        .transpose()
+        .map_err(|e| ReceiverError::Config {
+            name,
+            detail: e.to_string(),
+        })?;
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    TcpListenerStream::new(listener).filter_map(move |accepted| {
-        let stream = match accepted {
-            Ok(stream) => stream,
-            Err(e) => {
-                tracing::debug!(error = %e, "accept failed");
-                return None;
-            }
-        };
-        match permits.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let _ = stream.set_nodelay(true);
-                Some(Ok(LimitedStream::new(stream, permit, &limits)))
-            }
-            Err(_) => {
+    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<ServerStream>>(64);
+    tokio::spawn(async move {
+        loop {
+            let stream = tokio::select! {
+                _ = tx.closed() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::debug!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
                 metrics.request_error("too_many_connections", 0);
-                None
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let limited = LimitedStream::new(stream, permit, &limits);
+            match &tls {
+                None => {
+                    if tx.send(Ok(MaybeTls::Plain(limited))).await.is_err() {
+                        break;
+                    }
+                }
+                Some(tls) => {
+                    let (tls, tx, metrics) = (tls.clone(), tx.clone(), metrics.clone());
+                    let timeout = limits.header_read_timeout;
+                    tokio::spawn(async move {
+                        match tls.accept(limited, timeout).await {
+                            Ok(stream) => {
+                                let _ = tx.send(Ok(MaybeTls::Tls(Box::new(stream)))).await;
+                            }
+                            Err(e) => {
+                                metrics.request_error("tls_handshake", 0);
+                                tracing::debug!(receiver = name, error = %e, "TLS handshake failed");
+                            }
+                        }
+                    });
+                }
             }
         }
-    })
+    });
+    Ok(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
 /// What the HTTP gate needs: the memory limit, the body limits, the receiver's counters.
@@ -182,14 +237,22 @@ struct HttpGate {
     metrics: ReceiverMetrics,
     max_body_bytes: usize,
     body_read_timeout: Duration,
+    auth: Option<Auth>,
 }
 
-/// Runs before every HTTP handler: refuses while over the memory limit (429 with Retry-After,
+/// Runs before every HTTP handler: refuses requests without valid credentials (401 with
+/// `WWW-Authenticate`) when the listener has an authenticator, refuses while over the memory limit (429 with Retry-After,
 /// before the body is read), then reads the whole body within `body_read_timeout` (408) and
 /// `max_body_bytes` (413).
 async fn http_gate(State(gate): State<HttpGate>, request: Request, next: Next) -> Response {
     if request.method() == http::Method::OPTIONS {
         return next.run(request).await;
+    }
+    if let Some(auth) = &gate.auth
+        && let Err(e) = auth.inner.authenticate(request.headers())
+    {
+        gate.metrics.request_error("unauthenticated", 0);
+        return auth.refusal(&e);
     }
     // Held until the handler has answered: bounds the requests read and decoded at once.
     let _permit = match gate.memory.enter() {
@@ -255,12 +318,15 @@ pub(crate) async fn serve_http(
         metrics: metrics.clone(),
         max_body_bytes,
         body_read_timeout: limits.body_read_timeout,
+        auth: limits.auth.clone(),
     };
     let router = router.layer(axum::middleware::from_fn_with_state(gate, http_gate));
     let shutdown = ctx.shutdown.clone();
+    let (header_read_timeout, idle_timeout) = (limits.header_read_timeout, limits.idle_timeout);
+    let incoming = limited_incoming(name, listener, limits, metrics)?;
     let task = tokio::spawn(async move {
         let tracker = TaskTracker::new();
-        let mut incoming = std::pin::pin!(limited_incoming(listener, limits, metrics));
+        let mut incoming = std::pin::pin!(incoming);
         loop {
             let stream = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -280,11 +346,11 @@ pub(crate) async fn serve_http(
                 builder
                     .http1()
                     .timer(TokioTimer::new())
-                    .header_read_timeout(limits.header_read_timeout);
+                    .header_read_timeout(header_read_timeout);
                 builder
                     .http2()
                     .timer(TokioTimer::new())
-                    .keep_alive_interval(Some(limits.idle_timeout / 2));
+                    .keep_alive_interval(Some(idle_timeout / 2));
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
                 let mut conn = std::pin::pin!(conn);
                 tokio::select! {
@@ -321,15 +387,18 @@ pub(crate) fn grpc_server(
         .layer(GrpcGateLayer {
             memory: ctx.memory.clone(),
             metrics,
+            auth: limits.auth.clone(),
         })
 }
 
-/// Refuses gRPC calls with RESOURCE_EXHAUSTED (and a retry hint) while the process is over its
+/// Refuses gRPC calls without valid credentials (UNAUTHENTICATED) when the listener has an
+/// authenticator, and with RESOURCE_EXHAUSTED (and a retry hint) while the process is over its
 /// memory limit, before the request is read.
 #[derive(Clone)]
 pub(crate) struct GrpcGateLayer {
     memory: MemoryLimiter,
     metrics: ReceiverMetrics,
+    auth: Option<Auth>,
 }
 
 impl<S> tower::Layer<S> for GrpcGateLayer {
@@ -368,6 +437,13 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if let Some(auth) = &self.gate.auth
+            && let Err(e) = auth.inner.authenticate(request.headers())
+        {
+            self.gate.metrics.request_error("unauthenticated", 0);
+            let status = tonic::Status::unauthenticated(format!("unauthenticated: {e}"));
+            return Box::pin(async move { Ok(status.into_http()) });
+        }
         // Held until the call has answered: bounds the requests read and decoded at once.
         let permit = match self.gate.memory.enter() {
             Ok(permit) => permit,

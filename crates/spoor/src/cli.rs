@@ -474,6 +474,39 @@ pub struct RunArgs {
     #[arg(long, env = "SPOOR_RECEIVER_IDLE_TIMEOUT", default_value = "120s", value_parser = parse_duration)]
     pub receiver_idle_timeout: std::time::Duration,
 
+    /// PEM certificate chain: every TCP listener (receivers, query, admin, health, sampling)
+    /// serves TLS with it; a receiver's own `tls:` in the config file wins. See docs/security.md.
+    #[arg(long, env = "SPOOR_TLS_CERT_FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<String>,
+
+    /// PEM private key of `--tls-cert-file`.
+    #[arg(long, env = "SPOOR_TLS_KEY_FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<String>,
+
+    /// PEM CAs of client certificates: with it, every TLS listener requires one (mutual TLS).
+    #[arg(long, env = "SPOOR_TLS_CLIENT_CA_FILE", requires = "tls_cert_file")]
+    pub tls_client_ca_file: Option<String>,
+
+    /// Oldest TLS version accepted: 1.2 or 1.3.
+    #[arg(long, env = "SPOOR_TLS_MIN_VERSION", default_value = "1.2")]
+    pub tls_min_version: String,
+
+    /// How often the TLS files are checked for changes (a renewed certificate is then served
+    /// without restart); 0s: never.
+    #[arg(long, env = "SPOOR_TLS_RELOAD_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub tls_reload_interval: std::time::Duration,
+
+    /// Authenticator extension (`basicauth/ui`, `bearertokenauth`, enabled in the config
+    /// file's `service.extensions`) every request to the query HTTP (API and UI) and gRPC ports
+    /// must pass.
+    #[arg(long, env = "SPOOR_QUERY_AUTH", value_name = "EXTENSION")]
+    pub query_auth: Option<String>,
+
+    /// Authenticator extension for the admin port (`/metrics`, delete); the health port stays
+    /// open.
+    #[arg(long, env = "SPOOR_ADMIN_AUTH", value_name = "EXTENSION")]
+    pub admin_auth: Option<String>,
+
     /// Log filter (tracing-subscriber syntax, e.g. `info` or `spoor=debug`); RUST_LOG overrides.
     #[arg(long, env = "SPOOR_LOG", default_value = "info")]
     pub log: String,

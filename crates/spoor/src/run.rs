@@ -31,14 +31,30 @@ fn listener_defaults(args: &RunArgs) -> ListenerDefaults {
             header_read_timeout: args.receiver_header_timeout,
             body_read_timeout: args.receiver_body_timeout,
             idle_timeout: args.receiver_idle_timeout,
+            tls: tls_settings(args),
+            auth: None,
         },
         otlp_http_cors: args.otlp_http_cors_allowed_origins.clone(),
         zipkin_cors: args.zipkin_cors_allowed_origins.clone(),
+        authenticators: Default::default(),
     }
 }
 
 /// Most (service, operation, kind) series in each Monitor API snapshot.
 const MONITOR_MAX_SERIES: usize = 2000;
+
+/// The TLS the `--tls-*` flags give every listener, if any.
+fn tls_settings(args: &RunArgs) -> Option<spoor_api::TlsServerSettings> {
+    let (cert, key) = (args.tls_cert_file.as_ref()?, args.tls_key_file.as_ref()?);
+    Some(spoor_api::TlsServerSettings {
+        cert_file: cert.clone(),
+        key_file: key.clone(),
+        client_ca_file: args.tls_client_ca_file.clone().unwrap_or_default(),
+        min_version: args.tls_min_version.clone(),
+        reload_interval: Some(args.tls_reload_interval),
+        ..Default::default()
+    })
+}
 
 /// Runs all-in-one until SIGINT or SIGTERM, then drains and returns.
 pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
@@ -92,33 +108,115 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         MONITOR_MAX_SERIES,
     ));
 
+    let tls = tls_settings(&args)
+        .map(|t| spoor_api::ServerTls::new(&t))
+        .transpose()
+        .context("loading the --tls-* certificate")?;
+    let limits = spoor_api::HttpLimits::default();
+    let authenticators = spoor_pipeline::extensions::authenticators(&config)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let auth_for = |flag: &str,
+                    id: &Option<String>|
+     -> anyhow::Result<Option<spoor_api::auth::Auth>> {
+        let Some(id) = id else { return Ok(None) };
+        match authenticators.get(id) {
+            Some(auth) => Ok(Some(auth.clone())),
+            None => anyhow::bail!(
+                "--{flag} {id}: no such authenticator; define it under extensions (basicauth or bearertokenauth) and enable it in service.extensions"
+            ),
+        }
+    };
+    let query_auth = auth_for("query-auth", &args.query_auth)?;
+    let admin_auth = auth_for("admin-auth", &args.admin_auth)?;
+    let auth_metrics = spoor_api::auth::AuthMetrics::new(&telemetry);
     let mut servers: Vec<RunningServer> = Vec::new();
     if let Some(addr) = args.query_http.addr() {
         let options = spoor_api::QueryHttpOptions {
             cors: spoor_api::CorsOrigins::parse(&args.query_cors_allowed_origins)?,
             monitor: Some(monitor.clone()),
         };
-        let router = spoor_api::query_router(query.clone(), &options);
-        servers.push(spoor_api::serve_http("query-http", addr, router, shutdown.clone()).await?);
+        let mut router = spoor_api::query_router(query.clone(), &options);
+        if let Some(auth) = &query_auth {
+            router = auth_metrics.http(router, auth.clone(), "query-http");
+        }
+        servers.push(
+            spoor_api::serve_https(
+                "query-http",
+                addr,
+                router,
+                shutdown.clone(),
+                limits,
+                tls.clone(),
+            )
+            .await?,
+        );
     }
     if let Some(addr) = args.tempo_http.addr() {
-        let router = spoor_api::tempo_router(query.clone(), &telemetry);
-        servers.push(spoor_api::serve_http("tempo-http", addr, router, shutdown.clone()).await?);
+        let mut router = spoor_api::tempo_router(query.clone(), &telemetry);
+        if let Some(auth) = &query_auth {
+            router = auth_metrics.http(router, auth.clone(), "tempo-http");
+        }
+        servers.push(
+            spoor_api::serve_https(
+                "tempo-http",
+                addr,
+                router,
+                shutdown.clone(),
+                limits,
+                tls.clone(),
+            )
+            .await?,
+        );
     }
     if let Some(addr) = args.query_grpc.addr() {
         let routes = spoor_api::query_grpc_routes(query.clone());
-        servers.push(spoor_api::serve_grpc("query-grpc", addr, routes, shutdown.clone()).await?);
+        servers.push(
+            spoor_api::serve_grpc_tls(
+                "query-grpc",
+                addr,
+                routes,
+                shutdown.clone(),
+                tls.clone(),
+                query_auth
+                    .clone()
+                    .map(|a| auth_metrics.grpc(a, "query-grpc")),
+            )
+            .await?,
+        );
     }
     if let Some(addr) = args.admin_http.addr() {
         let purger = engine
             .clone()
             .map(|e| Arc::new(crate::tools::EnginePurger(e)) as Arc<dyn spoor_api::Purger>);
-        let router = spoor_api::admin_router_with(telemetry.clone(), readiness.clone(), purger);
-        servers.push(spoor_api::serve_http("admin-http", addr, router, shutdown.clone()).await?);
+        let mut router = spoor_api::admin_router_with(telemetry.clone(), readiness.clone(), purger);
+        if let Some(auth) = &admin_auth {
+            router = auth_metrics.http(router, auth.clone(), "admin-http");
+        }
+        servers.push(
+            spoor_api::serve_https(
+                "admin-http",
+                addr,
+                router,
+                shutdown.clone(),
+                limits,
+                tls.clone(),
+            )
+            .await?,
+        );
     }
     if let Some(addr) = health_endpoint(&args, explicit, &config)? {
         let router = spoor_api::health_router(readiness.clone());
-        servers.push(spoor_api::serve_http("health-http", addr, router, shutdown.clone()).await?);
+        servers.push(
+            spoor_api::serve_https(
+                "health-http",
+                addr,
+                router,
+                shutdown.clone(),
+                limits,
+                tls.clone(),
+            )
+            .await?,
+        );
     }
 
     if let Some((addr, config)) = zpages_endpoint(&config)? {
@@ -141,7 +239,17 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
                 },
             ),
         );
-        servers.push(spoor_api::serve_http("zpages", addr, router, shutdown.clone()).await?);
+        servers.push(
+            spoor_api::serve_https(
+                "zpages",
+                addr,
+                router,
+                shutdown.clone(),
+                limits,
+                tls.clone(),
+            )
+            .await?,
+        );
     }
     let sampling_extension = sampling_extension(&config);
     let sampling_config = match &sampling_extension {
@@ -189,7 +297,8 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     };
     let graph = Graph::build(&config, &build).context("assembling the pipelines")?;
     let mut receivers: Vec<RunningReceiver> = Vec::new();
-    let defaults = listener_defaults(&args);
+    let mut defaults = listener_defaults(&args);
+    defaults.authenticators = authenticators.clone();
     // A read-only process only answers queries.
     let receiving = if args.read_only {
         tracing::info!("read-only: no receivers are started");
@@ -235,7 +344,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         if let Some(addr) = http_addr {
             let http = spoor_receivers::sampling::SamplingHttpConfig {
                 endpoint: addr,
-                connections: defaults.connections,
+                connections: defaults.connections.clone(),
             };
             let running = http
                 .serve(&ctx, store.clone())
@@ -253,7 +362,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         }) {
             let grpc = spoor_receivers::sampling::SamplingGrpcConfig {
                 endpoint: addr,
-                connections: defaults.connections,
+                connections: defaults.connections.clone(),
             };
             let running = grpc
                 .serve(&ctx, store.clone())

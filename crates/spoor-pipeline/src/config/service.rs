@@ -154,6 +154,7 @@ pub(super) fn validate(node: Option<&Node>, config: &Config, diags: &mut Diagnos
     check_signals(&service, config, diags);
     check_unused(&service, config, diags);
     check_queue_storage(&service, config, diags);
+    check_receiver_auth(&service, config, diags);
     service
 }
 
@@ -493,6 +494,64 @@ fn check_queue_storage(service: &Service, config: &Config, diags: &mut Diagnosti
                 &Default::default(),
                 problem,
             );
+        }
+    }
+}
+
+/// Every `auth.authenticator` of a receiver names an authenticator extension (`basicauth`,
+/// `bearertokenauth`) that is enabled in `service.extensions`.
+fn check_receiver_auth(service: &Service, config: &Config, diags: &mut Diagnostics) {
+    fn walk(v: &serde_json::Value, path: &str, out: &mut Vec<(String, String)>) {
+        if let Some(map) = v.as_object() {
+            for (k, v) in map {
+                let here = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                if k == "auth"
+                    && let Some(name) = v.get("authenticator").and_then(|a| a.as_str())
+                {
+                    out.push((format!("{here}.authenticator"), name.to_string()));
+                } else {
+                    walk(v, &here, out);
+                }
+            }
+        }
+    }
+    for c in config.section(Kind::Receiver) {
+        let mut refs = Vec::new();
+        walk(&c.effective, "", &mut refs);
+        for (path, name) in refs {
+            let problem = match ComponentId::parse(&name) {
+                Err(e) => Some(e),
+                Ok(id) => match config.component(Kind::Extension, &id) {
+                    None => Some(format!(
+                        "authenticator {id} is not defined under extensions"
+                    )),
+                    Some(ext)
+                        if !matches!(
+                            ext.spec,
+                            Spec::BasicAuth(_) | Spec::BearerTokenAuth(_) | Spec::Oidc(_)
+                        ) =>
+                    {
+                        Some(format!(
+                            "extension {id} is not an authenticator (use basicauth, bearertokenauth or oidc)"
+                        ))
+                    }
+                    Some(_) if !service.extensions.contains(&id) => Some(format!(
+                        "authenticator {id} is not enabled: add it to service.extensions"
+                    )),
+                    Some(_) => None,
+                },
+            };
+            if let Some(problem) = problem {
+                diags.error(
+                    format!("receivers.{}.{path}", c.id),
+                    &Default::default(),
+                    problem,
+                );
+            }
         }
     }
 }

@@ -57,7 +57,12 @@ impl JaegerGrpcConfig {
             .max_decoding_message_size(self.max_recv_msg_size);
         let sampling = ctx.sampling.clone().map(crate::sampling::sampling_manager);
         let shutdown = ctx.shutdown.clone();
-        let incoming = limited_incoming(listener, self.connections, metrics.clone());
+        let incoming = limited_incoming(
+            Self::NAME,
+            listener,
+            self.connections.clone(),
+            metrics.clone(),
+        )?;
         let builder = grpc_server(&ctx, &self.connections, metrics.clone());
         let task = tokio::spawn(async move {
             let result = builder

@@ -67,7 +67,7 @@ impl JaegerThriftHttpConfig {
             self.endpoint,
             router,
             &ctx,
-            self.connections,
+            self.connections.clone(),
             self.max_request_body_size,
             metrics,
         )

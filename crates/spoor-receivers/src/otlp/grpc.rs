@@ -83,7 +83,12 @@ impl OtlpGrpcConfig {
             metrics: metrics.clone(),
         };
         let shutdown = ctx.shutdown.clone();
-        let incoming = limited_incoming(listener, self.connections, metrics.clone());
+        let incoming = limited_incoming(
+            Self::NAME,
+            listener,
+            self.connections.clone(),
+            metrics.clone(),
+        )?;
         let builder = grpc_server(&ctx, &self.connections, metrics.clone());
         let task = tokio::spawn(async move {
             let result = builder

@@ -89,7 +89,7 @@ impl OtlpHttpConfig {
             self.endpoint,
             router,
             &ctx,
-            self.connections,
+            self.connections.clone(),
             self.max_request_body_size,
             metrics,
         )

@@ -102,7 +102,12 @@ impl SamplingGrpcConfig {
     ) -> Result<crate::component::RunningReceiver, crate::component::ReceiverError> {
         let (listener, local_addr) = crate::component::bind_tcp(Self::NAME, self.endpoint).await?;
         let metrics = ctx.telemetry.receiver("sampling", "grpc");
-        let incoming = crate::net::limited_incoming(listener, self.connections, metrics.clone());
+        let incoming = crate::net::limited_incoming(
+            Self::NAME,
+            listener,
+            self.connections.clone(),
+            metrics.clone(),
+        )?;
         let mut builder = crate::net::grpc_server(ctx, &self.connections, metrics);
         let shutdown = ctx.shutdown.clone();
         let task = tokio::spawn(async move {

@@ -54,7 +54,7 @@ impl SamplingHttpConfig {
             self.endpoint,
             router,
             ctx,
-            self.connections,
+            self.connections.clone(),
             // Requests have no body.
             4096,
             metrics,

@@ -82,7 +82,7 @@ impl ZipkinConfig {
             self.endpoint,
             router,
             &ctx,
-            self.connections,
+            self.connections.clone(),
             self.max_request_body_size,
             metrics,
         )

@@ -1,0 +1,248 @@
+//! `extensions.basicauth`: HTTP Basic authentication of receivers (`auth: {authenticator:
+//! basicauth}`) and of the query API (`--query-auth`), as the Collector's extension:
+//! `htpasswd.file` and/or `htpasswd.inline`, lines `user:hash` where the hash is bcrypt
+//! (`htpasswd -B`, `$2y$…`) or, for tests, the password itself.
+//! `client_auth` (credentials an exporter sends) is accepted and not used by exporters yet.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use spoor_receivers::auth::{AuthError, Authenticator};
+
+use crate::ConfigError;
+use crate::registry::{ComponentConfig, Spec};
+
+/// `extensions.basicauth`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BasicAuthConfig {
+    pub htpasswd: HtpasswdConfig,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_auth: Option<ClientAuthConfig>,
+}
+
+/// `basicauth.htpasswd`: users from a file, inline lines, or both (inline wins on a clash).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HtpasswdConfig {
+    pub file: String,
+    pub inline: String,
+}
+
+/// `basicauth.client_auth` (accepted).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientAuthConfig {
+    pub username: String,
+    pub password: String,
+}
+
+impl ComponentConfig for BasicAuthConfig {
+    fn validate(&self) -> Vec<ConfigError> {
+        if self.htpasswd.file.is_empty()
+            && self.htpasswd.inline.trim().is_empty()
+            && self.client_auth.is_none()
+        {
+            return vec![ConfigError::new(
+                "htpasswd",
+                "set htpasswd.file or htpasswd.inline (the users allowed in)",
+            )];
+        }
+        Vec::new()
+    }
+    fn into_spec(self) -> Spec {
+        Spec::BasicAuth(self)
+    }
+}
+
+/// One user's stored secret.
+#[derive(Debug, Clone)]
+enum Secret {
+    Bcrypt(String),
+    Plain(String),
+}
+
+/// The users of a `basicauth` extension, checked on every request.
+#[derive(Debug)]
+pub struct BasicAuthenticator {
+    users: HashMap<String, Secret>,
+}
+
+fn parse_lines(
+    text: &str,
+    users: &mut HashMap<String, Secret>,
+    origin: &str,
+) -> Result<(), ConfigError> {
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((user, hash)) = line.split_once(':') else {
+            return Err(ConfigError::new(
+                origin,
+                format!("line {} is not user:hash", n + 1),
+            ));
+        };
+        let secret = if hash.starts_with("$2") {
+            Secret::Bcrypt(hash.to_string())
+        } else if hash.starts_with('$') || hash.starts_with("{SHA}") {
+            return Err(ConfigError::new(
+                origin,
+                format!(
+                    "line {}: only bcrypt hashes (htpasswd -B) or plain passwords are supported",
+                    n + 1
+                ),
+            ));
+        } else {
+            Secret::Plain(hash.to_string())
+        };
+        users.insert(user.to_string(), secret);
+    }
+    Ok(())
+}
+
+impl BasicAuthConfig {
+    /// Reads the htpasswd file; errors name it.
+    pub fn authenticator(&self) -> Result<Arc<dyn Authenticator>, ConfigError> {
+        let mut users = HashMap::new();
+        if !self.htpasswd.file.is_empty() {
+            let text = std::fs::read_to_string(&self.htpasswd.file).map_err(|e| {
+                ConfigError::new(
+                    "htpasswd.file",
+                    format!("cannot read {}: {e}", self.htpasswd.file),
+                )
+            })?;
+            parse_lines(&text, &mut users, "htpasswd.file")?;
+        }
+        parse_lines(&self.htpasswd.inline, &mut users, "htpasswd.inline")?;
+        if users.is_empty() {
+            return Err(ConfigError::new("htpasswd", "lists no user"));
+        }
+        Ok(Arc::new(BasicAuthenticator { users }))
+    }
+}
+
+fn decode_basic(headers: &http::HeaderMap) -> Result<(String, String), AuthError> {
+    use base64::Engine;
+    let value = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or(AuthError::Missing)?
+        .to_str()
+        .map_err(|_| AuthError::Invalid)?;
+    let (scheme, encoded) = value.trim().split_once(' ').ok_or(AuthError::Invalid)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(AuthError::Invalid);
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| AuthError::Invalid)?;
+    let text = String::from_utf8(raw).map_err(|_| AuthError::Invalid)?;
+    let (user, password) = text.split_once(':').ok_or(AuthError::Invalid)?;
+    Ok((user.to_string(), password.to_string()))
+}
+
+impl Authenticator for BasicAuthenticator {
+    fn authenticate(&self, headers: &http::HeaderMap) -> Result<String, AuthError> {
+        let (user, password) = decode_basic(headers)?;
+        let ok = match self.users.get(&user) {
+            Some(Secret::Bcrypt(hash)) => bcrypt::verify(&password, hash).unwrap_or(false),
+            Some(Secret::Plain(p)) => {
+                use subtle::ConstantTimeEq;
+                p.len() == password.len() && bool::from(p.as_bytes().ct_eq(password.as_bytes()))
+            }
+            None => false,
+        };
+        if ok {
+            Ok(user)
+        } else {
+            Err(AuthError::Invalid)
+        }
+    }
+
+    fn challenge(&self) -> &str {
+        "Basic realm=\"spoor\""
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(user: &str, password: &str) -> http::HeaderMap {
+        use base64::Engine;
+        let mut h = http::HeaderMap::new();
+        let v = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        h.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_str(&format!("Basic {v}")).expect("header"),
+        );
+        h
+    }
+
+    #[test]
+    fn bcrypt_and_plain_users_are_checked() {
+        let hash = bcrypt::hash("s3cret", 4).expect("hash");
+        let config = BasicAuthConfig {
+            htpasswd: HtpasswdConfig {
+                file: String::new(),
+                inline: format!("alice:{hash}\nbob:plainpw\n# comment\n"),
+            },
+            client_auth: None,
+        };
+        let auth = config.authenticator().expect("auth");
+        assert_eq!(
+            auth.authenticate(&basic("alice", "s3cret")),
+            Ok("alice".into())
+        );
+        assert_eq!(
+            auth.authenticate(&basic("bob", "plainpw")),
+            Ok("bob".into())
+        );
+        assert_eq!(
+            auth.authenticate(&basic("alice", "wrong")),
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(
+            auth.authenticate(&basic("bob", "plainp")),
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(
+            auth.authenticate(&basic("eve", "s3cret")),
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(
+            auth.authenticate(&http::HeaderMap::new()),
+            Err(AuthError::Missing)
+        );
+        let mut bearer = http::HeaderMap::new();
+        bearer.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_static("Bearer x"),
+        );
+        assert_eq!(auth.authenticate(&bearer), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn unsupported_hashes_and_missing_files_are_config_errors() {
+        let md5 = BasicAuthConfig {
+            htpasswd: HtpasswdConfig {
+                file: String::new(),
+                inline: "alice:$apr1$abc$def".into(),
+            },
+            client_auth: None,
+        };
+        assert!(md5.authenticator().is_err());
+        let missing = BasicAuthConfig {
+            htpasswd: HtpasswdConfig {
+                file: "/nonexistent/htpasswd".into(),
+                inline: String::new(),
+            },
+            client_auth: None,
+        };
+        let e = missing.authenticator().err().expect("error");
+        assert!(e.to_string().contains("/nonexistent/htpasswd"), "{e}");
+        assert!(!BasicAuthConfig::default().validate().is_empty());
+    }
+}
