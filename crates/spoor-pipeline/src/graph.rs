@@ -97,7 +97,7 @@ impl Graph {
                 }
             }
         }
-        let mut signal_builder = SignalBuilder::new(config, ctx);
+        let mut signal_builder = SignalBuilder::new(config, ctx, &b.metrics);
         let signals = signal_builder.build()?;
         b.tasks.append(&mut signal_builder.tasks);
         let endpoints = std::mem::take(&mut signal_builder.endpoints);

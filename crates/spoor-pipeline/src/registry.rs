@@ -111,13 +111,12 @@ impl Spec {
         match self {
             Spec::OtlpReceiver(_) | Spec::Batch(_) | Spec::MemoryLimiter(_) => &Signal::ALL,
             Spec::Debug(_) | Spec::FileExporter(_) | Spec::Forward | Spec::Inert => &Signal::ALL,
+            Spec::OtlpExporter(_) | Spec::OtlpHttpExporter(_) => &Signal::ALL,
             Spec::SpanProcessor(p) => p.signals(),
             Spec::Prometheus(_) => &[Signal::Metrics],
             Spec::JaegerReceiver(_)
             | Spec::ZipkinReceiver(_)
             | Spec::SpoorExporter(_)
-            | Spec::OtlpExporter(_)
-            | Spec::OtlpHttpExporter(_)
             | Spec::JaegerExporter(_)
             | Spec::ZipkinExporter(_)
             | Spec::TailSampling(_)
