@@ -18,6 +18,7 @@ use futures::future::join_all;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use spoor_model::{ErrorKind, ResourceSpans, SinkError, TraceSink, span_count};
@@ -49,47 +50,17 @@ pub(crate) fn resources(batch: &mut SignalBatch) -> Vec<&mut Resource> {
     }
 }
 
-/// Calls `f` on the attributes of every data point (metrics) or log record (logs).
-pub(crate) fn for_each_item_attributes(
-    batch: &mut SignalBatch,
-    mut f: impl FnMut(&mut Vec<KeyValue>),
-) {
-    match batch {
-        SignalBatch::Metrics(rm) => {
-            for m in rm
-                .iter_mut()
-                .flat_map(|r| &mut r.scope_metrics)
-                .flat_map(|s| &mut s.metrics)
-            {
-                match &mut m.data {
-                    Some(Data::Gauge(g)) => {
-                        g.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-                    }
-                    Some(Data::Sum(s)) => {
-                        s.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-                    }
-                    Some(Data::Histogram(h)) => {
-                        h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-                    }
-                    Some(Data::ExponentialHistogram(h)) => {
-                        h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-                    }
-                    Some(Data::Summary(s)) => {
-                        s.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-                    }
-                    None => {}
-                }
-            }
+/// Calls `f` on the attributes of every data point of one metric.
+pub(crate) fn for_each_point_attributes(m: &mut Metric, mut f: impl FnMut(&mut Vec<KeyValue>)) {
+    match &mut m.data {
+        Some(Data::Gauge(g)) => g.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        Some(Data::Sum(s)) => s.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        Some(Data::Histogram(h)) => h.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        Some(Data::ExponentialHistogram(h)) => {
+            h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
         }
-        SignalBatch::Logs(rl) => {
-            for record in rl
-                .iter_mut()
-                .flat_map(|r| &mut r.scope_logs)
-                .flat_map(|s| &mut s.log_records)
-            {
-                f(&mut record.attributes);
-            }
-        }
+        Some(Data::Summary(s)) => s.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        None => {}
     }
 }
 
