@@ -98,6 +98,7 @@ pub enum Spec {
     Forward,
     HealthCheck(HealthCheckConfig),
     Zpages(ZpagesConfig),
+    Pprof(PprofConfig),
     FileStorage(FileStorageConfig),
     JaegerRemoteSampling(JaegerRemoteSamplingConfig),
     /// Accepted without a runtime ([`Status::Accepted`]).
@@ -122,6 +123,7 @@ impl Spec {
             | Spec::TailSampling(_)
             | Spec::HealthCheck(_)
             | Spec::Zpages(_)
+            | Spec::Pprof(_)
             | Spec::FileStorage(_)
             | Spec::JaegerRemoteSampling(_) => &[Signal::Traces],
         }
@@ -447,8 +449,8 @@ pub static REGISTRY: &[Entry] = &[
     entry(
         Kind::Extension,
         "pprof",
-        Status::Accepted("profiles are not served yet"),
-        "CPU and heap profiles on its endpoint.",
+        Status::Functional,
+        "CPU profiles (pprof protobuf) on its endpoint.",
         typed::<PprofConfig>,
         defaults::<PprofConfig>,
     ),
