@@ -8,10 +8,10 @@ mod jaeger_remote_sampling;
 mod pprof;
 
 pub use file_storage::{CompactionConfig, FileStorageConfig};
-pub use pprof::pprof_router;
 pub use jaeger_remote_sampling::{
     JaegerRemoteSamplingConfig, SamplingEndpointConfig, SamplingSourceConfig,
 };
+pub use pprof::pprof_router;
 
 use serde::{Deserialize, Serialize};
 
