@@ -131,7 +131,7 @@ def test_bad_requests_are_refused_and_counted(start_spoor, tmp_path):
     time.sleep(0.5)
     second = requests.get(s.url("pprof", "/debug/pprof/profile"), params={"seconds": 1}, timeout=30)
     t.join()
-    assert first["r"].status_code == 200
-    assert second.status_code == 409, (second.status_code, second.text)
+    # The two overlap (2 s and 1 s, 0.5 s apart); on a loaded machine either may start first.
+    assert sorted([first["r"].status_code, second.status_code]) == [200, 409], (first["r"].text, second.text)
     wait_for(lambda: s.metric("spoor_pprof_requests_total", result="busy") == 1, what="busy counted")
     assert requests.get(s.url("pprof", "/debug/pprof/"), timeout=10).status_code == 200
