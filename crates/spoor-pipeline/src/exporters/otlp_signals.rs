@@ -27,12 +27,7 @@ use crate::metrics::SignalExporterCounters;
 
 /// How metrics and logs leave: gRPC or HTTP.
 pub enum SignalClient {
-    Grpc {
-        metrics: MetricsServiceClient<Channel>,
-        logs: LogsServiceClient<Channel>,
-        headers: Vec<(MetadataKey<Ascii>, MetadataValue<Ascii>)>,
-        timeout: std::time::Duration,
-    },
+    Grpc(Box<GrpcClients>),
     Http {
         client: reqwest::Client,
         metrics_url: String,
@@ -42,9 +37,18 @@ pub enum SignalClient {
     },
 }
 
-fn grpc_headers(
-    client: &ClientSettings,
-) -> Result<Vec<(MetadataKey<Ascii>, MetadataValue<Ascii>)>, ConfigError> {
+/// gRPC metadata sent with every request.
+type GrpcHeaders = Vec<(MetadataKey<Ascii>, MetadataValue<Ascii>)>;
+
+/// The gRPC side: one client per signal over one channel.
+pub struct GrpcClients {
+    metrics: MetricsServiceClient<Channel>,
+    logs: LogsServiceClient<Channel>,
+    headers: GrpcHeaders,
+    timeout: std::time::Duration,
+}
+
+fn grpc_headers(client: &ClientSettings) -> Result<GrpcHeaders, ConfigError> {
     let mut headers = Vec::new();
     for (k, v) in &client.headers {
         let key = MetadataKey::from_str(&k.to_ascii_lowercase())
@@ -71,12 +75,12 @@ impl SignalClient {
             metrics = metrics.send_compressed(e);
             logs = logs.send_compressed(e);
         }
-        Ok(Self::Grpc {
+        Ok(Self::Grpc(Box::new(GrpcClients {
             metrics,
             logs,
             headers: grpc_headers(&config.client)?,
             timeout: config.client.timeout.get(),
-        })
+        })))
     }
 
     pub fn http(config: &OtlpHttpExporterConfig) -> Result<Self, ConfigError> {
@@ -92,12 +96,13 @@ impl SignalClient {
     /// One attempt; the caller retries.
     pub async fn send(&self, batch: &SignalBatch) -> Result<(), ExportError> {
         match self {
-            Self::Grpc {
-                metrics,
-                logs,
-                headers,
-                timeout,
-            } => {
+            Self::Grpc(grpc) => {
+                let GrpcClients {
+                    metrics,
+                    logs,
+                    headers,
+                    timeout,
+                } = grpc.as_ref();
                 let result = match batch.clone() {
                     SignalBatch::Metrics(resource_metrics) => {
                         let mut request =
