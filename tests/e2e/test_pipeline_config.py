@@ -193,7 +193,7 @@ def test_zpages_shows_pipelines_and_components(start_spoor, tmp_path):
         "c.yaml",
         MINIMAL.replace("exporters:\n  spoor:\n", "exporters:\n  spoor:\n  debug:\n")
         .replace("exporters: [spoor]", "exporters: [spoor, debug]")
-        + "  extensions: [zpages, pprof]\nextensions:\n  zpages:\n    endpoint: 127.0.0.1:0\n  pprof:\n",
+        + "  extensions: [zpages, pprof]\nextensions:\n  zpages:\n    endpoint: 127.0.0.1:0\n  pprof:\n    endpoint: 127.0.0.1:0\n",
     )
     s = start_spoor("--config", str(cfg), "--storage", "memory")
     page = requests.get(s.url("zpages", "/debug/pipelinez"), timeout=5)
@@ -201,6 +201,5 @@ def test_zpages_shows_pipelines_and_components(start_spoor, tmp_path):
     assert "pipeline traces" in page.text and "exporters: spoor, debug" in page.text
     servicez = requests.get(s.url("zpages", "/debug/servicez"), timeout=5).text
     assert "exporter debug: running" in servicez
-    assert "extension pprof: accepted, inactive" in servicez
+    assert "extension pprof: running" in servicez
     assert requests.get(s.url("zpages", "/debug/nope"), timeout=5).status_code == 404
-    assert "the pprof extension is accepted but does nothing yet" in s.log_text()

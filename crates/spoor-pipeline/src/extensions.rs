@@ -1,4 +1,5 @@
-//! Extension configs: `health_check` and `zpages` (served by the binary), `pprof` (accepted),
+//! Extension configs: `health_check`, `zpages` and `pprof` (served by the binary; `pprof`'s
+//! routes are in `pprof.rs`),
 //! `file_storage` (the directory of persistent sending queues), `jaeger_remote_sampling` (served
 //! by the binary), `basicauth`, `bearertokenauth` and `oidc` (authenticators of receivers and the query
 //! API, referenced as `auth: {authenticator: …}`).
@@ -8,6 +9,7 @@ mod bearertokenauth;
 mod file_storage;
 mod jaeger_remote_sampling;
 mod oidc;
+mod pprof;
 
 pub use basicauth::{BasicAuthConfig, ClientAuthConfig, HtpasswdConfig};
 pub use bearertokenauth::BearerTokenAuthConfig;
@@ -17,6 +19,7 @@ pub use file_storage::{CompactionConfig, FileStorageConfig};
 pub use jaeger_remote_sampling::{
     JaegerRemoteSamplingConfig, SamplingEndpointConfig, SamplingSourceConfig,
 };
+pub use pprof::pprof_router;
 
 use serde::{Deserialize, Serialize};
 
@@ -73,8 +76,27 @@ impl Default for PprofConfig {
 }
 
 impl ComponentConfig for PprofConfig {
+    fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if let Err(e) = resolve_endpoint(&self.endpoint) {
+            errors.push(ConfigError::new("endpoint", e));
+        }
+        for (option, set) in [
+            ("block_profile_fraction", self.block_profile_fraction != 0),
+            ("mutex_profile_fraction", self.mutex_profile_fraction != 0),
+            ("save_to_file", !self.save_to_file.is_empty()),
+        ] {
+            if set {
+                errors.push(ConfigError::new(
+                    option,
+                    "not available in this build: Spoor serves CPU profiles only (/debug/pprof/profile)",
+                ));
+            }
+        }
+        errors
+    }
     fn into_spec(self) -> Spec {
-        Spec::Inert
+        Spec::Pprof(self)
     }
 }
 

@@ -75,12 +75,13 @@ pub struct Graph {
 impl Graph {
     /// Builds every pipeline of `config`: traces here, metrics and logs in `signals.rs`.
     pub fn build(config: &Config, ctx: &BuildContext) -> Result<Self, BuildError> {
-        let mut signal_builder = SignalBuilder::new(config, ctx);
+        let metrics = PipelineMetrics::register(&ctx.telemetry);
+        let mut signal_builder = SignalBuilder::new(config, ctx, &metrics);
         let signals = signal_builder.build()?;
         let mut b = Builder {
             config,
             ctx,
-            metrics: PipelineMetrics::register(&ctx.telemetry),
+            metrics,
             exporters: BTreeMap::new(),
             pipelines: BTreeMap::new(),
             tasks: Vec::new(),

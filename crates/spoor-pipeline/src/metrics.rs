@@ -171,3 +171,93 @@ pub struct ExporterCounters {
     pub queue_recovered: Counter,
     pub queue_corrupt: Counter,
 }
+
+/// The counters of one signal (metric points or log records) of one exporter.
+#[derive(Clone)]
+pub struct SignalCounters {
+    pub sent: Counter,
+    pub send_failed: Counter,
+    pub enqueue_failed: Counter,
+}
+
+/// An exporter's counters in metrics and logs pipelines:
+/// `spoor_exporter_{metric_points,log_records}_{sent,send_failed,enqueue_failed}_total{exporter}`,
+/// with the spans' `spoor_exporter_retries_total` and `spoor_exporter_queue_size`.
+#[derive(Clone)]
+pub struct SignalExporterCounters {
+    pub metrics: SignalCounters,
+    pub logs: SignalCounters,
+    pub retries: Counter,
+    pub queue_size: Gauge,
+}
+
+impl SignalExporterCounters {
+    /// The counters of `batch`'s signal.
+    pub fn of(&self, batch: &spoor_receivers::SignalBatch) -> &SignalCounters {
+        match batch {
+            spoor_receivers::SignalBatch::Metrics(_) => &self.metrics,
+            spoor_receivers::SignalBatch::Logs(_) => &self.logs,
+        }
+    }
+}
+
+/// The metric families of exporters in metrics and logs pipelines, registered once per graph.
+#[derive(Clone)]
+pub struct SignalExporterMetrics {
+    families: [[Family<ExporterLabels, Counter>; 3]; 2],
+    retries: Family<ExporterLabels, Counter>,
+    queue_size: Family<ExporterLabels, Gauge>,
+}
+
+impl SignalExporterMetrics {
+    /// Registers the metric-point and log-record families; `retries` and `queue_size` are the
+    /// spans' families (shared names, one series per exporter).
+    pub fn register(telemetry: &Telemetry, spans: &PipelineMetrics) -> Self {
+        let m = Self {
+            families: Default::default(),
+            retries: spans.e_retries.clone(),
+            queue_size: spans.e_queue_size.clone(),
+        };
+        for (signal, what) in [
+            ("metric_points", "Metric data points"),
+            ("log_records", "Log records"),
+        ] {
+            let i = usize::from(signal == "log_records");
+            for (j, (suffix, help)) in [
+                ("sent", "an exporter delivered"),
+                ("send_failed", "an exporter gave up on after its retries"),
+                (
+                    "enqueue_failed",
+                    "not queued because an exporter's queue was full",
+                ),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                telemetry.register(
+                    &format!("exporter_{signal}_{suffix}"),
+                    &format!("{what} {help}"),
+                    m.families[i][j].clone(),
+                );
+            }
+        }
+        m
+    }
+
+    pub fn exporter(&self, exporter: &str) -> SignalExporterCounters {
+        let l = ExporterLabels {
+            exporter: exporter.to_string(),
+        };
+        let of = |i: usize| SignalCounters {
+            sent: self.families[i][0].get_or_create(&l).clone(),
+            send_failed: self.families[i][1].get_or_create(&l).clone(),
+            enqueue_failed: self.families[i][2].get_or_create(&l).clone(),
+        };
+        SignalExporterCounters {
+            metrics: of(0),
+            logs: of(1),
+            retries: self.retries.get_or_create(&l).clone(),
+            queue_size: self.queue_size.get_or_create(&l).clone(),
+        }
+    }
+}

@@ -101,6 +101,7 @@ pub enum Spec {
     SpanMetrics(Box<crate::connectors::SpanMetricsConfig>),
     HealthCheck(HealthCheckConfig),
     Zpages(ZpagesConfig),
+    Pprof(PprofConfig),
     FileStorage(FileStorageConfig),
     JaegerRemoteSampling(JaegerRemoteSamplingConfig),
     BasicAuth(BasicAuthConfig),
@@ -118,19 +119,19 @@ impl Spec {
             Spec::OtlpReceiver(_) | Spec::Batch(_) | Spec::MemoryLimiter(_) => &Signal::ALL,
             Spec::Debug(_) | Spec::FileExporter(_) | Spec::Forward | Spec::Inert => &Signal::ALL,
             Spec::SpanMetrics(_) => &[Signal::Traces, Signal::Metrics],
+            Spec::OtlpExporter(_) | Spec::OtlpHttpExporter(_) => &Signal::ALL,
             Spec::SpanProcessor(p) => p.signals(),
             Spec::Prometheus(_) => &[Signal::Metrics],
             Spec::JaegerReceiver(_)
             | Spec::ZipkinReceiver(_)
             | Spec::SpoorExporter(_)
-            | Spec::OtlpExporter(_)
             | Spec::LoadBalancing(_)
-            | Spec::OtlpHttpExporter(_)
             | Spec::JaegerExporter(_)
             | Spec::ZipkinExporter(_)
             | Spec::TailSampling(_)
             | Spec::HealthCheck(_)
             | Spec::Zpages(_)
+            | Spec::Pprof(_)
             | Spec::FileStorage(_)
             | Spec::JaegerRemoteSampling(_)
             | Spec::BasicAuth(_)
@@ -475,8 +476,8 @@ pub static REGISTRY: &[Entry] = &[
     entry(
         Kind::Extension,
         "pprof",
-        Status::Accepted("profiles are not served yet"),
-        "CPU and heap profiles on its endpoint.",
+        Status::Functional,
+        "CPU profiles (pprof protobuf) on its endpoint.",
         typed::<PprofConfig>,
         defaults::<PprofConfig>,
     ),

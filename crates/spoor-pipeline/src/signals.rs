@@ -5,30 +5,34 @@
 //! `attributes` (without `include`/`exclude`) rewrite resource attributes and the attributes of
 //! every data point or log record; `batch` hands metrics and logs on at once (its grouping
 //! applies to spans). Exporters: `prometheus` (metrics), `debug`/`logging` (stdout) and `file`
-//! (OTLP JSON lines); `forward` connects pipelines of the same signal. Validation refuses any
+//! (as the Collector writes it), `otlp` and `otlphttp` (forwarding, queued, retried);
+//! `forward` connects pipelines of the same signal. Validation refuses any
 //! other component in a metrics or logs pipeline, naming it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::future::join_all;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use parking_lot::Mutex;
 use spoor_model::{ErrorKind, ResourceSpans, SinkError, TraceSink, span_count};
 use spoor_receivers::{SignalBatch, SignalSink, SignalSinks, metric_points};
 use tokio::task::JoinHandle;
 
 use crate::config::{ComponentId, Config, Signal};
-use crate::exporters::{DebugConfig, FileExporterConfig, PrometheusExporter, Verbosity};
+use crate::exporters::{
+    DebugConfig, FileExporterConfig, FileSink, PrometheusExporter, QueuedSignals, RetrySettings,
+    SendingQueue, SignalClient, Verbosity,
+};
 use crate::graph::{BuildContext, BuildError};
 use crate::memory_limiter::MemoryLimiter;
+use crate::metrics::{PipelineMetrics, SignalExporterCounters, SignalExporterMetrics};
 use crate::registry::{Kind, Spec};
 use crate::{ProcessError, SpanProcessor};
 
@@ -46,47 +50,17 @@ pub(crate) fn resources(batch: &mut SignalBatch) -> Vec<&mut Resource> {
     }
 }
 
-/// Calls `f` on the attributes of every data point (metrics) or log record (logs).
-pub(crate) fn for_each_item_attributes(
-    batch: &mut SignalBatch,
-    mut f: impl FnMut(&mut Vec<KeyValue>),
-) {
-    match batch {
-        SignalBatch::Metrics(rm) => {
-            for m in rm
-                .iter_mut()
-                .flat_map(|r| &mut r.scope_metrics)
-                .flat_map(|s| &mut s.metrics)
-            {
-                match &mut m.data {
-                    Some(Data::Gauge(g)) => {
-                        g.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-                    }
-                    Some(Data::Sum(s)) => {
-                        s.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-                    }
-                    Some(Data::Histogram(h)) => {
-                        h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-                    }
-                    Some(Data::ExponentialHistogram(h)) => {
-                        h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-                    }
-                    Some(Data::Summary(s)) => {
-                        s.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
-                    }
-                    None => {}
-                }
-            }
+/// Calls `f` on the attributes of every data point of one metric.
+pub(crate) fn for_each_point_attributes(m: &mut Metric, mut f: impl FnMut(&mut Vec<KeyValue>)) {
+    match &mut m.data {
+        Some(Data::Gauge(g)) => g.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        Some(Data::Sum(s)) => s.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        Some(Data::Histogram(h)) => h.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        Some(Data::ExponentialHistogram(h)) => {
+            h.data_points.iter_mut().for_each(|p| f(&mut p.attributes))
         }
-        SignalBatch::Logs(rl) => {
-            for record in rl
-                .iter_mut()
-                .flat_map(|r| &mut r.scope_logs)
-                .flat_map(|s| &mut s.log_records)
-            {
-                f(&mut record.attributes);
-            }
-        }
+        Some(Data::Summary(s)) => s.data_points.iter_mut().for_each(|p| f(&mut p.attributes)),
+        None => {}
     }
 }
 
@@ -99,6 +73,7 @@ pub(crate) struct SignalBuilder<'a> {
     pipelines: BTreeMap<usize, Arc<dyn SignalSink>>,
     exporters: BTreeMap<(ComponentId, Signal), Arc<dyn SignalSink>>,
     prometheus: BTreeMap<ComponentId, Arc<PrometheusExporter>>,
+    metrics: SignalExporterMetrics,
     pub(crate) tasks: Vec<JoinHandle<()>>,
     /// Endpoints the exporters serve (`prometheus`), with their bound addresses.
     pub(crate) endpoints: Vec<(String, std::net::SocketAddr)>,
@@ -112,13 +87,14 @@ fn build_error(id: &ComponentId, kind: Kind, e: impl std::fmt::Display) -> Build
 }
 
 impl<'a> SignalBuilder<'a> {
-    pub(crate) fn new(config: &'a Config, ctx: &'a BuildContext) -> Self {
+    pub(crate) fn new(config: &'a Config, ctx: &'a BuildContext, spans: &PipelineMetrics) -> Self {
         Self {
             config,
             ctx,
             pipelines: BTreeMap::new(),
             exporters: BTreeMap::new(),
             prometheus: BTreeMap::new(),
+            metrics: SignalExporterMetrics::register(&ctx.telemetry, spans),
             tasks: Vec::new(),
             endpoints: Vec::new(),
         }
@@ -248,9 +224,19 @@ impl<'a> SignalBuilder<'a> {
                     exporter
                 }
             }
-            Spec::Debug(c) => Arc::new(DebugSignals::new(name, c)),
+            Spec::Debug(c) => Arc::new(DebugSignals::new(name.clone(), c)),
             Spec::FileExporter(c) => {
                 Arc::new(FileSignals::open(c).map_err(|e| build_error(id, Kind::Exporter, e))?)
+            }
+            Spec::OtlpExporter(c) => {
+                let client =
+                    SignalClient::grpc(c).map_err(|e| build_error(id, Kind::Exporter, e))?;
+                return self.forwarding(id, signal, client, &c.sending_queue, &c.retry_on_failure);
+            }
+            Spec::OtlpHttpExporter(c) => {
+                let client =
+                    SignalClient::http(c).map_err(|e| build_error(id, Kind::Exporter, e))?;
+                return self.forwarding(id, signal, client, &c.sending_queue, &c.retry_on_failure);
             }
             Spec::Inert => Arc::new(NullSink),
             _ => {
@@ -261,8 +247,60 @@ impl<'a> SignalBuilder<'a> {
                 ));
             }
         };
+        let sink: Arc<dyn SignalSink> = Arc::new(Counted {
+            inner: sink,
+            counters: self.metrics.exporter(&name),
+        });
         self.exporters.insert((id.clone(), signal), sink.clone());
         Ok(sink)
+    }
+
+    /// `otlp`/`otlphttp` for one signal: its own queue and consumers (counted by the exporter).
+    fn forwarding(
+        &mut self,
+        id: &ComponentId,
+        signal: Signal,
+        client: SignalClient,
+        queue: &SendingQueue,
+        retry: &RetrySettings,
+    ) -> Result<Arc<dyn SignalSink>, BuildError> {
+        let name = id.to_string();
+        let (queued, tasks) = QueuedSignals::start(
+            name.clone(),
+            client,
+            queue,
+            retry.clone(),
+            self.metrics.exporter(&name),
+        )
+        .map_err(|e| build_error(id, Kind::Exporter, e))?;
+        self.tasks.extend(tasks);
+        let sink: Arc<dyn SignalSink> = Arc::new(queued);
+        self.exporters.insert((id.clone(), signal), sink.clone());
+        Ok(sink)
+    }
+}
+
+/// An exporter called in line (prometheus, debug, file), counted as sent or failed.
+struct Counted {
+    inner: Arc<dyn SignalSink>,
+    counters: SignalExporterCounters,
+}
+
+#[async_trait::async_trait]
+impl SignalSink for Counted {
+    async fn consume(&self, batch: SignalBatch) -> Result<(), SinkError> {
+        let items = batch.items() as u64;
+        let c = self.counters.of(&batch).clone();
+        let result = self.inner.consume(batch).await;
+        match &result {
+            Ok(()) => {
+                c.sent.inc_by(items);
+            }
+            Err(_) => {
+                c.send_failed.inc_by(items);
+            }
+        }
+        result
     }
 }
 
@@ -457,23 +495,15 @@ impl SignalSink for DebugSignals {
 }
 
 /// `file` for metrics and logs: an `ExportMetricsServiceRequest` or `ExportLogsServiceRequest`
-/// as OTLP JSON per line, appended to the same file as the spans (as the Collector does).
+/// per message, written through the same files as the exporter's spans (as the Collector does).
 struct FileSignals {
-    path: PathBuf,
-    file: Mutex<std::fs::File>,
+    sink: Arc<FileSink>,
 }
 
 impl FileSignals {
     fn open(config: &FileExporterConfig) -> Result<Self, String> {
-        let path = PathBuf::from(&config.path);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| format!("path: cannot open {}: {e}", path.display()))?;
         Ok(Self {
-            path,
-            file: Mutex::new(file),
+            sink: FileSink::shared(config).map_err(|e| e.to_string())?,
         })
     }
 }
@@ -481,26 +511,27 @@ impl FileSignals {
 #[async_trait::async_trait]
 impl SignalSink for FileSignals {
     async fn consume(&self, batch: SignalBatch) -> Result<(), SinkError> {
-        let line = match batch {
+        let written = match batch {
             SignalBatch::Metrics(resource_metrics) => {
-                serde_json::to_vec(&ExportMetricsServiceRequest { resource_metrics })
+                let (groups, _) = self.sink.route(resource_metrics, |r| r.resource.as_ref());
+                let groups = groups
+                    .into_iter()
+                    .map(|(p, resource_metrics)| {
+                        (p, ExportMetricsServiceRequest { resource_metrics })
+                    })
+                    .collect();
+                self.sink.write(groups)
             }
             SignalBatch::Logs(resource_logs) => {
-                serde_json::to_vec(&ExportLogsServiceRequest { resource_logs })
+                let (groups, _) = self.sink.route(resource_logs, |r| r.resource.as_ref());
+                let groups = groups
+                    .into_iter()
+                    .map(|(p, resource_logs)| (p, ExportLogsServiceRequest { resource_logs }))
+                    .collect();
+                self.sink.write(groups)
             }
         };
-        let mut line = line
-            .map_err(|e| SinkError::new(ErrorKind::Internal, format!("encoding OTLP JSON: {e}")))?;
-        line.push(b'\n');
-        let mut file = self.file.lock();
-        file.write_all(&line)
-            .and_then(|_| file.flush())
-            .map_err(|e| {
-                SinkError::new(
-                    ErrorKind::Unavailable,
-                    format!("writing {}: {e}", self.path.display()),
-                )
-            })
+        written.map_err(|e| SinkError::new(ErrorKind::Unavailable, e))
     }
 }
 

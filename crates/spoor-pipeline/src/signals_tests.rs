@@ -103,6 +103,8 @@ async fn metrics_and_logs_flow_through_resource_and_attributes_to_the_file_expor
         1,
         "the receiver is started for its signals"
     );
+    // The file exporter buffers until its flush_interval or until it is dropped.
+    drop((m, l, g));
     let text = std::fs::read_to_string(&path).expect("file");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");

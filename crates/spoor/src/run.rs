@@ -251,6 +251,10 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             .await?,
         );
     }
+    if let Some(addr) = pprof_endpoint(&config)? {
+        let router = spoor_pipeline::extensions::pprof_router(&telemetry);
+        servers.push(spoor_api::serve_http("pprof", addr, router, shutdown.clone()).await?);
+    }
     let sampling_extension = sampling_extension(&config);
     let sampling_config = match &sampling_extension {
         Some(e) if !explicit.iter().any(|f| f == "sampling_strategies") => {
@@ -513,6 +517,22 @@ fn zpages_endpoint(
             let addr = resolve_endpoint(&z.endpoint)
                 .map_err(|e| anyhow::anyhow!("extensions.{id}.endpoint: {e}"))?;
             return Ok(Some((addr, config.clone())));
+        }
+    }
+    Ok(None)
+}
+
+/// The `pprof` extension's address, if the config enables it.
+fn pprof_endpoint(
+    config: &spoor_pipeline::config::Config,
+) -> anyhow::Result<Option<std::net::SocketAddr>> {
+    for id in &config.service.extensions {
+        if let Some(c) = config.component(Kind::Extension, id)
+            && let Spec::Pprof(p) = &c.spec
+        {
+            let addr = resolve_endpoint(&p.endpoint)
+                .map_err(|e| anyhow::anyhow!("extensions.{id}.endpoint: {e}"))?;
+            return Ok(Some(addr));
         }
     }
     Ok(None)

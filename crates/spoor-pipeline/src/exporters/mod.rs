@@ -4,11 +4,13 @@
 
 mod debug;
 mod file;
+mod file_writer;
 mod jaeger;
 mod loadbalancing;
 #[cfg(test)]
 mod loadbalancing_tests;
 mod otlp;
+mod otlp_signals;
 mod persistent_queue;
 mod prometheus;
 mod prometheus_names;
@@ -23,11 +25,12 @@ use serde::{Deserialize, Serialize};
 use spoor_model::ResourceSpans;
 
 pub use debug::{DebugConfig, DebugExporter, Verbosity};
-pub use file::{FileExporter, FileExporterConfig};
+pub use file::{FileExporter, FileExporterConfig, FileSink, GroupByConfig, RotationConfig};
 pub use jaeger::{JaegerExporter, JaegerExporterConfig, to_batches as jaeger_batches};
 pub(crate) use loadbalancing::documented_defaults as loadbalancing_defaults;
 pub use loadbalancing::{LoadBalancer, LoadBalancingConfig, RoutingKey};
 pub use otlp::{OtlpExporterConfig, OtlpGrpcExporter, OtlpHttpExporter, OtlpHttpExporterConfig};
+pub use otlp_signals::{QueuedSignals, SignalClient};
 pub use persistent_queue::DiskQueue;
 pub use prometheus::{PrometheusConfig, PrometheusExporter, ResourceToTelemetry};
 pub use queue::{QueuedExporter, RetrySettings, SendingQueue, send_with_retry};

@@ -1,4 +1,5 @@
-//! `otlp` (gRPC `TraceService/Export`) and `otlphttp` (`POST /v1/traces`, protobuf) forwarding.
+//! `otlp` (gRPC `TraceService/Export`) and `otlphttp` (`POST /v1/traces`, protobuf) forwarding
+//! of spans; metrics and logs go through `otlp_signals`.
 
 use std::str::FromStr;
 
@@ -59,6 +60,12 @@ pub struct OtlpHttpExporterConfig {
     /// Full URL for spans, overriding `endpoint`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traces_endpoint: Option<String>,
+    /// Full URL for metrics, overriding `<endpoint>/v1/metrics`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_endpoint: Option<String>,
+    /// Full URL for logs, overriding `<endpoint>/v1/logs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logs_endpoint: Option<String>,
     #[serde(flatten)]
     pub client: ClientSettings,
     pub sending_queue: SendingQueue,
@@ -70,6 +77,8 @@ impl Default for OtlpHttpExporterConfig {
         Self {
             endpoint: String::new(),
             traces_endpoint: None,
+            metrics_endpoint: None,
+            logs_endpoint: None,
             client: ClientSettings {
                 timeout: crate::config::Duration::from_secs(30),
                 ..ClientSettings::default()
@@ -82,9 +91,14 @@ impl Default for OtlpHttpExporterConfig {
 
 impl OtlpHttpExporterConfig {
     pub fn traces_url(&self) -> String {
-        match &self.traces_endpoint {
+        self.signal_url(self.traces_endpoint.as_deref(), "traces")
+    }
+
+    /// `full` when given, else `<endpoint>/v1/<signal>`.
+    pub fn signal_url(&self, full: Option<&str>, signal: &str) -> String {
+        match full {
             Some(u) => self.client.url(u),
-            None => format!("{}/v1/traces", self.client.url(&self.endpoint)),
+            None => format!("{}/v1/{signal}", self.client.url(&self.endpoint)),
         }
     }
 }
@@ -102,6 +116,16 @@ impl ComponentConfig for OtlpHttpExporterConfig {
                 "endpoint",
                 format!("invalid URL {endpoint:?}"),
             ));
+        }
+        for (option, full) in [
+            ("metrics_endpoint", &self.metrics_endpoint),
+            ("logs_endpoint", &self.logs_endpoint),
+        ] {
+            if let Some(u) = full
+                && reqwest::Url::parse(&self.client.url(u)).is_err()
+            {
+                errors.push(ConfigError::new(option, format!("invalid URL {u:?}")));
+            }
         }
         errors
     }
@@ -147,7 +171,7 @@ impl OtlpGrpcExporter {
 }
 
 /// gRPC codes the Collector retries.
-fn retryable_code(code: tonic::Code) -> bool {
+pub(crate) fn retryable_code(code: tonic::Code) -> bool {
     use tonic::Code::*;
     matches!(
         code,

@@ -116,6 +116,43 @@ impl RetrySettings {
     }
 }
 
+/// Runs `attempt` until it succeeds, fails for good, or `retry` gives up; counts retries.
+/// Returns the last error when it gives up.
+pub(crate) async fn retrying<F, Fut>(
+    name: &str,
+    retry: &RetrySettings,
+    retries: &spoor_telemetry::metrics::counter::Counter,
+    mut attempt: F,
+) -> Result<(), ExportError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), ExportError>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut wait = retry.initial_interval.get();
+    loop {
+        let Err(e) = attempt().await else {
+            return Ok(());
+        };
+        let max_elapsed = retry.max_elapsed_time.get();
+        let jitter = if retry.randomization_factor > 0.0 {
+            rand::rng()
+                .random_range(1.0 - retry.randomization_factor..1.0 + retry.randomization_factor)
+        } else {
+            1.0
+        };
+        let backoff = wait.mul_f64(jitter);
+        let out_of_time = !max_elapsed.is_zero() && started.elapsed() + backoff > max_elapsed;
+        if !e.retryable || !retry.enabled || out_of_time {
+            return Err(e);
+        }
+        tracing::warn!(exporter = name, error = %e, retry_in = ?backoff, "export failed; will retry");
+        retries.inc();
+        tokio::time::sleep(backoff).await;
+        wait = wait.mul_f64(retry.multiplier).min(retry.max_interval.get());
+    }
+}
+
 /// Sends a batch, retrying retryable failures as `retry` says; counts sent, failed and retries.
 pub async fn send_with_retry(
     name: &str,
@@ -125,38 +162,20 @@ pub async fn send_with_retry(
     counters: &ExporterCounters,
 ) -> Result<(), ExportError> {
     let spans = span_count(&batch) as u64;
-    let started = tokio::time::Instant::now();
-    let mut wait = retry.initial_interval.get();
-    loop {
-        match exporter.export(batch.clone()).await {
-            Ok(()) => {
-                counters.sent.inc_by(spans);
-                return Ok(());
-            }
-            Err(e) => {
-                let max_elapsed = retry.max_elapsed_time.get();
-                let jitter = if retry.randomization_factor > 0.0 {
-                    rand::rng().random_range(
-                        1.0 - retry.randomization_factor..1.0 + retry.randomization_factor,
-                    )
-                } else {
-                    1.0
-                };
-                let backoff = wait.mul_f64(jitter);
-                let out_of_time =
-                    !max_elapsed.is_zero() && started.elapsed() + backoff > max_elapsed;
-                if !e.retryable || !retry.enabled || out_of_time {
-                    counters.send_failed.inc_by(spans);
-                    tracing::error!(exporter = name, spans, error = %e, retryable = e.retryable, "export failed; spans dropped");
-                    return Err(e);
-                }
-                tracing::warn!(exporter = name, error = %e, retry_in = ?backoff, "export failed; will retry");
-                counters.retries.inc();
-                tokio::time::sleep(backoff).await;
-                wait = wait.mul_f64(retry.multiplier).min(retry.max_interval.get());
-            }
+    let result = retrying(name, retry, &counters.retries, || {
+        exporter.export(batch.clone())
+    })
+    .await;
+    match &result {
+        Ok(()) => {
+            counters.sent.inc_by(spans);
+        }
+        Err(e) => {
+            counters.send_failed.inc_by(spans);
+            tracing::error!(exporter = name, spans, error = %e, retryable = e.retryable, "export failed; spans dropped");
         }
     }
+    result
 }
 
 /// One queued batch; `seq` is its file number in a persistent queue.

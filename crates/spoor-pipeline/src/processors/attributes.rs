@@ -37,18 +37,21 @@ pub struct AttributesConfig {
 
 impl AttributesConfig {
     pub fn build(&self) -> Result<Box<dyn SpanProcessor>, ConfigError> {
+        let (filter, signals) =
+            IncludeExclude::build_for_signals(self.include.as_ref(), self.exclude.as_ref())?;
         Ok(Box::new(AttributesProcessor {
             actions: Actions::build("actions", &self.actions)?,
-            matches_spans: self.include.is_some() || self.exclude.is_some(),
-            filter: IncludeExclude::build(self.include.as_ref(), self.exclude.as_ref())?,
+            signals,
+            filter,
         }))
     }
 }
 
 struct AttributesProcessor {
     actions: Actions,
-    /// `include`/`exclude` match span properties, so such a processor is for traces only.
-    matches_spans: bool,
+    /// All signals, or the one whose properties `include`/`exclude` match (`span_names`:
+    /// traces; `metric_names`: metrics; `log_bodies`: logs).
+    signals: &'static [Signal],
     filter: IncludeExclude,
 }
 
@@ -69,18 +72,49 @@ impl SpanProcessor for AttributesProcessor {
     }
 
     fn signals(&self) -> &'static [Signal] {
-        if self.matches_spans {
-            &[Signal::Traces]
-        } else {
-            &Signal::ALL
-        }
+        self.signals
     }
 
-    /// Metrics: the attributes of every data point; logs: of every log record.
+    /// Metrics: the attributes of every data point; logs: of every log record; each only
+    /// where `include`/`exclude` select it.
     fn process_signal(&self, mut batch: SignalBatch) -> Result<SignalBatch, ProcessError> {
-        crate::signals::for_each_item_attributes(&mut batch, |attributes| {
-            self.actions.apply(attributes)
-        });
+        match &mut batch {
+            SignalBatch::Metrics(rm) => {
+                for r in rm.iter_mut() {
+                    let resource = r.resource.as_ref();
+                    for sm in r.scope_metrics.iter_mut() {
+                        let scope = sm.scope.as_ref();
+                        for m in sm.metrics.iter_mut() {
+                            let name = std::mem::take(&mut m.name);
+                            crate::signals::for_each_point_attributes(m, |attributes| {
+                                if self.filter.applies_with(|b| {
+                                    b.matches_point(resource, scope, &name, attributes)
+                                }) {
+                                    self.actions.apply(attributes);
+                                }
+                            });
+                            m.name = name;
+                        }
+                    }
+                }
+            }
+            SignalBatch::Logs(rl) => {
+                for r in rl.iter_mut() {
+                    let resource = r.resource.as_ref();
+                    for sl in r.scope_logs.iter_mut() {
+                        let scope = sl.scope.as_ref();
+                        for record in sl.log_records.iter_mut() {
+                            if self
+                                .filter
+                                .applies_with(|b| b.matches_log(resource, scope, record))
+                            {
+                                self.actions.apply(&mut record.attributes);
+                            }
+                        }
+                    }
+                }
+            }
+        }
         Ok(batch)
     }
 }
@@ -223,5 +257,190 @@ mod tests {
             "actions: [{key: a, value: 1, action: insert}]\ninclude: {match_type: regexp, attributes: [{key: k, value: 3}]}\n",
         );
         assert_eq!(e.path, "include.attributes[0].value");
+    }
+
+    mod signals {
+        use super::*;
+        use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+        use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+        use opentelemetry_proto::tonic::metrics::v1::{
+            Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric::Data,
+        };
+        use opentelemetry_proto::tonic::resource::v1::Resource;
+
+        fn processor(cfg: &str) -> Box<dyn SpanProcessor> {
+            yaml::<AttributesConfig>(cfg)
+                .expect("config")
+                .build()
+                .expect("build")
+        }
+
+        fn gauge(name: &str, points: Vec<Vec<KeyValue>>) -> Metric {
+            Metric {
+                name: name.to_string(),
+                data: Some(Data::Gauge(Gauge {
+                    data_points: points
+                        .into_iter()
+                        .map(|attributes| NumberDataPoint {
+                            attributes,
+                            ..Default::default()
+                        })
+                        .collect(),
+                })),
+                ..Default::default()
+            }
+        }
+
+        fn points(batch: &SignalBatch) -> Vec<(String, Vec<KeyValue>)> {
+            let SignalBatch::Metrics(rm) = batch else {
+                panic!("metrics expected")
+            };
+            let mut out = Vec::new();
+            for m in rm
+                .iter()
+                .flat_map(|r| &r.scope_metrics)
+                .flat_map(|s| &s.metrics)
+            {
+                if let Some(Data::Gauge(g)) = &m.data {
+                    for p in &g.data_points {
+                        out.push((m.name.clone(), p.attributes.clone()));
+                    }
+                }
+            }
+            out
+        }
+
+        use spoor_model::otlp_common::KeyValue;
+
+        #[test]
+        fn metric_names_and_point_attributes_select_data_points() {
+            let p = processor(
+                "actions: [{key: hit, value: y, action: insert}]\n\
+                 include: {match_type: regexp, metric_names: ['^orders'], resources: [{key: env, value: '^prod'}]}\n\
+                 exclude: {match_type: strict, attributes: [{key: shop, value: test}]}\n",
+            );
+            assert_eq!(p.signals(), &[Signal::Metrics]);
+            let batch = |env: &str| {
+                SignalBatch::Metrics(vec![ResourceMetrics {
+                    resource: Some(Resource {
+                        attributes: vec![attr::string("env", env)],
+                        ..Default::default()
+                    }),
+                    scope_metrics: vec![ScopeMetrics {
+                        metrics: vec![
+                            gauge(
+                                "orders_total",
+                                vec![
+                                    vec![attr::string("shop", "north")],
+                                    vec![attr::string("shop", "test")],
+                                ],
+                            ),
+                            gauge("latency", vec![vec![]]),
+                        ],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }])
+            };
+            let out = points(&p.process_signal(batch("production")).expect("process"));
+            let hit: Vec<bool> = out
+                .iter()
+                .map(|(_, a)| attr::find(a, "hit").is_some())
+                .collect();
+            assert_eq!(hit, [true, false, false], "{out:?}");
+            assert_eq!(out[0].0, "orders_total", "the metric keeps its name");
+            let out = points(&p.process_signal(batch("staging")).expect("process"));
+            assert!(out.iter().all(|(_, a)| attr::find(a, "hit").is_none()));
+        }
+
+        #[test]
+        fn log_bodies_severity_texts_and_libraries_select_records() {
+            let p = processor(
+                "actions: [{key: hit, value: y, action: insert}]\n\
+                 include: {match_type: strict, log_bodies: [disk almost full], log_severity_texts: [WARN], libraries: [{name: app}]}\n",
+            );
+            assert_eq!(p.signals(), &[Signal::Logs]);
+            let record = |body: &str, severity: &str| LogRecord {
+                body: attr::string("b", body).value,
+                severity_text: severity.to_string(),
+                ..Default::default()
+            };
+            let batch = |scope: &str| {
+                SignalBatch::Logs(vec![ResourceLogs {
+                    scope_logs: vec![ScopeLogs {
+                        scope: Some(InstrumentationScope {
+                            name: scope.to_string(),
+                            ..Default::default()
+                        }),
+                        log_records: vec![
+                            record("disk almost full", "WARN"),
+                            record("disk almost full", "INFO"),
+                            record("other", "WARN"),
+                        ],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }])
+            };
+            let hits = |b: SignalBatch| -> Vec<bool> {
+                let SignalBatch::Logs(rl) = p.process_signal(b).expect("process") else {
+                    panic!("logs expected")
+                };
+                rl[0].scope_logs[0]
+                    .log_records
+                    .iter()
+                    .map(|r| attr::find(&r.attributes, "hit").is_some())
+                    .collect()
+            };
+            assert_eq!(hits(batch("app")), [true, false, false]);
+            assert_eq!(hits(batch("other-lib")), [false, false, false]);
+        }
+
+        #[test]
+        fn the_properties_decide_the_signals_and_cannot_be_mixed() {
+            let signals = |m: &str| {
+                processor(&format!(
+                    "actions: [{{key: a, value: 1, action: insert}}]\ninclude: {m}\n"
+                ))
+                .signals()
+            };
+            assert_eq!(
+                signals("{match_type: strict, span_names: [a]}"),
+                &[Signal::Traces]
+            );
+            assert_eq!(
+                signals("{match_type: strict, resources: [{key: a}]}"),
+                &Signal::ALL
+            );
+            assert_eq!(
+                signals("{match_type: strict, log_bodies: [x]}"),
+                &[Signal::Logs]
+            );
+            let err = |cfg: &str| {
+                yaml::<AttributesConfig>(cfg)
+                    .expect("yaml")
+                    .build()
+                    .err()
+                    .expect("error")
+            };
+            let e = err(
+                "actions: [{key: a, value: 1, action: insert}]\ninclude: {match_type: strict, span_names: [a], metric_names: [m]}\n",
+            );
+            assert_eq!(e.path, "include");
+            let e = err(
+                "actions: [{key: a, value: 1, action: insert}]\ninclude: {match_type: strict, span_names: [a]}\nexclude: {match_type: strict, metric_names: [m]}\n",
+            );
+            assert_eq!(e.path, "exclude");
+            let e = yaml::<AttributesConfig>("actions: [{key: a, value: 1, action: insert}]\ninclude: {match_type: strict, log_severity_number: {min: INFO}}\n")
+                .expect_err("not implemented: refused, not ignored");
+            assert!(e.contains("log_severity_number"), "{e}");
+            let span: crate::processors::span::SpanConfig = yaml(
+                "name: {to_attributes: {rules: ['^(?P<x>.*)$']}}\ninclude: {match_type: strict, metric_names: [m]}\n",
+            )
+            .expect("yaml");
+            let e = span.build().err().expect("span processors take spans only");
+            assert_eq!(e.path, "include");
+            assert!(e.message.contains("spans only"), "{e}");
+        }
     }
 }

@@ -1,5 +1,8 @@
 //! `include` / `exclude` span matching shared by the `attributes` and `span` processors, with
-//! the Collector's `MatchProperties` options.
+//! the Collector's `MatchProperties` options. In metrics pipelines a block matches data points
+//! (`metric_names`, the point's `attributes`, `resources`, `libraries`); in logs pipelines, log
+//! records (`log_bodies`, `log_severity_texts`, the record's `attributes`, `resources`,
+//! `libraries`).
 //!
 //! A span is processed when it matches `include` (or there is none) and does not match
 //! `exclude`. Within one block every property given must match (services, span_names,
@@ -13,8 +16,11 @@ use spoor_model::Span;
 use spoor_model::otlp_common::{InstrumentationScope, KeyValue};
 use spoor_model::otlp_resource::Resource;
 
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+
 use super::common::{self, ConfigValue};
 use crate::ConfigError;
+use crate::config::Signal;
 
 /// `match_type`: how strings in a match block are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -71,6 +77,15 @@ pub struct MatchConfig {
     pub libraries: Vec<LibraryMatch>,
     #[serde(default)]
     pub span_kinds: Vec<String>,
+    /// Metrics pipelines: the metric's name.
+    #[serde(default)]
+    pub metric_names: Vec<String>,
+    /// Logs pipelines: the log record's body in its string form.
+    #[serde(default)]
+    pub log_bodies: Vec<String>,
+    /// Logs pipelines: the log record's severity text.
+    #[serde(default)]
+    pub log_severity_texts: Vec<String>,
 }
 
 enum StringSet {
@@ -152,6 +167,9 @@ pub struct Matcher {
     resources: Vec<AttrMatcher>,
     libraries: Vec<LibraryMatcher>,
     span_kinds: Option<StringSet>,
+    metric_names: Option<StringSet>,
+    log_bodies: Option<StringSet>,
+    log_severity_texts: Option<StringSet>,
 }
 
 const SPAN_KINDS: [&str; 6] = [
@@ -178,12 +196,16 @@ impl MatchConfig {
             && self.resources.is_empty()
             && self.libraries.is_empty()
             && self.span_kinds.is_empty()
+            && self.metric_names.is_empty()
+            && self.log_bodies.is_empty()
+            && self.log_severity_texts.is_empty()
         {
             return Err(ConfigError::new(
                 path,
-                "at least one of services, span_names, attributes, resources, libraries or span_kinds must be specified",
+                "at least one of services, span_names, span_kinds, metric_names, log_bodies, log_severity_texts, attributes, resources or libraries must be specified",
             ));
         }
+        self.signal(path)?;
         let set = |name: &str, items: &[String]| -> Result<Option<StringSet>, ConfigError> {
             if items.is_empty() {
                 Ok(None)
@@ -260,7 +282,30 @@ impl MatchConfig {
             resources: attrs("resources", &self.resources)?,
             libraries,
             span_kinds: set("span_kinds", &self.span_kinds)?,
+            metric_names: set("metric_names", &self.metric_names)?,
+            log_bodies: set("log_bodies", &self.log_bodies)?,
+            log_severity_texts: set("log_severity_texts", &self.log_severity_texts)?,
         })
+    }
+
+    /// The one signal this block's properties belong to (`span_names` → traces, `metric_names`
+    /// → metrics, `log_bodies` → logs), or none when it only matches resources, libraries and
+    /// attributes, which every signal has. Properties of two signals are an error.
+    pub fn signal(&self, path: &str) -> Result<Option<Signal>, ConfigError> {
+        let spans =
+            !(self.services.is_empty() && self.span_names.is_empty() && self.span_kinds.is_empty());
+        let metrics = !self.metric_names.is_empty();
+        let logs = !(self.log_bodies.is_empty() && self.log_severity_texts.is_empty());
+        match (spans, metrics, logs) {
+            (false, false, false) => Ok(None),
+            (true, false, false) => Ok(Some(Signal::Traces)),
+            (false, true, false) => Ok(Some(Signal::Metrics)),
+            (false, false, true) => Ok(Some(Signal::Logs)),
+            _ => Err(ConfigError::new(
+                path,
+                "span properties (services, span_names, span_kinds), metric_names and log properties (log_bodies, log_severity_texts) cannot be mixed",
+            )),
+        }
     }
 }
 
@@ -309,7 +354,81 @@ impl Matcher {
                 return false;
             }
         }
+        // Metric or log properties never match a span (validation keeps them out of traces).
+        self.metric_names.is_none()
+            && self.log_bodies.is_none()
+            && self.log_severity_texts.is_none()
+    }
+
+    /// Resources and libraries, common to every signal.
+    fn matches_context(
+        &self,
+        resource: Option<&Resource>,
+        scope: Option<&InstrumentationScope>,
+    ) -> bool {
+        let res_attrs: &[KeyValue] = resource.map(|r| r.attributes.as_slice()).unwrap_or(&[]);
+        if self.services.is_some() || self.span_names.is_some() || self.span_kinds.is_some() {
+            return false;
+        }
+        if !self.resources.iter().all(|m| m.matches(res_attrs)) {
+            return false;
+        }
+        if !self.libraries.is_empty() {
+            let (name, version) = scope
+                .map(|s| (s.name.as_str(), s.version.as_str()))
+                .unwrap_or(("", ""));
+            return self.libraries.iter().any(|l| {
+                l.name.matches(name) && l.version.as_ref().is_none_or(|v| v.matches(version))
+            });
+        }
         true
+    }
+
+    /// Whether a metric data point matches: its metric's name, its attributes, the resource
+    /// and the scope.
+    pub fn matches_point(
+        &self,
+        resource: Option<&Resource>,
+        scope: Option<&InstrumentationScope>,
+        metric_name: &str,
+        attributes: &[KeyValue],
+    ) -> bool {
+        self.matches_context(resource, scope)
+            && self.log_bodies.is_none()
+            && self.log_severity_texts.is_none()
+            && self
+                .metric_names
+                .as_ref()
+                .is_none_or(|n| n.matches(metric_name))
+            && self.attributes.iter().all(|m| m.matches(attributes))
+    }
+
+    /// Whether a log record matches: its body, severity text, attributes, resource and scope.
+    pub fn matches_log(
+        &self,
+        resource: Option<&Resource>,
+        scope: Option<&InstrumentationScope>,
+        record: &LogRecord,
+    ) -> bool {
+        self.matches_context(resource, scope)
+            && self.metric_names.is_none()
+            && self.log_bodies.as_ref().is_none_or(|b| {
+                b.matches(
+                    &record
+                        .body
+                        .as_ref()
+                        .map(common::as_string)
+                        .unwrap_or_default(),
+                )
+            })
+            && self
+                .log_severity_texts
+                .as_ref()
+                .is_none_or(|t| t.matches(&record.severity_text))
+            && self
+                .attributes
+                .iter()
+                .all(|m| m.matches(&record.attributes))
     }
 }
 
@@ -337,8 +456,60 @@ impl IncludeExclude {
         Self::build_at("", include, exclude)
     }
 
-    /// As [`build`](Self::build), with the blocks under `prefix` (`spans.`).
+    /// As [`build`](Self::build), with the blocks under `prefix` (`spans.`). For span
+    /// processors: metric and log properties are refused.
     pub fn build_at(
+        prefix: &str,
+        include: Option<&MatchConfig>,
+        exclude: Option<&MatchConfig>,
+    ) -> Result<Self, ConfigError> {
+        for (name, block) in [("include", include), ("exclude", exclude)] {
+            let path = format!("{prefix}{name}");
+            if let Some(b) = block
+                && let Some(signal @ (Signal::Metrics | Signal::Logs)) = b.signal(&path)?
+            {
+                return Err(ConfigError::new(
+                    path,
+                    format!(
+                        "matches {}, but this processor takes spans only",
+                        signal.as_str()
+                    ),
+                ));
+            }
+        }
+        Self::compile(prefix, include, exclude)
+    }
+
+    /// For processors of every signal (`attributes`): the compiled blocks and the signals
+    /// they allow (those of their properties; all when they only match resources, libraries
+    /// and attributes).
+    pub fn build_for_signals(
+        include: Option<&MatchConfig>,
+        exclude: Option<&MatchConfig>,
+    ) -> Result<(Self, &'static [Signal]), ConfigError> {
+        let mut tied = None;
+        for (path, block) in [("include", include), ("exclude", exclude)] {
+            let Some(signal) = block.map(|b| b.signal(path)).transpose()?.flatten() else {
+                continue;
+            };
+            if tied.is_some_and(|t| t != signal) {
+                return Err(ConfigError::new(
+                    path,
+                    "include and exclude match properties of different signals",
+                ));
+            }
+            tied = Some(signal);
+        }
+        let signals: &'static [Signal] = match tied {
+            None => &Signal::ALL,
+            Some(Signal::Traces) => &[Signal::Traces],
+            Some(Signal::Metrics) => &[Signal::Metrics],
+            Some(Signal::Logs) => &[Signal::Logs],
+        };
+        Ok((Self::compile("", include, exclude)?, signals))
+    }
+
+    fn compile(
         prefix: &str,
         include: Option<&MatchConfig>,
         exclude: Option<&MatchConfig>,
@@ -360,12 +531,11 @@ impl IncludeExclude {
         scope: Option<&InstrumentationScope>,
         span: &Span,
     ) -> bool {
-        self.include
-            .as_ref()
-            .is_none_or(|m| m.matches(resource, scope, span))
-            && !self
-                .exclude
-                .as_ref()
-                .is_some_and(|m| m.matches(resource, scope, span))
+        self.applies_with(|m| m.matches(resource, scope, span))
+    }
+
+    /// Whether the processor applies to the item `matches` tests a block against.
+    pub fn applies_with(&self, matches: impl Fn(&Matcher) -> bool) -> bool {
+        self.include.as_ref().is_none_or(&matches) && !self.exclude.as_ref().is_some_and(&matches)
     }
 }

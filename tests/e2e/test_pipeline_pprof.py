@@ -1,0 +1,137 @@
+"""The `pprof` extension through the real binary: a CPU profile taken while spans are ingested
+is gzipped pprof protobuf that `go tool pprof` reads (or, without Go, that decodes as a pprof
+`Profile` with samples); bad requests get clear answers and are counted."""
+
+import gzip
+import os
+import shutil
+import subprocess
+import threading
+import time
+
+import requests
+
+from conftest import wait_for
+
+CONFIG = """
+receivers:
+  otlp:
+    protocols:
+      http:
+exporters:
+  spoor:
+extensions:
+  pprof:
+    endpoint: 127.0.0.1:0
+service:
+  extensions: [pprof]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [spoor]
+"""
+
+
+def varints(buf):
+    """(field number, wire type, value) of each top-level field of a protobuf message."""
+    out, i = [], 0
+
+    def varint():
+        nonlocal i
+        shift = value = 0
+        while True:
+            b = buf[i]
+            i += 1
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                return value
+
+    while i < len(buf):
+        key = varint()
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            out.append((field, wire, varint()))
+        elif wire == 2:
+            n = varint()
+            out.append((field, wire, buf[i:i + n]))
+            i += n
+        elif wire == 1:
+            out.append((field, wire, buf[i:i + 8]))
+            i += 8
+        elif wire == 5:
+            out.append((field, wire, buf[i:i + 4]))
+            i += 4
+        else:
+            raise AssertionError(f"bad wire type {wire}")
+    return out
+
+
+def load(s, stop):
+    body = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "pprof-e2e"}}]},
+                               "scopeSpans": [{"spans": [{"traceId": f"{i + 1:032x}", "spanId": f"{i + 1:016x}", "name": "op",
+                                                          "startTimeUnixNano": "1700000000000000000",
+                                                          "endTimeUnixNano": "1700000000001000000"} for i in range(200)]}]}]}
+    while not stop.is_set():
+        requests.post(s.url("otlp-http", "/v1/traces"), json=body, timeout=10)
+
+
+def test_cpu_profile_is_gzipped_pprof_that_go_tool_pprof_reads(start_spoor, tmp_path):
+    cfg = tmp_path / "pprof.yaml"
+    cfg.write_text(CONFIG)
+    s = start_spoor("--config", str(cfg), "--storage", "memory")
+    stop = threading.Event()
+    loader = threading.Thread(target=load, args=(s, stop))
+    loader.start()
+    try:
+        started = time.time()
+        r = requests.get(s.url("pprof", "/debug/pprof/profile"), params={"seconds": 2}, timeout=30)
+        took = time.time() - started
+    finally:
+        stop.set()
+        loader.join()
+    assert r.status_code == 200, r.text
+    assert 2 <= took < 10, took
+    raw = gzip.decompress(r.content)
+    fields = varints(raw)
+    strings = [v.decode() for f, w, v in fields if f == 6]
+    assert strings[0] == "" and "samples" in strings and "nanoseconds" in strings
+    samples = [v for f, w, v in fields if f == 2]
+    assert samples, "the profile has samples"
+    period = [v for f, w, v in fields if f == 12]
+    assert period == [10_000_000], "100 Hz"
+    assert any("spoor" in name for name in strings), "Spoor's own functions are named"
+
+    if shutil.which("go"):
+        path = tmp_path / "cpu.pb.gz"
+        path.write_bytes(r.content)
+        env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "HOME": str(tmp_path)}
+        top = subprocess.run(["go", "tool", "pprof", "-top", "-nodecount=15", str(path)],
+                             capture_output=True, text=True, timeout=120, env=env)
+        assert top.returncode == 0, top.stderr
+        assert "Type: cpu" in top.stdout and "flat%" in top.stdout, top.stdout
+    assert s.metric("spoor_pprof_requests_total", result="ok") == 1
+
+
+def test_bad_requests_are_refused_and_counted(start_spoor, tmp_path):
+    cfg = tmp_path / "pprof.yaml"
+    cfg.write_text(CONFIG)
+    s = start_spoor("--config", str(cfg), "--storage", "memory")
+    for bad in ("0", "301", "abc"):
+        r = requests.get(s.url("pprof", "/debug/pprof/profile"), params={"seconds": bad}, timeout=10)
+        assert r.status_code == 400 and "seconds" in r.text, (bad, r.status_code, r.text)
+    assert s.metric("spoor_pprof_requests_total", result="bad_request") == 3
+    heap = requests.get(s.url("pprof", "/debug/pprof/heap"), timeout=10)
+    assert heap.status_code == 501 and "heap" in heap.text
+    # One profile at a time: a second one meanwhile is a conflict, not a crash.
+    first = {}
+    t = threading.Thread(target=lambda: first.update(r=requests.get(
+        s.url("pprof", "/debug/pprof/profile"), params={"seconds": 2}, timeout=30)))
+    t.start()
+    time.sleep(0.5)
+    second = requests.get(s.url("pprof", "/debug/pprof/profile"), params={"seconds": 1}, timeout=30)
+    t.join()
+    # The two overlap (2 s and 1 s, 0.5 s apart); on a loaded machine either may start first.
+    assert sorted([first["r"].status_code, second.status_code]) == [200, 409], (first["r"].text, second.text)
+    wait_for(lambda: s.metric("spoor_pprof_requests_total", result="busy") == 1, what="busy counted")
+    assert requests.get(s.url("pprof", "/debug/pprof/"), timeout=10).status_code == 200
