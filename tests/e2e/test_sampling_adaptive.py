@@ -57,7 +57,8 @@ def test_otel_sdk_clients_sending_only_tracestate_converge_and_the_rates_survive
         report[op] = {"stored_per_s": round(rate, 2), "p": round(p, 4), "want_p": want}
     print("adaptive convergence:", report)
     for op, want in EXPECTED.items():
-        assert abs(report[op]["p"] - want) <= 0.25 * want, report
+        # The issue asks for 20 %; runs here measured 0.5-11 %.
+        assert abs(report[op]["p"] - want) <= 0.20 * want, report
         assert abs(report[op]["stored_per_s"] - TARGET) <= 0.3 * TARGET, report
     # Spoor learned from the threshold in tracestate, the only signal these spans carry.
     assert s.metric("spoor_sampling_adaptive_roots_total", signal="tracestate") > 0
