@@ -43,6 +43,41 @@ fn listener_defaults(args: &RunArgs) -> ListenerDefaults {
 /// Most (service, operation, kind) series in each Monitor API snapshot.
 const MONITOR_MAX_SERIES: usize = 2000;
 
+/// What every HTTP listener of the query side shares: shutdown, connection limits, TLS and the
+/// counter of refused credentials.
+struct HttpListeners {
+    shutdown: CancellationToken,
+    limits: spoor_api::HttpLimits,
+    tls: Option<spoor_api::ServerTls>,
+    auth_metrics: spoor_api::auth::AuthMetrics,
+}
+
+impl HttpListeners {
+    /// Serves `router` on `addr` as `name`, behind `auth` when given.
+    async fn serve(
+        &self,
+        name: &'static str,
+        addr: std::net::SocketAddr,
+        router: axum::Router,
+        auth: Option<&spoor_api::auth::Auth>,
+    ) -> anyhow::Result<RunningServer> {
+        let router = match auth {
+            Some(auth) => self.auth_metrics.http(router, auth.clone(), name),
+            None => router,
+        };
+        let server = spoor_api::serve_https(
+            name,
+            addr,
+            router,
+            self.shutdown.clone(),
+            self.limits,
+            self.tls.clone(),
+        )
+        .await?;
+        Ok(server)
+    }
+}
+
 /// The TLS the `--tls-*` flags give every listener, if any.
 fn tls_settings(args: &RunArgs) -> Option<spoor_api::TlsServerSettings> {
     let (cert, key) = (args.tls_cert_file.as_ref()?, args.tls_key_file.as_ref()?);
@@ -112,7 +147,6 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         .map(|t| spoor_api::ServerTls::new(&t))
         .transpose()
         .context("loading the --tls-* certificate")?;
-    let limits = spoor_api::HttpLimits::default();
     let authenticators = spoor_pipeline::extensions::authenticators(&config)
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let auth_for = |flag: &str,
@@ -128,44 +162,29 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     };
     let query_auth = auth_for("query-auth", &args.query_auth)?;
     let admin_auth = auth_for("admin-auth", &args.admin_auth)?;
-    let auth_metrics = spoor_api::auth::AuthMetrics::new(&telemetry);
+    let http = HttpListeners {
+        shutdown: shutdown.clone(),
+        limits: spoor_api::HttpLimits::default(),
+        tls: tls.clone(),
+        auth_metrics: spoor_api::auth::AuthMetrics::new(&telemetry),
+    };
     let mut servers: Vec<RunningServer> = Vec::new();
     if let Some(addr) = args.query_http.addr() {
         let options = spoor_api::QueryHttpOptions {
             cors: spoor_api::CorsOrigins::parse(&args.query_cors_allowed_origins)?,
             monitor: Some(monitor.clone()),
         };
-        let mut router = spoor_api::query_router(query.clone(), &options);
-        if let Some(auth) = &query_auth {
-            router = auth_metrics.http(router, auth.clone(), "query-http");
-        }
+        let router = spoor_api::query_router(query.clone(), &options);
         servers.push(
-            spoor_api::serve_https(
-                "query-http",
-                addr,
-                router,
-                shutdown.clone(),
-                limits,
-                tls.clone(),
-            )
-            .await?,
+            http.serve("query-http", addr, router, query_auth.as_ref())
+                .await?,
         );
     }
     if let Some(addr) = args.tempo_http.addr() {
-        let mut router = spoor_api::tempo_router(query.clone(), &telemetry);
-        if let Some(auth) = &query_auth {
-            router = auth_metrics.http(router, auth.clone(), "tempo-http");
-        }
+        let router = spoor_api::tempo_router(query.clone(), &telemetry);
         servers.push(
-            spoor_api::serve_https(
-                "tempo-http",
-                addr,
-                router,
-                shutdown.clone(),
-                limits,
-                tls.clone(),
-            )
-            .await?,
+            http.serve("tempo-http", addr, router, query_auth.as_ref())
+                .await?,
         );
     }
     if let Some(addr) = args.query_grpc.addr() {
@@ -179,7 +198,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
                 tls.clone(),
                 query_auth
                     .clone()
-                    .map(|a| auth_metrics.grpc(a, "query-grpc")),
+                    .map(|a| http.auth_metrics.grpc(a, "query-grpc")),
             )
             .await?,
         );
@@ -188,35 +207,15 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         let purger = engine
             .clone()
             .map(|e| Arc::new(crate::tools::EnginePurger(e)) as Arc<dyn spoor_api::Purger>);
-        let mut router = spoor_api::admin_router_with(telemetry.clone(), readiness.clone(), purger);
-        if let Some(auth) = &admin_auth {
-            router = auth_metrics.http(router, auth.clone(), "admin-http");
-        }
+        let router = spoor_api::admin_router_with(telemetry.clone(), readiness.clone(), purger);
         servers.push(
-            spoor_api::serve_https(
-                "admin-http",
-                addr,
-                router,
-                shutdown.clone(),
-                limits,
-                tls.clone(),
-            )
-            .await?,
+            http.serve("admin-http", addr, router, admin_auth.as_ref())
+                .await?,
         );
     }
     if let Some(addr) = health_endpoint(&args, explicit, &config)? {
         let router = spoor_api::health_router(readiness.clone());
-        servers.push(
-            spoor_api::serve_https(
-                "health-http",
-                addr,
-                router,
-                shutdown.clone(),
-                limits,
-                tls.clone(),
-            )
-            .await?,
-        );
+        servers.push(http.serve("health-http", addr, router, None).await?);
     }
 
     if let Some((addr, config)) = zpages_endpoint(&config)? {
@@ -239,21 +238,11 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
                 },
             ),
         );
-        servers.push(
-            spoor_api::serve_https(
-                "zpages",
-                addr,
-                router,
-                shutdown.clone(),
-                limits,
-                tls.clone(),
-            )
-            .await?,
-        );
+        servers.push(http.serve("zpages", addr, router, None).await?);
     }
     if let Some(addr) = pprof_endpoint(&config)? {
         let router = spoor_pipeline::extensions::pprof_router(&telemetry);
-        servers.push(spoor_api::serve_http("pprof", addr, router, shutdown.clone()).await?);
+        servers.push(http.serve("pprof", addr, router, None).await?);
     }
     let sampling_extension = sampling_extension(&config);
     let sampling_config = match &sampling_extension {
