@@ -79,10 +79,12 @@ def test_chain_forwards_queues_and_retries(start_spoor, tmp_path):
     # debug exporter (detailed) printed the spans with their attributes.
     log = wait_for(lambda: "Name           : SELECT orders" in a.log_text() and a.log_text(), what="debug output")
     assert "-> db.system: postgresql" in log
-    # file exporter wrote OTLP JSON lines.
-    lines = [json.loads(line) for line in out.read_text().splitlines()]
-    ids = {s["traceId"] for req in lines for rs in req["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]}
-    assert hex_trace_id(first["root"]) in ids
+    # file exporter wrote OTLP JSON lines (buffered: they reach the file within flush_interval, 1 s).
+    def file_trace_ids():
+        lines = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+        return {s["traceId"] for req in lines for rs in req["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]}
+
+    wait_for(lambda: hex_trace_id(first["root"]) in file_trace_ids(), timeout=10, what="the trace in the file exporter's file")
 
     # B goes away: A still acknowledges (the queue holds the batch) and retries.
     b.stop(sig=signal.SIGKILL)
