@@ -18,9 +18,10 @@ from conftest import SPOOR_BIN, wait_for
 LIMIT_MIB = 256
 SPIKE_MIB = 64
 # The receivers refuse new requests while RSS is above limit - spike, and hold at most one
-# request in flight per 32 MiB of that (6 here), refusing the rest at once, so what is read and
-# decoded at a time stays inside the spike. Before that bound (gate on RSS samples only), peaks
-# were 253-319 MiB; with it, 171-195 MiB (see the issue notes).
+# request in flight per 64 MiB of that (4 here), refusing the rest at once, so what is read and
+# decoded at a time stays inside the spike; RSS is sampled every 25 ms and the engine's head may
+# hold an eighth of the limit. Before those bounds (gate on RSS samples only, every 100 ms),
+# peaks were 253-319 MiB; with them, 210-216 MiB (see the issue notes).
 TOLERANCE_MIB = 0
 CLIENTS = 4
 LOAD_SECONDS = 20

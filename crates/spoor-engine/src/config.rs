@@ -93,7 +93,7 @@ pub struct EngineConfig {
     /// How often a read-only engine looks for a newer manifest.
     pub manifest_poll_interval: Duration,
     /// The process memory limit (`--memory-limit`), if any. The head (live and waiting to be
-    /// written) may hold a quarter of it: it is cut early at half of that share, and writes
+    /// written) may hold an eighth of it: it is cut early at half of that share, and writes
     /// are refused with [`spoor_storage::StorageError::Full`] while it holds more.
     pub memory_limit: Option<u64>,
 }
@@ -140,10 +140,10 @@ impl Default for EngineConfig {
 
 impl EngineConfig {
     /// Memory the head (live plus waiting to become blocks) may hold before writes are
-    /// refused: four cuts' worth, and at most a quarter of the memory limit.
+    /// refused: four cuts' worth, and at most an eighth of the memory limit.
     pub(crate) fn head_memory_budget(&self) -> u64 {
         let cuts = self.block_cut_bytes.saturating_mul(4);
-        self.memory_limit.map_or(cuts, |l| cuts.min(l / 4))
+        self.memory_limit.map_or(cuts, |l| cuts.min(l / 8))
     }
 
     /// Memory at which the live head is cut: the cut size, or half the head's budget when

@@ -21,14 +21,14 @@ fn limited(dir: &std::path::Path, limit: u64) -> EngineConfig {
     config
 }
 
-/// With a 16 MiB limit the head may hold 4 MiB: writes beyond that are refused with `Full`
+/// With a 32 MiB limit the head may hold 4 MiB (an eighth): writes beyond that are refused with `Full`
 /// (429 / RESOURCE_EXHAUSTED at the receivers) and counted; after a cut they are accepted
 /// again, and everything acknowledged is served.
 #[tokio::test]
 async fn writes_are_refused_once_the_head_holds_its_share_of_the_memory_limit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let telemetry = Telemetry::new();
-    let engine = Engine::open(limited(dir.path(), 16 << 20), &telemetry)
+    let engine = Engine::open(limited(dir.path(), 32 << 20), &telemetry)
         .await
         .expect("open");
     let mut accepted = 0usize;

@@ -22,11 +22,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use crate::Telemetry;
 
 /// How often the sampler reads the RSS.
-pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
+pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_millis(25);
 
 /// The share of the memory limit one request in flight may take (read, decoded and handed
 /// on): the limit divided by this is how many requests are handled at once.
-pub const MEMORY_PER_REQUEST: u64 = 32 << 20;
+pub const MEMORY_PER_REQUEST: u64 = 64 << 20;
 
 /// Fewest and most requests in flight when there is a limit.
 const MIN_REQUESTS_IN_FLIGHT: u64 = 4;
