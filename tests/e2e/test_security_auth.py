@@ -129,12 +129,16 @@ def test_receivers_accept_the_sdk_with_credentials_and_refuse_it_without(secured
 
 def test_query_api_ui_and_admin_require_credentials_and_health_stays_open(secured):
     s = secured
-    for path in ["/api/services", "/", "/search", "/api/v3/services"]:
+    for path in ["/api/services", "/api/traceql?q=%7B%7D", "/analytics/v1/dependencies", "/api/v3/services"]:
         r = requests.get(s.url("query-http", path), timeout=5)
         assert r.status_code == 401, path
         assert r.headers["www-authenticate"] == "Bearer", path
         r = requests.get(s.url("query-http", path), headers={"authorization": "Bearer nope"}, timeout=5)
         assert r.status_code == 401, path
+    # The UI's static files hold no data and load without credentials, so the UI can show its login form.
+    for path in ["/", "/search"]:
+        r = requests.get(s.url("query-http", path), timeout=5)
+        assert r.status_code == 200 and "text/html" in r.headers["content-type"], path
     r = requests.get(s.url("query-http", "/api/services"), headers=ui_headers(), timeout=5)
     assert r.status_code == 200 and "data" in r.json()
 

@@ -1,8 +1,12 @@
 // The shell: top bar with navigation, trace-ID lookup and theme switch; the page for the current route.
 
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import { AUTH_CHANGED, clearCredential, loadCredential, type Scheme, UNAUTHORIZED } from './auth';
+import { LoginForm } from './components/login';
 import { ComparePage } from './pages/compare-page';
 import { DependenciesPage } from './pages/dependencies-page';
+import { MonitorPage } from './pages/monitor-page';
+import { QueryPage } from './pages/query-page';
 import { SearchPage } from './pages/search-page';
 import { TracePage } from './pages/trace-page';
 import { UploadPage } from './pages/upload-page';
@@ -32,10 +36,30 @@ function TraceIdLookup() {
   );
 }
 
+/** The login state: who is logged in, and whether the API asked for credentials (with which scheme). */
+function useLogin() {
+  const [user, setUser] = useState(() => loadCredential()?.label ?? null);
+  const [asked, setAsked] = useState<Scheme | null>(null);
+  useEffect(() => {
+    const onAsk = (e: Event) => setAsked((e as CustomEvent<Scheme>).detail);
+    const onChange = () => setUser(loadCredential()?.label ?? null);
+    window.addEventListener(UNAUTHORIZED, onAsk);
+    window.addEventListener(AUTH_CHANGED, onChange);
+    return () => {
+      window.removeEventListener(UNAUTHORIZED, onAsk);
+      window.removeEventListener(AUTH_CHANGED, onChange);
+    };
+  }, []);
+  return { user, asked, done: () => setAsked(null) };
+}
+
 export function App() {
   const loc = useLocation();
   const route = matchRoute(loc);
   const [theme, toggleTheme] = useTheme();
+  const login = useLogin();
+  // Pages re-mount after a login or logout, so they fetch again with the new credential.
+  const [epoch, setEpoch] = useState(0);
   const nav = (href: string, label: string, active: boolean) => (
     <a href={href} class={active ? 'active' : ''} aria-current={active ? 'page' : undefined}>
       {label}
@@ -50,23 +74,51 @@ export function App() {
         </a>
         <nav>
           {nav('/search', 'Search', route.page === 'search')}
+          {nav('/query', 'Query', route.page === 'query')}
+          {nav('/monitor', 'Monitor', route.page === 'monitor')}
           {nav('/compare', 'Compare', route.page === 'compare')}
           {nav('/dependencies', 'System Architecture', route.page === 'dependencies')}
           {nav('/upload', 'Upload', route.page === 'upload')}
         </nav>
         <div class="topbar-end">
           <TraceIdLookup />
+          {login.user !== null && (
+            <span class="login-user">
+              <span class="muted">{login.user}</span>{' '}
+              <button
+                onClick={() => {
+                  clearCredential();
+                  setEpoch((n) => n + 1);
+                }}
+              >
+                Log out
+              </button>
+            </span>
+          )}
           <button class="icon-button" onClick={toggleTheme} title="Switch light/dark theme" aria-label="Switch theme">
             {theme === 'dark' ? '☀' : '☾'}
           </button>
         </div>
       </header>
-      <main class="page">
+      {login.asked !== null && (
+        <main class="page">
+          <LoginForm
+            scheme={login.asked}
+            onLoggedIn={() => {
+              login.done();
+              setEpoch((n) => n + 1);
+            }}
+          />
+        </main>
+      )}
+      <main class="page" key={epoch} hidden={login.asked !== null}>
         {route.page === 'search' && <SearchPage search={loc.search} />}
         {route.page === 'trace' && <TracePage key={route.traceID} traceID={route.traceID} search={loc.search} />}
         {route.page === 'compare' && <ComparePage a={route.a} b={route.b} />}
         {route.page === 'dependencies' && <DependenciesPage />}
         {route.page === 'upload' && <UploadPage />}
+        {route.page === 'monitor' && <MonitorPage search={loc.search} />}
+        {route.page === 'query' && <QueryPage search={loc.search} />}
         {route.page === 'not-found' && (
           <div class="empty-state">
             <h2>Page not found</h2>

@@ -51,6 +51,8 @@ export type Route =
   | { page: 'trace'; traceID: string }
   | { page: 'compare'; a: string; b: string }
   | { page: 'dependencies' }
+  | { page: 'monitor' }
+  | { page: 'query' }
   | { page: 'upload' }
   | { page: 'not-found' };
 
@@ -59,6 +61,8 @@ export function matchRoute(loc: Location): Route {
   if (path === '/' || path === '/search') return { page: 'search' };
   if (path === '/dependencies') return { page: 'dependencies' };
   if (path === '/upload') return { page: 'upload' };
+  if (path === '/monitor') return { page: 'monitor' };
+  if (path === '/query') return { page: 'query' };
   if (path === '/compare') return { page: 'compare', a: loc.search.get('a') ?? '', b: loc.search.get('b') ?? '' };
   const m = /^\/trace\/([^/]+)$/.exec(path);
   if (m) {

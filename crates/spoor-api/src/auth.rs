@@ -12,6 +12,42 @@ use spoor_telemetry::metrics::family::Family;
 
 pub use spoor_receivers::auth::{Auth, AuthError, Authenticator, GrpcAuthLayer};
 
+/// A GET or HEAD of the embedded UI (anything outside the API paths).
+fn is_ui_asset(request: &axum::extract::Request) -> bool {
+    let path = request.uri().path();
+    let api = ["/api", "/analytics"].iter().any(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+    });
+    matches!(*request.method(), http::Method::GET | http::Method::HEAD) && !api
+}
+
+/// A script's request (`X-Requested-With: XMLHttpRequest`, as the UI sends), not a navigation.
+fn is_ui_fetch(request: &axum::extract::Request) -> bool {
+    request
+        .headers()
+        .get("x-requested-with")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"XMLHttpRequest"))
+}
+
+/// A `Basic` challenge makes the browser open its own password dialog (and hold the UI's fetch
+/// until it closes); for the UI's own calls it is answered as `FormBasic`, so the UI shows its
+/// login form instead. Other clients get the standard challenge.
+fn no_browser_prompt(response: &mut axum::response::Response) {
+    if response.status() != http::StatusCode::UNAUTHORIZED {
+        return;
+    }
+    let headers = response.headers_mut();
+    let rewritten = headers
+        .get(http::header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() >= 5 && v[..5].eq_ignore_ascii_case("basic"))
+        .and_then(|v| http::HeaderValue::from_str(&format!("FormBasic{}", &v[5..])).ok());
+    if let Some(v) = rewritten {
+        headers.insert(http::header::WWW_AUTHENTICATE, v);
+    }
+}
+
 /// `spoor_auth_refused_total{listener}`: requests refused for missing or invalid credentials on
 /// the query and admin ports.
 #[derive(Clone)]
@@ -39,7 +75,9 @@ impl AuthMetrics {
         })
     }
 
-    /// `router` with every route behind `auth` (CORS preflights pass).
+    /// `router` with every route behind `auth` (CORS preflights pass). On the query listener the
+    /// UI's static files (GET outside `/api` and `/analytics`) stay open, so the UI can load and
+    /// show its login form; they hold no trace data.
     pub fn http(&self, router: Router, auth: Auth, listener: &'static str) -> Router {
         let on_refused = self.counter(listener);
         router.layer(axum::middleware::from_fn(
@@ -47,8 +85,21 @@ impl AuthMetrics {
                 let auth = auth.clone();
                 let on_refused = on_refused.clone();
                 async move {
-                    spoor_receivers::auth::check_http(&auth, on_refused.as_ref(), request, next)
-                        .await
+                    if listener == "query-http" && is_ui_asset(&request) {
+                        return next.run(request).await;
+                    }
+                    let from_ui = listener == "query-http" && is_ui_fetch(&request);
+                    let mut response = spoor_receivers::auth::check_http(
+                        &auth,
+                        on_refused.as_ref(),
+                        request,
+                        next,
+                    )
+                    .await;
+                    if from_ui {
+                        no_browser_prompt(&mut response);
+                    }
+                    response
                 }
             },
         ))
@@ -57,5 +108,64 @@ impl AuthMetrics {
     /// The tower layer putting gRPC routes behind `auth`.
     pub fn grpc(&self, auth: Auth, listener: &'static str) -> GrpcAuthLayer {
         GrpcAuthLayer::new(auth, self.counter(listener))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str, path: &str) -> axum::extract::Request {
+        axum::extract::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(axum::body::Body::empty())
+            .expect("request")
+    }
+
+    #[test]
+    fn only_ui_files_pass_without_credentials() {
+        for (method, path, open) in [
+            ("GET", "/", true),
+            ("GET", "/search", true),
+            ("GET", "/assets/index-abc.js", true),
+            ("HEAD", "/favicon.svg", true),
+            ("GET", "/api", false),
+            ("GET", "/api/services", false),
+            ("GET", "/api/traceql?q=%7B%7D", false),
+            ("GET", "/analytics/v1/dependencies", false),
+            ("POST", "/search", false),
+        ] {
+            assert_eq!(is_ui_asset(&request(method, path)), open, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn the_ui_gets_a_basic_challenge_its_browser_does_not_prompt_for() {
+        let refused = |challenge: &str| {
+            let mut r = axum::response::Response::new(axum::body::Body::empty());
+            *r.status_mut() = http::StatusCode::UNAUTHORIZED;
+            r.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_str(challenge).expect("header"),
+            );
+            r
+        };
+        let mut r = refused("Basic realm=\"spoor\"");
+        no_browser_prompt(&mut r);
+        assert_eq!(
+            r.headers()[http::header::WWW_AUTHENTICATE],
+            "FormBasic realm=\"spoor\""
+        );
+        let mut r = refused("Bearer");
+        no_browser_prompt(&mut r);
+        assert_eq!(r.headers()[http::header::WWW_AUTHENTICATE], "Bearer");
+        let mut fetch = request("GET", "/api/services");
+        assert!(!is_ui_fetch(&fetch));
+        fetch.headers_mut().insert(
+            "x-requested-with",
+            http::HeaderValue::from_static("XMLHttpRequest"),
+        );
+        assert!(is_ui_fetch(&fetch));
     }
 }

@@ -173,6 +173,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         let options = spoor_api::QueryHttpOptions {
             cors: spoor_api::CorsOrigins::parse(&args.query_cors_allowed_origins)?,
             monitor: Some(monitor.clone()),
+            telemetry: Some(telemetry.clone()),
         };
         let router = spoor_api::query_router(query.clone(), &options);
         servers.push(

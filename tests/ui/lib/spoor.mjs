@@ -17,8 +17,11 @@ const LINE = /listening.*?listener="?([\w-]+)"?.*?addr="?([0-9a-fA-F.:[\]]+)"?/;
 /** Receivers a test may ask for (on an ephemeral loopback port); the others are off. */
 const OPTIONAL = ['jaeger-thrift-compact', 'jaeger-thrift-binary', 'jaeger-thrift-http', 'jaeger-grpc', 'zipkin'];
 
-/** Starts the binary; `receivers` lists optional receivers to turn on, e.g. ['jaeger-thrift-http']. */
-export async function startSpoor({ timeoutMs = 30_000, receivers = [] } = {}) {
+/**
+ * Starts the binary; `receivers` lists optional receivers to turn on, e.g. ['jaeger-thrift-http'];
+ * `args` are more flags, e.g. ['--monitor-step', '1s'].
+ */
+export async function startSpoor({ timeoutMs = 30_000, receivers = [], args: extra = [] } = {}) {
   const bin = resolve(REPO_ROOT, process.env.SPOOR_BIN ?? 'target/debug/spoor');
   if (!existsSync(bin)) throw new Error(`Spoor binary not found at ${bin}: build it with \`cargo build -p spoor\` or set SPOOR_BIN`);
   const args = [
@@ -33,6 +36,7 @@ export async function startSpoor({ timeoutMs = 30_000, receivers = [] } = {}) {
     '--storage', 'memory',
   ];
   for (const r of OPTIONAL) args.push(`--${r}`, receivers.includes(r) ? '127.0.0.1:0' : 'off');
+  args.push(...extra);
   const listeners = [...LISTENERS, ...receivers];
   const child = spawn(bin, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   const addrs = {};
@@ -79,8 +83,8 @@ export async function startSpoor({ timeoutMs = 30_000, receivers = [] } = {}) {
 }
 
 /** GET a query-API path and return `data`, or throw with the body. */
-export async function api(spoor, path) {
-  const res = await fetch(`${spoor.queryUrl}${path}`);
+export async function api(spoor, path, headers = {}) {
+  const res = await fetch(`${spoor.queryUrl}${path}`, { headers });
   const body = await res.json().catch(() => null);
   if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
   return body?.data;

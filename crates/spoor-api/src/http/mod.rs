@@ -11,6 +11,7 @@ mod insights;
 mod jaeger;
 mod monitor;
 mod params;
+mod query_box;
 mod respond;
 mod tempo;
 mod tempo_json;
@@ -125,12 +126,14 @@ impl CorsOrigins {
 }
 
 /// Options of the query HTTP server.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct QueryHttpOptions {
     pub cors: CorsOrigins,
     /// The RED history behind Jaeger's Monitor API (`/api/metrics/*`); without it those
     /// routes answer 503.
     pub monitor: Option<std::sync::Arc<spoor_query::monitor::MonitorStore>>,
+    /// Where the query box's request counters are registered.
+    pub telemetry: Option<spoor_telemetry::Telemetry>,
 }
 
 /// The router served on `--query-http`.
@@ -166,6 +169,10 @@ pub fn query_router(query: QueryService, options: &QueryHttpOptions) -> Router {
             get(analytics::deep_dependencies),
         );
     let api = api.merge(monitor::routes(options.monitor.clone()));
+    let api = api.merge(query_box::routes(
+        state.query.clone(),
+        options.telemetry.as_ref(),
+    ));
     let api = [
         "/api",
         "/api/",
