@@ -29,6 +29,7 @@
 
 pub mod analytics;
 mod ddg;
+pub mod dependencies;
 mod dedup;
 pub mod jaeger;
 mod metrics;
