@@ -17,6 +17,7 @@
 //!   root service and operation, and the Jaeger collector names the seeds chart.
 
 pub mod dependencies_file;
+mod exponential;
 mod openmetrics;
 mod red;
 mod sampling;
