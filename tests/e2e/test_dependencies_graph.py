@@ -53,7 +53,7 @@ def test_dependencies_pair_across_blocks_name_databases_and_survive_a_restart(st
     send_split_trace(first, lambda: wait_for(lambda: first.metric(written) == 1, timeout=1.8, interval=0.05))
     # The postgresql edge appears once its client span waited the graph's ttl (2 s) alone.
     wait_for(lambda: links(first) == EXPECTED, timeout=20, what=f"{EXPECTED}, got {links(first)}")
-    wait_for(lambda: first.metric(written) == 2, timeout=10, what="the second block")
+    wait_for(lambda: first.metric(written) >= 2, timeout=10, what="the second block")
     # Per-minute buckets: a window that ends two minutes before the spans has no edge.
     assert links(first, end_ms=sent_at - 120_000, lookback_ms=60_000) == []
     assert first.stop() == 0
