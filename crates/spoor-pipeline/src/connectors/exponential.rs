@@ -36,15 +36,6 @@ pub(crate) fn index(value: f64, scale: i32) -> i32 {
     i.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32
 }
 
-/// The lower and upper boundary of bucket `index` at `scale`.
-pub(crate) fn bounds(index: i32, scale: i32) -> (f64, f64) {
-    let step = (-f64::from(scale)).exp2();
-    (
-        (f64::from(index) * step).exp2(),
-        ((f64::from(index) + 1.0) * step).exp2(),
-    )
-}
-
 impl ExpHistogram {
     pub(crate) fn new(max_size: usize) -> Self {
         Self {
@@ -142,6 +133,15 @@ impl ExpHistogram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lower and upper boundary of bucket `index` at `scale`.
+    fn bounds(index: i32, scale: i32) -> (f64, f64) {
+        let step = (-f64::from(scale)).exp2();
+        (
+            (f64::from(index) * step).exp2(),
+            ((f64::from(index) + 1.0) * step).exp2(),
+        )
+    }
 
     #[test]
     fn index_follows_the_otel_mapping() {
