@@ -140,7 +140,12 @@ impl DependencyStore {
     /// Adds saved entries (at start-up), without marking the store changed.
     pub fn restore(&self, entries: impl IntoIterator<Item = Entry>) {
         for e in entries {
-            self.add(e.bucket_secs.saturating_mul(NANOS), &e.parent, &e.child, e.calls);
+            self.add(
+                e.bucket_secs.saturating_mul(NANOS),
+                &e.parent,
+                &e.child,
+                e.calls,
+            );
         }
         self.lock().dirty = false;
     }
@@ -162,7 +167,10 @@ impl DependencyStore {
 
 /// Storage's links and the graph's, per pair the larger count (the graph counts every pair
 /// storage counts within a block, and more; older data has only storage's).
-pub fn merge_links(storage: Vec<DependencyLink>, graph: Vec<DependencyLink>) -> Vec<DependencyLink> {
+pub fn merge_links(
+    storage: Vec<DependencyLink>,
+    graph: Vec<DependencyLink>,
+) -> Vec<DependencyLink> {
     let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
     for l in storage.into_iter().chain(graph) {
         let n = counts.entry((l.parent, l.child)).or_default();
@@ -204,7 +212,10 @@ mod tests {
             store.links(0, 200 * MIN),
             vec![link("a", "b", 7), link("b", "postgresql", 1)]
         );
-        assert_eq!(store.links(100 * MIN, 101 * MIN - 1), vec![link("a", "b", 3)]);
+        assert_eq!(
+            store.links(100 * MIN, 101 * MIN - 1),
+            vec![link("a", "b", 3)]
+        );
         // A window starting inside a bucket includes it.
         assert_eq!(
             store.links(100 * MIN + 40 * NANOS, 102 * MIN),
@@ -221,7 +232,10 @@ mod tests {
         store.add(5 * MIN, "a", "b", 1);
         store.add(11 * MIN, "a", "c", 1);
         // The bucket at 0 is more than 10 minutes older than the newest.
-        assert_eq!(store.links(0, 20 * MIN), vec![link("a", "b", 1), link("a", "c", 1)]);
+        assert_eq!(
+            store.links(0, 20 * MIN),
+            vec![link("a", "b", 1), link("a", "c", 1)]
+        );
         store.add(12 * MIN, "a", "d", 1);
         store.add(12 * MIN, "a", "e", 1);
         assert_eq!(store.len(), 3);

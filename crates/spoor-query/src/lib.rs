@@ -29,8 +29,8 @@
 
 pub mod analytics;
 mod ddg;
-pub mod dependencies;
 mod dedup;
+pub mod dependencies;
 pub mod jaeger;
 mod metrics;
 pub mod monitor;

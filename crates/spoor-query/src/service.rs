@@ -6,9 +6,9 @@ use spoor_storage::{
     TraceQuery,
 };
 
-use crate::dependencies::{DependencyStore, merge_links};
 use crate::ddg::{DdgPath, Focal, deep_dependency_paths};
 use crate::dedup::merge_duplicate_spans;
+use crate::dependencies::{DependencyStore, merge_links};
 use crate::summary::TraceSummary;
 
 /// Most traces one search returns, whatever limit is asked (Jaeger's UI asks for at most 1,500).

@@ -303,14 +303,17 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         monitor: Some(monitor.clone()),
         dependencies: Some(dependencies.clone()),
     };
-    let dependencies_saver = dependencies_file.clone().filter(|_| !args.read_only).map(|path| {
-        spoor_pipeline::connectors::dependencies_file::spawn_saver(
-            dependencies.clone(),
-            path,
-            Duration::from_secs(5),
-            shutdown.clone(),
-        )
-    });
+    let dependencies_saver = dependencies_file
+        .clone()
+        .filter(|_| !args.read_only)
+        .map(|path| {
+            spoor_pipeline::connectors::dependencies_file::spawn_saver(
+                dependencies.clone(),
+                path,
+                Duration::from_secs(5),
+                shutdown.clone(),
+            )
+        });
     let graph = Graph::build(&config, &build).context("assembling the pipelines")?;
     let mut receivers: Vec<RunningReceiver> = Vec::new();
     let mut defaults = listener_defaults(&args);

@@ -66,8 +66,7 @@ fn decode(bytes: &[u8]) -> Result<Vec<Entry>, String> {
     let text = bytes.strip_suffix(b"\n").ok_or("no final newline")?;
     let split = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     let (body, trailer) = text.split_at(split);
-    let trailer: Trailer =
-        serde_json::from_slice(trailer).map_err(|e| format!("trailer: {e}"))?;
+    let trailer: Trailer = serde_json::from_slice(trailer).map_err(|e| format!("trailer: {e}"))?;
     if trailer.version != 1 {
         return Err(format!("unknown version {}", trailer.version));
     }
@@ -79,7 +78,11 @@ fn decode(bytes: &[u8]) -> Result<Vec<Entry>, String> {
         ));
     }
     let mut out = Vec::with_capacity(trailer.entries);
-    for (i, line) in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+    for (i, line) in body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
         let (bucket_secs, parent, child, calls): (u64, String, String, u64) =
             serde_json::from_slice(line).map_err(|e| format!("line {}: {e}", i + 1))?;
         out.push(Entry {
@@ -201,7 +204,10 @@ mod tests {
         let back = store();
         assert_eq!(load(&p, &back).expect("load"), 2);
         assert_eq!(back.entries(), s.entries());
-        assert_eq!(load(&dir.path().join("none"), &store()).expect("missing"), 0);
+        assert_eq!(
+            load(&dir.path().join("none"), &store()).expect("missing"),
+            0
+        );
     }
 
     #[test]

@@ -162,7 +162,10 @@ mod tests {
         for scale in [-3, 0, 3, 8, 20] {
             for v in [0.001, 0.0625, 0.3, 1.0, 1.7, 250.0, 12_345.6] {
                 let (lo, hi) = bounds(index(v, scale), scale);
-                assert!(lo < v * (1.0 + 1e-9) && v <= hi * (1.0 + 1e-9), "{v} at {scale}: ({lo}, {hi}]");
+                assert!(
+                    lo < v * (1.0 + 1e-9) && v <= hi * (1.0 + 1e-9),
+                    "{v} at {scale}: ({lo}, {hi}]"
+                );
             }
         }
     }

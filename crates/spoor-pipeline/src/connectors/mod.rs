@@ -31,7 +31,9 @@ pub use red::{Red, RedSink};
 pub use sampling::sampling_weight;
 pub use servicegraph::{ServiceGraph, ServiceGraphConfig};
 pub(crate) use servicegraph_connector::ServiceGraphConnector;
-pub use servicegraph_connector::{ServiceGraphConnectorConfig, StoreConfig as ServiceGraphStoreConfig};
+pub use servicegraph_connector::{
+    ServiceGraphConnectorConfig, StoreConfig as ServiceGraphStoreConfig,
+};
 pub use spanmetrics::{SpanMetrics, SpanMetricsConfig};
 pub use trace_metrics::{TraceMetrics, TraceMetricsConfig};
 

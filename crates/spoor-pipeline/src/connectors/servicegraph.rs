@@ -6,8 +6,8 @@
 //! server span alone becomes an edge from the virtual node `user`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;

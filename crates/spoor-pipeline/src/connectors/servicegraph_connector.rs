@@ -96,7 +96,10 @@ impl ComponentConfig for ServiceGraphConnectorConfig {
             }
         }
         if self.store.max_items == 0 {
-            errors.push(ConfigError::new("store.max_items", "must be greater than 0"));
+            errors.push(ConfigError::new(
+                "store.max_items",
+                "must be greater than 0",
+            ));
         }
         errors
     }

@@ -178,8 +178,10 @@ fn spanmetrics_config_refuses_what_it_cannot_do() {
             .contains("max_size 1 is less than 2")
     );
     assert!(
-        errors(serde_json::json!({"histogram": {"exponential": {}, "explicit": {"buckets": ["1s"]}}}))
-            .contains("exclusive")
+        errors(
+            serde_json::json!({"histogram": {"exponential": {}, "explicit": {"buckets": ["1s"]}}})
+        )
+        .contains("exclusive")
     );
     assert!(
         errors(serde_json::json!({"histogram": {"explicit": {"buckets": ["10ms", "5ms"]}}}))
@@ -406,7 +408,10 @@ fn servicegraph_connector_takes_the_collector_options_and_emits_its_metrics() {
         attr::string("db.system", "postgresql"),
         attr::string("db.name", "orders"),
     ];
-    g.apply(g.prepare(&[batch("front", env, vec![call])]), Instant::now());
+    g.apply(
+        g.prepare(&[batch("front", env, vec![call])]),
+        Instant::now(),
+    );
     g.apply(
         g.prepare(&[batch("back", vec![], vec![served, db])]),
         Instant::now(),
@@ -520,8 +525,14 @@ fn spanmetrics_exponential_histogram_becomes_an_otlp_exponential_histogram() {
         panic!("not exponential: {:?}", metrics[1].data);
     };
     let p = &h.data_points[0];
-    assert_eq!((p.count, p.sum, p.scale, p.zero_count), (4, Some(35.0), -1, 0));
-    let buckets = p.positive.as_ref().map(|b| (b.offset, b.bucket_counts.clone()));
+    assert_eq!(
+        (p.count, p.sum, p.scale, p.zero_count),
+        (4, Some(35.0), -1, 0)
+    );
+    let buckets = p
+        .positive
+        .as_ref()
+        .map(|b| (b.offset, b.bucket_counts.clone()));
     assert_eq!(buckets, Some((-1, vec![1, 1, 2])));
     assert_eq!((p.min, p.max), (Some(1.0), Some(16.0)));
 }
