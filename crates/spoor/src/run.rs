@@ -145,10 +145,10 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     ));
     let dependencies_file = (args.storage == StorageKind::Disk)
         .then(|| spoor_pipeline::connectors::dependencies_file::path(&args.data_dir));
-    if let Some(path) = &dependencies_file {
-        if let Err(e) = spoor_pipeline::connectors::dependencies_file::load(path, &dependencies) {
-            tracing::warn!(error = %e, "the service graph's dependencies start empty");
-        }
+    if let Some(path) = &dependencies_file
+        && let Err(e) = spoor_pipeline::connectors::dependencies_file::load(path, &dependencies)
+    {
+        tracing::warn!(error = %e, "the service graph's dependencies start empty");
     }
     let query = QueryService::new(reader).with_dependency_store(dependencies.clone());
     let monitor = std::sync::Arc::new(spoor_query::monitor::MonitorStore::new(
