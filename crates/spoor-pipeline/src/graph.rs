@@ -23,7 +23,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::batch::Batcher;
 use crate::config::{ComponentId, Config, Signal};
-use crate::connectors::{Red, SpanMetricsConfig, SpanMetricsConnector, TraceMetricsConfig};
+use crate::connectors::{
+    Red, ServiceGraphConnector, SpanMetricsConfig, SpanMetricsConnector, TraceMetricsConfig,
+};
 use crate::entry::Entry;
 use crate::exporters::{
     DebugExporter, DiskQueue, ExportError, Exporter, FileExporter, JaegerExporter,
@@ -49,6 +51,9 @@ pub struct BuildContext {
     pub memory: Option<spoor_telemetry::MemoryLimiter>,
     /// Where the `spoor` exporter's RED snapshots go, for the Monitor API (`/api/metrics/*`).
     pub monitor: Option<Arc<spoor_query::monitor::MonitorStore>>,
+    /// Where the `spoor` exporter's service graph counts its edges per minute, for
+    /// `/api/dependencies`.
+    pub dependencies: Option<Arc<spoor_query::dependencies::DependencyStore>>,
 }
 
 /// Why the graph could not be built (a file that cannot be opened, a missing store).
@@ -226,7 +231,16 @@ impl<'a> Builder<'a> {
     fn exporter_or_connector(&mut self, id: &ComponentId) -> Result<Target, BuildError> {
         if let Some(c) = self.config.component(Kind::Connector, id) {
             if let Spec::SpanMetrics(config) = &c.spec {
-                return self.spanmetrics(id, config);
+                return self.metrics_connector(id, "spanmetrics", |downstream, shutdown| {
+                    let (c, task) = SpanMetricsConnector::start(config, downstream, shutdown);
+                    (Arc::new(c), task)
+                });
+            }
+            if let Spec::ServiceGraph(config) = &c.spec {
+                return self.metrics_connector(id, "servicegraph", |downstream, shutdown| {
+                    let (c, task) = ServiceGraphConnector::start(config, downstream, shutdown);
+                    (Arc::new(c), task)
+                });
             }
             // `forward`: the pipelines receiving from this connector, as one sink.
             if !matches!(c.spec, Spec::Forward) {
@@ -276,6 +290,7 @@ impl<'a> Builder<'a> {
                     spans,
                     traces,
                     self.ctx.monitor.clone(),
+                    self.ctx.dependencies.clone(),
                 );
                 self.tasks.push(task);
                 Target::Sync(red.sink(Arc::new(StoreTarget { store, counters })))
@@ -352,12 +367,16 @@ impl<'a> Builder<'a> {
         Ok(target)
     }
 
-    /// `spanmetrics`: aggregates the spans it gets; its flush task feeds the metrics pipelines
-    /// that list it as a receiver.
-    fn spanmetrics(
+    /// A connector from traces to metrics (`spanmetrics`, `servicegraph`): aggregates the spans
+    /// it gets; its flush task feeds the metrics pipelines that list it as a receiver.
+    fn metrics_connector(
         &mut self,
         id: &ComponentId,
-        config: &SpanMetricsConfig,
+        kind: &str,
+        start: impl FnOnce(
+            Arc<dyn spoor_receivers::SignalSink>,
+            CancellationToken,
+        ) -> (Arc<dyn TraceSink>, JoinHandle<()>),
     ) -> Result<Target, BuildError> {
         if let Some(t) = self.exporters.get(id) {
             return Ok(t.clone());
@@ -375,20 +394,16 @@ impl<'a> Builder<'a> {
             return Err(build_error(
                 id,
                 Kind::Connector,
-                "spanmetrics must be a receiver of a metrics pipeline",
+                format!("{kind} must be a receiver of a metrics pipeline"),
             ));
         }
         let mut sinks = Vec::new();
         for j in downstream {
             sinks.push(self.signals.pipeline(j)?);
         }
-        let (connector, task) = SpanMetricsConnector::start(
-            config,
-            crate::signals::fan_out(sinks),
-            self.ctx.shutdown.clone(),
-        );
+        let (connector, task) = start(crate::signals::fan_out(sinks), self.ctx.shutdown.clone());
         self.tasks.push(task);
-        let target = Target::Sync(Arc::new(connector));
+        let target = Target::Sync(connector);
         self.exporters.insert(id.clone(), target.clone());
         Ok(target)
     }

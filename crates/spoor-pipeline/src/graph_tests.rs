@@ -52,6 +52,7 @@ fn graph(yaml: &str, store: Arc<Store>) -> (Graph, Telemetry) {
         store: Some(store),
         memory: None,
         monitor: None,
+        dependencies: None,
     };
     (
         Graph::build(&config, &ctx).unwrap_or_else(|e| panic!("{e}")),

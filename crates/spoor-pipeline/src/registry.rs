@@ -99,6 +99,7 @@ pub enum Spec {
     Prometheus(PrometheusConfig),
     Forward,
     SpanMetrics(Box<crate::connectors::SpanMetricsConfig>),
+    ServiceGraph(Box<crate::connectors::ServiceGraphConnectorConfig>),
     HealthCheck(HealthCheckConfig),
     Zpages(ZpagesConfig),
     Pprof(PprofConfig),
@@ -118,7 +119,7 @@ impl Spec {
         match self {
             Spec::OtlpReceiver(_) | Spec::Batch(_) | Spec::MemoryLimiter(_) => &Signal::ALL,
             Spec::Debug(_) | Spec::FileExporter(_) | Spec::Forward | Spec::Inert => &Signal::ALL,
-            Spec::SpanMetrics(_) => &[Signal::Traces, Signal::Metrics],
+            Spec::SpanMetrics(_) | Spec::ServiceGraph(_) => &[Signal::Traces, Signal::Metrics],
             Spec::OtlpExporter(_) | Spec::OtlpHttpExporter(_) => &Signal::ALL,
             Spec::SpanProcessor(p) => p.signals(),
             Spec::Prometheus(_) => &[Signal::Metrics],
@@ -463,6 +464,14 @@ pub static REGISTRY: &[Entry] = &[
         "Traces in, RED metrics out: calls and a duration histogram per service, span name, kind and status, weighted by 1/sampling probability.",
         typed::<crate::connectors::SpanMetricsConfig>,
         defaults::<crate::connectors::SpanMetricsConfig>,
+    ),
+    entry(
+        Kind::Connector,
+        "servicegraph",
+        Status::Functional,
+        "Traces in, service graph metrics out: client/server and producer/consumer pairs, with virtual nodes for uninstrumented peers (databases, queues).",
+        typed::<crate::connectors::ServiceGraphConnectorConfig>,
+        defaults::<crate::connectors::ServiceGraphConnectorConfig>,
     ),
     // Extensions.
     entry(

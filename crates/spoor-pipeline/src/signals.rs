@@ -179,11 +179,15 @@ impl<'a> SignalBuilder<'a> {
         signal: Signal,
     ) -> Result<Arc<dyn SignalSink>, BuildError> {
         if let Some(c) = self.config.component(Kind::Connector, id) {
-            if matches!(c.spec, Spec::SpanMetrics(_)) {
+            if let Some(kind) = match c.spec {
+                Spec::SpanMetrics(_) => Some("spanmetrics"),
+                Spec::ServiceGraph(_) => Some("servicegraph"),
+                _ => None,
+            } {
                 return Err(build_error(
                     id,
                     Kind::Connector,
-                    format!("spanmetrics takes traces, not {}", signal.as_str()),
+                    format!("{kind} takes traces, not {}", signal.as_str()),
                 ));
             }
             let downstream: Vec<usize> = self

@@ -32,6 +32,7 @@ fn graph(yaml: &str) -> Graph {
         store: None,
         memory: None,
         monitor: None,
+        dependencies: None,
     };
     Graph::build(&config, &ctx).unwrap_or_else(|e| panic!("{e}"))
 }

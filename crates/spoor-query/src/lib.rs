@@ -30,6 +30,7 @@
 pub mod analytics;
 mod ddg;
 mod dedup;
+pub mod dependencies;
 pub mod jaeger;
 mod metrics;
 pub mod monitor;

@@ -8,6 +8,7 @@ use spoor_storage::{
 
 use crate::ddg::{DdgPath, Focal, deep_dependency_paths};
 use crate::dedup::merge_duplicate_spans;
+use crate::dependencies::{DependencyStore, merge_links};
 use crate::summary::TraceSummary;
 
 /// Most traces one search returns, whatever limit is asked (Jaeger's UI asks for at most 1,500).
@@ -37,11 +38,21 @@ impl QueryError {
 #[derive(Clone)]
 pub struct QueryService {
     reader: Arc<dyn SpanReader>,
+    graph: Option<Arc<DependencyStore>>,
 }
 
 impl QueryService {
     pub fn new(reader: Arc<dyn SpanReader>) -> Self {
-        Self { reader }
+        Self {
+            reader,
+            graph: None,
+        }
+    }
+
+    /// Answers dependencies from the service graph's edges too (merged with storage's links).
+    pub fn with_dependency_store(mut self, graph: Arc<DependencyStore>) -> Self {
+        self.graph = Some(graph);
+        self
     }
 
     /// One trace, duplicate spans merged; `NotFound` when the store has no span of it.
@@ -116,16 +127,25 @@ impl QueryService {
         Ok(self.reader.get_operations(query).await?)
     }
 
-    /// Dependencies in `[end - lookback, end]`, both in unix nanoseconds.
+    /// Dependencies in `[end - lookback, end]`, both in unix nanoseconds: storage's links
+    /// (parent/child pairs within a block) merged with the service graph's edges, if any
+    /// (pairs across blocks and virtual nodes such as databases), per pair the larger count.
     pub async fn dependencies(
         &self,
         end_unix_nano: u64,
         lookback_nanos: u64,
     ) -> Result<Vec<DependencyLink>, QueryError> {
-        Ok(self
+        let stored = self
             .reader
             .get_dependencies(end_unix_nano, lookback_nanos)
-            .await?)
+            .await?;
+        Ok(match &self.graph {
+            Some(g) => merge_links(
+                stored,
+                g.links(end_unix_nano.saturating_sub(lookback_nanos), end_unix_nano),
+            ),
+            None => stored,
+        })
     }
 }
 

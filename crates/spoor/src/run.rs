@@ -42,6 +42,8 @@ fn listener_defaults(args: &RunArgs) -> ListenerDefaults {
 
 /// Most (service, operation, kind) series in each Monitor API snapshot.
 const MONITOR_MAX_SERIES: usize = 2000;
+/// Most (minute, parent, child) entries the service graph keeps for /api/dependencies.
+const DEPENDENCY_MAX_ENTRIES: usize = 500_000;
 
 /// What every HTTP listener of the query side shares: shutdown, connection limits, TLS and the
 /// counter of refused credentials.
@@ -136,7 +138,19 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             (opened.clone(), opened)
         }
     };
-    let query = QueryService::new(reader);
+    // The service graph's edges per minute, for /api/dependencies: kept in the data dir on disk.
+    let dependencies = Arc::new(spoor_query::dependencies::DependencyStore::new(
+        args.retention.max(Duration::from_secs(3600)),
+        DEPENDENCY_MAX_ENTRIES,
+    ));
+    let dependencies_file = (args.storage == StorageKind::Disk)
+        .then(|| spoor_pipeline::connectors::dependencies_file::path(&args.data_dir));
+    if let Some(path) = &dependencies_file
+        && let Err(e) = spoor_pipeline::connectors::dependencies_file::load(path, &dependencies)
+    {
+        tracing::warn!(error = %e, "the service graph's dependencies start empty");
+    }
+    let query = QueryService::new(reader).with_dependency_store(dependencies.clone());
     let monitor = std::sync::Arc::new(spoor_query::monitor::MonitorStore::new(
         args.monitor_step,
         args.monitor_window,
@@ -288,7 +302,19 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         store: Some(store),
         memory: Some(memory.clone()),
         monitor: Some(monitor.clone()),
+        dependencies: Some(dependencies.clone()),
     };
+    let dependencies_saver = dependencies_file
+        .clone()
+        .filter(|_| !args.read_only)
+        .map(|path| {
+            spoor_pipeline::connectors::dependencies_file::spawn_saver(
+                dependencies.clone(),
+                path,
+                Duration::from_secs(5),
+                shutdown.clone(),
+            )
+        });
     let graph = Graph::build(&config, &build).context("assembling the pipelines")?;
     let mut receivers: Vec<RunningReceiver> = Vec::new();
     let mut defaults = listener_defaults(&args);
@@ -392,6 +418,12 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     }
     if !graph.drain(DRAIN_TIMEOUT).await {
         tracing::warn!(timeout = ?DRAIN_TIMEOUT, "exporter queues did not drain in time");
+    }
+    if let (Some(saver), Some(path)) = (dependencies_saver, &dependencies_file) {
+        let _ = saver.await;
+        if let Err(e) = spoor_pipeline::connectors::dependencies_file::save(path, &dependencies) {
+            tracing::warn!(error = %e, "saving the service graph's dependencies");
+        }
     }
     if let Some(engine) = engine {
         engine.shutdown().await.context("closing the store")?;

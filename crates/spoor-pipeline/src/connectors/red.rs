@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use spoor_model::{ResourceSpans, SinkError, TraceSink};
+use spoor_query::dependencies::DependencyStore;
 use spoor_query::monitor::MonitorStore;
 use spoor_receivers::{SignalBatch, SignalSink};
 use spoor_telemetry::Telemetry;
@@ -26,18 +27,24 @@ impl Red {
     /// Registers the families on `telemetry` and starts the task that completes idle traces
     /// (it stops on `shutdown`).
     /// With `monitor`, a snapshot of the span series is recorded every `monitor.step()` for
-    /// the Monitor API.
+    /// the Monitor API; with `dependencies`, the service graph's edges are counted there per
+    /// minute for `/api/dependencies`.
     pub fn start(
         telemetry: &Telemetry,
         shutdown: CancellationToken,
         spans: SpanMetricsConfig,
         traces: TraceMetricsConfig,
         monitor: Option<Arc<MonitorStore>>,
+        dependencies: Option<Arc<DependencyStore>>,
     ) -> (Arc<Self>, JoinHandle<()>) {
+        let mut graph = ServiceGraph::new(ServiceGraphConfig::default());
+        if let Some(d) = dependencies {
+            graph = graph.with_dependencies(d);
+        }
         let red = Arc::new(Self {
             spans: SpanMetrics::new(spans),
             traces: TraceMetrics::new(traces),
-            graph: ServiceGraph::new(ServiceGraphConfig::default()),
+            graph,
         });
         let weak = Arc::downgrade(&red);
         telemetry.add_renderer(Arc::new(move |registry: &str, out: &mut String| {

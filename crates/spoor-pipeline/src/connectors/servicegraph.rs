@@ -7,11 +7,13 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use spoor_model::otlp_trace::status::StatusCode;
 use spoor_model::{ResourceSpans, attr, service_name};
+use spoor_query::dependencies::DependencyStore;
 
 use super::openmetrics::{Histogram, labels, number};
 
@@ -26,6 +28,13 @@ pub struct ServiceGraphConfig {
     pub max_edges: usize,
     /// Attributes naming the peer of an unpaired client span, first found wins.
     pub virtual_node_peer_attributes: Vec<String>,
+    /// A client span with this attribute is at once an edge to the database it names
+    /// (`connection_type="database"`), as the Collector's `database_name_attribute`.
+    pub database_name_attribute: Option<String>,
+    /// Span (then resource) attributes added as `client_<name>` and `server_<name>` labels.
+    pub dimensions: Vec<String>,
+    /// Histogram bucket bounds, in seconds.
+    pub bounds: Vec<f64>,
 }
 
 impl Default for ServiceGraphConfig {
@@ -44,6 +53,9 @@ impl Default for ServiceGraphConfig {
             ]
             .map(String::from)
             .to_vec(),
+            database_name_attribute: None,
+            dimensions: Vec::new(),
+            bounds: BOUNDS.to_vec(),
         }
     }
 }
@@ -63,6 +75,10 @@ struct Half {
     /// Server side: it has no parent (the edge comes from `user`).
     root: bool,
     messaging: bool,
+    /// Values of the configured dimensions.
+    dims: Vec<Option<String>>,
+    /// The span's start, unix nanoseconds (the edge's time in the dependency store).
+    start: u64,
 }
 
 #[derive(Default)]
@@ -72,18 +88,42 @@ struct Pending {
     since: Option<Instant>,
 }
 
+/// One series: the edge and its dimension labels.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct EdgeKey {
+    pub(crate) client: String,
+    pub(crate) server: String,
+    pub(crate) ty: &'static str,
+    pub(crate) dims: Vec<(String, String)>,
+}
+
+impl EdgeKey {
+    /// The labels: `client`, `server`, `connection_type` (when set), then the dimensions.
+    pub(crate) fn pairs(&self) -> Vec<(String, String)> {
+        let mut l = vec![
+            ("client".to_string(), self.client.clone()),
+            ("server".to_string(), self.server.clone()),
+        ];
+        if !self.ty.is_empty() {
+            l.push(("connection_type".to_string(), self.ty.to_string()));
+        }
+        l.extend(self.dims.iter().cloned());
+        l
+    }
+}
+
 #[derive(Default)]
-struct EdgeStats {
-    total: u64,
-    failed: u64,
-    server: Option<Histogram>,
-    client: Option<Histogram>,
+pub(crate) struct EdgeStats {
+    pub(crate) total: u64,
+    pub(crate) failed: u64,
+    pub(crate) server: Option<Histogram>,
+    pub(crate) client: Option<Histogram>,
 }
 
 #[derive(Default)]
 struct State {
     pending: HashMap<(Vec<u8>, Vec<u8>), Pending>,
-    edges: HashMap<(String, String, &'static str), EdgeStats>,
+    edges: HashMap<EdgeKey, EdgeStats>,
     unpaired_client: u64,
     unpaired_server: u64,
     dropped: u64,
@@ -93,12 +133,16 @@ struct State {
 pub struct ServiceGraph {
     config: ServiceGraphConfig,
     state: Mutex<State>,
+    /// Where edges are also counted per minute, for `/api/dependencies`.
+    dependencies: Option<Arc<DependencyStore>>,
 }
 
 /// One span's half-edge, computed before the batch is handed on.
 pub(crate) struct GraphObservation {
     key: (Vec<u8>, Vec<u8>),
     client: bool,
+    /// A client span naming its database (`database_name_attribute`): an edge at once.
+    database: Option<String>,
     half: Half,
 }
 
@@ -107,13 +151,23 @@ impl ServiceGraph {
         Self {
             config,
             state: Mutex::new(State::default()),
+            dependencies: None,
         }
+    }
+
+    /// Also counts every edge (except those from the virtual `user` node) in `store`, under
+    /// the minute its client side started.
+    pub fn with_dependencies(mut self, store: Arc<DependencyStore>) -> Self {
+        self.dependencies = Some(store);
+        self
     }
 
     pub(crate) fn prepare(&self, batch: &[ResourceSpans]) -> Vec<GraphObservation> {
         let mut out = Vec::new();
         for rs in batch {
             let service = service_name(rs.resource.as_ref());
+            let resource_attrs: &[spoor_model::otlp_common::KeyValue] =
+                rs.resource.as_ref().map_or(&[], |r| &r.attributes);
             for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
                 // 2 server, 3 client, 4 producer, 5 consumer.
                 let client = matches!(span.kind, 3 | 4);
@@ -134,9 +188,29 @@ impl ServiceGraph {
                 } else {
                     None
                 };
+                let database = if client {
+                    self.config
+                        .database_name_attribute
+                        .as_deref()
+                        .and_then(|k| attr::find_str(&span.attributes, k))
+                        .map(str::to_string)
+                } else {
+                    None
+                };
+                let dims = self
+                    .config
+                    .dimensions
+                    .iter()
+                    .map(|d| {
+                        attr::find_str(&span.attributes, d)
+                            .or_else(|| attr::find_str(resource_attrs, d))
+                            .map(str::to_string)
+                    })
+                    .collect();
                 out.push(GraphObservation {
                     key,
                     client,
+                    database,
                     half: Half {
                         service: service.to_string(),
                         seconds: span
@@ -149,6 +223,8 @@ impl ServiceGraph {
                         peer,
                         root: span.parent_span_id.iter().all(|b| *b == 0),
                         messaging: matches!(span.kind, 4 | 5),
+                        dims,
+                        start: span.start_time_unix_nano,
                     },
                 });
             }
@@ -159,6 +235,20 @@ impl ServiceGraph {
     pub(crate) fn apply(&self, observations: Vec<GraphObservation>, now: Instant) {
         let mut state = self.state.lock();
         for o in observations {
+            if let Some(db) = &o.database {
+                let c = &o.half;
+                self.record(
+                    &mut state,
+                    (c, None),
+                    db,
+                    "database",
+                    c.failed,
+                    Some(c.seconds),
+                    None,
+                    Some(c.start),
+                );
+                continue;
+            }
             let full = state.pending.len() >= self.config.max_items;
             let Some(p) = (if full && !state.pending.contains_key(&o.key) {
                 None
@@ -184,12 +274,13 @@ impl ServiceGraph {
                 state.pending.remove(&o.key);
                 self.record(
                     &mut state,
-                    &c.service,
+                    (&c, Some(&s)),
                     &s.service,
                     ty,
                     c.failed || s.failed,
                     Some(c.seconds),
                     Some(s.seconds),
+                    Some(c.start),
                 );
             }
         }
@@ -199,14 +290,34 @@ impl ServiceGraph {
     fn record(
         &self,
         state: &mut State,
-        client: &str,
+        (client_half, server_half): (&Half, Option<&Half>),
         server: &str,
         ty: &'static str,
         failed: bool,
         client_seconds: Option<f64>,
         server_seconds: Option<f64>,
+        at: Option<u64>,
     ) {
-        let key = (client.to_string(), server.to_string(), ty);
+        let client = client_half.service.as_str();
+        if let (Some(store), Some(at)) = (&self.dependencies, at) {
+            store.add(at, client, server, 1);
+        }
+        let mut dims = Vec::new();
+        for (i, d) in self.config.dimensions.iter().enumerate() {
+            let name = super::openmetrics::label_name(d);
+            if let Some(Some(v)) = client_half.dims.get(i) {
+                dims.push((format!("client_{name}"), v.clone()));
+            }
+            if let Some(Some(v)) = server_half.and_then(|s| s.dims.get(i)) {
+                dims.push((format!("server_{name}"), v.clone()));
+            }
+        }
+        let key = EdgeKey {
+            client: client.to_string(),
+            server: server.to_string(),
+            ty,
+            dims,
+        };
         if state.edges.len() >= self.config.max_edges && !state.edges.contains_key(&key) {
             state.dropped += 1;
             return;
@@ -216,15 +327,16 @@ impl ServiceGraph {
         if failed {
             e.failed += 1;
         }
+        let bounds = &self.config.bounds;
         if let Some(v) = client_seconds {
             e.client
-                .get_or_insert_with(|| Histogram::new(BOUNDS.len()))
-                .observe(&BOUNDS, v, 1.0);
+                .get_or_insert_with(|| Histogram::new(bounds.len()))
+                .observe(bounds, v, 1.0);
         }
         if let Some(v) = server_seconds {
             e.server
-                .get_or_insert_with(|| Histogram::new(BOUNDS.len()))
-                .observe(&BOUNDS, v, 1.0);
+                .get_or_insert_with(|| Histogram::new(bounds.len()))
+                .observe(bounds, v, 1.0);
         }
     }
 
@@ -250,23 +362,25 @@ impl ServiceGraph {
                 (Some(c), None) => match &c.peer {
                     Some((peer, ty)) => self.record(
                         &mut state,
-                        &c.service,
+                        (&c, None),
                         peer,
                         ty,
                         c.failed,
                         Some(c.seconds),
                         None,
+                        Some(c.start),
                     ),
                     None => state.unpaired_client += 1,
                 },
                 (None, Some(s)) if s.root => self.record(
                     &mut state,
-                    "user",
+                    (&user(&s), Some(&s)),
                     &s.service,
                     "virtual_node",
                     s.failed,
                     None,
                     Some(s.seconds),
+                    None,
                 ),
                 (None, Some(_)) => state.unpaired_server += 1,
                 _ => {}
@@ -275,13 +389,23 @@ impl ServiceGraph {
         old.len()
     }
 
+    /// Runs `f` over the edge table (under the lock: keep `f` short).
+    pub(crate) fn with_edges<R>(&self, f: impl FnOnce(&HashMap<EdgeKey, EdgeStats>) -> R) -> R {
+        f(&self.state.lock().edges)
+    }
+
+    /// Histogram bucket bounds, in seconds.
+    pub(crate) fn bounds(&self) -> &[f64] {
+        &self.config.bounds
+    }
+
     /// The edges seen so far: (client, server, calls, failed).
     pub fn edges(&self) -> Vec<(String, String, u64, u64)> {
         let state = self.state.lock();
         let mut out: Vec<_> = state
             .edges
             .iter()
-            .map(|((c, s, _), e)| (c.clone(), s.clone(), e.total, e.failed))
+            .map(|(k, e)| (k.client.clone(), k.server.clone(), e.total, e.failed))
             .collect();
         out.sort();
         out
@@ -293,16 +417,7 @@ impl ServiceGraph {
         let state = self.state.lock();
         let mut keys: Vec<_> = state.edges.keys().collect();
         keys.sort();
-        let pairs = |(c, s, ty): &(String, String, &'static str)| {
-            let mut l = vec![
-                ("client".to_string(), c.clone()),
-                ("server".to_string(), s.clone()),
-            ];
-            if !ty.is_empty() {
-                l.push(("connection_type".to_string(), ty.to_string()));
-            }
-            l
-        };
+        let pairs = EdgeKey::pairs;
         for (family, help, failed) in [
             (
                 "traces_service_graph_request",
@@ -334,7 +449,7 @@ impl ServiceGraph {
             for k in &keys {
                 let e = &state.edges[*k];
                 if let Some(h) = if server { &e.server } else { &e.client } {
-                    h.write(out, family, &BOUNDS, &pairs(k));
+                    h.write(out, family, &self.config.bounds, &pairs(k));
                 }
             }
         }
@@ -361,6 +476,16 @@ impl ServiceGraph {
             "traces_service_graph_dropped_spans_total {}",
             state.dropped
         );
+    }
+}
+
+/// The virtual `user` node as the client side of a root server span.
+fn user(server: &Half) -> Half {
+    Half {
+        service: "user".to_string(),
+        dims: Vec::new(),
+        peer: None,
+        ..server.clone()
     }
 }
 

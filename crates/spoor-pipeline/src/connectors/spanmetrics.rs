@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, Exemplar, Histogram as OtlpHistogram, HistogramDataPoint, Metric,
-    NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, exemplar, metric, number_data_point,
+    AggregationTemporality, Exemplar, ExponentialHistogram, ExponentialHistogramDataPoint,
+    Histogram as OtlpHistogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
+    ScopeMetrics, Sum, exemplar, metric, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use parking_lot::Mutex;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use spoor_model::otlp_trace::status::StatusCode;
 use spoor_model::{ResourceSpans, attr, service_name};
 
+use super::exponential::ExpHistogram;
 use super::openmetrics::{Histogram, label_name, labels, number};
 use super::sampling::sampling_weight;
 use crate::ConfigError;
@@ -70,7 +72,21 @@ pub struct HistogramConfig {
     /// `s` (Spoor's default, `_duration_seconds`) or `ms` (the Collector's default).
     pub unit: String,
     pub explicit: Option<ExplicitBuckets>,
-    pub exponential: Option<serde_json::Value>,
+    /// Base-2 exponential buckets instead of explicit ones (OTLP exponential histograms).
+    pub exponential: Option<ExponentialBuckets>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExponentialBuckets {
+    /// Most buckets; the scale drops (coarser buckets) to keep within it.
+    pub max_size: usize,
+}
+
+impl Default for ExponentialBuckets {
+    fn default() -> Self {
+        Self { max_size: 160 }
+    }
 }
 
 impl Default for HistogramConfig {
@@ -99,11 +115,19 @@ pub struct ExemplarsConfig {
 impl ComponentConfig for SpanMetricsConfig {
     fn validate(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
-        if self.histogram.exponential.is_some() {
-            errors.push(ConfigError::new(
-                "histogram.exponential",
-                "exponential histograms are not in this build; use histogram.explicit.buckets",
-            ));
+        if let Some(e) = &self.histogram.exponential {
+            if e.max_size < 2 {
+                errors.push(ConfigError::new(
+                    "histogram.exponential.max_size",
+                    format!("max_size {} is less than 2", e.max_size),
+                ));
+            }
+            if self.histogram.explicit.is_some() {
+                errors.push(ConfigError::new(
+                    "histogram",
+                    "explicit and exponential are exclusive: set one",
+                ));
+            }
         }
         if !matches!(self.histogram.unit.as_str(), "s" | "ms") {
             errors.push(ConfigError::new(
@@ -167,6 +191,8 @@ pub(crate) struct Observation {
 struct Series {
     calls: f64,
     histogram: Histogram,
+    /// With `histogram.exponential`, in place of `histogram`.
+    exponential: Option<ExpHistogram>,
     exemplar: Option<(Vec<u8>, Vec<u8>, u64, f64)>,
 }
 
@@ -291,11 +317,20 @@ impl SpanMetrics {
             let s = series.entry(key).or_insert_with(|| Series {
                 calls: 0.0,
                 histogram: Histogram::new(self.bounds.len()),
+                exponential: self
+                    .config
+                    .histogram
+                    .exponential
+                    .as_ref()
+                    .map(|e| ExpHistogram::new(e.max_size)),
                 exemplar: None,
             });
             s.calls += o.weight;
             if !self.config.histogram.disable {
-                s.histogram.observe(&self.bounds, o.duration, o.weight);
+                match &mut s.exponential {
+                    Some(e) => e.observe(o.duration, o.weight),
+                    None => s.histogram.observe(&self.bounds, o.duration, o.weight),
+                }
             }
             if let Some((t, sp, time)) = o.exemplar {
                 s.exemplar = Some((t, sp, time, o.duration));
@@ -407,8 +442,12 @@ impl SpanMetrics {
     pub fn to_otlp(&self) -> Vec<ResourceMetrics> {
         let now = now_unix_nano();
         let series = self.series.lock();
-        let mut by_service: HashMap<String, (Vec<NumberDataPoint>, Vec<HistogramDataPoint>)> =
-            HashMap::new();
+        type Points = (
+            Vec<NumberDataPoint>,
+            Vec<HistogramDataPoint>,
+            Vec<ExponentialHistogramDataPoint>,
+        );
+        let mut by_service: HashMap<String, Points> = HashMap::new();
         for (k, s) in series.iter() {
             let attributes: Vec<KeyValue> = if k.first().is_some_and(|k| k.is_none()) {
                 vec![attr::string(OVERFLOW, "true")]
@@ -442,6 +481,16 @@ impl SpanMetrics {
                         ..Default::default()
                     })
                     .collect();
+                if let Some(e) = &s.exponential {
+                    entry.2.push(ExponentialHistogramDataPoint {
+                        attributes,
+                        start_time_unix_nano: self.start_unix_nano,
+                        time_unix_nano: now,
+                        exemplars,
+                        ..e.to_point()
+                    });
+                    continue;
+                }
                 entry.1.push(HistogramDataPoint {
                     attributes,
                     start_time_unix_nano: self.start_unix_nano,
@@ -466,7 +515,7 @@ impl SpanMetrics {
         services.sort_by(|a, b| a.0.cmp(&b.0));
         services
             .into_iter()
-            .map(|(service, (calls, hists))| {
+            .map(|(service, (calls, hists, exps))| {
                 let mut metrics = vec![Metric {
                     name: format!("{ns}.calls"),
                     unit: "{call}".into(),
@@ -477,6 +526,17 @@ impl SpanMetrics {
                     })),
                     ..Default::default()
                 }];
+                if !exps.is_empty() {
+                    metrics.push(Metric {
+                        name: format!("{ns}.duration"),
+                        unit: self.config.histogram.unit.clone(),
+                        data: Some(metric::Data::ExponentialHistogram(ExponentialHistogram {
+                            data_points: exps,
+                            aggregation_temporality: cumulative,
+                        })),
+                        ..Default::default()
+                    });
+                }
                 if !hists.is_empty() {
                     metrics.push(Metric {
                         name: format!("{ns}.duration"),

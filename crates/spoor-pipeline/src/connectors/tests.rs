@@ -169,9 +169,19 @@ fn spanmetrics_config_refuses_what_it_cannot_do() {
             .map(|e| format!("{e:?}"))
             .unwrap_or_default()
     };
+    assert_eq!(
+        errors(serde_json::json!({"histogram": {"exponential": {"max_size": 160}}})),
+        ""
+    );
     assert!(
-        errors(serde_json::json!({"histogram": {"exponential": {"max_size": 160}}}))
-            .contains("not in this build")
+        errors(serde_json::json!({"histogram": {"exponential": {"max_size": 1}}}))
+            .contains("max_size 1 is less than 2")
+    );
+    assert!(
+        errors(
+            serde_json::json!({"histogram": {"exponential": {}, "explicit": {"buckets": ["1s"]}}})
+        )
+        .contains("exclusive")
     );
     assert!(
         errors(serde_json::json!({"histogram": {"explicit": {"buckets": ["10ms", "5ms"]}}}))
@@ -328,4 +338,201 @@ fn servicegraph_store_is_bounded() {
         out.contains("traces_service_graph_dropped_spans_total 15\n"),
         "{out}"
     );
+}
+
+#[test]
+fn servicegraph_counts_edges_per_minute_in_the_dependency_store() {
+    use spoor_query::dependencies::DependencyStore;
+    let store = std::sync::Arc::new(DependencyStore::new(Duration::from_secs(3600), 100));
+    let g = ServiceGraph::new(ServiceGraphConfig::default()).with_dependencies(store.clone());
+    let t0 = Instant::now();
+    let root = span(1, 1, 0, "GET /", 50, false);
+    let mut call = span(1, 2, 1, "GET back", 30, false);
+    call.kind = 3;
+    call.start_time_unix_nano = 120_000_000_000;
+    let served = span(1, 3, 2, "GET /x", 20, false);
+    let mut db = span(1, 4, 3, "SELECT", 5, false);
+    db.kind = 3;
+    db.start_time_unix_nano = 185_000_000_000;
+    db.attributes = vec![attr::string("db.system", "postgresql")];
+    // Client and server arrive in different batches (different requests, blocks).
+    g.apply(g.prepare(&[batch("front", vec![], vec![root, call])]), t0);
+    g.apply(g.prepare(&[batch("back", vec![], vec![served, db])]), t0);
+    g.expire(t0 + Duration::from_secs(3));
+    let link = |p: &str, c: &str| (p.to_string(), c.to_string(), 1);
+    let links = |start, end| -> Vec<(String, String, u64)> {
+        store
+            .links(start, end)
+            .into_iter()
+            .map(|l| (l.parent, l.child, l.call_count))
+            .collect()
+    };
+    // The `user` edge of the root server span is not a dependency.
+    assert_eq!(
+        links(0, u64::MAX),
+        vec![link("back", "postgresql"), link("front", "back")]
+    );
+    // Each edge is in the minute its client span started.
+    assert_eq!(
+        links(120_000_000_000, 179_000_000_000),
+        vec![link("front", "back")]
+    );
+    assert_eq!(
+        links(180_000_000_000, 239_000_000_000),
+        vec![link("back", "postgresql")]
+    );
+}
+
+#[test]
+fn servicegraph_connector_takes_the_collector_options_and_emits_its_metrics() {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let config: ServiceGraphConnectorConfig = serde_json::from_value(serde_json::json!({
+        "latency_histogram_buckets": ["10ms", "100ms", "1s"],
+        "dimensions": ["deployment.environment"],
+        "store": {"ttl": "5s", "max_items": 7},
+        "metrics_flush_interval": "15s",
+    }))
+    .expect("config");
+    let gc = config.graph_config();
+    assert_eq!(gc.bounds, vec![0.01, 0.1, 1.0]);
+    assert_eq!((gc.ttl, gc.max_items), (Duration::from_secs(5), 7));
+    assert_eq!(gc.database_name_attribute.as_deref(), Some("db.name"));
+    let g = ServiceGraph::new(gc);
+    let env = vec![attr::string("deployment.environment", "prod")];
+    let mut call = span(1, 2, 1, "GET back", 30, false);
+    call.kind = 3;
+    let served = span(1, 3, 2, "GET /x", 20, true);
+    let mut db = span(1, 4, 3, "SELECT", 5, false);
+    db.kind = 3;
+    db.attributes = vec![
+        attr::string("db.system", "postgresql"),
+        attr::string("db.name", "orders"),
+    ];
+    g.apply(
+        g.prepare(&[batch("front", env, vec![call])]),
+        Instant::now(),
+    );
+    g.apply(
+        g.prepare(&[batch("back", vec![], vec![served, db])]),
+        Instant::now(),
+    );
+    let out = servicegraph_connector::to_otlp(&g, 1);
+    let metrics = &out[0].scope_metrics[0].metrics;
+    let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "traces_service_graph_request_total",
+            "traces_service_graph_request_failed_total",
+            "traces_service_graph_request_server_seconds",
+            "traces_service_graph_request_client_seconds",
+        ]
+    );
+    let Some(Data::Sum(total)) = &metrics[0].data else {
+        panic!("not a sum: {:?}", metrics[0]);
+    };
+    let labels = |kvs: &[KeyValue]| -> Vec<(String, String)> {
+        kvs.iter()
+            .map(|kv| {
+                let v = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                    Some(any_value::Value::StringValue(s)) => s.clone(),
+                    other => format!("{other:?}"),
+                };
+                (kv.key.clone(), v)
+            })
+            .collect()
+    };
+    let series: Vec<_> = total
+        .data_points
+        .iter()
+        .map(|p| (labels(&p.attributes), p.value))
+        .collect();
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value;
+    // The db.name client span is an edge at once (database_name_attribute).
+    assert_eq!(
+        series,
+        vec![
+            (
+                vec![
+                    pair("client", "back"),
+                    pair("server", "orders"),
+                    pair("connection_type", "database")
+                ],
+                Some(Value::AsInt(1))
+            ),
+            (
+                vec![
+                    pair("client", "front"),
+                    pair("server", "back"),
+                    pair("client_deployment_environment", "prod")
+                ],
+                Some(Value::AsInt(1))
+            ),
+        ]
+    );
+    let Some(Data::Histogram(server)) = &metrics[2].data else {
+        panic!("not a histogram");
+    };
+    assert_eq!(server.data_points.len(), 1);
+    assert_eq!(server.data_points[0].explicit_bounds, vec![0.01, 0.1, 1.0]);
+    assert_eq!(server.data_points[0].bucket_counts, vec![0, 1, 0, 0]);
+    let Some(Data::Sum(failed)) = &metrics[1].data else {
+        panic!("not a sum");
+    };
+    assert_eq!(failed.data_points[1].value, Some(Value::AsInt(1)));
+}
+
+#[test]
+fn servicegraph_connector_config_refuses_bad_values() {
+    use crate::registry::ComponentConfig;
+    let config: ServiceGraphConnectorConfig = serde_json::from_value(serde_json::json!({
+        "latency_histogram_buckets": ["1s", "10ms"],
+        "store": {"ttl": "0s", "max_items": 0},
+    }))
+    .expect("config");
+    let paths: Vec<String> = config.validate().iter().map(|e| e.path.clone()).collect();
+    assert_eq!(
+        paths,
+        ["latency_histogram_buckets", "store.ttl", "store.max_items"]
+    );
+    assert!(
+        serde_json::from_value::<ServiceGraphConnectorConfig>(serde_json::json!({"nope": 1}))
+            .is_err()
+    );
+}
+
+#[test]
+fn spanmetrics_exponential_histogram_becomes_an_otlp_exponential_histogram() {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let config: SpanMetricsConfig = serde_json::from_value(serde_json::json!({
+        "histogram": {"unit": "ms", "exponential": {"max_size": 4}}
+    }))
+    .expect("config");
+    let m = SpanMetrics::new(config);
+    // 1 ms, 2 ms and 16 ms (twice): at most 4 buckets, so scale -1 (base 4).
+    let spans = [1, 2, 16, 16]
+        .iter()
+        .enumerate()
+        .map(|(i, ms)| span(1, i as u8 + 1, 0, "GET /", *ms, false))
+        .collect();
+    m.apply(m.prepare(&[batch("shop", vec![], spans)]));
+    let out = m.to_otlp();
+    let metrics = &out[0].scope_metrics[0].metrics;
+    assert_eq!(metrics[1].name, "traces.span.metrics.duration");
+    assert_eq!(metrics[1].unit, "ms");
+    let Some(Data::ExponentialHistogram(h)) = &metrics[1].data else {
+        panic!("not exponential: {:?}", metrics[1].data);
+    };
+    let p = &h.data_points[0];
+    assert_eq!(
+        (p.count, p.sum, p.scale, p.zero_count),
+        (4, Some(35.0), -1, 0)
+    );
+    let buckets = p
+        .positive
+        .as_ref()
+        .map(|b| (b.offset, b.bucket_counts.clone()));
+    assert_eq!(buckets, Some((-1, vec![1, 1, 2])));
+    assert_eq!((p.min, p.max), (Some(1.0), Some(16.0)));
 }
