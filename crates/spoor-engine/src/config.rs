@@ -25,6 +25,21 @@ impl Default for FsyncPolicy {
     }
 }
 
+/// What a writing engine does on a store shared by several processes (`--role`; see
+/// `docs/scale-out.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClusterRole {
+    /// The only writer: one manifest log, cut, compaction and retention (`--role all`).
+    #[default]
+    Single,
+    /// One of several ingest nodes: a WAL, blocks cut into the store, its own manifest log
+    /// `manifest/nodes/<node_id>/`; no compaction or retention.
+    Ingest,
+    /// The compactor (with `read_only` set: no WAL, no writes): compaction and retention over
+    /// the merged view of every log, while it holds the lease object `lease/compactor.json`.
+    Compact,
+}
+
 /// Background compaction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompactionConfig {
@@ -96,6 +111,15 @@ pub struct EngineConfig {
     /// written) may hold an eighth of it: it is cut early at half of that share, and writes
     /// are refused with [`spoor_storage::StorageError::Full`] while it holds more.
     pub memory_limit: Option<u64>,
+    /// Scale-out role of this process (see [`ClusterRole`]).
+    pub cluster_role: ClusterRole,
+    /// This node's name (`--node-id`): the name of its manifest log and lease holder.
+    pub node_id: String,
+    /// The compactor lease's time to live; the holder renews it every third of it.
+    pub lease_ttl: Duration,
+    /// Files of blocks the compactor replaced are deleted this long after the replacement
+    /// (readers holding an older view can still open them meanwhile).
+    pub delete_grace: Duration,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -111,6 +135,8 @@ impl std::fmt::Debug for EngineConfig {
             .field("row_group_spans", &self.row_group_spans)
             .field("read_only", &self.read_only)
             .field("memory_limit", &self.memory_limit)
+            .field("cluster_role", &self.cluster_role)
+            .field("node_id", &self.node_id)
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +160,10 @@ impl Default for EngineConfig {
             read_only: false,
             manifest_poll_interval: Duration::from_secs(10),
             memory_limit: None,
+            cluster_role: ClusterRole::Single,
+            node_id: String::new(),
+            lease_ttl: Duration::from_secs(15),
+            delete_grace: Duration::from_secs(60),
         }
     }
 }

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use crate::block::Blocks;
 use crate::catalog::Catalog;
-use crate::config::EngineConfig;
+use crate::config::{ClusterRole, EngineConfig};
 use crate::error::io;
 use crate::head::Head;
 use crate::manifest::{Manifest, ManifestStore};
@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     /// The exclusive lock on `<data_dir>/LOCK`, held while the engine is open (a read-only
     /// engine takes none).
     pub(crate) _lock: Option<std::fs::File>,
+    /// The compactor lease (`ClusterRole::Compact` only).
+    pub(crate) lease: Option<crate::cluster::Lease>,
 }
 
 /// The durable storage engine. See the crate docs.
@@ -120,7 +122,12 @@ impl Engine {
     /// WAL past the last block (cutting a torn tail, skipping and counting corrupt records) and
     /// starts the WAL thread and, if configured, the background maintenance task.
     pub async fn open(config: EngineConfig, telemetry: &Telemetry) -> Result<Engine, StorageError> {
-        if config.read_only {
+        if config.read_only || config.cluster_role == ClusterRole::Compact {
+            // The compactor writes no spans: no WAL, no LOCK (see `crate::cluster`).
+            let config = EngineConfig {
+                read_only: true,
+                ..config
+            };
             return Engine::open_read_only(config, telemetry).await;
         }
         std::fs::create_dir_all(&config.data_dir).map_err(|e| io(&config.data_dir, e))?;
@@ -133,7 +140,13 @@ impl Engine {
             store: opened.store,
             prefix: opened.prefix,
             local: opened.local,
+            // An ingest node commits to its own log (see `crate::cluster`).
+            log: (config.cluster_role == ClusterRole::Ingest)
+                .then(|| crate::cluster::node_log(&config.node_id)),
         };
+        if config.cluster_role == ClusterRole::Ingest {
+            crate::cluster::check_node_id(&config.node_id)?;
+        }
         let metrics = Metrics::default();
         metrics.register(telemetry);
         // Rebuilds the block list when the newest manifest is unreadable, drops blocks whose
@@ -206,6 +219,7 @@ impl Engine {
             crash_before_commit: AtomicBool::new(false),
             retired: Mutex::new(std::collections::VecDeque::new()),
             _lock: Some(lock),
+            lease: None,
             recovery: report.clone(),
             config,
         });
@@ -230,7 +244,7 @@ impl Engine {
     /// with a [`crate::ManualClock`] instead of running the background task.
     pub async fn maintain(&self) -> Result<(), StorageError> {
         if self.inner.config.read_only {
-            return self.inner.refresh_manifest().await.map(|_| ());
+            return self.inner.compactor_round().await;
         }
         self.inner.maintain().await
     }

@@ -56,13 +56,15 @@
 //! compactions, retention drops, undecodable rows, missing blocks). The byte layout is in
 //! `docs/format-v1.md`, `docs/format-v2.md` and `docs/format-v3.md`.
 //!
-//! What it is not: a shared multi-writer store yet (manifests are conditional so that it can
-//! become one, but each process assumes it is the only writer and moves old unreferenced
-//! block files to `quarantine/` on open), nor a query engine (it answers the storage
-//! contract; `spoor-query` builds on it).
+//! Several processes may share one store with [`ClusterRole`]s: ingest nodes each commit to
+//! their own manifest log, one compactor at a time (a lease object) compacts and applies
+//! retention across them, and read-only engines merge every log (see `cluster.rs` and
+//! `docs/scale-out.md`). What it is not: a query engine (it answers the storage contract;
+//! `spoor-query` builds on it).
 
 mod block;
 mod catalog;
+mod cluster;
 mod config;
 mod engine;
 mod error;
@@ -80,9 +82,11 @@ mod wal;
 mod wire;
 
 pub use block::{FORMAT_VERSION, OLDEST_FORMAT_VERSION, RoundTrip, block_schema, round_trip};
-pub use config::{Clock, CompactionConfig, EngineConfig, FsyncPolicy, ManualClock, SystemClock};
+pub use config::{
+    Clock, ClusterRole, CompactionConfig, EngineConfig, FsyncPolicy, ManualClock, SystemClock,
+};
 pub use engine::{Engine, RecoveryReport};
-pub use manifest::{BlockMeta, CatalogEntry, CatalogOp, Manifest};
+pub use manifest::{BlockMeta, CatalogEntry, CatalogOp, Manifest, Tombstone};
 pub use purge::{DeleteFilter, DeleteReport};
 pub use repair::{RepairReport, repair};
 pub use tools::{VerifyReport, inspect, inspect_block, verify};

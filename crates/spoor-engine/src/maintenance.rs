@@ -12,6 +12,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use spoor_storage::StorageError;
 
 use crate::block::encode_head;
+use crate::config::ClusterRole;
 use crate::engine::Inner;
 use crate::error::{internal, store};
 use crate::head::Head;
@@ -252,9 +253,36 @@ impl Inner {
         Ok(true)
     }
 
+    /// Replaces blocks `ids` by `output` (none for retention): in the compactor's log with
+    /// tombstones when this is the scale-out compactor, else in this engine's own log, the
+    /// files deleted once no read holds the old manifest.
+    async fn replace(
+        &self,
+        ids: Vec<String>,
+        output: Option<BlockMeta>,
+    ) -> Result<(), StorageError> {
+        if self.config.cluster_role == ClusterRole::Compact {
+            return self.compactor_replace(&ids, output.as_ref()).await;
+        }
+        let old = self.manifest.read().clone();
+        self.commit(|m| {
+            m.blocks.retain(|b| !ids.contains(&b.id));
+            if let Some(out) = &output {
+                m.blocks.push(out.clone());
+            }
+        })
+        .await?;
+        self.retire(old, ids);
+        Ok(())
+    }
+
     pub(crate) async fn maintain(&self) -> Result<(), StorageError> {
         self.reap_retired();
         self.cut(false).await?;
+        if self.config.cluster_role == ClusterRole::Ingest {
+            // Compaction and retention are the compactor's.
+            return self.drop_replaced().await;
+        }
         self.retention().await?;
         if self.config.compaction.enabled {
             self.compact().await?;
@@ -280,10 +308,7 @@ impl Inner {
         }
         self.catalog.write().expire(cutoff);
         let ids: Vec<String> = expired.iter().map(|b| b.id.clone()).collect();
-        let old = self.manifest.read().clone();
-        self.commit(|m| m.blocks.retain(|b| !ids.contains(&b.id)))
-            .await?;
-        self.retire(old, ids);
+        self.replace(ids, None).await?;
         self.metrics
             .retention_dropped_blocks
             .inc_by(expired.len() as u64);
@@ -357,12 +382,7 @@ impl Inner {
         if self.crash_before_commit.swap(false, Ordering::SeqCst) {
             return Err(internal("simulated crash before the compaction commit"));
         }
-        let old = self.manifest.read().clone();
-        self.commit(|m| {
-            m.blocks.retain(|b| !ids.contains(&b.id));
-            m.blocks.push(meta.clone());
-        })
-        .await?;
+        self.replace(ids, Some(meta)).await?;
         for id in &partial {
             let from = block_path(&self.blocks.prefix, id);
             let _ = self
@@ -371,7 +391,6 @@ impl Inner {
                 .copy(&from, &quarantine_path(&self.blocks.prefix, id))
                 .await;
         }
-        self.retire(old, ids);
         self.metrics.compactions.inc();
         Ok(true)
     }

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
@@ -101,6 +100,18 @@ pub struct Manifest {
     /// WAL segments with a sequence number up to this one are covered by blocks.
     pub wal_checkpoint: u64,
     pub catalog: Vec<CatalogEntry>,
+    /// Scale-out: blocks the compactor replaced (merged or expired) that other nodes' logs may
+    /// still name; readers of the merged view leave them out (see `docs/scale-out.md`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<Tombstone>,
+}
+
+/// A block the compactor replaced, and when (clock nanos); its file is deleted once no node
+/// log names it and the grace period has passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub id: String,
+    pub at: u64,
 }
 
 /// Reads and commits manifest versions under `<prefix>/manifest/`.
@@ -111,6 +122,10 @@ pub(crate) struct ManifestStore {
     /// The local directory behind `store` when it is local disk: commits are then fsynced
     /// (file and directory), which `object_store` does not do.
     pub(crate) local: Option<std::path::PathBuf>,
+    /// The log under `manifest/`: `None` for the single-writer log (`manifest/<v>.json`),
+    /// `Some("nodes/<node-id>")` for an ingest node's, `Some("compactor")` for the
+    /// compactor's (see `crate::cluster`).
+    pub(crate) log: Option<String>,
 }
 
 /// Flushes a file the object store wrote under `root`, and its directory, to disk.
@@ -136,7 +151,19 @@ pub(crate) enum Commit {
 
 impl ManifestStore {
     fn dir(&self) -> Path {
-        self.prefix.clone().join("manifest")
+        let root = self.prefix.clone().join("manifest");
+        match &self.log {
+            None => root,
+            Some(log) => log.split('/').fold(root, |p, part| p.join(part)),
+        }
+    }
+
+    /// The same store and prefix, another log.
+    pub(crate) fn with_log(&self, log: Option<String>) -> ManifestStore {
+        ManifestStore {
+            log,
+            ..self.clone()
+        }
     }
 
     pub(crate) fn version_path(&self, version: u64) -> Path {
@@ -145,13 +172,15 @@ impl ManifestStore {
 
     /// Versions present, ascending.
     pub(crate) async fn versions(&self) -> Result<Vec<u64>, StorageError> {
-        let list: Vec<_> = self
+        // Only this log's own objects: the single-writer log's directory also holds the
+        // other logs (`nodes/…`, `compactor/`).
+        let list = self
             .store
-            .list(Some(&self.dir()))
-            .try_collect()
+            .list_with_delimiter(Some(&self.dir()))
             .await
             .map_err(|e| store("listing manifests", e))?;
         let mut out: Vec<u64> = list
+            .objects
             .iter()
             .filter_map(|m| m.location.filename())
             .filter_map(|f| f.strip_suffix(".json"))
@@ -239,6 +268,7 @@ mod tests {
             store: Arc::new(object_store::memory::InMemory::new()),
             prefix: Path::from("p"),
             local: None,
+            log: None,
         };
         let (m0, _) = ms.load().await.expect("load empty");
         assert_eq!(m0.version, 0);

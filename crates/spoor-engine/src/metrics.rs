@@ -24,6 +24,7 @@ pub(crate) struct Metrics {
     pub(crate) retention_dropped_blocks: Counter,
     pub(crate) manifest_refreshes: Counter,
     pub(crate) deleted_spans: Counter,
+    pub(crate) lease_held: Gauge,
 }
 
 impl Metrics {
@@ -117,6 +118,11 @@ impl Metrics {
             "engine_deleted_spans",
             "Spans deleted on demand (spoor tool delete, POST /api/admin/delete)",
             self.deleted_spans.clone(),
+        );
+        t.register(
+            "engine_compactor_lease_held",
+            "1 while this process holds the compactor lease (--role compact)",
+            self.lease_held.clone(),
         );
     }
 }

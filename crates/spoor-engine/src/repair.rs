@@ -85,7 +85,18 @@ pub(crate) async fn recover(
         .collect();
     let mut changed = false;
 
-    if !skipped.is_empty() {
+    // An ingest node's own log (scale-out): the store holds other nodes' blocks, so neither
+    // a rebuild from the block files nor orphans apply; see `crate::cluster`.
+    let node_log = manifests.log.is_some();
+    if node_log && !skipped.is_empty() {
+        tracing::error!(
+            unreadable = ?skipped,
+            using = manifest.version,
+            "newest manifest of this node is unreadable; using the newest readable one"
+        );
+        report.unreadable_manifests = skipped.clone();
+        changed = true;
+    } else if !skipped.is_empty() {
         // The newest manifest is unreadable: it may name blocks the readable one does not.
         // Every block file present is a candidate; a compaction output replaces its inputs.
         tracing::error!(
@@ -179,6 +190,9 @@ pub(crate) async fn recover(
         }
     }
 
+    if node_log {
+        return Ok((manifest, report));
+    }
     // Orphans: named by no manifest (a crash between a block and its commit, or a compaction
     // input whose deletion did not happen). Moved aside, never deleted, and only when old.
     let live: HashSet<&str> = manifest.blocks.iter().map(|b| b.id.as_str()).collect();
@@ -222,6 +236,7 @@ pub async fn repair(config: &EngineConfig, dry_run: bool) -> Result<RepairReport
         store: opened.store,
         prefix: opened.prefix,
         local: opened.local,
+        log: None,
     };
     let (_, report) = recover(&manifests, config.orphan_grace, dry_run).await?;
     Ok(report)

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use crate::block::Blocks;
 use crate::catalog::Catalog;
-use crate::config::EngineConfig;
+use crate::config::{ClusterRole, EngineConfig};
 use crate::engine::{Engine, Inner, RecoveryReport};
 use crate::head::Head;
 use crate::manifest::ManifestStore;
@@ -35,13 +35,15 @@ impl Engine {
             store: opened.store,
             prefix: opened.prefix,
             local: opened.local,
+            log: None,
         };
         let metrics = Metrics::default();
         metrics.register(telemetry);
-        let (manifest, skipped) = manifests.load().await?;
-        if !skipped.is_empty() {
-            tracing::warn!(?skipped, "unreadable manifest versions skipped");
-        }
+        // Every node's log merged (just the one log when a single process writes).
+        let manifest = crate::cluster::load_view(&manifests).await?;
+        let lease = (config.cluster_role == ClusterRole::Compact).then(|| {
+            crate::cluster::Lease::new(&manifests.prefix, &config.node_id, config.lease_ttl)
+        });
         let catalog = Arc::new(RwLock::new(Catalog::from_entries(&manifest.catalog)));
         let shared = Arc::new(wal::Shared {
             head: RwLock::new(Head::default()),
@@ -67,13 +69,18 @@ impl Engine {
             crash_before_commit: AtomicBool::new(false),
             retired: Mutex::new(std::collections::VecDeque::new()),
             _lock: None,
+            lease,
             recovery: RecoveryReport::default(),
             config,
         });
         inner.update_gauges();
         let background = inner.config.background.then(|| {
             let inner = inner.clone();
-            tokio::spawn(async move { inner.poll_manifest().await })
+            if inner.lease.is_some() {
+                tokio::spawn(async move { inner.run_compactor().await })
+            } else {
+                tokio::spawn(async move { inner.poll_manifest().await })
+            }
         });
         tracing::info!(
             manifest_version = inner.manifest.read().version,
@@ -96,9 +103,9 @@ impl Engine {
 impl Inner {
     /// Switches to the newest readable manifest if it is newer than the current one.
     pub(crate) async fn refresh_manifest(&self) -> Result<bool, StorageError> {
-        let (latest, _) = self.manifests.load().await?;
+        let latest = crate::cluster::load_view(&self.manifests).await?;
         let current = self.manifest.read().clone();
-        if latest.version <= current.version {
+        if latest.version == current.version {
             return Ok(false);
         }
         *self.catalog.write() = Catalog::from_entries(&latest.catalog);

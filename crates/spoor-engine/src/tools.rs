@@ -211,6 +211,7 @@ pub async fn verify(config: &EngineConfig) -> Result<VerifyReport, StorageError>
         store: opened.store,
         prefix: opened.prefix,
         local: opened.local,
+        log: None,
     };
     let (manifest, skipped) = manifests.load().await?;
     let mut report = VerifyReport {

@@ -113,6 +113,67 @@ pub enum StorageKind {
     Disk,
 }
 
+/// A scale-out role (`--role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    All,
+    Ingest,
+    Query,
+    Compact,
+}
+
+impl RunArgs {
+    /// What the --role list asks of the engine, with --read-only set for the roles that
+    /// receive no spans (`query`, `compact`). `all`, or all three roles, is one process doing
+    /// everything; `ingest` and `compact` together are refused (use `all`).
+    pub fn resolve_roles(&mut self) -> anyhow::Result<spoor_engine::ClusterRole> {
+        use spoor_engine::ClusterRole;
+        let has = |r: Role| self.role.contains(&r);
+        let everything = has(Role::Ingest) && has(Role::Query) && has(Role::Compact);
+        if self.role.is_empty() || has(Role::All) || everything {
+            return Ok(ClusterRole::Single);
+        }
+        if has(Role::Ingest) && has(Role::Compact) {
+            anyhow::bail!(
+                "--role ingest,compact: an ingest node does not compact the shared store; use \
+                 --role all for one process, or separate ingest and compact processes"
+            );
+        }
+        if has(Role::Ingest) {
+            return Ok(ClusterRole::Ingest);
+        }
+        self.read_only = true;
+        Ok(if has(Role::Compact) {
+            ClusterRole::Compact
+        } else {
+            ClusterRole::Single
+        })
+    }
+
+    /// --node-id, or the host name made path-safe.
+    pub fn node_id(&self) -> String {
+        if let Some(id) = &self.node_id {
+            return id.clone();
+        }
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .unwrap_or_default();
+        let id: String = host
+            .trim()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        if id.is_empty() { "spoor".into() } else { id }
+    }
+}
+
 /// When the write-ahead log is fsynced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum WalFsync {
@@ -400,6 +461,30 @@ pub struct RunArgs {
     /// With --read-only: how often to look for blocks the writer committed.
     #[arg(long, env = "SPOOR_MANIFEST_POLL_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub manifest_poll_interval: std::time::Duration,
+
+    /// Scale-out role(s), comma-separated: `all` (one process does everything), `ingest`
+    /// (receivers, WAL, blocks cut into the shared store under this node's own manifest log;
+    /// no compaction or retention), `query` (what --read-only does, over every node's log),
+    /// `compact` (compaction and retention over the shared store while holding its lease).
+    /// `ingest,query` serves queries of this node's own blocks; see docs/scale-out.md.
+    #[arg(
+        long,
+        env = "SPOOR_ROLE",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "all"
+    )]
+    pub role: Vec<Role>,
+
+    /// This node's name in the shared store (its manifest log, the compactor lease's holder);
+    /// letters, digits, '.', '_' and '-'. Default: the host name.
+    #[arg(long, env = "SPOOR_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// With --role compact: the compactor lease's time to live; another compactor takes over
+    /// this long after the holder stops renewing.
+    #[arg(long, env = "SPOOR_LEASE_TTL", default_value = "15s", value_parser = parse_duration)]
+    pub lease_ttl: std::time::Duration,
 
     /// How long traces are kept; older blocks are deleted in the background.
     #[arg(long, env = "SPOOR_RETENTION", default_value = "72h", value_parser = parse_duration)]

@@ -94,7 +94,9 @@ fn tls_settings(args: &RunArgs) -> Option<spoor_api::TlsServerSettings> {
 }
 
 /// Runs all-in-one until SIGINT or SIGTERM, then drains and returns.
-pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
+pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
+    // --role query/compact imply --read-only (no receivers, no WAL).
+    args.resolve_roles()?;
     for w in legacy_env_warnings(&|v| std::env::var(v).ok()) {
         tracing::warn!("{w}");
     }
@@ -562,7 +564,11 @@ fn pprof_endpoint(
 
 /// The engine settings the flags ask for.
 pub fn engine_config(args: &RunArgs) -> EngineConfig {
+    let cluster_role = args.clone().resolve_roles().unwrap_or_default();
     EngineConfig {
+        cluster_role,
+        node_id: args.node_id(),
+        lease_ttl: args.lease_ttl,
         data_dir: args.data_dir.clone(),
         storage_url: args.storage_url.clone(),
         storage_options: args.storage_options.clone(),
