@@ -36,7 +36,7 @@ type Labels = Vec<(String, Value)>;
 /// Values per step index.
 type StepValues = BTreeMap<u64, Vec<f64>>;
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
