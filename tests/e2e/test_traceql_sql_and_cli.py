@@ -34,7 +34,7 @@ def test_sql_form_over_the_suite(spoor):
     assert sql(spoor, ordered) == ["5", "1", "2", "4"]
     assert sql(spoor, ordered + " LIMIT 2") == ["5", "1"]
     bad = requests.get(spoor.url("tempo-http", "/api/search"), params={"q": "SELECT * FROM spans"}, timeout=10)
-    assert bad.status_code == 400 and "expected traces" in bad.text
+    assert bad.status_code == 400 and "SELECT * FROM traces" in bad.text
 
 
 def spoor_query(*args):

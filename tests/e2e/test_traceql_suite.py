@@ -1,9 +1,10 @@
 """The TraceQL suite (tests/traceql/suite.json: a fixed trace set and queries from Tempo's
 TraceQL documentation, each with the spans it must match) through the real binary's Tempo API
 (`/api/search` on --tempo-http), against every storage backend: the memory store, the disk
-engine's head, and its blocks after a restart."""
+engine's head, its blocks after a restart, and blocks read back from an S3 bucket (moto)."""
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -117,6 +118,30 @@ def test_suite_on_the_disk_engine_head_and_blocks(start_spoor, tmp_path):
     assert first.stop(signal.SIGTERM) == 0
     # A clean shutdown cuts the head into a block; the reopened server reads only blocks.
     second = start_spoor("--data-dir", data)
+    run_suite(second, base)
+
+
+def test_suite_on_the_s3_object_store(start_spoor, tmp_path):
+    from test_data_safety import moto_endpoint
+
+    endpoint = moto_endpoint()
+    bucket = f"spoor-traceql-{os.getpid()}-{time.time_ns()}"
+    assert requests.put(f"{endpoint}/{bucket}", timeout=10).status_code == 200
+    env = {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT": endpoint,
+        "AWS_ALLOW_HTTP": "true",
+    }
+    url = f"s3://{bucket}/traces"
+    first = start_spoor("--data-dir", str(tmp_path / "d1"), "--storage-url", url, env=env)
+    base = ingest(first)
+    assert first.stop(signal.SIGTERM) == 0
+    listing = requests.get(f"{endpoint}/{bucket}?list-type=2&prefix=traces/blocks/", timeout=10).text
+    assert ".parquet" in listing, listing
+    # A fresh data dir: every span comes back from the bucket's blocks.
+    second = start_spoor("--data-dir", str(tmp_path / "d2"), "--storage-url", url, env=env)
     run_suite(second, base)
 
 

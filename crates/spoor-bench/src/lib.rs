@@ -19,8 +19,9 @@
 //!    the server idles (cut/compaction), stop cleanly, count bytes per span (for Spoor also per
 //!    column, summed from `spoor tool inspect` over the blocks), reopen, then time trace-by-id
 //!    and five kinds of search (`service`, `service+operation`, `service+attribute`, attribute
-//!    only, minimum duration; 1 h window) over the Jaeger HTTP API; with the peak RSS of each
-//!    phase.
+//!    only, minimum duration; 1 h window) over the Jaeger HTTP API, and for Spoor each search
+//!    again in TraceQL over the Tempo API (`traceql …`, with its p50 against the Jaeger form:
+//!    the same plan, so within about 10 %); with the peak RSS of each phase.
 //!
 //! ```text
 //! spoor bench --spans 2000000 --default-pipeline --out bench.json  # ~15 min on 2 cores

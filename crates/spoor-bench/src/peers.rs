@@ -9,10 +9,9 @@ use crate::BenchError;
 use crate::child::{Process, free_port, wait_tcp};
 
 /// Listener flags the server is started with: ours on ephemeral ports, the rest off.
-const ON: &[&str] = &["otlp-grpc", "query-http", "admin-http"];
+const ON: &[&str] = &["otlp-grpc", "query-http", "tempo-http", "admin-http"];
 const OFF: &[&str] = &[
     "otlp-http",
-    "tempo-http",
     "sampling-http",
     "query-grpc",
     "health-http",
@@ -91,6 +90,8 @@ pub(crate) struct Running {
     pub(crate) otlp: SocketAddr,
     /// The Jaeger HTTP query API (`/api/traces`), when the peer stores.
     pub(crate) query: Option<SocketAddr>,
+    /// The Tempo HTTP API (`/api/search` with TraceQL), Spoor only.
+    pub(crate) tempo: Option<SocketAddr>,
 }
 
 impl Peer {
@@ -123,11 +124,13 @@ async fn start_spoor(
             .ok_or_else(|| BenchError::Setup(format!("no {n} listener")))
     };
     let (otlp, query, admin) = (addr("otlp-grpc")?, addr("query-http")?, addr("admin-http")?);
+    let tempo = addr("tempo-http")?;
     process.wait_http_ok(admin, "/health", timeout).await?;
     Ok(Running {
         process,
         otlp,
         query: Some(query),
+        tempo: Some(tempo),
     })
 }
 
@@ -155,6 +158,7 @@ async fn start_rotel(name: &str, bin: &Path, timeout: Duration) -> Result<Runnin
         process,
         otlp: grpc,
         query: None,
+        tempo: None,
     })
 }
 
@@ -229,6 +233,7 @@ async fn start_jaeger(
         process,
         otlp,
         query: Some(query),
+        tempo: None,
     })
 }
 

@@ -1,4 +1,6 @@
-//! Timing trace-by-id and search queries against the Jaeger HTTP API.
+//! Timing trace-by-id and search queries against the Jaeger HTTP API, and (Spoor only) the
+//! same searches written in TraceQL against the Tempo API: both compile to the query layer's
+//! one plan, so their latencies should stay within about 10 % of each other.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -14,9 +16,11 @@ const WINDOW: &str = "lookback=1h&limit=20";
 /// The URL of the k-th query of a kind.
 type UrlFn = fn(usize) -> String;
 
-/// Runs `queries` of each kind, one after another on one connection.
+/// Runs `queries` of each kind, one after another on one connection; with `tempo`, each search
+/// kind is also timed as TraceQL (`traceql …`), right after its Jaeger form.
 pub(crate) async fn run_all(
     addr: SocketAddr,
+    tempo: Option<SocketAddr>,
     trace_ids: &[String],
     queries: usize,
 ) -> Vec<QueryStats> {
@@ -71,13 +75,62 @@ pub(crate) async fn run_all(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros());
     let start = end.saturating_sub(3_600_000_000);
-    for (name, url) in kinds {
+    let traceql: [UrlFn; 5] = [
+        |k| traceql(&format!("resource.service.name = {:?}", service(k))),
+        |k| {
+            let s = &SERVICES[k % SERVICES.len()];
+            let op = s.operations[(k / SERVICES.len()) % s.operations.len()].name;
+            traceql(&format!(
+                "resource.service.name = {:?} && name = {op:?}",
+                s.name
+            ))
+        },
+        |k| {
+            traceql(&format!(
+                "resource.service.name = {:?} && .tenant.id = \"t{:03}\"",
+                service(k),
+                k % 10
+            ))
+        },
+        |k| traceql(&format!(".tenant.id = \"t{:03}\"", k % 10)),
+        |k| {
+            traceql(&format!(
+                "resource.service.name = {:?} && duration >= 100ms",
+                service(k)
+            ))
+        },
+    ];
+    let mut tempo_client = tempo.map(|t| HttpClient::new(t, Duration::from_secs(30)));
+    let (start_s, end_s) = (start / 1_000_000, end / 1_000_000 + 1);
+    for ((name, url), tql) in kinds.into_iter().zip(traceql) {
         let urls: Vec<String> = (0..queries)
             .map(|k| format!("{}&start={start}&end={end}", url(k)))
             .collect();
         out.push(time_queries(&mut client, name, &urls, count_traces).await);
+        if let Some(tc) = tempo_client.as_mut() {
+            let urls: Vec<String> = (0..queries)
+                .map(|k| format!("{}&start={start_s}&end={end_s}", tql(k)))
+                .collect();
+            let name = name.replacen("search", "traceql", 1);
+            out.push(time_queries(tc, &name, &urls, count_tempo_traces).await);
+        }
     }
     out
+}
+
+/// A Tempo search for the spans `{ cond }`, 20 traces as the Jaeger form asks.
+fn traceql(cond: &str) -> String {
+    format!(
+        "/api/search?limit=20&spss=3&q={}",
+        encode(&format!("{{ {cond} }}"))
+    )
+}
+
+/// Traces in a Tempo search answer (`{"traces": [...]}`).
+fn count_tempo_traces(body: &serde_json::Value) -> usize {
+    body.get("traces")
+        .and_then(|d| d.as_array())
+        .map_or(0, |d| d.len())
 }
 
 fn service(k: usize) -> &'static str {

@@ -253,10 +253,21 @@ impl BenchReport {
                 } else {
                     format!(", errors {:?}", q.errors)
                 };
+                // A TraceQL kind against the Jaeger form of the same predicate.
+                let versus = q
+                    .name
+                    .strip_prefix("traceql")
+                    .and_then(|rest| {
+                        let jaeger = format!("search{rest}");
+                        st.queries.iter().find(|j| j.name == jaeger)
+                    })
+                    .filter(|j| j.p50_ms > 0.0)
+                    .map(|j| format!(", p50 {:.2}x the Jaeger form", q.p50_ms / j.p50_ms))
+                    .unwrap_or_default();
                 row(
                     &format!("[{t}] {}, p50 / p99 ms", q.name),
                     format!(
-                        "{:.1} / {:.1}  ({}/{} ok, {:.1} results{errors})",
+                        "{:.1} / {:.1}  ({}/{} ok, {:.1} results{errors}{versus})",
                         q.p50_ms, q.p99_ms, q.ok, q.queries, q.mean_results
                     ),
                 );

@@ -137,7 +137,7 @@ pub(crate) async fn run(
     if is_spoor && !cmd.has_disk() {
         // Nothing survives a restart: query the running server.
         let t = Instant::now();
-        store.queries = queries::run_all(query, &ids, args.queries).await;
+        store.queries = queries::run_all(query, running.tempo, &ids, args.queries).await;
         rss_phases.push(phase("queries", t, sampler.take_peak()));
         store.rss_phases = rss_phases;
         running.process.terminate(STOP_TIMEOUT).await?;
@@ -191,7 +191,7 @@ pub(crate) async fn run(
     );
     let t = Instant::now();
     let query = reopened.query.unwrap_or(query);
-    store.queries = queries::run_all(query, &ids, args.queries).await;
+    store.queries = queries::run_all(query, reopened.tempo, &ids, args.queries).await;
     rss_phases.push(phase("queries", t, sampler.take_peak()));
     store.rss_phases = rss_phases;
     reopened.process.terminate(STOP_TIMEOUT).await?;

@@ -24,6 +24,8 @@
 //! and holds Zipkin's search semantics; every read gives a Zipkin server span that shares its id
 //! with a client span a new id under it, as Jaeger's query does. [`analytics`] compares
 //! operations between two windows or versions and computes a trace's critical path.
+//! [`sql_analytics`] answers analytics SQL over spans (`SELECT service.name,
+//! quantile(duration, 0.99), count(*) FROM spans GROUP BY 1`) with a table.
 //!
 //! It never parses HTTP and never touches files or object stores directly.
 
@@ -38,6 +40,7 @@ pub mod plan;
 mod search;
 mod service;
 pub mod sql;
+pub mod sql_analytics;
 mod summary;
 mod tags;
 pub mod traceql;
@@ -53,6 +56,8 @@ pub use tags::{MAX_TAG_VALUES, TAG_SAMPLE_TRACES, TagNames};
 
 #[cfg(test)]
 mod plan_tests;
+#[cfg(test)]
+mod sql_analytics_tests;
 #[cfg(test)]
 mod sql_tests;
 #[cfg(test)]

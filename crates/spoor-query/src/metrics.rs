@@ -36,7 +36,7 @@ type Labels = Vec<(String, Value)>;
 /// Values per step index.
 type StepValues = BTreeMap<u64, Vec<f64>>;
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -51,6 +51,17 @@ fn numeric(v: &Value) -> Option<f64> {
     match v {
         Value::Duration(d) => Some(*d as f64 / 1e9),
         other => other.as_f64(),
+    }
+}
+
+/// The power-of-two bucket of a value as Tempo's `histogram_over_time` labels it: the value
+/// rounded up to the next power of two, in seconds for durations; none below 2 (ns for
+/// durations) and for non-integer values.
+fn log2_bucket(v: &Value) -> Option<f64> {
+    match v {
+        Value::Duration(d) if *d >= 2 => Some(d.checked_next_power_of_two()? as f64 / 1e9),
+        Value::Int(i) if *i >= 2 => Some((*i as u64).checked_next_power_of_two()? as f64),
+        _ => None,
     }
 }
 
@@ -97,7 +108,7 @@ impl QueryService {
                 if step >= steps {
                     continue;
                 }
-                let labels: Vec<(String, Value)> = range
+                let mut labels: Vec<(String, Value)> = range
                     .query
                     .by
                     .iter()
@@ -111,6 +122,14 @@ impl QueryService {
                     .collect();
                 let value = match &range.query.function {
                     MetricsFn::Rate | MetricsFn::CountOverTime => Some(1.0),
+                    MetricsFn::HistogramOverTime(f) => {
+                        let Some(bucket) = field_values(f, &ctx, i).iter().find_map(log2_bucket)
+                        else {
+                            continue;
+                        };
+                        labels.push(("__bucket".to_string(), Value::Float(bucket)));
+                        Some(1.0)
+                    }
                     MetricsFn::MinOverTime(f)
                     | MetricsFn::MaxOverTime(f)
                     | MetricsFn::AvgOverTime(f)
@@ -159,7 +178,9 @@ impl QueryService {
                         .map(|(s, vs)| {
                             let v = match f {
                                 MetricsFn::Rate => vs.len() as f64 / step_seconds,
-                                MetricsFn::CountOverTime => vs.len() as f64,
+                                MetricsFn::CountOverTime | MetricsFn::HistogramOverTime(_) => {
+                                    vs.len() as f64
+                                }
                                 MetricsFn::MinOverTime(_) => {
                                     vs.iter().copied().fold(f64::INFINITY, f64::min)
                                 }

@@ -41,7 +41,7 @@ pub fn is_sql(text: &str) -> bool {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum T {
+pub(crate) enum T {
     Word(String),
     Str(String),
     Num(String),
@@ -49,10 +49,11 @@ enum T {
     LParen,
     RParen,
     Star,
+    Comma,
     End,
 }
 
-fn tokens(q: &str) -> Result<Vec<(T, usize)>, ParseError> {
+pub(crate) fn tokens(q: &str) -> Result<Vec<(T, usize)>, ParseError> {
     let b = q.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -74,7 +75,7 @@ fn tokens(q: &str) -> Result<Vec<(T, usize)>, ParseError> {
             continue;
         }
         match c {
-            b'(' | b')' | b'*' | b';' => {
+            b'(' | b')' | b'*' | b',' | b';' => {
                 i += 1;
                 if c == b';' {
                     continue;
@@ -83,6 +84,7 @@ fn tokens(q: &str) -> Result<Vec<(T, usize)>, ParseError> {
                     match c {
                         b'(' => T::LParen,
                         b')' => T::RParen,
+                        b',' => T::Comma,
                         _ => T::Star,
                     },
                     start,
@@ -126,20 +128,20 @@ fn tokens(q: &str) -> Result<Vec<(T, usize)>, ParseError> {
     Ok(out)
 }
 
-struct P {
-    toks: Vec<(T, usize)>,
-    at: usize,
-    depth: usize,
+pub(crate) struct P {
+    pub(crate) toks: Vec<(T, usize)>,
+    pub(crate) at: usize,
+    pub(crate) depth: usize,
 }
 
 impl P {
-    fn peek(&self) -> &T {
+    pub(crate) fn peek(&self) -> &T {
         self.toks.get(self.at).map(|(t, _)| t).unwrap_or(&T::End)
     }
-    fn pos(&self) -> usize {
+    pub(crate) fn pos(&self) -> usize {
         self.toks.get(self.at).map(|(_, p)| *p).unwrap_or(0)
     }
-    fn err(&self, expected: &str) -> ParseError {
+    pub(crate) fn err(&self, expected: &str) -> ParseError {
         let found = match self.peek() {
             T::Word(w) => format!("'{w}'"),
             T::Str(s) => format!("string {s:?}"),
@@ -148,11 +150,12 @@ impl P {
             T::LParen => "'('".into(),
             T::RParen => "')'".into(),
             T::Star => "'*'".into(),
+            T::Comma => "','".into(),
             T::End => "end of query".into(),
         };
         ParseError::new(self.pos(), format!("expected {expected}, found {found}"))
     }
-    fn keyword(&mut self, kw: &str) -> bool {
+    pub(crate) fn keyword(&mut self, kw: &str) -> bool {
         if matches!(self.peek(), T::Word(w) if w.eq_ignore_ascii_case(kw)) {
             self.at += 1;
             true
@@ -160,7 +163,7 @@ impl P {
             false
         }
     }
-    fn expect_kw(&mut self, kw: &str) -> Result<(), ParseError> {
+    pub(crate) fn expect_kw(&mut self, kw: &str) -> Result<(), ParseError> {
         if self.keyword(kw) {
             Ok(())
         } else {
@@ -168,7 +171,7 @@ impl P {
         }
     }
 
-    fn or(&mut self) -> Result<SpanCond, ParseError> {
+    pub(crate) fn or(&mut self) -> Result<SpanCond, ParseError> {
         let mut lhs = self.and()?;
         while self.keyword("or") {
             lhs = SpanCond::Or(Box::new(lhs), Box::new(self.and()?));
@@ -267,12 +270,46 @@ impl P {
             "operation.name" | "operation" | "name" => {
                 cmp(Field::Intrinsic(Intrinsic::Name), value)
             }
+            "status" => {
+                let status = match &value {
+                    Value::Str(s) => match s.to_ascii_lowercase().as_str() {
+                        "error" => Some(StatusValue::Error),
+                        "ok" => Some(StatusValue::Ok),
+                        "unset" => Some(StatusValue::Unset),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let Some(status) = status else {
+                    return Err(ParseError::new(
+                        value_pos,
+                        "status compares with 'error', 'ok' or 'unset'",
+                    ));
+                };
+                cmp(Field::Intrinsic(Intrinsic::Status), Value::Status(status))
+            }
+            "kind" => {
+                let kind = match &value {
+                    Value::Str(s) => spoor_model::span_kind_from_name(s),
+                    _ => 0,
+                };
+                if kind == 0 {
+                    return Err(ParseError::new(
+                        value_pos,
+                        "kind compares with 'server', 'client', 'producer', 'consumer' or 'internal'",
+                    ));
+                }
+                cmp(Field::Intrinsic(Intrinsic::Kind), Value::Kind(kind))
+            }
             _ => {
+                if let Some(field) = scoped_attribute(&name) {
+                    return Ok(cmp(field, value));
+                }
                 let Some(key) = name.strip_prefix("tags.").filter(|k| !k.is_empty()) else {
                     return Err(ParseError::new(
                         field_pos,
                         format!(
-                            "unknown field '{name}': expected duration, service.name, operation.name or tags.<key>"
+                            "unknown field '{name}': expected duration, service.name, operation.name, status, kind, tags.<key>, span.<key> or resource.<key>"
                         ),
                     ));
                 };
@@ -280,6 +317,19 @@ impl P {
             }
         })
     }
+}
+
+/// `span.<key>` or `resource.<key>`: an attribute of that scope only.
+pub(crate) fn scoped_attribute(name: &str) -> Option<Field> {
+    let (scope, key) = if let Some(k) = name.strip_prefix("span.") {
+        (Scope::Span, k)
+    } else {
+        (Scope::Resource, name.strip_prefix("resource.")?)
+    };
+    (!key.is_empty()).then(|| Field::Attribute {
+        scope,
+        name: key.to_string(),
+    })
 }
 
 /// A tag condition with Jaeger's semantics: the value compares as typed or as its text, and
@@ -334,7 +384,7 @@ fn tag_condition(key: &str, op: CmpOp, value: Value) -> SpanCond {
     }
 }
 
-fn number(n: &str) -> Option<Value> {
+pub(crate) fn number(n: &str) -> Option<Value> {
     if let Ok(i) = n.parse::<i64>() {
         return Some(Value::Int(i));
     }

@@ -1,6 +1,6 @@
 //! `spoor query 'QUERY'`: a TraceQL or SQL-form query against a running server's Tempo API, or
 //! against a data directory (opened read-only; the same Tempo API answers in process), printed
-//! as a table or as Tempo's search JSON.
+//! as a table or as Tempo's search JSON (analytics SQL: a table of its rows, or its JSON).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,8 +16,9 @@ use tower::ServiceExt;
 
 #[derive(Debug, clap::Args)]
 pub struct QueryArgs {
-    /// TraceQL (`{ resource.service.name = "cart" && duration > 1s }`) or the SQL form
-    /// (`SELECT * FROM traces WHERE duration > 1000ms ORDER BY duration DESC`).
+    /// TraceQL (`{ resource.service.name = "cart" && duration > 1s }`), the SQL form
+    /// (`SELECT * FROM traces WHERE duration > 1000ms ORDER BY duration DESC`) or analytics
+    /// SQL (`SELECT service.name, quantile(duration, 0.99), count(*) FROM spans GROUP BY 1`).
     pub query: String,
     /// A running server's Tempo API.
     #[arg(
@@ -65,8 +66,77 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let answer: serde_json::Value = serde_json::from_str(&body).context("reading the answer")?;
-    print!("{}", table(&answer));
+    if answer.get("columns").is_some() {
+        print!("{}", analytics_table(&answer));
+    } else {
+        print!("{}", table(&answer));
+    }
     Ok(())
+}
+
+/// The table of an analytics SQL answer (`{"columns":[…],"rows":[[…]]}`).
+fn analytics_table(answer: &serde_json::Value) -> String {
+    let columns = answer["columns"].as_array().cloned().unwrap_or_default();
+    let header: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let name = c["name"].as_str().unwrap_or("").to_string();
+            match c["unit"].as_str() {
+                Some(unit) => format!("{name} [{unit}]"),
+                None => name,
+            }
+        })
+        .collect();
+    let mut rows = vec![header];
+    let data = answer["rows"].as_array().cloned().unwrap_or_default();
+    for r in &data {
+        let cells = r.as_array().cloned().unwrap_or_default();
+        rows.push(
+            cells
+                .iter()
+                .map(|c| match c {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Null => "-".to_string(),
+                    other => other.to_string(),
+                })
+                .collect(),
+        );
+    }
+    let mut out = aligned(&rows);
+    out.push_str(&format!(
+        "{} rows from {} spans{}\n",
+        data.len(),
+        answer["spansMatched"].as_u64().unwrap_or(0),
+        if answer["truncated"].as_bool() == Some(true) {
+            " (truncated: the newest traces of the window only)"
+        } else {
+            ""
+        }
+    ));
+    out
+}
+
+fn aligned(rows: &[Vec<String>]) -> String {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn form_urlencoded_pairs(pairs: &[(&str, String)]) -> String {

@@ -1,5 +1,6 @@
 //! Tempo's HTTP query API (served on `--tempo-http`, 3200), so Grafana's Tempo data source reads
-//! from Spoor: trace by id (v1 and v2, OTLP JSON or protobuf), TraceQL search, tag names and
+//! from Spoor: trace by id (v1 and v2, OTLP JSON or protobuf), TraceQL search (and the SQL forms;
+//! analytics SQL `… FROM spans` answers with a table), tag names and
 //! values (v1 and v2), TraceQL metrics (`/api/metrics/query_range`, `/api/metrics/query`), echo,
 //! build info and readiness.
 //!
@@ -17,6 +18,7 @@ use prost::Message;
 use spoor_model::ErrorKind;
 use spoor_query::plan::{Field, Intrinsic, Query, Value};
 use spoor_query::sql::{self, TraceOrder};
+use spoor_query::sql_analytics;
 use spoor_query::{
     MAX_METRICS_STEPS, MAX_SEARCH_LIMIT, MetricsRange, PlanSearch, QueryError, QueryService,
     traceql,
@@ -308,6 +310,14 @@ fn tags_to_traceql(tags: &str) -> Result<String, TempoError> {
 async fn search(State(state): State<TempoState>, RawQuery(raw): RawQuery) -> Response {
     let result = async {
         let params = Params::parse(raw.as_deref());
+        if let Some(q) = params.get("q").filter(|q| sql_analytics::is_analytics(q)) {
+            // Analytics SQL over spans answers with a table instead of traces.
+            let q = sql_analytics::parse_analytics(q)
+                .map_err(|e| bad(format!("invalid SQL query: {e}")))?;
+            let (start, end) = window(&params)?;
+            let table = state.query.sql_analytics(&q, start, end).await?;
+            return Ok(json(&table, false));
+        }
         let (query, order, sql_limit) = parse_search_query(&params)?;
         let limit = match params.u64("limit")?.or(sql_limit.map(|l| l as u64)) {
             None | Some(0) => 20,

@@ -1,6 +1,6 @@
 //! TraceQL metrics queries: `{ … } | rate() by (resource.service.name)`,
 //! `count_over_time()`, `quantile_over_time(duration, .5, .99)`, `min_over_time(f)`,
-//! `max_over_time(f)`, `avg_over_time(f)`, `sum_over_time(f)`.
+//! `max_over_time(f)`, `avg_over_time(f)`, `sum_over_time(f)`, `histogram_over_time(f)`.
 
 use super::lexer::{Tok, lex};
 use super::{MAX_QUERY_LEN, ParseError, Parser};
@@ -17,6 +17,9 @@ pub enum MetricsFn {
     SumOverTime(Field),
     /// Quantiles in `[0, 1]`.
     QuantileOverTime(Field, Vec<f64>),
+    /// Spans counted per power-of-two bucket of the field, as Tempo does: one series per
+    /// bucket, labelled `__bucket` with the bucket's upper bound (seconds for durations).
+    HistogramOverTime(Field),
 }
 
 /// A parsed metrics query: the spans to measure, the function, the series' labels.
@@ -27,7 +30,7 @@ pub struct MetricsQuery {
     pub by: Vec<Field>,
 }
 
-const FUNCTIONS: [&str; 7] = [
+const FUNCTIONS: [&str; 8] = [
     "rate",
     "count_over_time",
     "min_over_time",
@@ -35,6 +38,7 @@ const FUNCTIONS: [&str; 7] = [
     "avg_over_time",
     "sum_over_time",
     "quantile_over_time",
+    "histogram_over_time",
 ];
 
 /// Parses `SPANSET_QUERY | FUNCTION(...) [by (FIELD, ...)]`.
@@ -52,7 +56,7 @@ pub fn parse_metrics(text: &str) -> Result<MetricsQuery, ParseError> {
     let Some(split) = split else {
         return Err(ParseError::new(
             text.len(),
-            "expected a metrics function after '|': rate(), count_over_time(), quantile_over_time(), min/max/avg/sum_over_time()",
+            "expected a metrics function after '|': rate(), count_over_time(), quantile_over_time(), histogram_over_time(), min/max/avg/sum_over_time()",
         ));
     };
     let mut head: Vec<(Tok, usize)> = tokens[..split].to_vec();
@@ -83,6 +87,7 @@ pub fn parse_metrics(text: &str) -> Result<MetricsQuery, ParseError> {
                 "max_over_time" => MetricsFn::MaxOverTime(field),
                 "avg_over_time" => MetricsFn::AvgOverTime(field),
                 "sum_over_time" => MetricsFn::SumOverTime(field),
+                "histogram_over_time" => MetricsFn::HistogramOverTime(field),
                 _ => {
                     let mut qs = Vec::new();
                     while p.eat(&Tok::Comma) {

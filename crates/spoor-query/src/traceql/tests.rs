@@ -369,6 +369,7 @@ async fn metrics_queries_count_rate_and_quantiles_by_series() {
     .await;
     assert_eq!(avg, [(String::new(), vec![(0, 3.0)])]);
     for bad in [
+        "{ } | histogram_over_time()",
         "{ } | rate(",
         "{ } | count()",
         "{ } | quantile_over_time(duration, 2)",
@@ -413,4 +414,62 @@ async fn search_reads_more_candidates_until_enough_match() {
     let found = service.search_plan(&s).await.expect("search");
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].summary.trace_id.to_hex(), format!("{:032x}", 1));
+}
+
+#[tokio::test]
+async fn histogram_over_time_counts_spans_per_power_of_two_bucket() {
+    let service = service().await;
+    // Steps of 500, 500 and 600 ms: 5e8 ns rounds up to 2^29 ns, 6e8 ns to 2^30 ns.
+    let h = metrics(
+        &service,
+        "{ name = \"step\" } | histogram_over_time(duration)",
+        10_000,
+    )
+    .await;
+    assert_eq!(
+        h,
+        [
+            ("__bucket=0.536870912".to_string(), vec![(0, 2.0)]),
+            ("__bucket=1.073741824".to_string(), vec![(0, 1.0)]),
+        ]
+    );
+    // `by()` labels come first, the bucket last; steps of 1 s split the third step off.
+    let h = metrics(
+        &service,
+        "{ name = \"step\" } | histogram_over_time(duration) by (status)",
+        1_000,
+    )
+    .await;
+    assert_eq!(
+        h,
+        [
+            (
+                "status=error,__bucket=0.536870912".to_string(),
+                vec![(0, 1.0)]
+            ),
+            (
+                "status=unset,__bucket=0.536870912".to_string(),
+                vec![(0, 1.0)]
+            ),
+            (
+                "status=unset,__bucket=1.073741824".to_string(),
+                vec![(1, 1.0)]
+            ),
+        ]
+    );
+    // Integer attributes bucket by their value: 200 -> 256, 404 and 500 -> 512; spans
+    // without the attribute are not counted.
+    let h = metrics(
+        &service,
+        "{ } | histogram_over_time(span.http.status_code)",
+        10_000,
+    )
+    .await;
+    assert_eq!(
+        h,
+        [
+            ("__bucket=256".to_string(), vec![(0, 3.0)]),
+            ("__bucket=512".to_string(), vec![(0, 2.0)]),
+        ]
+    );
 }
