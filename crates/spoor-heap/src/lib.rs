@@ -346,5 +346,5 @@ pub fn resolve(ip: usize) -> Vec<Frame> {
 
 /// Whether a frame belongs to the profiler itself (left out of profiles).
 pub fn is_profiler_frame(frame: &Frame) -> bool {
-    frame.function.starts_with("spoor_heap::") || frame.function.starts_with("backtrace::")
+    frame.function.contains("spoor_heap::") || frame.function.starts_with("backtrace::")
 }
