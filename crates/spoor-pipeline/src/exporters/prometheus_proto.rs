@@ -53,9 +53,11 @@ pub(crate) fn render(acc: &Accumulator, send_timestamps: bool) -> Vec<u8> {
         for (labels, series) in &family.series {
             let mut m = proto::Metric {
                 label: label_pairs(labels),
-                timestamp_ms: (send_timestamps && series.timestamp_ms > 0)
-                    .then_some(series.timestamp_ms)
-                    .unwrap_or(0),
+                timestamp_ms: if send_timestamps {
+                    series.timestamp_ms.max(0)
+                } else {
+                    0
+                },
                 ..Default::default()
             };
             match (&series.value, ty) {
