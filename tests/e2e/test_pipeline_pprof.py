@@ -1,6 +1,7 @@
 """The `pprof` extension through the real binary: a CPU profile taken while spans are ingested
 is gzipped pprof protobuf that `go tool pprof` reads (or, without Go, that decodes as a pprof
-`Profile` with samples); bad requests get clear answers and are counted."""
+`Profile` with samples); so is the heap profile of the sampling allocator; bad requests get
+clear answers and are counted."""
 
 import gzip
 import os
@@ -103,13 +104,8 @@ def test_cpu_profile_is_gzipped_pprof_that_go_tool_pprof_reads(start_spoor, tmp_
     assert any("spoor" in name for name in strings), "Spoor's own functions are named"
 
     if shutil.which("go"):
-        path = tmp_path / "cpu.pb.gz"
-        path.write_bytes(r.content)
-        env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "HOME": str(tmp_path)}
-        top = subprocess.run(["go", "tool", "pprof", "-top", "-nodecount=15", str(path)],
-                             capture_output=True, text=True, timeout=120, env=env)
-        assert top.returncode == 0, top.stderr
-        assert "Type: cpu" in top.stdout and "flat%" in top.stdout, top.stdout
+        top = go_pprof_top(tmp_path, "cpu.pb.gz", r.content)
+        assert "Type: cpu" in top and "flat%" in top, top
     assert s.metric("spoor_pprof_requests_total", result="ok") == 1
 
 
@@ -121,8 +117,6 @@ def test_bad_requests_are_refused_and_counted(start_spoor, tmp_path):
         r = requests.get(s.url("pprof", "/debug/pprof/profile"), params={"seconds": bad}, timeout=10)
         assert r.status_code == 400 and "seconds" in r.text, (bad, r.status_code, r.text)
     assert s.metric("spoor_pprof_requests_total", result="bad_request") == 3
-    heap = requests.get(s.url("pprof", "/debug/pprof/heap"), timeout=10)
-    assert heap.status_code == 501 and "heap" in heap.text
     # One profile at a time: a second one meanwhile is a conflict, not a crash.
     first = {}
     t = threading.Thread(target=lambda: first.update(r=requests.get(
@@ -135,3 +129,76 @@ def test_bad_requests_are_refused_and_counted(start_spoor, tmp_path):
     assert sorted([first["r"].status_code, second.status_code]) == [200, 409], (first["r"].text, second.text)
     wait_for(lambda: s.metric("spoor_pprof_requests_total", result="busy") == 1, what="busy counted")
     assert requests.get(s.url("pprof", "/debug/pprof/"), timeout=10).status_code == 200
+
+
+def go_pprof_top(tmp_path, name, content, *flags):
+    """`go tool pprof -top` of `content`; the user's build cache is kept (a cold one rebuilds
+    the pprof tool, minutes on a loaded machine)."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    cache = os.environ.get("GOCACHE") or os.path.expanduser("~/.cache/go-build")
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "HOME": str(tmp_path), "GOCACHE": cache}
+    top = subprocess.run(["go", "tool", "pprof", "-top", "-nodecount=15", *flags, str(path)],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert top.returncode == 0, top.stderr
+    return top.stdout
+
+
+def test_heap_profile_is_gzipped_pprof_with_the_heap_sample_types(start_spoor, tmp_path):
+    cfg = tmp_path / "pprof.yaml"
+    cfg.write_text(CONFIG)
+    # The memory store keeps what is sent: the in-use figures must show it.
+    s = start_spoor("--config", str(cfg), "--storage", "memory")
+    stop = threading.Event()
+    loader = threading.Thread(target=load, args=(s, stop))
+    loader.start()
+    try:
+        wait_for(lambda: s.metric("spoor_receiver_spans_accepted_total", receiver="otlp", transport="http") >= 20_000,
+                 timeout=60, what="20k spans stored")
+    finally:
+        stop.set()
+        loader.join()
+    r = requests.get(s.url("pprof", "/debug/pprof/heap"), timeout=30)
+    assert r.status_code == 200, r.text
+    raw = gzip.decompress(r.content)
+    fields = varints(raw)
+    strings = [v.decode() for f, w, v in fields if f == 6]
+    for t in ("alloc_objects", "alloc_space", "inuse_objects", "inuse_space", "space", "bytes", "count"):
+        assert t in strings, t
+    period = [v for f, w, v in fields if f == 12]
+    assert period == [512 * 1024], "one sample per 512 KiB"
+    samples = [varints(v) for f, w, v in fields if f == 2]
+    assert samples, "the profile has samples"
+
+    def values(sample):
+        # Field 2 is packed (one length-delimited run of varints) or one varint per value.
+        packed = [v for f, w, v in sample if f == 2 and w == 2]
+        if packed:
+            out, i, buf = [], 0, packed[0]
+            while i < len(buf):
+                shift = value = 0
+                while True:
+                    b = buf[i]
+                    i += 1
+                    value |= (b & 0x7F) << shift
+                    shift += 7
+                    if b < 0x80:
+                        break
+                out.append(value)
+            return out
+        return [v for f, w, v in sample if f == 2 and w == 0]
+
+    totals = [sum(col) for col in zip(*(values(x) for x in samples))]
+    assert len(totals) == 4, totals
+    alloc_objects, alloc_space, inuse_objects, inuse_space = totals
+    # 20k spans of this shape decode to several MiB; what was allocated covers what is in use.
+    assert inuse_space > 1 << 20, totals
+    assert alloc_space >= inuse_space and alloc_objects >= inuse_objects, totals
+    assert any("spoor" in name for name in strings), "Spoor's own functions are named"
+    assert s.metric("spoor_pprof_requests_total", result="ok") == 1
+
+    if shutil.which("go"):
+        top = go_pprof_top(tmp_path, "heap.pb.gz", r.content)
+        assert "Type: inuse_space" in top and "flat%" in top, top
+        top = go_pprof_top(tmp_path, "heap.pb.gz", r.content, "-sample_index=alloc_space")
+        assert "Type: alloc_space" in top, top

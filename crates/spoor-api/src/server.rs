@@ -1,15 +1,10 @@
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use spoor_receivers::{ConnectionLimits, WhenFull, incoming, serve_router};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 pub use spoor_receivers::tls::{MaybeTls, ServerTls, TlsError, TlsServerSettings};
 
@@ -39,7 +34,9 @@ impl RunningServer {
     }
 }
 
-/// Limits every HTTP listener applies to its connections.
+/// Limits every HTTP listener applies to its connections. Connections are accepted and served
+/// by the receivers' loop (`spoor_receivers::incoming` and `serve_router`), so every port
+/// behaves the same way.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpLimits {
     /// Time a client has to send a request's headers; also how long a connection may sit idle
@@ -47,6 +44,17 @@ pub struct HttpLimits {
     pub header_read_timeout: Duration,
     /// Connections served at once; further ones wait in the kernel's accept queue.
     pub max_connections: usize,
+}
+
+impl HttpLimits {
+    /// The receivers' connection limits these stand for (the accept loop is theirs).
+    fn connection_limits(self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout,
+            ..ConnectionLimits::default()
+        }
+    }
 }
 
 impl Default for HttpLimits {
@@ -97,110 +105,14 @@ pub async fn serve_https(
     let local_addr = listener
         .local_addr()
         .map_err(|source| ServeError { name, addr, source })?;
-    let task = tokio::spawn(accept_loop(name, listener, router, shutdown, limits, tls));
+    let limits = limits.connection_limits();
+    let incoming = incoming(name, listener, &limits, tls, None, WhenFull::Wait);
+    let task = serve_router(name, incoming, router, shutdown, &limits);
     Ok(RunningServer {
         name,
         local_addr,
         task,
     })
-}
-
-async fn accept_loop(
-    name: &'static str,
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: CancellationToken,
-    limits: HttpLimits,
-    tls: Option<ServerTls>,
-) {
-    let connections = TaskTracker::new();
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    loop {
-        let slot = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
-        };
-        let stream = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(server = name, error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        connections.spawn(serve_connection(
-            stream,
-            router.clone(),
-            shutdown.clone(),
-            limits,
-            slot,
-            tls.clone(),
-        ));
-    }
-    drop(listener);
-    connections.close();
-    connections.wait().await;
-}
-
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
-    router: Router,
-    shutdown: CancellationToken,
-    limits: HttpLimits,
-    _slot: OwnedSemaphorePermit,
-    tls: Option<ServerTls>,
-) {
-    stream.set_nodelay(true).ok();
-    // Protocol detection reads before hyper's header timer runs: a connection that sends nothing
-    // is closed here.
-    let mut first = [0u8; 1];
-    match tokio::time::timeout(limits.header_read_timeout, stream.peek(&mut first)).await {
-        Ok(Ok(n)) if n > 0 => {}
-        _ => return,
-    }
-    let stream = match tls {
-        None => MaybeTls::Plain(stream),
-        Some(tls) => match tls.accept(stream, limits.header_read_timeout).await {
-            Ok(stream) => MaybeTls::Tls(Box::new(stream)),
-            Err(e) => {
-                tracing::debug!(error = %e, "TLS handshake failed");
-                return;
-            }
-        },
-    };
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(30)))
-        .keep_alive_timeout(Duration::from_secs(10))
-        .max_concurrent_streams(256);
-    let service = TowerToHyperService::new(router);
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        result = conn.as_mut() => {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "http connection ended with an error");
-            }
-        }
-        _ = shutdown.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
 }
 
 /// Binds `addr` and serves gRPC `routes` until `shutdown` fires.
@@ -214,7 +126,8 @@ pub async fn serve_grpc(
 }
 
 /// [`serve_grpc`] over TLS when `tls` is set (handshakes run concurrently, each within 10 s),
-/// and behind `auth` when set.
+/// and behind `auth` when set. Connections come from the receivers' accept loop
+/// (`spoor_receivers::incoming`), with the default [`HttpLimits`].
 pub async fn serve_grpc_tls(
     name: &'static str,
     addr: SocketAddr,
@@ -230,7 +143,8 @@ pub async fn serve_grpc_tls(
         .local_addr()
         .map_err(|source| ServeError { name, addr, source })?;
     let task = tokio::spawn(async move {
-        let incoming = tls_incoming(listener, tls);
+        let limits = HttpLimits::default().connection_limits();
+        let incoming = incoming(name, listener, &limits, tls, None, WhenFull::Wait);
         let result = match auth {
             Some(auth) => {
                 tonic::transport::Server::builder()
@@ -255,49 +169,4 @@ pub async fn serve_grpc_tls(
         local_addr,
         task,
     })
-}
-
-/// Accepted connections of `listener`, after their TLS handshake when `tls` is set (a failed or
-/// slow handshake closes that connection only).
-fn tls_incoming(
-    listener: tokio::net::TcpListener,
-    tls: Option<ServerTls>,
-) -> impl tokio_stream::Stream<Item = std::io::Result<MaybeTls<tokio::net::TcpStream>>> + Send + 'static
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(async move {
-        loop {
-            let stream = tokio::select! {
-                _ = tx.closed() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-            };
-            stream.set_nodelay(true).ok();
-            match &tls {
-                None => {
-                    if tx.send(Ok(MaybeTls::Plain(stream))).await.is_err() {
-                        break;
-                    }
-                }
-                Some(tls) => {
-                    let (tls, tx) = (tls.clone(), tx.clone());
-                    tokio::spawn(async move {
-                        match tls.accept(stream, Duration::from_secs(10)).await {
-                            Ok(stream) => {
-                                let _ = tx.send(Ok(MaybeTls::Tls(Box::new(stream)))).await;
-                            }
-                            Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
-                        }
-                    });
-                }
-            }
-        }
-    });
-    tokio_stream::wrappers::ReceiverStream::new(rx)
 }

@@ -55,7 +55,7 @@ pub use component::{ReceiverContext, ReceiverError, RunningReceiver};
 pub use jaeger::{
     JaegerGrpcConfig, JaegerThriftBinaryConfig, JaegerThriftCompactConfig, JaegerThriftHttpConfig,
 };
-pub use net::ConnectionLimits;
+pub use net::{ConnectionLimits, LimitedStream, ServerStream, WhenFull, incoming, serve_router};
 pub use otlp::{
     DecodeBudget, OtlpGrpcConfig, OtlpHttpConfig, Prescan, PrescanError, SignalBatch, SignalSink,
     SignalSinks, metric_points, prescan_json, prescan_logs_json, prescan_logs_protobuf,

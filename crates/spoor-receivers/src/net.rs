@@ -2,8 +2,10 @@
 //! connection's first byte and for idle connections, header and body read timeouts, and the
 //! memory gate that refuses new requests while the process is over `--memory-limit`.
 //!
-//! HTTP receivers are served by [`serve_http`]; gRPC receivers build their server with
-//! [`grpc_server`] and take connections from [`limited_incoming`].
+//! [`incoming`] is the one accept loop of every TCP listener (receivers and spoor-api's query
+//! servers) and [`serve_router`] the one HTTP serving loop. HTTP receivers are served by
+//! [`serve_http`]; gRPC receivers build their server with [`grpc_server`] and take connections
+//! from [`limited_incoming`].
 
 use std::convert::Infallible;
 use std::io;
@@ -22,7 +24,7 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
 use spoor_model::ErrorKind;
-use spoor_telemetry::{MemoryLimiter, ReceiverMetrics};
+use spoor_telemetry::{IN_FLIGHT_WAIT, MemoryLimiter, ReceiverMetrics};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -73,7 +75,7 @@ impl Default for ConnectionLimits {
 
 /// A TCP connection holding its listener's connection permit, closed with an error once it has
 /// been silent past its deadline (the first-byte deadline, then the idle deadline).
-pub(crate) struct LimitedStream {
+pub struct LimitedStream {
     inner: TcpStream,
     _permit: OwnedSemaphorePermit,
     idle: Duration,
@@ -157,49 +159,74 @@ impl tonic::transport::server::Connected for LimitedStream {
 }
 
 /// A connection as the servers see it: plaintext or TLS over a [`LimitedStream`].
-pub(crate) type ServerStream = MaybeTls<LimitedStream>;
+pub type ServerStream = MaybeTls<LimitedStream>;
 
-/// Accepted connections of `listener`, each holding a permit; beyond `max_connections` a new
-/// connection is closed at once and counted (`reason="too_many_connections"`). With `tls` set,
-/// handshakes run concurrently (each within `header_read_timeout`) and a failed one is closed
-/// and counted (`reason="tls_handshake"`). Fails when the TLS files cannot be loaded.
-pub(crate) fn limited_incoming(
+/// What a listener does with a connection beyond its `max_connections`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Close it as soon as it is accepted, counted as `reason="too_many_connections"` (the
+    /// receivers: a client retries elsewhere or later).
+    Close,
+    /// Leave it in the kernel's accept queue until a connection ends (the query API).
+    Wait,
+}
+
+/// Accepted connections of `listener`, each holding a permit of `max_connections` (beyond it:
+/// see [`WhenFull`]), closed once silent past `header_read_timeout` (first byte) or
+/// `idle_timeout`. With `tls` set, handshakes run concurrently (each within
+/// `header_read_timeout`) and a failed one is closed (and counted as `reason="tls_handshake"`
+/// when `metrics` are given). This is the one accept loop of every TCP listener, the receivers'
+/// and the query API's, HTTP and gRPC.
+pub fn incoming(
     name: &'static str,
     listener: TcpListener,
-    limits: ConnectionLimits,
-    metrics: ReceiverMetrics,
-) -> Result<
-    impl tokio_stream::Stream<Item = io::Result<ServerStream>> + Send + 'static,
-    ReceiverError,
-> {
-    let tls = limits
-        .tls
-        .as_ref()
-        .map(ServerTls::new)
-        .transpose()
-        .map_err(|e| ReceiverError::Config {
-            name,
-            detail: e.to_string(),
-        })?;
+    limits: &ConnectionLimits,
+    tls: Option<ServerTls>,
+    metrics: Option<ReceiverMetrics>,
+    when_full: WhenFull,
+) -> impl tokio_stream::Stream<Item = io::Result<ServerStream>> + Send + 'static + use<> {
+    let limits = ConnectionLimits {
+        tls: None,
+        auth: None,
+        ..limits.clone()
+    };
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<ServerStream>>(64);
     tokio::spawn(async move {
         loop {
+            let waited = match when_full {
+                WhenFull::Close => None,
+                WhenFull::Wait => tokio::select! {
+                    _ = tx.closed() => break,
+                    permit = permits.clone().acquire_owned() => match permit {
+                        Ok(permit) => Some(permit),
+                        Err(_) => break,
+                    },
+                },
+            };
             let stream = tokio::select! {
                 _ = tx.closed() => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => stream,
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::debug!(error = %e, "accept failed");
+                        tracing::debug!(listener = name, error = %e, "accept failed");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 },
             };
-            let Ok(permit) = permits.clone().try_acquire_owned() else {
-                metrics.request_error("too_many_connections", 0);
-                continue;
+            let permit = match waited {
+                Some(permit) => permit,
+                None => match permits.clone().try_acquire_owned() {
+                    Ok(permit) => permit,
+                    Err(_) => {
+                        if let Some(m) = &metrics {
+                            m.request_error("too_many_connections", 0);
+                        }
+                        continue;
+                    }
+                },
             };
             let _ = stream.set_nodelay(true);
             let limited = LimitedStream::new(stream, permit, &limits);
@@ -218,8 +245,10 @@ pub(crate) fn limited_incoming(
                                 let _ = tx.send(Ok(MaybeTls::Tls(Box::new(stream)))).await;
                             }
                             Err(e) => {
-                                metrics.request_error("tls_handshake", 0);
-                                tracing::debug!(receiver = name, error = %e, "TLS handshake failed");
+                                if let Some(m) = &metrics {
+                                    m.request_error("tls_handshake", 0);
+                                }
+                                tracing::debug!(listener = name, error = %e, "TLS handshake failed");
                             }
                         }
                     });
@@ -227,7 +256,99 @@ pub(crate) fn limited_incoming(
             }
         }
     });
-    Ok(tokio_stream::wrappers::ReceiverStream::new(rx))
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// A receiver's connections: [`incoming`] with the TLS of its `limits`, counted in `metrics`,
+/// closing connections beyond `max_connections`. Fails when the TLS files cannot be loaded.
+pub(crate) fn limited_incoming(
+    name: &'static str,
+    listener: TcpListener,
+    limits: ConnectionLimits,
+    metrics: ReceiverMetrics,
+) -> Result<
+    impl tokio_stream::Stream<Item = io::Result<ServerStream>> + Send + 'static,
+    ReceiverError,
+> {
+    let tls = limits
+        .tls
+        .as_ref()
+        .map(ServerTls::new)
+        .transpose()
+        .map_err(|e| ReceiverError::Config {
+            name,
+            detail: e.to_string(),
+        })?;
+    Ok(incoming(
+        name,
+        listener,
+        &limits,
+        tls,
+        Some(metrics),
+        WhenFull::Close,
+    ))
+}
+
+/// Serves `router` over HTTP/1 and HTTP/2 on every connection of `incoming` until `shutdown`
+/// fires, then lets the open requests finish: the one HTTP serving loop of the receivers and
+/// the query API. An HTTP/1 client has `header_read_timeout` to send a request's headers; HTTP/2
+/// connections are pinged every half `idle_timeout`.
+pub fn serve_router(
+    name: &'static str,
+    incoming: impl tokio_stream::Stream<Item = io::Result<ServerStream>> + Send + 'static,
+    router: axum::Router,
+    shutdown: tokio_util::sync::CancellationToken,
+    limits: &ConnectionLimits,
+) -> tokio::task::JoinHandle<()> {
+    let (header_read_timeout, idle_timeout) = (limits.header_read_timeout, limits.idle_timeout);
+    tokio::spawn(async move {
+        let tracker = TaskTracker::new();
+        let mut incoming = std::pin::pin!(incoming);
+        loop {
+            let stream = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                next = incoming.next() => match next {
+                    Some(Ok(stream)) => stream,
+                    Some(Err(_)) => continue,
+                    None => break,
+                },
+            };
+            let router = router.clone();
+            let shutdown = shutdown.clone();
+            tracker.spawn(async move {
+                let service = TowerToHyperService::new(
+                    router.map_request(|r: http::Request<hyper::body::Incoming>| r.map(Body::new)),
+                );
+                let mut builder = Builder::new(TokioExecutor::new());
+                builder
+                    .http1()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_read_timeout)
+                    .keep_alive(true);
+                builder
+                    .http2()
+                    .timer(TokioTimer::new())
+                    .keep_alive_interval(Some(idle_timeout / 2))
+                    .keep_alive_timeout(Duration::from_secs(10))
+                    .max_concurrent_streams(256);
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let mut conn = std::pin::pin!(conn);
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::trace!(listener = name, error = %e, "connection ended");
+                        }
+                    }
+                    _ = shutdown.cancelled() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    }
+                }
+            });
+        }
+        tracker.close();
+        tracker.wait().await;
+    })
 }
 
 /// What the HTTP gate needs: the memory limit, the body limits, the receiver's counters.
@@ -255,7 +376,7 @@ async fn http_gate(State(gate): State<HttpGate>, request: Request, next: Next) -
         return auth.refusal(&e);
     }
     // Held until the handler has answered: bounds the requests read and decoded at once.
-    let _permit = match gate.memory.enter() {
+    let _permit = match gate.memory.enter_within(IN_FLIGHT_WAIT).await {
         Ok(permit) => permit,
         Err(refusal) => {
             gate.metrics.request_error(refusal.reason(), 0);
@@ -322,53 +443,9 @@ pub(crate) async fn serve_http(
     };
     let router = router.layer(axum::middleware::from_fn_with_state(gate, http_gate));
     let shutdown = ctx.shutdown.clone();
-    let (header_read_timeout, idle_timeout) = (limits.header_read_timeout, limits.idle_timeout);
+    let serving = limits.clone();
     let incoming = limited_incoming(name, listener, limits, metrics)?;
-    let task = tokio::spawn(async move {
-        let tracker = TaskTracker::new();
-        let mut incoming = std::pin::pin!(incoming);
-        loop {
-            let stream = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                next = incoming.next() => match next {
-                    Some(Ok(stream)) => stream,
-                    Some(Err(_)) => continue,
-                    None => break,
-                },
-            };
-            let router = router.clone();
-            let shutdown = shutdown.clone();
-            tracker.spawn(async move {
-                let service = TowerToHyperService::new(
-                    router.map_request(|r: http::Request<hyper::body::Incoming>| r.map(Body::new)),
-                );
-                let mut builder = Builder::new(TokioExecutor::new());
-                builder
-                    .http1()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(header_read_timeout);
-                builder
-                    .http2()
-                    .timer(TokioTimer::new())
-                    .keep_alive_interval(Some(idle_timeout / 2));
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
-                let mut conn = std::pin::pin!(conn);
-                tokio::select! {
-                    result = conn.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::trace!(receiver = name, error = %e, "connection ended");
-                        }
-                    }
-                    _ = shutdown.cancelled() => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = conn.await;
-                    }
-                }
-            });
-        }
-        tracker.close();
-        tracker.wait().await;
-    });
+    let task = serve_router(name, incoming, router, shutdown, &serving);
     Ok(RunningReceiver::new(name, local_addr, task))
 }
 
@@ -424,8 +501,11 @@ where
             http::Request<B>,
             Response = http::Response<tonic::body::Body>,
             Error = Infallible,
-        >,
+        > + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
+    B: Send + 'static,
 {
     type Response = http::Response<tonic::body::Body>;
     type Error = Infallible;
@@ -444,18 +524,21 @@ where
             let status = tonic::Status::unauthenticated(format!("unauthenticated: {e}"));
             return Box::pin(async move { Ok(status.into_http()) });
         }
-        // Held until the call has answered: bounds the requests read and decoded at once.
-        let permit = match self.gate.memory.enter() {
-            Ok(permit) => permit,
-            Err(refusal) => {
-                self.gate.metrics.request_error(refusal.reason(), 0);
-                let status = grpc_status(ErrorKind::Overloaded, refusal.message());
-                return Box::pin(async move { Ok(status.into_http()) });
-            }
-        };
-        let call = self.inner.call(request);
+        // Held until the call has answered: bounds the requests read and decoded at once. The
+        // inner service is called only once the permit is held, so a waiting request is unread.
+        let gate = self.gate.clone();
+        let mut inner = self.inner.clone();
+        std::mem::swap(&mut self.inner, &mut inner);
         Box::pin(async move {
-            let response = call.await;
+            let permit = match gate.memory.enter_within(IN_FLIGHT_WAIT).await {
+                Ok(permit) => permit,
+                Err(refusal) => {
+                    gate.metrics.request_error(refusal.reason(), 0);
+                    let status = grpc_status(ErrorKind::Overloaded, refusal.message());
+                    return Ok(status.into_http());
+                }
+            };
+            let response = inner.call(request).await;
             drop(permit);
             response
         })

@@ -23,7 +23,8 @@ mod receiver;
 mod signal;
 
 pub use memory::{
-    DEFAULT_SAMPLE_INTERVAL, MemoryLimiter, Refusal, RequestPermit, available_memory, current_rss,
+    DEFAULT_SAMPLE_INTERVAL, IN_FLIGHT_WAIT, MemoryLimiter, Refusal, RequestPermit,
+    available_memory, current_rss,
 };
 pub use receiver::ReceiverMetrics;
 pub use signal::{SignalKind, SignalMetrics};

@@ -9,8 +9,10 @@
 //! Sampling alone lets every request admitted in the last interval be read and decoded at
 //! once, and a decoded OTLP request is several times its wire size. So with a limit, requests
 //! also hold a permit while they are read and handled ([`MemoryLimiter::enter`]): at most one
-//! per [`MEMORY_PER_REQUEST`] of the limit are in flight, and the rest are refused at once
-//! (429 / RESOURCE_EXHAUSTED, so the client backs off) rather than queued.
+//! per [`MEMORY_PER_REQUEST`] of the limit are in flight. A request beyond them waits, unread,
+//! at most [`IN_FLIGHT_WAIT`] for a permit ([`MemoryLimiter::enter_within`]), and is then refused
+//! (429 / RESOURCE_EXHAUSTED, so the client backs off): a short burst above the bound is
+//! smoothed instead of sending its clients into back-off, a sustained one is still refused.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -27,6 +29,9 @@ pub const DEFAULT_SAMPLE_INTERVAL: Duration = Duration::from_millis(25);
 /// The share of the memory limit one request in flight may take (read, decoded and handed
 /// on): the limit divided by this is how many requests are handled at once.
 pub const MEMORY_PER_REQUEST: u64 = 64 << 20;
+
+/// How long a request waits, unread, for a place among those in flight before it is refused.
+pub const IN_FLIGHT_WAIT: Duration = Duration::from_millis(500);
 
 /// Fewest and most requests in flight when there is a limit.
 const MIN_REQUESTS_IN_FLIGHT: u64 = 4;
@@ -147,21 +152,54 @@ impl MemoryLimiter {
     /// dropped. Refused (and counted) while the process is over its limit, or when as many
     /// requests as the limit allows are already in flight: the client is told to retry.
     pub fn enter(&self) -> Result<RequestPermit, Refusal> {
+        let entered = self.enter_now();
+        if entered.as_ref().err() == Some(&Refusal::InFlight) {
+            self.inner.refusals.inc();
+        }
+        entered
+    }
+
+    /// [`Self::enter`], but a request that finds every permit taken waits up to `wait` for one
+    /// (unread: it holds no memory yet) before it is refused; the memory limit is checked again
+    /// once it has its permit.
+    pub async fn enter_within(&self, wait: Duration) -> Result<RequestPermit, Refusal> {
+        match self.enter_now() {
+            Err(Refusal::InFlight) => {}
+            done => return done,
+        }
+        let Some(semaphore) = self.inner.in_flight.clone() else {
+            return Ok(RequestPermit { _permit: None });
+        };
+        match tokio::time::timeout(wait, semaphore.acquire_owned()).await {
+            Ok(Ok(permit)) => {
+                if !self.admit() {
+                    return Err(Refusal::OverLimit);
+                }
+                Ok(RequestPermit {
+                    _permit: Some(permit),
+                })
+            }
+            _ => {
+                self.inner.refusals.inc();
+                Err(Refusal::InFlight)
+            }
+        }
+    }
+
+    /// A permit now, or why not (an in-flight refusal is not counted yet).
+    fn enter_now(&self) -> Result<RequestPermit, Refusal> {
         if !self.admit() {
             return Err(Refusal::OverLimit);
         }
         let Some(semaphore) = self.inner.in_flight.clone() else {
             return Ok(RequestPermit { _permit: None });
         };
-        match semaphore.try_acquire_owned() {
-            Ok(permit) => Ok(RequestPermit {
+        semaphore
+            .try_acquire_owned()
+            .map(|permit| RequestPermit {
                 _permit: Some(permit),
-            }),
-            Err(_) => {
-                self.inner.refusals.inc();
-                Err(Refusal::InFlight)
-            }
-        }
+            })
+            .map_err(|_| Refusal::InFlight)
     }
 
     /// Starts the background thread that samples RSS every `interval`; it stops when every
@@ -303,6 +341,42 @@ mod tests {
         );
         assert!(MemoryLimiter::off().requests_in_flight_bound().is_none());
         assert!(MemoryLimiter::off().enter().is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_waits_briefly_for_a_place_in_flight() {
+        let telemetry = Telemetry::new();
+        let limiter = MemoryLimiter::new(Some(4 * MEMORY_PER_REQUEST), &telemetry);
+        let mut held: Vec<_> = (0..4).filter_map(|_| limiter.enter().ok()).collect();
+        // Nobody leaves: refused after the wait, and counted.
+        let started = tokio::time::Instant::now();
+        assert_eq!(
+            limiter.enter_within(IN_FLIGHT_WAIT).await.err(),
+            Some(Refusal::InFlight)
+        );
+        assert_eq!(started.elapsed(), IN_FLIGHT_WAIT);
+        assert!(
+            telemetry
+                .render()
+                .contains("spoor_memory_limit_refusals_total 1")
+        );
+        // One leaves within the wait: the waiting request gets its place.
+        let waiting = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move { limiter.enter_within(IN_FLIGHT_WAIT).await })
+        };
+        tokio::time::sleep(IN_FLIGHT_WAIT / 2).await;
+        held.pop();
+        assert!(waiting.await.expect("join").is_ok());
+        // Over the memory limit: refused at once, without waiting.
+        drop(held);
+        limiter.record(5 * MEMORY_PER_REQUEST);
+        let started = tokio::time::Instant::now();
+        assert_eq!(
+            limiter.enter_within(IN_FLIGHT_WAIT).await.err(),
+            Some(Refusal::OverLimit)
+        );
+        assert!(started.elapsed() < IN_FLIGHT_WAIT);
     }
 
     #[test]

@@ -10,9 +10,17 @@ mod tools;
 
 use clap::{CommandFactory, FromArgMatches};
 
+/// mimalloc, wrapped by the heap profiler's sampler: it samples only once the `pprof`
+/// extension is configured, and costs one atomic load per allocation and free until then.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: spoor_heap::Sampled<mimalloc::MiMalloc> =
+    spoor_heap::Sampled::new(mimalloc::MiMalloc);
+
+#[cfg(not(feature = "mimalloc"))]
+#[global_allocator]
+static GLOBAL: spoor_heap::Sampled<std::alloc::System> =
+    spoor_heap::Sampled::new(std::alloc::System);
 
 fn main() -> anyhow::Result<()> {
     let matches = cli::Cli::command().get_matches();

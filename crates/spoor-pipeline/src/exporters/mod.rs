@@ -14,6 +14,7 @@ mod otlp_signals;
 mod persistent_queue;
 mod prometheus;
 mod prometheus_names;
+mod prometheus_proto;
 mod prometheus_state;
 mod queue;
 mod tls;

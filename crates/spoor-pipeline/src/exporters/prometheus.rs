@@ -175,12 +175,32 @@ impl PrometheusExporter {
     }
 }
 
+impl PrometheusExporter {
+    /// The current exposition in the protobuf format (expired series removed first).
+    pub fn render_protobuf(&self) -> Vec<u8> {
+        let mut state = self.state.lock();
+        state.expire(self.options.expiration, Instant::now());
+        super::prometheus_proto::render(&state, self.options.send_timestamps)
+    }
+}
+
 async fn scrape(State(exporter): State<Arc<PrometheusExporter>>, headers: HeaderMap) -> Response {
-    let open_metrics = exporter.open_metrics
-        && headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("application/openmetrics-text"));
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // The protobuf format, which alone carries native histograms, when the scraper asks for it
+    // (Prometheus with native histograms enabled), as client_golang negotiates.
+    if super::prometheus_proto::accepts(accept) {
+        let body = exporter.render_protobuf();
+        let mut response = body.into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(super::prometheus_proto::CONTENT_TYPE),
+        );
+        return response;
+    }
+    let open_metrics = exporter.open_metrics && accept.contains("application/openmetrics-text");
     let body = exporter.render(open_metrics);
     let content_type = if open_metrics {
         "application/openmetrics-text; version=1.0.0; charset=utf-8"

@@ -7,10 +7,12 @@
 //! - Gauges: the newest value.
 //! - Histograms: classic buckets (`_bucket{le}`, `_sum`, `_count`); delta points are added when
 //!   their bounds match, else replace.
-//! - Exponential histograms: converted to classic buckets, one `le` per exponential bucket
-//!   boundary (`base^(index+1)`, negative buckets mirrored, the zero bucket at
-//!   `zero_threshold`). Spoor serves the text format only, so it does not expose native
-//!   histograms.
+//! - Exponential histograms: native histograms, as the Collector's exporter does since it
+//!   exposes them (`NewConstNativeHistogram`): the scale is the schema (above 8 the buckets are
+//!   merged down to schema 8; below -4 the point is dropped), OTLP bucket `i` is Prometheus bucket
+//!   `i + 1`, a zero `zero_threshold` becomes 1e-128; delta points are added (at the smaller
+//!   schema). Only the protobuf format carries the buckets (`prometheus_proto.rs`, negotiated by
+//!   `Accept`); the text formats show `_bucket{le="+Inf"}`, `_sum` and `_count`.
 //! - Summaries: `{quantile}`, `_sum`, `_count`.
 //! - Every series carries `job` (`service.namespace/service.name`) and `instance`
 //!   (`service.instance.id`), `otel_scope_name`/`otel_scope_version`, the `const_labels`, and,
@@ -68,10 +70,10 @@ impl Type {
     }
 }
 
-type Labels = Vec<(String, String)>;
+pub(crate) type Labels = Vec<(String, String)>;
 
 #[derive(Debug, Clone, PartialEq)]
-enum Value {
+pub(crate) enum Value {
     Number(f64),
     /// Upper bounds (ascending, without +Inf) and per-bucket counts (one more than bounds).
     Histogram {
@@ -85,21 +87,112 @@ enum Value {
         sum: f64,
         count: u64,
     },
+    Native(Native),
+}
+
+/// A native histogram: sparse buckets by Prometheus index (bucket `i` holds
+/// `(base^(i-1), base^i]`, base `2^(2^-schema)`; negative buckets mirror it).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Native {
+    pub schema: i32,
+    pub zero_threshold: f64,
+    pub zero_count: u64,
+    pub positive: BTreeMap<i32, u64>,
+    pub negative: BTreeMap<i32, u64>,
+    pub sum: f64,
+    pub count: u64,
+}
+
+/// Prometheus' schemas: 8 is the finest, -4 the coarsest.
+const MAX_SCHEMA: i32 = 8;
+const MIN_SCHEMA: i32 = -4;
+/// The zero threshold when a point has none (the Collector's default).
+const DEFAULT_ZERO_THRESHOLD: f64 = 1e-128;
+
+impl Native {
+    /// The point as a native histogram; `None` when its scale is below -4.
+    pub(crate) fn from_point(p: &ExponentialHistogramDataPoint) -> Option<Native> {
+        if p.scale < MIN_SCHEMA {
+            return None;
+        }
+        let down = (p.scale - MAX_SCHEMA).max(0);
+        let buckets = |b: &Option<Buckets>| {
+            let mut out = BTreeMap::new();
+            if let Some(b) = b {
+                for (k, c) in b.bucket_counts.iter().enumerate() {
+                    let index = i64::from(b.offset) + k as i64;
+                    let index = i32::try_from((index >> down) + 1).unwrap_or(i32::MAX);
+                    *out.entry(index).or_insert(0u64) += *c;
+                }
+            }
+            out
+        };
+        Some(Native {
+            schema: p.scale.min(MAX_SCHEMA),
+            zero_threshold: if p.zero_threshold > 0.0 {
+                p.zero_threshold
+            } else {
+                DEFAULT_ZERO_THRESHOLD
+            },
+            zero_count: p.zero_count,
+            positive: buckets(&p.positive),
+            negative: buckets(&p.negative),
+            sum: p.sum.unwrap_or(0.0),
+            count: p.count,
+        })
+    }
+
+    /// The same histogram at the coarser `schema`.
+    fn downscaled(mut self, schema: i32) -> Native {
+        let down = (self.schema - schema).max(0);
+        if down == 0 {
+            return self;
+        }
+        let merge = |m: BTreeMap<i32, u64>| {
+            let mut out = BTreeMap::new();
+            for (i, c) in m {
+                *out.entry(((i - 1) >> down) + 1).or_insert(0u64) += c;
+            }
+            out
+        };
+        self.positive = merge(std::mem::take(&mut self.positive));
+        self.negative = merge(std::mem::take(&mut self.negative));
+        self.schema = schema;
+        self
+    }
+
+    /// `self` + `other` (a delta point), at the smaller of their schemas.
+    fn add(&self, other: Native) -> Native {
+        let schema = self.schema.min(other.schema);
+        let mut sum = self.clone().downscaled(schema);
+        let other = other.downscaled(schema);
+        for (i, c) in other.positive {
+            *sum.positive.entry(i).or_insert(0) += c;
+        }
+        for (i, c) in other.negative {
+            *sum.negative.entry(i).or_insert(0) += c;
+        }
+        sum.zero_count = sum.zero_count.saturating_add(other.zero_count);
+        sum.zero_threshold = sum.zero_threshold.max(other.zero_threshold);
+        sum.sum += other.sum;
+        sum.count = sum.count.saturating_add(other.count);
+        sum
+    }
 }
 
 #[derive(Debug, Clone)]
-struct Series {
-    value: Value,
+pub(crate) struct Series {
+    pub value: Value,
     /// Point time, in Unix milliseconds.
-    timestamp_ms: i64,
+    pub timestamp_ms: i64,
     updated: Instant,
 }
 
 #[derive(Debug, Default)]
-struct Family {
-    ty: Option<Type>,
-    help: String,
-    series: BTreeMap<Labels, Series>,
+pub(crate) struct Family {
+    pub ty: Option<Type>,
+    pub help: String,
+    pub series: BTreeMap<Labels, Series>,
 }
 
 /// All series, by family name.
@@ -194,13 +287,11 @@ impl Accumulator {
                 let family = name(NameKind::Other);
                 let delta = h.aggregation_temporality == AggregationTemporality::Delta as i32;
                 for p in &h.data_points {
-                    let (bounds, counts) = exponential_to_classic(p);
-                    let value = Value::Histogram {
-                        bounds,
-                        counts,
-                        sum: p.sum.unwrap_or(0.0),
-                        count: p.count,
+                    let Some(native) = Native::from_point(p) else {
+                        self.dropped += 1;
+                        continue;
                     };
+                    let value = Value::Native(native);
                     self.histogram(
                         &family,
                         m,
@@ -315,6 +406,9 @@ impl Accumulator {
                     sum: old_sum + sum,
                     count: old_count.saturating_add(count),
                 }),
+                (true, Some(Value::Native(old)), Value::Native(new)) => {
+                    Some(Value::Native(old.add(new)))
+                }
                 (_, _, value) => Some(value),
             },
         );
@@ -473,6 +567,16 @@ impl Accumulator {
                         let c = format!("{name}_count");
                         sample(&mut out, &c, labels, None, *count as f64, ts);
                     }
+                    Value::Native(n) => {
+                        // The text formats have no native buckets: what client_golang writes
+                        // for a histogram without classic buckets.
+                        let inf = ("le", "+Inf".to_string());
+                        let bucket = format!("{name}_bucket");
+                        sample(&mut out, &bucket, labels, Some(inf), n.count as f64, ts);
+                        sample(&mut out, &format!("{name}_sum"), labels, None, n.sum, ts);
+                        let c = format!("{name}_count");
+                        sample(&mut out, &c, labels, None, n.count as f64, ts);
+                    }
                     Value::Summary {
                         quantiles,
                         sum,
@@ -493,6 +597,13 @@ impl Accumulator {
             out.push_str("# EOF\n");
         }
         out
+    }
+
+    /// The families by name, with at least one series.
+    pub(crate) fn families(&self) -> impl Iterator<Item = (&String, &Family)> {
+        self.families
+            .iter()
+            .filter(|(_, f)| f.ty.is_some() && !f.series.is_empty())
     }
 
     /// Number of series (for tests and the exporter's log).
@@ -587,48 +698,5 @@ fn classic(p: &HistogramDataPoint) -> (Vec<f64>, Vec<u64>) {
     let bounds = p.explicit_bounds.clone();
     let mut counts = p.bucket_counts.clone();
     counts.resize(bounds.len() + 1, 0);
-    (bounds, counts)
-}
-
-/// An exponential histogram point as classic buckets: the upper boundary of every bucket, from
-/// the most negative to the largest positive, with the zero bucket between.
-pub(crate) fn exponential_to_classic(p: &ExponentialHistogramDataPoint) -> (Vec<f64>, Vec<u64>) {
-    let base_exp = (-f64::from(p.scale)).exp2(); // log2(base)
-    let boundary = |index: i64| (index as f64 * base_exp).exp2();
-    let mut bounds = Vec::new();
-    let mut counts = Vec::new();
-    let negative = p
-        .negative
-        .as_ref()
-        .filter(|b| b.bucket_counts.iter().any(|c| *c > 0));
-    if let Some(Buckets {
-        offset,
-        bucket_counts,
-    }) = negative
-    {
-        // Bucket i holds (-base^(i+1), -base^i]: from the largest index down, upper bound -base^i.
-        for (k, c) in bucket_counts.iter().enumerate().rev() {
-            let index = i64::from(*offset) + k as i64;
-            bounds.push(-boundary(index));
-            counts.push(*c);
-        }
-    }
-    if p.zero_count > 0 || negative.is_some() {
-        bounds.push(p.zero_threshold);
-        counts.push(p.zero_count);
-    }
-    if let Some(Buckets {
-        offset,
-        bucket_counts,
-    }) = &p.positive
-    {
-        for (k, c) in bucket_counts.iter().enumerate() {
-            let index = i64::from(*offset) + k as i64;
-            bounds.push(boundary(index + 1));
-            counts.push(*c);
-        }
-    }
-    // The +Inf bucket holds nothing beyond the last boundary.
-    counts.push(0);
     (bounds, counts)
 }

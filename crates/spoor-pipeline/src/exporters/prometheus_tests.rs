@@ -12,7 +12,10 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use spoor_model::attr;
 
 use super::super::prometheus_names::{NameKind, label_name, metric_name};
-use super::super::prometheus_state::{Accumulator, Options, exponential_to_classic};
+use prost::Message;
+
+use super::super::prometheus_proto::{self, proto};
+use super::super::prometheus_state::{Accumulator, Native, Options};
 
 const CUMULATIVE: i32 = AggregationTemporality::Cumulative as i32;
 const DELTA: i32 = AggregationTemporality::Delta as i32;
@@ -283,65 +286,193 @@ fn histograms_become_cumulative_buckets_and_deltas_add_up() {
     assert!(text.contains("_sum{") && text.contains("} 302\n"), "{text}");
 }
 
+fn exp_metric(points: Vec<ExponentialHistogramDataPoint>, temporality: i32) -> Metric {
+    Metric {
+        name: "size".into(),
+        unit: "By".into(),
+        data: Some(Data::ExponentialHistogram(ExponentialHistogram {
+            data_points: points,
+            aggregation_temporality: temporality,
+        })),
+        ..Default::default()
+    }
+}
+
+/// The one native histogram series of `acc`'s protobuf exposition.
+fn native_of(acc: &Accumulator) -> (String, proto::Histogram) {
+    let bytes = prometheus_proto::render(acc, false);
+    let mut buf = &bytes[..];
+    let mut found = None;
+    while !buf.is_empty() {
+        let mf = proto::MetricFamily::decode_length_delimited(&mut buf).expect("delimited");
+        if mf.r#type == proto::HISTOGRAM {
+            let h = mf.metric[0].histogram.clone().expect("histogram");
+            found = Some((mf.name, h));
+        }
+    }
+    found.expect("a histogram family")
+}
+
 #[test]
-fn exponential_histograms_become_classic_buckets() {
-    // Scale 0: base 2; positive bucket index i holds (2^i, 2^(i+1)].
+fn exponential_histograms_become_native_histograms() {
+    // Scale 0: base 2; OTLP bucket i holds (2^i, 2^(i+1)], Prometheus bucket i + 1.
     let p = ExponentialHistogramDataPoint {
         scale: 0,
         count: 6,
+        sum: Some(30.0),
         zero_count: 1,
         positive: Some(Buckets {
             offset: 1,
             bucket_counts: vec![2, 3],
         }),
+        negative: Some(Buckets {
+            offset: -1,
+            bucket_counts: vec![0, 0, 0],
+        }),
+        time_unix_nano: 1_000_000_000,
         ..Default::default()
     };
-    let (bounds, counts) = exponential_to_classic(&p);
-    assert_eq!(bounds, vec![0.0, 4.0, 8.0]);
-    assert_eq!(counts, vec![1, 2, 3, 0]);
-    // Scale 1: base √2; negative buckets mirrored below zero.
-    let p = ExponentialHistogramDataPoint {
+    let n = Native::from_point(&p).expect("scale 0");
+    assert_eq!(n.schema, 0);
+    assert_eq!(
+        n.positive.into_iter().collect::<Vec<_>>(),
+        vec![(2, 2), (3, 3)]
+    );
+    assert_eq!(n.zero_threshold, 1e-128, "the Collector's default");
+    let mut acc = Accumulator::default();
+    acc.add(
+        &batch(vec![exp_metric(vec![p.clone()], CUMULATIVE)]),
+        &options(),
+        Instant::now(),
+    );
+    let (name, h) = native_of(&acc);
+    assert_eq!(name, "size_bytes");
+    assert_eq!((h.sample_count, h.sample_sum, h.zero_count), (6, 30.0, 1));
+    assert_eq!(
+        h.positive_span,
+        vec![proto::BucketSpan {
+            offset: 2,
+            length: 2
+        }]
+    );
+    assert_eq!(h.positive_delta, vec![2, 1]);
+    assert!(h.negative_span.is_empty() && h.bucket.is_empty());
+    // The text format: what client_golang writes for a histogram without classic buckets.
+    let text = acc.render(false, false);
+    assert!(text.contains("# TYPE size_bytes histogram\n"), "{text}");
+    assert!(text.contains("le=\"+Inf\"} 6\n"), "{text}");
+    assert!(
+        text.contains("size_bytes_sum{") && text.contains("} 30\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches("size_bytes_bucket{").count(), 1, "{text}");
+    assert!(!text.contains("le=\"4\""), "{text}");
+
+    // A delta point at a finer scale is added at the coarser schema.
+    let finer = ExponentialHistogramDataPoint {
         scale: 1,
-        count: 3,
+        count: 2,
+        sum: Some(10.0),
+        positive: Some(Buckets {
+            // OTLP index 3 at scale 1 is (2^1.5, 2^2], inside Prometheus bucket 2 at schema 0.
+            offset: 3,
+            bucket_counts: vec![1, 0, 1],
+        }),
+        time_unix_nano: 2_000_000_000,
+        ..Default::default()
+    };
+    let mut acc = Accumulator::default();
+    acc.add(
+        &batch(vec![exp_metric(vec![p.clone()], DELTA)]),
+        &options(),
+        Instant::now(),
+    );
+    acc.add(
+        &batch(vec![exp_metric(vec![finer], DELTA)]),
+        &options(),
+        Instant::now(),
+    );
+    let (_, h) = native_of(&acc);
+    assert_eq!((h.schema, h.sample_count, h.sample_sum), (0, 8, 40.0));
+    // Buckets 2 (2 + 1) and 3 (3 + 1).
+    assert_eq!(
+        h.positive_span,
+        vec![proto::BucketSpan {
+            offset: 2,
+            length: 2
+        }]
+    );
+    assert_eq!(h.positive_delta, vec![3, 1]);
+
+    // Above schema 8 the buckets merge down; below -4 the point is dropped.
+    let fine = ExponentialHistogramDataPoint {
+        scale: 10,
+        count: 2,
+        positive: Some(Buckets {
+            offset: 4,
+            bucket_counts: vec![1, 1],
+        }),
         negative: Some(Buckets {
-            offset: 0,
+            offset: -9,
             bucket_counts: vec![1],
         }),
-        positive: Some(Buckets {
-            offset: 2,
-            bucket_counts: vec![2],
-        }),
         ..Default::default()
     };
-    let (bounds, counts) = exponential_to_classic(&p);
-    assert_eq!(bounds.len(), 3);
-    assert!((bounds[0] + 1.0).abs() < 1e-9, "{bounds:?}");
-    assert_eq!(bounds[1], 0.0);
-    assert!((bounds[2] - 2f64.powf(1.5)).abs() < 1e-9, "{bounds:?}");
-    assert_eq!(counts, vec![1, 0, 2, 0]);
-    let m = Metric {
-        name: "size".into(),
-        unit: "By".into(),
-        data: Some(Data::ExponentialHistogram(ExponentialHistogram {
-            data_points: vec![ExponentialHistogramDataPoint {
-                scale: 0,
-                count: 5,
-                sum: Some(20.0),
-                positive: Some(Buckets {
-                    offset: 1,
-                    bucket_counts: vec![2, 3],
-                }),
-                ..Default::default()
-            }],
-            aggregation_temporality: CUMULATIVE,
-        })),
-        ..Default::default()
-    };
-    let text = render(&[batch(vec![m])]);
-    assert!(text.contains("# TYPE size_bytes histogram\n"), "{text}");
-    assert!(text.contains("le=\"4\"} 2\n"), "{text}");
-    assert!(text.contains("le=\"8\"} 5\n"), "{text}");
-    assert!(text.contains("le=\"+Inf\"} 5\n"), "{text}");
+    let n = Native::from_point(&fine).expect("downscaled");
+    assert_eq!(n.schema, 8);
+    assert_eq!(n.positive.into_iter().collect::<Vec<_>>(), vec![(2, 2)]);
+    assert_eq!(n.negative.into_iter().collect::<Vec<_>>(), vec![(-2, 1)]);
+    let coarse = ExponentialHistogramDataPoint { scale: -5, ..fine };
+    assert!(Native::from_point(&coarse).is_none());
+    let mut acc = Accumulator::default();
+    acc.add(
+        &batch(vec![exp_metric(vec![coarse], CUMULATIVE)]),
+        &options(),
+        Instant::now(),
+    );
+    assert_eq!(acc.dropped, 1);
+}
+
+#[test]
+fn protobuf_exposition_is_negotiated_and_carries_every_type() {
+    assert!(prometheus_proto::accepts(
+        "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,application/openmetrics-text;version=1.0.0;q=0.4,text/plain;q=0.1"
+    ));
+    assert!(!prometheus_proto::accepts(
+        "text/plain;version=0.0.4;q=1,*/*;q=0.1"
+    ));
+    assert!(!prometheus_proto::accepts(
+        "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0"
+    ));
+    let mut acc = Accumulator::default();
+    acc.add(
+        &batch(vec![counter(
+            "hits",
+            CUMULATIVE,
+            true,
+            vec![point(2, 10, vec![])],
+        )]),
+        &options(),
+        Instant::now(),
+    );
+    let bytes = prometheus_proto::render(&acc, false);
+    let mut buf = &bytes[..];
+    let mut names = Vec::new();
+    while !buf.is_empty() {
+        let mf = proto::MetricFamily::decode_length_delimited(&mut buf).expect("delimited");
+        if mf.name == "hits_total" {
+            assert_eq!(mf.r#type, proto::COUNTER);
+            assert_eq!(mf.metric[0].counter.as_ref().map(|c| c.value), Some(2.0));
+            assert!(
+                mf.metric[0]
+                    .label
+                    .iter()
+                    .any(|l| l.name == "job" && l.value == "shop/checkout")
+            );
+        }
+        names.push(mf.name);
+    }
+    assert_eq!(names, vec!["hits_total", "target_info"]);
 }
 
 #[test]

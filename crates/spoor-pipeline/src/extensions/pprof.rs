@@ -1,7 +1,11 @@
 //! The `pprof` extension: `GET /debug/pprof/profile?seconds=N` samples the process's CPU for N
 //! seconds (SIGPROF at 100 Hz, the `pprof` crate) and answers a gzipped pprof protobuf, as Go's
 //! `net/http/pprof` does, so `go tool pprof http://HOST:1777/debug/pprof/profile` works.
-//! Heap profiles need an allocator that records them; Spoor's does not, so `/heap` says so.
+//! `GET /debug/pprof/heap` answers a gzipped pprof heap profile from the binary's sampling
+//! allocator (`spoor_heap`, one sample per ~512 KiB allocated, turned on when this extension is
+//! configured), so `go tool pprof http://HOST:1777/debug/pprof/heap` works too.
+
+mod heap;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -28,6 +32,8 @@ struct ResultLabel {
 #[derive(Clone)]
 struct PprofState {
     requests: Family<ResultLabel, Counter>,
+    /// Whether the process allocates through `spoor_heap::Sampled` (heap profiles possible).
+    heap: bool,
 }
 
 impl PprofState {
@@ -40,10 +46,18 @@ impl PprofState {
     }
 }
 
-/// The extension's routes; counts requests in `spoor_pprof_requests_total{result}`.
+/// The extension's routes; counts requests in `spoor_pprof_requests_total{result}`. Starts
+/// heap sampling.
 pub fn pprof_router(telemetry: &Telemetry) -> axum::Router {
+    let sampling = spoor_heap::enable(spoor_heap::DEFAULT_SAMPLE_BYTES);
+    if !sampling {
+        tracing::warn!(
+            "pprof: the allocator does not sample allocations; /debug/pprof/heap is off"
+        );
+    }
     let state = PprofState {
         requests: Family::default(),
+        heap: sampling,
     };
     telemetry.register(
         "pprof_requests",
@@ -58,16 +72,47 @@ pub fn pprof_router(telemetry: &Telemetry) -> axum::Router {
 }
 
 async fn index() -> &'static str {
-    "profiles:\n/debug/pprof/profile?seconds=N  CPU profile (pprof protobuf, gzipped), N from 1 to 300, default 30\n/debug/pprof/heap  not available (the allocator does not record heap profiles)\n"
+    "profiles:\n/debug/pprof/profile?seconds=N  CPU profile (pprof protobuf, gzipped), N from 1 to 300, default 30\n/debug/pprof/heap  heap profile (pprof protobuf, gzipped): allocations sampled every ~512 KiB since the extension started\n"
 }
 
 async fn heap(State(state): State<PprofState>) -> Response {
-    state.count("unsupported");
-    (
-        StatusCode::NOT_IMPLEMENTED,
-        "heap profiles are not available: Spoor's allocator does not record them; use /debug/pprof/profile for CPU\n",
-    )
-        .into_response()
+    if !state.heap {
+        state.count("unsupported");
+        return (
+            StatusCode::NOT_IMPLEMENTED,
+            "heap profiles are not available: this build's allocator does not sample allocations; use /debug/pprof/profile for CPU\n",
+        )
+            .into_response();
+    }
+    match tokio::task::spawn_blocking(heap::heap_profile).await {
+        Ok(Ok(body)) => {
+            state.count("ok");
+            (
+                [
+                    (header::CONTENT_TYPE, "application/octet-stream"),
+                    (header::CONTENT_DISPOSITION, "attachment; filename=\"heap\""),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        Ok(Err(e)) => {
+            state.count("failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("heap profile failed: {e}\n"),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            state.count("failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("heap profile failed: {e}\n"),
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn profile(
@@ -255,7 +300,7 @@ impl Strings {
     }
 }
 
-/// The messages of pprof's `profile.proto` that a CPU profile uses.
+/// The messages of pprof's `profile.proto` that CPU and heap profiles use.
 mod proto {
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Profile {
