@@ -8,7 +8,8 @@ mod critical_path;
 mod tests;
 
 use spoor_model::TraceId;
-use spoor_storage::{TimeRange, TraceQuery};
+use crate::TraceQuery;
+use spoor_storage::TimeRange;
 
 pub use compare::{OperationChange, OperationStats, SpanFilter, compare, percentile};
 pub use critical_path::{CriticalSection, critical_path};
