@@ -11,7 +11,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use spoor_engine::{Engine, EngineConfig, ManualClock};
 use spoor_loadgen::{DEFAULT_ORIGIN_UNIX_NANOS, Workload};
 use spoor_model::{ResourceSpans, TraceId};
-use spoor_storage::{SpanReader, SpanWriter, ScanRequest, SpanPredicate};
+use spoor_storage::{ScanRequest, SpanPredicate, SpanReader, SpanWriter};
 use spoor_telemetry::Telemetry;
 
 fn runtime() -> tokio::runtime::Runtime {

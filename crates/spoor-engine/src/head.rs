@@ -416,8 +416,8 @@ impl Head {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spoor_storage::SpanPredicate;
     use spoor_model::ScopeSpans;
+    use spoor_storage::SpanPredicate;
 
     fn kv(k: &str, v: &str) -> spoor_model::otlp_common::KeyValue {
         spoor_model::attr::string(k, v)
@@ -467,8 +467,14 @@ mod tests {
         assert_eq!(q(&|q| q.service = Some("other".into())), 0);
         assert_eq!(q(&|q| q.span_name = Some("op-4".into())), 1);
         assert_eq!(q(&|q| q.span_name = Some("op-9".into())), 0);
-        assert_eq!(q(&|q| q.predicates = vec![SpanPredicate::text_anywhere("i", "2")]), 1);
-        assert_eq!(q(&|q| q.predicates = vec![SpanPredicate::text_anywhere("i", "7")]), 0);
+        assert_eq!(
+            q(&|q| q.predicates = vec![SpanPredicate::text_anywhere("i", "2")]),
+            1
+        );
+        assert_eq!(
+            q(&|q| q.predicates = vec![SpanPredicate::text_anywhere("i", "7")]),
+            0
+        );
         assert_eq!(q(&|q| q.duration_min = Some(101)), 0);
         assert_eq!(q(&|q| q.duration_min = Some(100)), 1);
     }

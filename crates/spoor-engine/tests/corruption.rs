@@ -7,7 +7,7 @@ mod support;
 use std::io::Write;
 
 use spoor_engine::{Engine, verify};
-use spoor_storage::{SpanReader, SpanWriter, ScanRequest};
+use spoor_storage::{ScanRequest, SpanReader, SpanWriter};
 use spoor_telemetry::Telemetry;
 use support::{span, tid};
 
@@ -67,10 +67,7 @@ async fn flipped_bytes_in_a_block_quarantine_it_and_serve_the_rest() {
         limit: 100,
         ..ScanRequest::default()
     };
-    let ids = engine
-        .scan_ids(&all)
-        .await
-        .expect("search serves the rest");
+    let ids = engine.scan_ids(&all).await.expect("search serves the rest");
     assert_eq!(ids, vec![tid(2)]);
     assert!(engine.get_trace(tid(1), None).await.expect("get").is_none());
     assert!(engine.get_trace(tid(2), None).await.expect("get").is_some());

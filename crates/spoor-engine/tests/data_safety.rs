@@ -18,7 +18,7 @@ use spoor_engine::{Engine, Manifest};
 use spoor_model::otlp_common::any_value::Value;
 use spoor_model::otlp_common::{AnyValue, ArrayValue, KeyValue, KeyValueList};
 use spoor_model::otlp_trace::span::Event;
-use spoor_storage::{SpanReader, SpanWriter, ScanRequest, SpanPredicate};
+use spoor_storage::{ScanRequest, SpanPredicate, SpanReader, SpanWriter};
 use spoor_telemetry::Telemetry;
 use support::{span, tid};
 
@@ -368,10 +368,7 @@ async fn a_block_written_before_a_column_existed_is_still_served() {
         predicates: vec![SpanPredicate::text_anywhere("user", "u5")],
         ..ScanRequest::default()
     };
-    assert_eq!(
-        engine.scan_ids(&q).await.expect("search"),
-        vec![tid(5)]
-    );
+    assert_eq!(engine.scan_ids(&q).await.expect("search"), vec![tid(5)]);
     let q = ScanRequest {
         predicates: vec![SpanPredicate::text_anywhere("http.route", "/r")],
         ..ScanRequest::default()

@@ -5,7 +5,9 @@ mod support;
 
 use spoor_engine::Engine;
 use spoor_model::attr;
-use spoor_storage::{OperationQuery, SpanReader, SpanWriter, TimeRange, ScanRequest, SpanPredicate};
+use spoor_storage::{
+    OperationQuery, ScanRequest, SpanPredicate, SpanReader, SpanWriter, TimeRange,
+};
 use spoor_telemetry::Telemetry;
 use support::{span, spans_of, tid};
 
@@ -134,10 +136,7 @@ async fn traces_split_across_blocks_and_head_restart_and_crash() {
         predicates: vec![SpanPredicate::text_anywhere("rows", "3")],
         ..ScanRequest::default()
     };
-    assert_eq!(
-        engine.scan_ids(&q).await.expect("search"),
-        vec![tid(7)]
-    );
+    assert_eq!(engine.scan_ids(&q).await.expect("search"), vec![tid(7)]);
     let found = engine.scan(&q).await.expect("search");
     assert_eq!(spans_of(&found[0]), 3);
     // Window hint excluding everything.

@@ -15,7 +15,7 @@ use spoor_model::otlp_common::any_value::Value;
 use spoor_model::otlp_common::{AnyValue, ArrayValue};
 use spoor_model::otlp_trace::span::{Event, Link};
 use spoor_model::{ResourceSpans, attr};
-use spoor_storage::{SpanReader, SpanWriter, ScanRequest, SpanPredicate};
+use spoor_storage::{ScanRequest, SpanPredicate, SpanReader, SpanWriter};
 use spoor_telemetry::Telemetry;
 use support::{span, spans_of, tid};
 
@@ -243,10 +243,7 @@ async fn check_fixture(version: u32) {
         ],
         ..ScanRequest::default()
     };
-    assert_eq!(
-        engine.scan_ids(&q).await.expect("search"),
-        vec![tid(3)]
-    );
+    assert_eq!(engine.scan_ids(&q).await.expect("search"), vec![tid(3)]);
     for (k, v) in [
         ("http.response.status_code", "201"),
         ("http.request.method", "POST"),
@@ -264,7 +261,10 @@ async fn check_fixture(version: u32) {
         );
     }
     let q = ScanRequest {
-        predicates: vec![SpanPredicate::text_anywhere("http.response.status_code", "200")],
+        predicates: vec![SpanPredicate::text_anywhere(
+            "http.response.status_code",
+            "200",
+        )],
         ..ScanRequest::default()
     };
     assert!(engine.scan_ids(&q).await.expect("search").is_empty());

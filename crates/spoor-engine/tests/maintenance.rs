@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use spoor_engine::Engine;
-use spoor_storage::{SpanReader, SpanWriter, ScanRequest};
+use spoor_storage::{ScanRequest, SpanReader, SpanWriter};
 use spoor_telemetry::Telemetry;
 use support::{span, spans_of, tid};
 

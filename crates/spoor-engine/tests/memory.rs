@@ -4,7 +4,7 @@ mod support;
 
 use spoor_engine::{Engine, EngineConfig};
 use spoor_loadgen::{DEFAULT_ORIGIN_UNIX_NANOS, Workload};
-use spoor_storage::{SpanReader, SpanWriter, StorageError, ScanRequest};
+use spoor_storage::{ScanRequest, SpanReader, SpanWriter, StorageError};
 use spoor_telemetry::Telemetry;
 
 fn metric(t: &Telemetry, name: &str) -> f64 {

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use spoor_engine::{DeleteFilter, Engine};
-use spoor_storage::{OperationQuery, SpanReader, SpanWriter, ScanRequest};
+use spoor_storage::{OperationQuery, ScanRequest, SpanReader, SpanWriter};
 use spoor_telemetry::Telemetry;
 use support::{config, span, spans_of, tid};
 

@@ -9,16 +9,14 @@ mod support;
 
 use std::collections::BTreeSet;
 
+use regex::Regex;
 use spoor_engine::Engine;
 use spoor_model::otlp_common::any_value::Value;
 use spoor_model::otlp_common::{AnyValue, ArrayValue, InstrumentationScope, KeyValue};
 use spoor_model::otlp_resource::Resource;
 use spoor_model::otlp_trace::span::{Event, Link};
 use spoor_model::{ResourceSpans, ScopeSpans, Span, SpanRecord, Status, TraceId, attr};
-use regex::Regex;
-use spoor_storage::{
-    AttrScope, ScanRequest, SpanPredicate, SpanReader, SpanWriter, ValueMatch,
-};
+use spoor_storage::{AttrScope, ScanRequest, SpanPredicate, SpanReader, SpanWriter, ValueMatch};
 use spoor_telemetry::Telemetry;
 use support::workload::Rng;
 
@@ -142,7 +140,9 @@ fn random_trace(r: &mut Rng, n: u64) -> Vec<ResourceSpans> {
 
 fn random_value_match(r: &mut Rng) -> ValueMatch {
     match r.below(6) {
-        0 => ValueMatch::Regex(Regex::new(pick(r, &["^v.$", "^2", "^(true|1\\.5)$", "v1"])).expect("regex")),
+        0 => ValueMatch::Regex(
+            Regex::new(pick(r, &["^v.$", "^2", "^(true|1\\.5)$", "v1"])).expect("regex"),
+        ),
         1 => ValueMatch::Range {
             min: (r.below(2) == 0).then(|| r.below(3) as f64),
             max: (r.below(2) == 0).then(|| [1.0, 1.5, 200.0][r.below(3) as usize]),

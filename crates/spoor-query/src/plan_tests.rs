@@ -138,7 +138,10 @@ async fn conformance_queries_agree_as_jaeger_params_plan_and_traceql() {
             }
         }
         if jaeger != expected || jaeger_traces != expected {
-            failures.push(format!("{} (jaeger): {jaeger:?} {jaeger_traces:?}", fq.caption));
+            failures.push(format!(
+                "{} (jaeger): {jaeger:?} {jaeger_traces:?}",
+                fq.caption
+            ));
         }
         if scanned != expected {
             failures.push(format!("{} (scan): {scanned:?}", fq.caption));
@@ -287,11 +290,19 @@ fn traceql_pushes_neutral_predicates() {
     let range = |min, max| ValueMatch::Range { min, max };
     assert_eq!(
         p.predicates[2],
-        attr(&[AttrScope::Span], "http.status_code", range(Some(500.0), None))
+        attr(
+            &[AttrScope::Span],
+            "http.status_code",
+            range(Some(500.0), None)
+        )
     );
     assert_eq!(
         p.predicates[3],
-        attr(&[AttrScope::Resource], "env", ValueMatch::Text("prod".into()))
+        attr(
+            &[AttrScope::Resource],
+            "env",
+            ValueMatch::Text("prod".into())
+        )
     );
     match &p.predicates[4] {
         SpanPredicate::Attribute {
@@ -310,7 +321,7 @@ fn traceql_pushes_neutral_predicates() {
         attr(&[AttrScope::Span], "n", range(Some(3.0), Some(3.0)))
     );
     // Not pushed: `!=`, `!~`, regex on intrinsics.
-    let q = traceql::parse(r#"{ span.a != "x" && span.b !~ "y" && name =~ "G.*" }"#)
-        .expect("parses");
+    let q =
+        traceql::parse(r#"{ span.a != "x" && span.b !~ "y" && name =~ "G.*" }"#).expect("parses");
     assert_eq!(q.pushdown(), spoor_storage::ScanRequest::default());
 }

@@ -7,8 +7,8 @@ use spoor_storage::{
 };
 
 use crate::ddg::{DdgPath, Focal, deep_dependency_paths};
-use crate::plan::{Query, TraceContext, TraceQuery, evaluate};
 use crate::dedup::merge_duplicate_spans;
+use crate::plan::{Query, TraceContext, TraceQuery, evaluate};
 use crate::summary::TraceSummary;
 
 /// Most traces one search returns, whatever limit is asked (Jaeger's UI asks for at most 1,500).

@@ -135,8 +135,7 @@ impl Fixtures {
                     None => failures.push(format!("{}: unknown fixture {name}", q.caption)),
                 }
             }
-            let ids: BTreeSet<TraceId> =
-                store.scan_ids(&q.query).await?.into_iter().collect();
+            let ids: BTreeSet<TraceId> = store.scan_ids(&q.query).await?.into_iter().collect();
             if ids != expected {
                 failures.push(format!(
                     "{}: scan_ids returned {ids:?}, expected {expected:?}",

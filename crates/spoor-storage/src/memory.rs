@@ -6,8 +6,8 @@ use spoor_telemetry::Telemetry;
 use spoor_telemetry::metrics::gauge::Gauge;
 
 use crate::{
-    DependencyLink, Operation, OperationQuery, SpanReader, SpanWriter, StorageError,
-    ScanRequest, TimeRange, Trace,
+    DependencyLink, Operation, OperationQuery, ScanRequest, SpanReader, SpanWriter, StorageError,
+    TimeRange, Trace,
 };
 
 /// A bounded in-memory store: keeps at most `max_traces` traces, evicting the trace that arrived

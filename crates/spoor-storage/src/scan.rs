@@ -319,12 +319,24 @@ mod tests {
         };
         let text = |s: &str| ValueMatch::Text(s.into());
         assert!(m(attr(&[AttrScope::Span], "http.status_code", text("503"))));
-        assert!(!m(attr(&[AttrScope::Resource], "http.status_code", text("503"))));
+        assert!(!m(attr(
+            &[AttrScope::Resource],
+            "http.status_code",
+            text("503")
+        )));
         assert!(m(attr(&[AttrScope::Resource], "env", text("prod"))));
         assert!(m(SpanPredicate::text_anywhere("env", "prod")));
         let range = |min, max| ValueMatch::Range { min, max };
-        assert!(m(attr(&[AttrScope::Span], "http.status_code", range(Some(500.0), None))));
-        assert!(!m(attr(&[AttrScope::Span], "http.status_code", range(None, Some(499.0)))));
+        assert!(m(attr(
+            &[AttrScope::Span],
+            "http.status_code",
+            range(Some(500.0), None)
+        )));
+        assert!(!m(attr(
+            &[AttrScope::Span],
+            "http.status_code",
+            range(None, Some(499.0))
+        )));
         assert!(!m(attr(&[AttrScope::Resource], "env", range(None, None))));
         let re = |s: &str| ValueMatch::Regex(Regex::new(s).expect("regex"));
         assert!(m(attr(&[AttrScope::Span], "http.status_code", re("^5..$"))));

@@ -45,7 +45,10 @@ pub(crate) fn cheap_filter(
     let loc = "search";
     let n = batch.num_rows();
     let mut keep = vec![true; n];
-    for (col, want) in [(schema::SERVICE, q.service()), (schema::NAME, q.span_name())] {
+    for (col, want) in [
+        (schema::SERVICE, q.service()),
+        (schema::NAME, q.span_name()),
+    ] {
         let Some(want) = want else {
             continue;
         };
@@ -145,7 +148,9 @@ impl Row<'_> {
                 }
                 false
             }
-            SpanPredicate::Status(code) => self.status.map_or(0, |a| i32::from(a.value(i))) == *code,
+            SpanPredicate::Status(code) => {
+                self.status.map_or(0, |a| i32::from(a.value(i))) == *code
+            }
             SpanPredicate::Kind(kind) => self.kind.map_or(0, |a| i32::from(a.value(i))) == *kind,
             SpanPredicate::StatusMessage(m) => {
                 self.message
@@ -154,10 +159,20 @@ impl Row<'_> {
                     == m
             }
             SpanPredicate::ScopeName(n) => {
-                self.scopes.get(i).ok().flatten().map_or("", |s| s.name.as_str()) == n
+                self.scopes
+                    .get(i)
+                    .ok()
+                    .flatten()
+                    .map_or("", |s| s.name.as_str())
+                    == n
             }
             SpanPredicate::ScopeVersion(v) => {
-                self.scopes.get(i).ok().flatten().map_or("", |s| s.version.as_str()) == v
+                self.scopes
+                    .get(i)
+                    .ok()
+                    .flatten()
+                    .map_or("", |s| s.version.as_str())
+                    == v
             }
             SpanPredicate::AnyOf(any) => {
                 for p in any {

@@ -7,8 +7,8 @@ mod critical_path;
 #[cfg(test)]
 mod tests;
 
-use spoor_model::TraceId;
 use crate::TraceQuery;
+use spoor_model::TraceId;
 use spoor_storage::TimeRange;
 
 pub use compare::{OperationChange, OperationStats, SpanFilter, compare, percentile};
