@@ -32,7 +32,7 @@ def span_json(i, now):
             "traceId": trace,
             "spanId": f"{i + 1:016x}",
             "name": "op",
-            "kind": 2,
+            "kind": 3 if i % 8 == 0 else 2,
             "startTimeUnixNano": str(start),
             "endTimeUnixNano": str(start + 1_000_000),
             "attributes": attrs,
@@ -55,6 +55,9 @@ QUERIES = [
     {"tags": '{"region":"us"}', "limit": "3"},
     {"tags": '{"retry":"3"}', "limit": "20"},
     {"service": "svc-b", "tags": '{"error":"true"}', "limit": "20"},
+    # Tags Jaeger derives from span fields (the query layer's, pushed down as neutral predicates).
+    {"tags": '{"span.kind":"client"}', "limit": "20"},
+    {"tags": '{"otel.status_code":"ERROR","span.kind":"server"}', "limit": "20"},
     {"tags": '{"tenant.id":"t0","region":"eu"}', "limit": "20"},
     {"tags": '{"tenant.id":"nobody"}', "limit": "20"},
 ]
@@ -72,6 +75,8 @@ def expected(q):
             tags["retry"] = "3"
         if i % 6 == 0:
             tags["error"] = "true"
+            tags["otel.status_code"] = "ERROR"
+        tags["span.kind"] = "client" if i % 8 == 0 else "server"
         if "service" in q and q["service"] != service:
             continue
         if all(tags.get(k) == v for k, v in json.loads(q["tags"]).items()):

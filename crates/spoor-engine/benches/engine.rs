@@ -11,7 +11,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use spoor_engine::{Engine, EngineConfig, ManualClock};
 use spoor_loadgen::{DEFAULT_ORIGIN_UNIX_NANOS, Workload};
 use spoor_model::{ResourceSpans, TraceId};
-use spoor_storage::{SpanReader, SpanWriter, TraceQuery};
+use spoor_storage::{ScanRequest, SpanPredicate, SpanReader, SpanWriter};
 use spoor_telemetry::Telemetry;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -133,23 +133,23 @@ fn reads(c: &mut Criterion) {
             assert!(t.is_some());
         })
     });
-    let q = TraceQuery {
+    let q = ScanRequest {
         service: Some("checkout".into()),
-        attributes: vec![("app.tier".into(), "enterprise".into())],
+        predicates: vec![SpanPredicate::text_anywhere("app.tier", "enterprise")],
         limit: 20,
-        ..TraceQuery::default()
+        ..ScanRequest::default()
     };
     g.bench_function("search_service_and_attribute_limit_20", |b| {
-        b.iter(|| rt.block_on(engine.find_trace_ids(&q)).expect("search"))
+        b.iter(|| rt.block_on(engine.scan_ids(&q)).expect("search"))
     });
-    let q = TraceQuery {
+    let q = ScanRequest {
         service: Some("checkout".into()),
         duration_min: Some(50_000_000),
         limit: 20,
-        ..TraceQuery::default()
+        ..ScanRequest::default()
     };
     g.bench_function("search_service_and_min_duration_limit_20", |b| {
-        b.iter(|| rt.block_on(engine.find_trace_ids(&q)).expect("search"))
+        b.iter(|| rt.block_on(engine.scan_ids(&q)).expect("search"))
     });
     g.finish();
 }

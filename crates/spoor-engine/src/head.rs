@@ -16,7 +16,7 @@ use spoor_model::otlp_collector::ExportTraceServiceRequest;
 use spoor_model::otlp_common::InstrumentationScope;
 use spoor_model::otlp_resource::Resource;
 use spoor_model::{ResourceSpans, Span, SpanId, SpanRecord, TraceId, service_name};
-use spoor_storage::{SpanMatcher, TraceQuery};
+use spoor_storage::ScanRequest;
 
 use crate::wire::{self, SpanPeek, WireError};
 
@@ -311,40 +311,32 @@ impl Head {
         })
     }
 
-    /// True when span `s` satisfies `query`: service, times and operation are checked on the
+    /// True when span `s` satisfies `query`: service, times and span name are checked on the
     /// index and in place; the span is decoded only for attribute conditions.
-    fn matches(&self, query: &TraceQuery, matcher: &SpanMatcher<'_>, s: &HeadSpan) -> bool {
-        if let Some(service) = query.service.as_deref().filter(|x| !x.is_empty())
+    fn matches(&self, query: &ScanRequest, s: &HeadSpan) -> bool {
+        if let Some(service) = query.service()
             && service_name(self.resource(s.resource)) != service
         {
             return false;
         }
-        if query.start_min.is_some_and(|m| s.start < m)
-            || query.start_max.is_some_and(|m| s.start > m)
+        if !query.in_bounds(s.start, s.end.saturating_sub(s.start)) {
+            return false;
+        }
+        if let Some(name) = query.span_name()
+            && self.peek(s).name != name
         {
             return false;
         }
-        let duration = s.end.saturating_sub(s.start);
-        if query.duration_min.is_some_and(|m| duration < m)
-            || query.duration_max.is_some_and(|m| duration > m)
-        {
-            return false;
-        }
-        if let Some(op) = query.operation.as_deref().filter(|x| !x.is_empty())
-            && self.peek(s).name != op
-        {
-            return false;
-        }
-        if query.attributes.is_empty() {
+        if query.predicates.is_empty() {
             return true;
         }
         self.decode(s).is_some_and(|span| {
-            matcher.matches_parts(self.resource(s.resource), self.scope(s.scope), &span)
+            query.matches_parts(self.resource(s.resource), self.scope(s.scope), &span)
         })
     }
 
     /// Traces with a span matching `query`, with the matching trace's earliest start here.
-    pub(crate) fn search(&self, query: &TraceQuery, out: &mut HashMap<TraceId, u64>) {
+    pub(crate) fn search(&self, query: &ScanRequest, out: &mut HashMap<TraceId, u64>) {
         if self.is_empty() {
             return;
         }
@@ -353,12 +345,14 @@ impl Head {
         {
             return;
         }
-        let matcher = SpanMatcher::new(query);
         for (id, idxs) in &self.traces {
+            if !query.allows_trace(id) {
+                continue;
+            }
             let hit = idxs
                 .iter()
                 .filter_map(|i| self.spans.get(*i as usize))
-                .any(|s| self.matches(query, &matcher, s));
+                .any(|s| self.matches(query, s));
             if hit && let Some(start) = self.trace_start(id) {
                 let e = out.entry(*id).or_insert(start);
                 *e = (*e).min(start);
@@ -423,6 +417,7 @@ impl Head {
 mod tests {
     use super::*;
     use spoor_model::ScopeSpans;
+    use spoor_storage::SpanPredicate;
 
     fn kv(k: &str, v: &str) -> spoor_model::otlp_common::KeyValue {
         spoor_model::attr::string(k, v)
@@ -461,8 +456,8 @@ mod tests {
         let spans: Vec<Span> = records.iter().map(|r| r.span.clone()).collect();
         assert_eq!(spans, b[0].scope_spans[0].spans);
         assert_eq!(records[0].resource, b[0].resource);
-        let q = |f: &dyn Fn(&mut TraceQuery)| {
-            let mut q = TraceQuery::default();
+        let q = |f: &dyn Fn(&mut ScanRequest)| {
+            let mut q = ScanRequest::default();
             f(&mut q);
             let mut out = HashMap::new();
             head.search(&q, &mut out);
@@ -470,10 +465,16 @@ mod tests {
         };
         assert_eq!(q(&|q| q.service = Some("svc".into())), 1);
         assert_eq!(q(&|q| q.service = Some("other".into())), 0);
-        assert_eq!(q(&|q| q.operation = Some("op-4".into())), 1);
-        assert_eq!(q(&|q| q.operation = Some("op-9".into())), 0);
-        assert_eq!(q(&|q| q.attributes = vec![("i".into(), "2".into())]), 1);
-        assert_eq!(q(&|q| q.attributes = vec![("i".into(), "7".into())]), 0);
+        assert_eq!(q(&|q| q.span_name = Some("op-4".into())), 1);
+        assert_eq!(q(&|q| q.span_name = Some("op-9".into())), 0);
+        assert_eq!(
+            q(&|q| q.predicates = vec![SpanPredicate::text_anywhere("i", "2")]),
+            1
+        );
+        assert_eq!(
+            q(&|q| q.predicates = vec![SpanPredicate::text_anywhere("i", "7")]),
+            0
+        );
         assert_eq!(q(&|q| q.duration_min = Some(101)), 0);
         assert_eq!(q(&|q| q.duration_min = Some(100)), 1);
     }

@@ -15,9 +15,9 @@
 //!   whole blocks older than `retention` (72 h). Both are crash-safe: new files first, then
 //!   the manifest, then deletions.
 //! - **Reads.** Trace by id prunes blocks by time and trace-id range, row groups by statistics
-//!   and bloom filter, and merges the head. Search prunes blocks by time, service and
-//!   operation, pushes predicates into the Parquet scan, goes newest first and stops early at
-//!   the limit. Services and operations come from a catalog kept at ingest; dependencies from
+//!   and bloom filter, and merges the head. A scan (`spoor_storage::ScanRequest`) prunes
+//!   blocks by time, service and span name, pushes its neutral predicates into the Parquet scan
+//!   as column filters, goes newest first and stops early at the limit. Services and operations come from a catalog kept at ingest; dependencies from
 //!   per-block aggregates.
 //! - **Recovery, failing safe.** Opening takes `<data_dir>/LOCK` (one process per data dir),
 //!   rebuilds the block list from the block files when the newest manifest is unreadable,
@@ -30,7 +30,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), spoor_storage::StorageError> {
 //! use spoor_engine::{Engine, EngineConfig};
-//! use spoor_storage::{SpanReader, SpanWriter, TraceQuery};
+//! use spoor_storage::{ScanRequest, SpanReader, SpanWriter};
 //!
 //! let telemetry = spoor_telemetry::Telemetry::new();
 //! let config = EngineConfig {
@@ -42,7 +42,7 @@
 //! let engine = Engine::open(config, &telemetry).await?;
 //! engine.write(vec![/* OTLP ResourceSpans */]).await?;
 //! let traces = engine
-//!     .find_traces(&TraceQuery { service: Some("checkout".into()), ..TraceQuery::default() })
+//!     .scan(&ScanRequest { service: Some("checkout".into()), ..ScanRequest::default() })
 //!     .await?;
 //! # let _ = traces;
 //! engine.shutdown().await?; // cuts the head into a block, stops background tasks

@@ -6,8 +6,8 @@ use futures::StreamExt;
 
 use spoor_model::{SpanRecord, TraceId};
 use spoor_storage::{
-    DependencyLink, Operation, OperationQuery, SpanReader, StorageError, TimeRange, Trace,
-    TraceQuery,
+    DependencyLink, Operation, OperationQuery, ScanRequest, SpanReader, StorageError, TimeRange,
+    Trace,
 };
 
 use crate::engine::{Engine, Inner};
@@ -107,15 +107,15 @@ impl Inner {
         Ok(records)
     }
 
-    pub(crate) async fn search(&self, query: &TraceQuery) -> Result<Vec<TraceId>, StorageError> {
+    pub(crate) async fn search(&self, query: &ScanRequest) -> Result<Vec<TraceId>, StorageError> {
         let limit = query.effective_limit();
         let mut hits: HashMap<TraceId, u64> = HashMap::new();
         self.shared.head.read().search(query, &mut hits);
         for f in self.shared.frozen.read().iter() {
             f.head.search(query, &mut hits);
         }
-        let service = query.service.as_deref().filter(|s| !s.is_empty());
-        let op = query.operation.as_deref().filter(|s| !s.is_empty());
+        let service = query.service();
+        let op = query.span_name();
         // Held for the whole read: blocks it names are not deleted before it is dropped.
         let snapshot = self.manifest.read().clone();
         let candidates: Vec<BlockMeta> = snapshot
@@ -218,7 +218,7 @@ impl SpanReader for Engine {
             .operations(&query.service, query.span_kind.as_deref()))
     }
 
-    async fn find_traces(&self, query: &TraceQuery) -> Result<Vec<Trace>, StorageError> {
+    async fn scan(&self, query: &ScanRequest) -> Result<Vec<Trace>, StorageError> {
         let ids = self.inner.search(query).await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -229,7 +229,7 @@ impl SpanReader for Engine {
         Ok(out)
     }
 
-    async fn find_trace_ids(&self, query: &TraceQuery) -> Result<Vec<TraceId>, StorageError> {
+    async fn scan_ids(&self, query: &ScanRequest) -> Result<Vec<TraceId>, StorageError> {
         self.inner.search(query).await
     }
 

@@ -7,7 +7,7 @@ mod support;
 use std::io::Write;
 
 use spoor_engine::{Engine, verify};
-use spoor_storage::{SpanReader, SpanWriter, TraceQuery};
+use spoor_storage::{ScanRequest, SpanReader, SpanWriter};
 use spoor_telemetry::Telemetry;
 use support::{span, tid};
 
@@ -63,14 +63,11 @@ async fn flipped_bytes_in_a_block_quarantine_it_and_serve_the_rest() {
     let engine = Engine::open(config.clone(), &telemetry)
         .await
         .expect("open with corrupt block");
-    let all = TraceQuery {
+    let all = ScanRequest {
         limit: 100,
-        ..TraceQuery::default()
+        ..ScanRequest::default()
     };
-    let ids = engine
-        .find_trace_ids(&all)
-        .await
-        .expect("search serves the rest");
+    let ids = engine.scan_ids(&all).await.expect("search serves the rest");
     assert_eq!(ids, vec![tid(2)]);
     assert!(engine.get_trace(tid(1), None).await.expect("get").is_none());
     assert!(engine.get_trace(tid(2), None).await.expect("get").is_some());
@@ -131,12 +128,12 @@ async fn torn_and_corrupt_wal_records_are_cut_and_skipped() {
     let engine = Engine::open(config.clone(), &telemetry)
         .await
         .expect("open after damage");
-    let all = TraceQuery {
+    let all = ScanRequest {
         limit: 100,
-        ..TraceQuery::default()
+        ..ScanRequest::default()
     };
     assert_eq!(
-        engine.find_trace_ids(&all).await.expect("search"),
+        engine.scan_ids(&all).await.expect("search"),
         vec![tid(3), tid(1)]
     );
     let metrics = telemetry.render();
@@ -159,7 +156,7 @@ async fn torn_and_corrupt_wal_records_are_cut_and_skipped() {
         .await
         .expect("reopen");
     assert_eq!(
-        engine.find_trace_ids(&all).await.expect("search"),
+        engine.scan_ids(&all).await.expect("search"),
         vec![tid(9), tid(3), tid(1)]
     );
 }

@@ -18,7 +18,7 @@ use spoor_engine::{Engine, Manifest};
 use spoor_model::otlp_common::any_value::Value;
 use spoor_model::otlp_common::{AnyValue, ArrayValue, KeyValue, KeyValueList};
 use spoor_model::otlp_trace::span::Event;
-use spoor_storage::{SpanReader, SpanWriter, TraceQuery};
+use spoor_storage::{ScanRequest, SpanPredicate, SpanReader, SpanWriter};
 use spoor_telemetry::Telemetry;
 use support::{span, tid};
 
@@ -140,12 +140,12 @@ async fn a_deeply_nested_value_is_stored_and_read_back_next_to_other_traces() {
             "exact round trip"
         );
     }
-    let q = TraceQuery {
+    let q = ScanRequest {
         service: Some("attacker".into()),
-        attributes: vec![("deep".into(), "no-match".into())],
-        ..TraceQuery::default()
+        predicates: vec![SpanPredicate::text_anywhere("deep", "no-match")],
+        ..ScanRequest::default()
     };
-    assert!(engine.find_trace_ids(&q).await.expect("search").is_empty());
+    assert!(engine.scan_ids(&q).await.expect("search").is_empty());
     let metrics = telemetry.render();
     assert!(
         metrics.contains("spoor_engine_corrupt_blocks_total 0"),
@@ -364,19 +364,16 @@ async fn a_block_written_before_a_column_existed_is_still_served() {
         span.attributes,
         vec![spoor_model::attr::string("user", "u3")]
     );
-    let q = TraceQuery {
-        attributes: vec![("user".into(), "u5".into())],
-        ..TraceQuery::default()
+    let q = ScanRequest {
+        predicates: vec![SpanPredicate::text_anywhere("user", "u5")],
+        ..ScanRequest::default()
     };
-    assert_eq!(
-        engine.find_trace_ids(&q).await.expect("search"),
-        vec![tid(5)]
-    );
-    let q = TraceQuery {
-        attributes: vec![("http.route".into(), "/r".into())],
-        ..TraceQuery::default()
+    assert_eq!(engine.scan_ids(&q).await.expect("search"), vec![tid(5)]);
+    let q = ScanRequest {
+        predicates: vec![SpanPredicate::text_anywhere("http.route", "/r")],
+        ..ScanRequest::default()
     };
-    assert!(engine.find_trace_ids(&q).await.expect("search").is_empty());
+    assert!(engine.scan_ids(&q).await.expect("search").is_empty());
     assert_eq!(engine.manifest().blocks.len(), 1, "not quarantined");
     assert!(
         telemetry
@@ -498,11 +495,11 @@ async fn a_missing_block_costs_only_its_own_traces() {
     assert_eq!(readable(&engine, 1, 31).await, 30);
     assert_eq!(readable(&engine, 41, 51).await, 10);
     assert_eq!(readable(&engine, 31, 41).await, 0);
-    let all = TraceQuery {
+    let all = ScanRequest {
         limit: 100,
-        ..TraceQuery::default()
+        ..ScanRequest::default()
     };
-    assert_eq!(engine.find_trace_ids(&all).await.expect("search").len(), 40);
+    assert_eq!(engine.scan_ids(&all).await.expect("search").len(), 40);
     assert!(
         telemetry
             .render()
@@ -512,7 +509,7 @@ async fn a_missing_block_costs_only_its_own_traces() {
     let engine = Engine::open(config, &Telemetry::new())
         .await
         .expect("restart");
-    assert_eq!(engine.find_trace_ids(&all).await.expect("search").len(), 40);
+    assert_eq!(engine.scan_ids(&all).await.expect("search").len(), 40);
 }
 
 #[tokio::test]

@@ -5,7 +5,9 @@ mod support;
 
 use spoor_engine::Engine;
 use spoor_model::attr;
-use spoor_storage::{OperationQuery, SpanReader, SpanWriter, TimeRange, TraceQuery};
+use spoor_storage::{
+    OperationQuery, ScanRequest, SpanPredicate, SpanReader, SpanWriter, TimeRange,
+};
 use spoor_telemetry::Telemetry;
 use support::{span, spans_of, tid};
 
@@ -36,20 +38,20 @@ async fn limit_applies_after_filter_newest_first() {
             engine.flush().await.expect("flush");
         }
     }
-    let q = TraceQuery {
+    let q = ScanRequest {
         service: Some("svc".into()),
-        attributes: vec![("m".into(), "yes".into())],
+        predicates: vec![SpanPredicate::text_anywhere("m", "yes")],
         limit: 5,
-        ..TraceQuery::default()
+        ..ScanRequest::default()
     };
-    let ids = engine.find_trace_ids(&q).await.expect("search");
+    let ids = engine.scan_ids(&q).await.expect("search");
     let want: Vec<_> = [29u64, 27, 25, 23, 21].iter().map(|i| tid(*i)).collect();
     assert_eq!(ids, want);
     // The same once everything is in blocks.
     engine.flush().await.expect("flush");
-    assert_eq!(engine.find_trace_ids(&q).await.expect("search"), want);
-    let q = TraceQuery { limit: 12, ..q };
-    assert_eq!(engine.find_trace_ids(&q).await.expect("search").len(), 12);
+    assert_eq!(engine.scan_ids(&q).await.expect("search"), want);
+    let q = ScanRequest { limit: 12, ..q };
+    assert_eq!(engine.scan_ids(&q).await.expect("search").len(), 12);
 }
 
 #[tokio::test]
@@ -68,25 +70,25 @@ async fn time_windows_at_block_boundaries() {
         }
     }
     assert_eq!(engine.manifest().blocks.len(), 2);
-    let window = |min: u64, max: u64| TraceQuery {
+    let window = |min: u64, max: u64| ScanRequest {
         start_min: Some(min),
         start_max: Some(max),
         limit: 100,
-        ..TraceQuery::default()
+        ..ScanRequest::default()
     };
     // Exactly the last span of block 1 through exactly the first of block 2 (inclusive).
     let ids = engine
-        .find_trace_ids(&window(T0 + 2 * SEC, T0 + 3 * SEC))
+        .scan_ids(&window(T0 + 2 * SEC, T0 + 3 * SEC))
         .await
         .expect("search");
     assert_eq!(ids, vec![tid(3), tid(2)]);
     let ids = engine
-        .find_trace_ids(&window(T0 + 2 * SEC + 1, T0 + 3 * SEC - 1))
+        .scan_ids(&window(T0 + 2 * SEC + 1, T0 + 3 * SEC - 1))
         .await
         .expect("search");
     assert!(ids.is_empty());
     let ids = engine
-        .find_trace_ids(&window(T0 + 4 * SEC, u64::MAX))
+        .scan_ids(&window(T0 + 4 * SEC, u64::MAX))
         .await
         .expect("search");
     assert_eq!(ids, vec![tid(4)]);
@@ -130,15 +132,12 @@ async fn traces_split_across_blocks_and_head_restart_and_crash() {
         .expect("found");
     assert_eq!(spans_of(&t), 3);
     // A search matching a span in the second block returns the trace once.
-    let q = TraceQuery {
-        attributes: vec![("rows".into(), "3".into())],
-        ..TraceQuery::default()
+    let q = ScanRequest {
+        predicates: vec![SpanPredicate::text_anywhere("rows", "3")],
+        ..ScanRequest::default()
     };
-    assert_eq!(
-        engine.find_trace_ids(&q).await.expect("search"),
-        vec![tid(7)]
-    );
-    let found = engine.find_traces(&q).await.expect("search");
+    assert_eq!(engine.scan_ids(&q).await.expect("search"), vec![tid(7)]);
+    let found = engine.scan(&q).await.expect("search");
     assert_eq!(spans_of(&found[0]), 3);
     // Window hint excluding everything.
     let none = engine
@@ -319,11 +318,11 @@ async fn background_task_cuts_and_shutdown_stops_it() {
         0,
         "shutdown left nothing to replay"
     );
-    let all = TraceQuery {
+    let all = ScanRequest {
         limit: 100,
-        ..TraceQuery::default()
+        ..ScanRequest::default()
     };
-    assert_eq!(engine.find_trace_ids(&all).await.expect("search").len(), 20);
+    assert_eq!(engine.scan_ids(&all).await.expect("search").len(), 20);
     engine.shutdown().await.expect("shutdown");
 }
 

@@ -15,7 +15,7 @@ use spoor_model::otlp_common::any_value::Value;
 use spoor_model::otlp_common::{AnyValue, ArrayValue};
 use spoor_model::otlp_trace::span::{Event, Link};
 use spoor_model::{ResourceSpans, attr};
-use spoor_storage::{SpanReader, SpanWriter, TraceQuery};
+use spoor_storage::{ScanRequest, SpanPredicate, SpanReader, SpanWriter};
 use spoor_telemetry::Telemetry;
 use support::{span, spans_of, tid};
 
@@ -229,45 +229,45 @@ async fn check_fixture(version: u32) {
         rich_span(),
         "exact round trip through the v1 block"
     );
-    let all = TraceQuery {
+    let all = ScanRequest {
         limit: 10,
-        ..TraceQuery::default()
+        ..ScanRequest::default()
     };
-    let ids = engine.find_trace_ids(&all).await.expect("search");
+    let ids = engine.scan_ids(&all).await.expect("search");
     assert_eq!(ids, vec![tid(4), tid(3), tid(2), tid(1)]);
-    let q = TraceQuery {
+    let q = ScanRequest {
         service: Some("checkout".into()),
-        attributes: vec![
-            ("ratio".into(), "0.25".into()),
-            ("tags".into(), "[\"a\",\"b\"]".into()),
+        predicates: vec![
+            SpanPredicate::text_anywhere("ratio", "0.25"),
+            SpanPredicate::text_anywhere("tags", "[\"a\",\"b\"]"),
         ],
-        ..TraceQuery::default()
+        ..ScanRequest::default()
     };
-    assert_eq!(
-        engine.find_trace_ids(&q).await.expect("search"),
-        vec![tid(3)]
-    );
+    assert_eq!(engine.scan_ids(&q).await.expect("search"), vec![tid(3)]);
     for (k, v) in [
         ("http.response.status_code", "201"),
         ("http.request.method", "POST"),
         ("retry", "true"),
         ("exception.type", "Timeout"),
     ] {
-        let q = TraceQuery {
-            attributes: vec![(k.into(), v.into())],
-            ..TraceQuery::default()
+        let q = ScanRequest {
+            predicates: vec![SpanPredicate::text_anywhere(k, v)],
+            ..ScanRequest::default()
         };
         assert_eq!(
-            engine.find_trace_ids(&q).await.expect("search"),
+            engine.scan_ids(&q).await.expect("search"),
             vec![tid(3)],
             "{k}={v}"
         );
     }
-    let q = TraceQuery {
-        attributes: vec![("http.response.status_code".into(), "200".into())],
-        ..TraceQuery::default()
+    let q = ScanRequest {
+        predicates: vec![SpanPredicate::text_anywhere(
+            "http.response.status_code",
+            "200",
+        )],
+        ..ScanRequest::default()
     };
-    assert!(engine.find_trace_ids(&q).await.expect("search").is_empty());
+    assert!(engine.scan_ids(&q).await.expect("search").is_empty());
     assert_eq!(
         engine.get_services().await.expect("services"),
         vec!["cart", "checkout", "frontend", "redis"]

@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use spoor_engine::Engine;
-use spoor_storage::{SpanReader, SpanWriter, TraceQuery};
+use spoor_storage::{ScanRequest, SpanReader, SpanWriter};
 use spoor_telemetry::Telemetry;
 use support::{span, spans_of, tid};
 
@@ -106,11 +106,11 @@ async fn compaction_merges_a_window_keeping_traces_together() {
         .expect("get")
         .expect("found");
     assert_eq!(spans_of(&t), 3);
-    let all = TraceQuery {
+    let all = ScanRequest {
         limit: 10,
-        ..TraceQuery::default()
+        ..ScanRequest::default()
     };
-    assert_eq!(engine.find_trace_ids(&all).await.expect("search").len(), 3);
+    assert_eq!(engine.scan_ids(&all).await.expect("search").len(), 3);
     // Only the compacted block is left on disk once the retired blocks are reaped (in the
     // background, as soon as no reader holds the old manifest).
     let count = || {

@@ -4,7 +4,7 @@ mod support;
 
 use spoor_engine::{Engine, EngineConfig};
 use spoor_loadgen::{DEFAULT_ORIGIN_UNIX_NANOS, Workload};
-use spoor_storage::{SpanReader, SpanWriter, StorageError, TraceQuery};
+use spoor_storage::{ScanRequest, SpanReader, SpanWriter, StorageError};
 use spoor_telemetry::Telemetry;
 
 fn metric(t: &Telemetry, name: &str) -> f64 {
@@ -61,11 +61,11 @@ async fn writes_are_refused_once_the_head_holds_its_share_of_the_memory_limit() 
         .write(more.resource_spans)
         .await
         .expect("accepted after the cut");
-    let q = TraceQuery {
+    let q = ScanRequest {
         limit: 10_000,
-        ..TraceQuery::default()
+        ..ScanRequest::default()
     };
-    assert!(engine.find_trace_ids(&q).await.expect("search").len() > 10);
+    assert!(engine.scan_ids(&q).await.expect("search").len() > 10);
 }
 
 /// Without a memory limit the head's budget is four cuts; the head holds about its WAL bytes

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use spoor_engine::{DeleteFilter, Engine};
-use spoor_storage::{OperationQuery, SpanReader, SpanWriter, TraceQuery};
+use spoor_storage::{OperationQuery, ScanRequest, SpanReader, SpanWriter};
 use spoor_telemetry::Telemetry;
 use support::{config, span, spans_of, tid};
 
@@ -23,10 +23,10 @@ async fn has(engine: &Engine, trace: u64) -> bool {
 
 async fn found(engine: &Engine, service: &str) -> usize {
     engine
-        .find_trace_ids(&TraceQuery {
+        .scan_ids(&ScanRequest {
             service: Some(service.into()),
             limit: 1000,
-            ..TraceQuery::default()
+            ..ScanRequest::default()
         })
         .await
         .expect("search")

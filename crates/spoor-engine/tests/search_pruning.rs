@@ -1,19 +1,22 @@
-//! Search in blocks evaluates predicates column by column and decodes no span; these tests
-//! prove it answers exactly what [`SpanMatcher`] answers on every decoded span, over random
-//! data that puts tags in every place a tag can be (dedicated columns, generic attributes of
-//! every type, resources, scopes, events, links, synthetic tags).
+//! A scan in blocks evaluates the request's neutral predicates column by column and decodes no
+//! span; these tests prove it answers exactly what [`ScanRequest::matches_parts`] (the
+//! contract's reference) answers on every decoded span, over random data that puts attributes
+//! in every place one can be (dedicated columns, generic attributes of every type, resources,
+//! scopes, events, links) and random predicates of every kind (text, regex, range, status,
+//! kind, status message, scope name and version, any-of, trace-id sets).
 
 mod support;
 
 use std::collections::BTreeSet;
 
+use regex::Regex;
 use spoor_engine::Engine;
 use spoor_model::otlp_common::any_value::Value;
 use spoor_model::otlp_common::{AnyValue, ArrayValue, InstrumentationScope, KeyValue};
 use spoor_model::otlp_resource::Resource;
 use spoor_model::otlp_trace::span::{Event, Link};
 use spoor_model::{ResourceSpans, ScopeSpans, Span, SpanRecord, Status, TraceId, attr};
-use spoor_storage::{SpanMatcher, SpanReader, SpanWriter, TraceQuery};
+use spoor_storage::{AttrScope, ScanRequest, SpanPredicate, SpanReader, SpanWriter, ValueMatch};
 use spoor_telemetry::Telemetry;
 use support::workload::Rng;
 
@@ -31,15 +34,6 @@ const KEYS: &[&str] = &[
     "host",
 ];
 const VALUES: &[&str] = &["v0", "v1", "200", "true", "1.5", "[\"v0\",\"v1\"]"];
-const SYNTHETIC: &[(&str, &[&str])] = &[
-    ("error", &["true"]),
-    ("span.kind", &["server", "client", "internal"]),
-    ("otel.status_code", &["OK", "ERROR"]),
-    ("otel.status_description", &["boom", "v0"]),
-    ("otel.scope.name", &["lib", "other"]),
-    ("otel.scope.version", &["1.0"]),
-];
-
 fn pick<'a>(r: &mut Rng, from: &[&'a str]) -> &'a str {
     from[r.below(from.len() as u64) as usize]
 }
@@ -144,38 +138,73 @@ fn random_trace(r: &mut Rng, n: u64) -> Vec<ResourceSpans> {
         .collect()
 }
 
-fn random_query(r: &mut Rng) -> TraceQuery {
-    let mut q = TraceQuery {
+fn random_value_match(r: &mut Rng) -> ValueMatch {
+    match r.below(6) {
+        0 => ValueMatch::Regex(
+            Regex::new(pick(r, &["^v.$", "^2", "^(true|1\\.5)$", "v1"])).expect("regex"),
+        ),
+        1 => ValueMatch::Range {
+            min: (r.below(2) == 0).then(|| r.below(3) as f64),
+            max: (r.below(2) == 0).then(|| [1.0, 1.5, 200.0][r.below(3) as usize]),
+        },
+        _ => ValueMatch::Text(pick(r, VALUES).to_string()),
+    }
+}
+
+fn random_predicate(r: &mut Rng, depth: u32) -> SpanPredicate {
+    match r.below(if depth == 0 { 9 } else { 8 }) {
+        0 => SpanPredicate::Status(r.below(3) as i32),
+        1 => SpanPredicate::Kind(r.below(6) as i32),
+        2 => SpanPredicate::StatusMessage(pick(r, &["boom", "v0", ""]).to_string()),
+        3 => SpanPredicate::ScopeName(pick(r, &["lib", "other", ""]).to_string()),
+        4 => SpanPredicate::ScopeVersion(pick(r, &["1.0", ""]).to_string()),
+        8 => SpanPredicate::AnyOf(
+            (0..r.below(3))
+                .map(|_| random_predicate(r, depth + 1))
+                .collect(),
+        ),
+        _ => {
+            let mut scopes: Vec<AttrScope> = AttrScope::ALL
+                .into_iter()
+                .filter(|_| r.below(3) > 0)
+                .collect();
+            if scopes.is_empty() {
+                scopes.push(AttrScope::Span);
+            }
+            SpanPredicate::Attribute {
+                scopes,
+                key: pick(r, KEYS).to_string(),
+                value: random_value_match(r),
+            }
+        }
+    }
+}
+
+fn random_query(r: &mut Rng) -> ScanRequest {
+    let mut q = ScanRequest {
         limit: 100_000,
-        ..TraceQuery::default()
+        ..ScanRequest::default()
     };
     if r.below(2) == 0 {
         q.service = Some(pick(r, SERVICES).to_string());
     }
     if r.below(4) == 0 {
-        q.operation = Some(pick(r, OPS).to_string());
+        q.span_name = Some(pick(r, OPS).to_string());
     }
     if r.below(5) == 0 {
         q.duration_min = Some(r.below(1000) * 1_000_000);
     }
-    for _ in 0..1 + r.below(2) {
-        if r.below(4) == 0 {
-            let (k, vs) = SYNTHETIC[r.below(SYNTHETIC.len() as u64) as usize];
-            q.attributes.push((k.to_string(), pick(r, vs).to_string()));
-        } else {
-            q.attributes
-                .push((pick(r, KEYS).to_string(), pick(r, VALUES).to_string()));
-        }
+    for _ in 0..r.below(3) {
+        q.predicates.push(random_predicate(r, 0));
     }
     q
 }
 
-/// Trace ids with a span that the matcher accepts: the reference answer.
-fn expected(records: &[(TraceId, SpanRecord)], q: &TraceQuery) -> BTreeSet<TraceId> {
-    let m = SpanMatcher::new(q);
+/// Trace ids with a span that the contract's reference accepts.
+fn expected(records: &[(TraceId, SpanRecord)], q: &ScanRequest) -> BTreeSet<TraceId> {
     records
         .iter()
-        .filter(|(_, r)| m.matches(r))
+        .filter(|(id, r)| q.allows_trace(id) && q.matches(r))
         .map(|(id, _)| *id)
         .collect()
 }
@@ -201,7 +230,7 @@ fn records_of(batch: &[ResourceSpans]) -> Vec<(TraceId, SpanRecord)> {
 }
 
 #[tokio::test]
-async fn column_wise_search_answers_what_the_matcher_answers() {
+async fn column_wise_scan_answers_what_the_contract_reference_answers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = support::config(dir.path());
     // Several row groups per block and several blocks.
@@ -220,11 +249,19 @@ async fn column_wise_search_answers_what_the_matcher_answers() {
     engine.flush().await.expect("flush");
     assert!(engine.manifest().blocks.len() >= 3, "spans are in blocks");
     let mut nonempty = 0;
-    for _ in 0..300 {
-        let q = random_query(&mut r);
+    for k in 0..300 {
+        let mut q = random_query(&mut r);
+        if k % 10 == 0 {
+            // A trace-id set: some ids stored, one not.
+            let mut ids: Vec<TraceId> = (0..5)
+                .map(|_| records[r.below(records.len() as u64) as usize].0)
+                .collect();
+            ids.push(TraceId([9; 16]));
+            q.trace_ids = Some(ids);
+        }
         let want = expected(&records, &q);
         let got: BTreeSet<TraceId> = engine
-            .find_trace_ids(&q)
+            .scan_ids(&q)
             .await
             .expect("search")
             .into_iter()
@@ -256,10 +293,9 @@ async fn limited_search_returns_the_newest_matching_traces() {
         let mut q = random_query(&mut r);
         q.limit = 1 + r.below(20) as usize;
         // The newest matching traces: by their earliest matching span, newest first.
-        let m = SpanMatcher::new(&q);
         let mut starts: std::collections::HashMap<TraceId, u64> = Default::default();
         for (id, rec) in &records {
-            if m.matches(rec) {
+            if q.matches(rec) {
                 let e = starts.entry(*id).or_insert(u64::MAX);
                 *e = (*e).min(rec.span.start_time_unix_nano);
             }
@@ -268,7 +304,7 @@ async fn limited_search_returns_the_newest_matching_traces() {
         want.sort_by(|a, b| b.cmp(a));
         want.truncate(q.limit);
         let want: Vec<TraceId> = want.into_iter().map(|(_, id)| id).collect();
-        let got = engine.find_trace_ids(&q).await.expect("search");
+        let got = engine.scan_ids(&q).await.expect("search");
         assert_eq!(got, want, "query {q:?}");
     }
 }

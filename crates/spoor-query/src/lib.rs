@@ -49,6 +49,7 @@ pub mod zipkin;
 pub use ddg::{DdgPath, Focal, MAX_PATHS, PathElem};
 pub use dedup::WARNINGS_ATTRIBUTE;
 pub use metrics::{MAX_METRICS_SERIES, MAX_METRICS_STEPS, MetricsRange, MetricsSeries};
+pub use plan::TraceQuery;
 pub use search::{MatchedSpan, MatchedSpanset, PLAN_CANDIDATE_LIMIT, PlanSearch, TraceMatch};
 pub use service::{DDG_TRACE_LIMIT, MAX_SEARCH_LIMIT, QueryError, QueryService};
 pub use summary::{ServiceSummary, TraceSummary};

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use spoor_storage::TraceQuery;
+use spoor_storage::ScanRequest;
 
 use crate::plan::{TraceContext, Value, evaluate, field_values};
 use crate::search::PLAN_CANDIDATE_LIMIT;
@@ -78,15 +78,11 @@ impl QueryService {
             .div_ceil(range.step.max(1));
         let push = range.query.spans.pushdown();
         let candidates = self
-            .find_traces(&TraceQuery {
-                service: push.service,
-                operation: push.operation,
-                attributes: push.attributes,
+            .scan(&ScanRequest {
                 start_min: Some(range.start.saturating_sub(24 * 3_600_000_000_000)),
                 start_max: Some(range.end),
-                duration_min: push.duration_min,
-                duration_max: push.duration_max,
                 limit: PLAN_CANDIDATE_LIMIT,
+                ..push
             })
             .await?;
         // (labels text) -> (labels, step -> values)

@@ -2,7 +2,7 @@
 //! evaluates the plan over each candidate trace and reports the spansets it matched.
 
 use spoor_model::SpanId;
-use spoor_storage::TraceQuery;
+use spoor_storage::ScanRequest;
 
 use crate::plan::{Query, TraceContext, Value, evaluate, field_values};
 use crate::service::{MAX_SEARCH_LIMIT, QueryError, QueryService};
@@ -65,7 +65,7 @@ impl QueryService {
     pub async fn search_plan(&self, search: &PlanSearch) -> Result<Vec<TraceMatch>, QueryError> {
         let push = search.query.pushdown();
         let limit = match search.limit {
-            0 => TraceQuery::DEFAULT_LIMIT,
+            0 => ScanRequest::DEFAULT_LIMIT,
             n => n.min(MAX_SEARCH_LIMIT),
         };
         // Candidates come newest first: read a few more than asked, and read again with four
@@ -77,15 +77,11 @@ impl QueryService {
         };
         loop {
             let candidates = self
-                .find_traces(&TraceQuery {
-                    service: push.service.clone(),
-                    operation: push.operation.clone(),
-                    attributes: push.attributes.clone(),
+                .scan(&ScanRequest {
                     start_min: search.start,
                     start_max: search.end,
-                    duration_min: push.duration_min,
-                    duration_max: push.duration_max,
                     limit: ask,
+                    ..push.clone()
                 })
                 .await?;
             let found = self.evaluate_candidates(search, &candidates, limit);

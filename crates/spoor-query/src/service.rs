@@ -2,13 +2,14 @@ use std::sync::Arc;
 
 use spoor_model::{ErrorKind, TraceId};
 use spoor_storage::{
-    DependencyLink, Operation, OperationQuery, SpanReader, StorageError, TimeRange, Trace,
-    TraceQuery,
+    DependencyLink, Operation, OperationQuery, ScanRequest, SpanReader, StorageError, TimeRange,
+    Trace,
 };
 
 use crate::ddg::{DdgPath, Focal, deep_dependency_paths};
 use crate::dedup::merge_duplicate_spans;
 use crate::dependencies::{DependencyStore, merge_links};
+use crate::plan::{Query, TraceContext, TraceQuery, evaluate};
 use crate::summary::TraceSummary;
 
 /// Most traces one search returns, whatever limit is asked (Jaeger's UI asks for at most 1,500).
@@ -81,13 +82,29 @@ impl QueryService {
 
     /// Traces matching `query`, newest first, at most `query.limit` capped at
     /// [`MAX_SEARCH_LIMIT`], duplicate spans merged.
+    ///
+    /// The form is pushed down whole ([`TraceQuery::scan_request`]) and its plan
+    /// ([`Query::from_trace_query`]) is evaluated over what storage returns.
     pub async fn find_traces(&self, query: &TraceQuery) -> Result<Vec<Trace>, QueryError> {
-        let traces = self.reader.find_traces(&capped(query)).await?;
+        let plan = Query::from_trace_query(query);
+        let mut traces = self.reader.scan(&capped(query)).await?;
+        traces.retain(|t| !evaluate(&plan, &TraceContext::new(t)).is_empty());
         Ok(traces.into_iter().map(dedup).collect())
     }
 
+    /// The ids of what [`QueryService::find_traces`] returns, in the same order: the form's
+    /// scan is exact (every condition is pushed down), so the ids come from storage alone.
     pub async fn find_trace_ids(&self, query: &TraceQuery) -> Result<Vec<TraceId>, QueryError> {
-        Ok(self.reader.find_trace_ids(&capped(query)).await?)
+        Ok(self.reader.scan_ids(&capped(query)).await?)
+    }
+
+    /// Candidate traces for a plan: storage's answer to `request` (at most
+    /// [`MAX_SEARCH_LIMIT`]), duplicate spans merged.
+    pub(crate) async fn scan(&self, request: &ScanRequest) -> Result<Vec<Trace>, QueryError> {
+        let mut request = request.clone();
+        request.limit = request.effective_limit().min(MAX_SEARCH_LIMIT);
+        let traces = self.reader.scan(&request).await?;
+        Ok(traces.into_iter().map(dedup).collect())
     }
 
     /// The summaries of what [`QueryService::find_traces`] returns, in the same order.
@@ -149,10 +166,10 @@ impl QueryService {
     }
 }
 
-fn capped(query: &TraceQuery) -> TraceQuery {
-    let mut query = query.clone();
-    query.limit = query.effective_limit().min(MAX_SEARCH_LIMIT);
-    query
+fn capped(query: &TraceQuery) -> ScanRequest {
+    let mut request = query.scan_request();
+    request.limit = query.effective_limit().min(MAX_SEARCH_LIMIT);
+    request
 }
 
 fn dedup(mut trace: Trace) -> Trace {

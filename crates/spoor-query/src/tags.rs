@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use spoor_storage::TraceQuery;
+use crate::TraceQuery;
 
 use crate::plan::{Field, TraceContext, Value, field_values};
 use crate::service::{QueryError, QueryService};

@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
+use crate::TraceQuery;
 use spoor_model::otlp_common::InstrumentationScope;
 use spoor_model::otlp_resource::Resource;
 use spoor_model::otlp_trace::span::SpanKind;
 use spoor_model::otlp_trace::{Status, status};
 use spoor_model::{ResourceSpans, ScopeSpans, Span, TraceId, attr};
-use spoor_storage::{MemoryStore, SpanWriter, TimeRange, Trace, TraceQuery};
+use spoor_storage::{MemoryStore, SpanWriter, TimeRange, Trace};
 
 use crate::ddg::deep_dependency_paths;
 use crate::dedup::merge_duplicate_spans;

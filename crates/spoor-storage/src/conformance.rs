@@ -25,7 +25,7 @@ use opentelemetry_proto::tonic::trace::v1::TracesData;
 use serde_json::Value;
 use spoor_model::{ResourceSpans, TraceId};
 
-use crate::{SpanReader, SpanStore, SpanWriter, StorageError, TraceQuery};
+use crate::{ScanRequest, SpanPredicate, SpanReader, SpanStore, SpanWriter, StorageError};
 
 /// One fixture trace: its file stem and its spans.
 #[derive(Debug, Clone)]
@@ -40,7 +40,11 @@ pub struct FixtureTrace {
 #[derive(Debug, Clone)]
 pub struct FixtureQuery {
     pub caption: String,
-    pub query: TraceQuery,
+    /// The search as a scan: each of Jaeger's tags in the fixture is an attribute with that
+    /// text in any scope (the fixtures use no tag Jaeger derives from span fields).
+    pub query: ScanRequest,
+    /// The fixture's tags as written (key, text of the value), for query layers' own tests.
+    pub tags: Vec<(String, String)>,
     pub expected: Vec<String>,
 }
 
@@ -117,7 +121,7 @@ impl Fixtures {
     }
 
     /// Runs every query; returns one line per query whose trace ids differ from the expected
-    /// fixtures' (empty when all pass). Checks both `find_trace_ids` and `find_traces`.
+    /// fixtures' (empty when all pass). Checks both `scan_ids` and `scan`.
     pub async fn check_queries(
         &self,
         store: &(impl SpanReader + ?Sized),
@@ -131,23 +135,22 @@ impl Fixtures {
                     None => failures.push(format!("{}: unknown fixture {name}", q.caption)),
                 }
             }
-            let ids: BTreeSet<TraceId> =
-                store.find_trace_ids(&q.query).await?.into_iter().collect();
+            let ids: BTreeSet<TraceId> = store.scan_ids(&q.query).await?.into_iter().collect();
             if ids != expected {
                 failures.push(format!(
-                    "{}: find_trace_ids returned {ids:?}, expected {expected:?}",
+                    "{}: scan_ids returned {ids:?}, expected {expected:?}",
                     q.caption
                 ));
             }
             let traces: BTreeSet<TraceId> = store
-                .find_traces(&q.query)
+                .scan(&q.query)
                 .await?
                 .into_iter()
                 .map(|t| t.id)
                 .collect();
             if traces != expected {
                 failures.push(format!(
-                    "{}: find_traces returned {traces:?}, expected {expected:?}",
+                    "{}: scan returned {traces:?}, expected {expected:?}",
                     q.caption
                 ));
             }
@@ -237,16 +240,21 @@ fn parse_query(v: &Value) -> Result<FixtureQuery, String> {
         })
         .unwrap_or_default();
     Ok(FixtureQuery {
-        query: TraceQuery {
+        query: ScanRequest {
             service: text("ServiceName"),
-            operation: text("OperationName"),
-            attributes,
+            span_name: text("OperationName"),
+            predicates: attributes
+                .iter()
+                .map(|(k, v)| SpanPredicate::text_anywhere(k.clone(), v.clone()))
+                .collect(),
+            trace_ids: None,
             start_min: time("StartTimeMin")?,
             start_max: time("StartTimeMax")?,
             duration_min: duration("DurationMin"),
             duration_max: duration("DurationMax"),
             limit: q["NumTraces"].as_u64().unwrap_or(0) as usize,
         },
+        tags: attributes,
         caption,
         expected,
     })

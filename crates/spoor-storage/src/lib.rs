@@ -3,15 +3,18 @@
 //! The contract is a pair of traits: [`SpanWriter`] takes OTLP batches, [`SpanReader`] answers
 //! trace-by-id, search, the service/operation catalog and dependencies, returning traces in the
 //! OTLP model. Every backend implements both and must pass the same conformance suite.
-//! [`SpanMatcher`] holds the search semantics (a trace matches when one of its spans satisfies
-//! every condition) so every backend applies them identically.
+//! Search is a narrow scan contract ([`ScanRequest`], see [`scan`]): time, service, span name,
+//! duration, neutral [`SpanPredicate`]s on attributes by scope, status, kind and scope, and a
+//! trace-id set; a trace answers when one of its spans satisfies every condition.
+//! [`ScanRequest::matches_parts`] is the reference every backend agrees with.
+//! Storage knows no query language: Jaeger's tags, TraceQL and SQL are the query layer's.
 //!
 //! ```
 //! # tokio_test_block(async {
-//! use spoor_storage::{MemoryStore, SpanReader, SpanWriter, TraceQuery};
+//! use spoor_storage::{MemoryStore, ScanRequest, SpanReader, SpanWriter};
 //! let store = MemoryStore::new(1000);
 //! store.write(vec![]).await.unwrap();
-//! assert!(store.find_traces(&TraceQuery::default()).await.unwrap().is_empty());
+//! assert!(store.scan(&ScanRequest::default()).await.unwrap().is_empty());
 //! # });
 //! # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
 //! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
@@ -23,14 +26,14 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
-mod matcher;
 mod memory;
 mod query;
+pub mod scan;
 
 pub use error::StorageError;
-pub use matcher::{SpanMatcher, synthetic_tag};
 pub use memory::MemoryStore;
-pub use query::{DependencyLink, Operation, OperationQuery, TimeRange, Trace, TraceQuery};
+pub use query::{DependencyLink, Operation, OperationQuery, TimeRange, Trace};
+pub use scan::{AttrScope, ScanRequest, SpanPredicate, ValueMatch};
 
 use spoor_model::{ResourceSpans, TraceId};
 
@@ -63,12 +66,13 @@ pub trait SpanReader: Send + Sync + 'static {
     /// Operations of a service (optionally of one span kind), sorted by name then kind.
     async fn get_operations(&self, query: &OperationQuery) -> Result<Vec<Operation>, StorageError>;
 
-    /// Traces with at least one span satisfying every condition of `query`, newest first,
-    /// at most `query.limit` (0 means the backend default of 20).
-    async fn find_traces(&self, query: &TraceQuery) -> Result<Vec<Trace>, StorageError>;
+    /// Traces with at least one span satisfying every condition of `request` (exactly those
+    /// [`ScanRequest::matches_parts`] selects), newest first by their earliest matching span,
+    /// at most [`ScanRequest::effective_limit`]. Whole traces are returned, every span of them.
+    async fn scan(&self, request: &ScanRequest) -> Result<Vec<Trace>, StorageError>;
 
-    /// The ids of what [`SpanReader::find_traces`] would return, in the same order.
-    async fn find_trace_ids(&self, query: &TraceQuery) -> Result<Vec<TraceId>, StorageError>;
+    /// The ids of what [`SpanReader::scan`] would return, in the same order.
+    async fn scan_ids(&self, request: &ScanRequest) -> Result<Vec<TraceId>, StorageError>;
 
     /// Parent→child service call counts for spans starting in `[end - lookback, end]`
     /// (unix nanoseconds).

@@ -6,8 +6,8 @@ use spoor_telemetry::Telemetry;
 use spoor_telemetry::metrics::gauge::Gauge;
 
 use crate::{
-    DependencyLink, Operation, OperationQuery, SpanMatcher, SpanReader, SpanWriter, StorageError,
-    TimeRange, Trace, TraceQuery,
+    DependencyLink, Operation, OperationQuery, ScanRequest, SpanReader, SpanWriter, StorageError,
+    TimeRange, Trace,
 };
 
 /// A bounded in-memory store: keeps at most `max_traces` traces, evicting the trace that arrived
@@ -64,13 +64,12 @@ impl MemoryStore {
         }
     }
 
-    fn matching_ids(&self, query: &TraceQuery) -> Vec<TraceId> {
-        let matcher = SpanMatcher::new(query);
+    fn matching_ids(&self, query: &ScanRequest) -> Vec<TraceId> {
         let inner = self.inner.read();
         let mut hits: Vec<(u64, TraceId)> = inner
             .traces
             .iter()
-            .filter(|(_, t)| t.records.iter().any(|r| matcher.matches(r)))
+            .filter(|(id, t)| query.allows_trace(id) && t.records.iter().any(|r| query.matches(r)))
             .map(|(id, t)| (t.start, *id))
             .collect();
         hits.sort_by(|a, b| b.cmp(a));
@@ -159,7 +158,7 @@ impl SpanReader for MemoryStore {
             .unwrap_or_default())
     }
 
-    async fn find_traces(&self, query: &TraceQuery) -> Result<Vec<Trace>, StorageError> {
+    async fn scan(&self, query: &ScanRequest) -> Result<Vec<Trace>, StorageError> {
         let ids = self.matching_ids(query);
         let inner = self.inner.read();
         Ok(ids
@@ -168,7 +167,7 @@ impl SpanReader for MemoryStore {
             .collect())
     }
 
-    async fn find_trace_ids(&self, query: &TraceQuery) -> Result<Vec<TraceId>, StorageError> {
+    async fn scan_ids(&self, query: &ScanRequest) -> Result<Vec<TraceId>, StorageError> {
         Ok(self.matching_ids(query))
     }
 

@@ -1,38 +1,5 @@
 use spoor_model::{ResourceSpans, TraceId};
 
-/// A search. Times are unix nanoseconds, durations nanoseconds; `None` means unbounded.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TraceQuery {
-    /// `service.name` of the matching span's resource.
-    pub service: Option<String>,
-    /// Name of the matching span.
-    pub operation: Option<String>,
-    /// Every pair must match one of the span's attributes, its resource's attributes, one of its
-    /// events' attributes, or a synthetic tag (see [`crate::synthetic_tag`]); values compare
-    /// as their string form.
-    pub attributes: Vec<(String, String)>,
-    pub start_min: Option<u64>,
-    pub start_max: Option<u64>,
-    pub duration_min: Option<u64>,
-    pub duration_max: Option<u64>,
-    /// Maximum traces returned; 0 means the default (20).
-    pub limit: usize,
-}
-
-impl TraceQuery {
-    /// Default number of traces when `limit` is 0.
-    pub const DEFAULT_LIMIT: usize = 20;
-
-    /// The effective limit.
-    pub fn effective_limit(&self) -> usize {
-        if self.limit == 0 {
-            Self::DEFAULT_LIMIT
-        } else {
-            self.limit
-        }
-    }
-}
-
 /// A time window hint, unix nanoseconds, inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeRange {

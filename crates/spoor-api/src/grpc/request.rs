@@ -4,7 +4,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use prost_types::{Duration, Timestamp};
 use spoor_model::TraceId;
-use spoor_storage::{OperationQuery, TimeRange, TraceQuery};
+use spoor_query::TraceQuery;
+use spoor_storage::{OperationQuery, TimeRange};
 
 use crate::error::ApiError;
 

@@ -10,8 +10,8 @@ use spoor_model::otlp_trace::status::StatusCode;
 use spoor_model::{ResourceSpans, ScopeSpans, Span, Status, attr};
 use spoor_query::QueryService;
 use spoor_storage::{
-    DependencyLink, MemoryStore, Operation, OperationQuery, SpanReader, SpanWriter, StorageError,
-    TimeRange, Trace, TraceQuery,
+    DependencyLink, MemoryStore, Operation, OperationQuery, ScanRequest, SpanReader, SpanWriter,
+    StorageError, TimeRange, Trace,
 };
 use tokio_stream::StreamExt;
 use tonic::{Code, Request};
@@ -465,13 +465,10 @@ impl SpanReader for Down {
     async fn get_operations(&self, _: &OperationQuery) -> Result<Vec<Operation>, StorageError> {
         Err(StorageError::Unavailable("disk gone".into()))
     }
-    async fn find_traces(&self, _: &TraceQuery) -> Result<Vec<Trace>, StorageError> {
+    async fn scan(&self, _: &ScanRequest) -> Result<Vec<Trace>, StorageError> {
         Err(StorageError::Full("too busy".into()))
     }
-    async fn find_trace_ids(
-        &self,
-        _: &TraceQuery,
-    ) -> Result<Vec<spoor_model::TraceId>, StorageError> {
+    async fn scan_ids(&self, _: &ScanRequest) -> Result<Vec<spoor_model::TraceId>, StorageError> {
         Err(StorageError::Unavailable("disk gone".into()))
     }
     async fn get_dependencies(&self, _: u64, _: u64) -> Result<Vec<DependencyLink>, StorageError> {

@@ -6,7 +6,8 @@ use opentelemetry_proto::tonic::trace::v1::TracesData;
 use prost::Message;
 use spoor_model::{ResourceSpans, SpanRecord};
 use spoor_query::QueryService;
-use spoor_storage::{Trace, TraceQuery};
+use spoor_query::TraceQuery;
+use spoor_storage::Trace;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 

@@ -3,7 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use spoor_model::TraceId;
-use spoor_storage::TraceQuery;
+use spoor_query::TraceQuery;
 
 use crate::duration::parse_go_duration;
 use crate::error::ApiError;

@@ -11,8 +11,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use spoor_model::ResourceSpans;
+use spoor_query::TraceQuery;
 use spoor_query::TraceSummary;
-use spoor_storage::{OperationQuery, TimeRange, Trace, TraceQuery};
+use spoor_storage::{OperationQuery, TimeRange, Trace};
 
 use super::ApiState;
 use super::params::{DEFAULT_LIMIT, MAX_LIMIT, Params, now_nanos, parse_trace_id};

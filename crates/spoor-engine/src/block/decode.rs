@@ -667,13 +667,13 @@ impl<'a> TypedList<'a> {
         }
     }
 
-    /// True when row `row` has `key` with string form `value`.
-    pub(crate) fn has(&self, row: usize, key: &str, value: &str) -> bool {
+    /// True when row `row` has `key` with a value satisfying `m`.
+    pub(crate) fn matches(&self, row: usize, key: &str, m: &spoor_storage::ValueMatch) -> bool {
         self.range(row).any(|j| {
             self.keys.value(j) == key
-                && self.value(j).is_some_and(|v| {
-                    spoor_model::attr::value_to_string(Some(&AnyValue { value: Some(v) })) == value
-                })
+                && self
+                    .value(j)
+                    .is_some_and(|v| m.matches(Some(&AnyValue { value: Some(v) })))
         })
     }
 }

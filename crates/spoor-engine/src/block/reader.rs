@@ -25,7 +25,7 @@ use parquet::bloom_filter::Sbbf;
 use parquet::file::metadata::PageIndexPolicy;
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use spoor_model::TraceId;
-use spoor_storage::{StorageError, TraceQuery};
+use spoor_storage::{ScanRequest, StorageError};
 
 use super::decode::{self, DecodedRow};
 use super::filter;
@@ -354,7 +354,7 @@ impl Blocks {
     pub(crate) async fn search_groups(
         &self,
         b: &BlockMeta,
-        query: &TraceQuery,
+        query: &ScanRequest,
     ) -> Result<Vec<(usize, u64)>, StorageError> {
         let l = self.load(b).await?;
         let qmin = query
@@ -383,7 +383,7 @@ impl Blocks {
         &self,
         b: &BlockMeta,
         groups: Vec<usize>,
-        query: &TraceQuery,
+        query: &ScanRequest,
     ) -> Result<Vec<(TraceId, u64)>, StorageError> {
         let l = self.load(b).await?;
         let loc = l.path.to_string();
@@ -396,14 +396,14 @@ impl Blocks {
             Self::mask(&l, &filter::CHEAP_COLUMNS),
             move |batch| filter::cheap_filter(&batch, &q),
         )));
-        if !query.attributes.is_empty() {
+        if !query.predicates.is_empty() {
             let q = query.clone();
             let loc2 = loc.clone();
             let (format, undecodable) = (l.format, self.undecodable.clone());
-            // Only the columns a tag can be in: rows are matched without decoding spans.
+            // Only the columns the predicates read: rows are matched without decoding spans.
             predicates.push(Box::new(ArrowPredicateFn::new(
-                Self::mask(&l, &filter::tag_columns(query)),
-                move |batch| filter::tag_filter(&batch, &q, &loc2, format, &undecodable),
+                Self::mask(&l, &filter::predicate_columns(query)),
+                move |batch| filter::predicate_filter(&batch, &q, &loc2, format, &undecodable),
             )));
         }
         let stream = self
@@ -432,6 +432,9 @@ impl Blocks {
                 let Ok(id) = TraceId::from_bytes(ids.value(i)) else {
                     continue;
                 };
+                if !query.allows_trace(&id) {
+                    continue;
+                }
                 let start = starts.value(i);
                 let e = hits.entry(id).or_insert(start);
                 *e = (*e).min(start);

@@ -7,8 +7,9 @@ mod critical_path;
 #[cfg(test)]
 mod tests;
 
+use crate::TraceQuery;
 use spoor_model::TraceId;
-use spoor_storage::{TimeRange, TraceQuery};
+use spoor_storage::TimeRange;
 
 pub use compare::{OperationChange, OperationStats, SpanFilter, compare, percentile};
 pub use critical_path::{CriticalSection, critical_path};

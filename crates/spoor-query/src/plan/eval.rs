@@ -285,7 +285,10 @@ fn eval_cond(cond: &SpanCond, ctx: &TraceContext<'_>, i: usize) -> bool {
         SpanCond::And(a, b) => eval_cond(a, ctx, i) && eval_cond(b, ctx, i),
         SpanCond::Or(a, b) => eval_cond(a, ctx, i) || eval_cond(b, ctx, i),
         SpanCond::Not(a) => !eval_cond(a, ctx, i),
-        SpanCond::JaegerTag { key, value } => super::jaeger::has_tag(&ctx.spans[i], key, value),
+        SpanCond::Predicate(p) => {
+            let s = &ctx.spans[i];
+            p.matches_parts(s.resource, s.scope, s.span)
+        }
         SpanCond::Cmp {
             field,
             op,

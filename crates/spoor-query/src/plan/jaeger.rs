@@ -1,52 +1,92 @@
-//! Jaeger's search form (`TraceQuery`) as a plan: one span must satisfy every condition; tags
-//! match a span, resource, scope, event or link attribute by the text of its value, or one of
-//! the tags Jaeger derives from OTLP fields (`error`, `span.kind`, `otel.status_code`, …).
+//! Jaeger's search form ([`TraceQuery`]) and its semantics, in one place: one span must satisfy
+//! every condition; a tag matches a span, resource, scope, event or link attribute by the text
+//! of its value, or one of the tags Jaeger derives from OTLP fields (`error`, `span.kind`,
+//! `otel.status_code`, `otel.status_description`, `otel.scope.name`, `otel.scope.version`).
+//!
+//! Both the plan and storage's scan see a tag as the same neutral [`SpanPredicate`]
+//! ([`tag_predicate`]), so the form's search is pushed down whole and evaluated exactly.
 
-use spoor_model::otlp_common::{InstrumentationScope, KeyValue};
 use spoor_model::otlp_trace::status::StatusCode;
-use spoor_model::{Span, attr, span_kind_name};
-use spoor_storage::TraceQuery;
+use spoor_model::{span_kind_from_name, span_kind_name};
+use spoor_storage::{ScanRequest, SpanPredicate};
 
-use super::eval::SpanRef;
 use super::{CmpOp, Field, Intrinsic, Query, Scope, SpanCond, SpansetExpr, Value};
 
-/// The value of a tag Jaeger derives from OTLP fields rather than attributes.
-pub(crate) fn synthetic_tag(
-    scope: Option<&InstrumentationScope>,
-    span: &Span,
-    key: &str,
-) -> Option<String> {
-    let status = span.status.as_ref();
-    let code = status.map(|s| s.code).unwrap_or(0);
-    match key {
-        "error" if code == StatusCode::Error as i32 => Some("true".to_string()),
-        "span.kind" => Some(span_kind_name(span.kind).to_string()).filter(|s| !s.is_empty()),
-        "otel.status_code" => match StatusCode::try_from(code) {
-            Ok(StatusCode::Ok) => Some("OK".to_string()),
-            Ok(StatusCode::Error) => Some("ERROR".to_string()),
-            _ => None,
-        },
-        "otel.status_description" => status.map(|s| s.message.clone()).filter(|m| !m.is_empty()),
-        "otel.scope.name" => scope.map(|s| s.name.clone()).filter(|n| !n.is_empty()),
-        "otel.scope.version" => scope.map(|s| s.version.clone()).filter(|v| !v.is_empty()),
-        _ => None,
+/// A Jaeger form search. Times are unix nanoseconds, durations nanoseconds; `None` means
+/// unbounded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TraceQuery {
+    /// `service.name` of the matching span's resource.
+    pub service: Option<String>,
+    /// Name of the matching span.
+    pub operation: Option<String>,
+    /// Jaeger tags (key, text of the value); see [`tag_predicate`].
+    pub attributes: Vec<(String, String)>,
+    pub start_min: Option<u64>,
+    pub start_max: Option<u64>,
+    pub duration_min: Option<u64>,
+    pub duration_max: Option<u64>,
+    /// Maximum traces returned; 0 means the default (20).
+    pub limit: usize,
+}
+
+impl TraceQuery {
+    /// Default number of traces when `limit` is 0.
+    pub const DEFAULT_LIMIT: usize = ScanRequest::DEFAULT_LIMIT;
+
+    /// The effective limit.
+    pub fn effective_limit(&self) -> usize {
+        if self.limit == 0 {
+            Self::DEFAULT_LIMIT
+        } else {
+            self.limit
+        }
+    }
+
+    /// The scan that answers this search exactly: every condition is pushed down.
+    pub fn scan_request(&self) -> ScanRequest {
+        ScanRequest {
+            start_min: self.start_min,
+            start_max: self.start_max,
+            service: self.service.clone().filter(|s| !s.is_empty()),
+            span_name: self.operation.clone().filter(|s| !s.is_empty()),
+            duration_min: self.duration_min,
+            duration_max: self.duration_max,
+            predicates: self
+                .attributes
+                .iter()
+                .map(|(k, v)| tag_predicate(k, v))
+                .collect(),
+            trace_ids: None,
+            limit: self.limit,
+        }
     }
 }
 
-/// True when the span has tag `key` whose text is `value`, as Jaeger searches tags.
-pub(crate) fn has_tag(s: &SpanRef<'_>, key: &str, value: &str) -> bool {
-    let matches_in = |attrs: &[KeyValue]| {
-        attrs
-            .iter()
-            .any(|kv| kv.key == key && attr::value_to_string(kv.value.as_ref()) == value)
+/// Jaeger's tag `key=value` in neutral terms: the attribute with that text in any scope, or
+/// the span field Jaeger derives the tag from.
+pub fn tag_predicate(key: &str, value: &str) -> SpanPredicate {
+    let attribute = SpanPredicate::text_anywhere(key, value);
+    let derived = match (key, value) {
+        ("error", "true") => Some(SpanPredicate::Status(StatusCode::Error as i32)),
+        ("span.kind", kind) => Some(span_kind_from_name(kind))
+            .filter(|k| *k != 0 && span_kind_name(*k) == kind)
+            .map(SpanPredicate::Kind),
+        ("otel.status_code", "OK") => Some(SpanPredicate::Status(StatusCode::Ok as i32)),
+        ("otel.status_code", "ERROR") => Some(SpanPredicate::Status(StatusCode::Error as i32)),
+        ("otel.status_description", m) if !m.is_empty() => {
+            Some(SpanPredicate::StatusMessage(m.to_string()))
+        }
+        ("otel.scope.name", n) if !n.is_empty() => Some(SpanPredicate::ScopeName(n.to_string())),
+        ("otel.scope.version", v) if !v.is_empty() => {
+            Some(SpanPredicate::ScopeVersion(v.to_string()))
+        }
+        _ => None,
     };
-    let span = s.span;
-    matches_in(&span.attributes)
-        || s.resource.is_some_and(|r| matches_in(&r.attributes))
-        || s.scope.is_some_and(|sc| matches_in(&sc.attributes))
-        || span.events.iter().any(|e| matches_in(&e.attributes))
-        || span.links.iter().any(|l| matches_in(&l.attributes))
-        || synthetic_tag(s.scope, span, key).is_some_and(|v| v == value)
+    match derived {
+        Some(d) => SpanPredicate::AnyOf(vec![attribute, d]),
+        None => attribute,
+    }
 }
 
 impl Query {
@@ -91,10 +131,7 @@ impl Query {
             conds.push(cmp(duration, CmpOp::Le, Value::Duration(max)));
         }
         for (key, value) in &q.attributes {
-            conds.push(SpanCond::JaegerTag {
-                key: key.clone(),
-                value: value.clone(),
-            });
+            conds.push(SpanCond::Predicate(tag_predicate(key, value)));
         }
         let cond = conds
             .into_iter()

@@ -9,8 +9,10 @@ mod eval;
 mod jaeger;
 
 pub use eval::{SpanRef, Spanset, TraceContext, evaluate, field_values};
+pub use jaeger::{TraceQuery, tag_predicate};
 
 use regex::Regex;
+use spoor_storage::{AttrScope, ScanRequest, SpanPredicate, ValueMatch};
 
 /// Where an attribute is looked up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,12 +144,10 @@ pub enum SpanCond {
     And(Box<SpanCond>, Box<SpanCond>),
     Or(Box<SpanCond>, Box<SpanCond>),
     Not(Box<SpanCond>),
-    /// Jaeger's tag search: `key` in the span's, resource's, scope's, events' or links'
-    /// attributes with text `value`, or one of Jaeger's derived tags (`error`, `span.kind`, …).
-    JaegerTag {
-        key: String,
-        value: String,
-    },
+    /// A condition in storage's neutral terms, evaluated as storage does
+    /// ([`SpanPredicate::matches_parts`]) and pushed down as it is: Jaeger's tags compile to
+    /// these ([`tag_predicate`]).
+    Predicate(SpanPredicate),
 }
 
 /// Structural relations between two spansets (`lhs REL rhs` returns spans of `rhs`).
@@ -213,20 +213,14 @@ pub struct Query {
     pub expr: SpansetExpr,
 }
 
-/// What storage may prune by before the query layer evaluates (the scan contract's pushdown).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Pushdown {
-    pub service: Option<String>,
-    pub operation: Option<String>,
-    pub duration_min: Option<u64>,
-    pub duration_max: Option<u64>,
-    /// Jaeger tags (key, text of the value).
-    pub attributes: Vec<(String, String)>,
-}
+/// What storage may prune by before the query layer evaluates: the scan contract's request
+/// without time window and limit, which the caller adds.
+pub type Pushdown = ScanRequest;
 
 impl Query {
     /// Conditions every matching trace must have one span satisfying together, so storage can
     /// prune by them: only a single span filter (optionally followed by a pipeline) qualifies.
+    /// The request selects a superset of the matching traces; the plan decides exactly.
     pub fn pushdown(&self) -> Pushdown {
         let mut out = Pushdown::default();
         let cond = match &self.expr {
@@ -242,31 +236,78 @@ impl Query {
     }
 }
 
+/// The attribute scopes a TraceQL scope reads (see [`field_values`]).
+fn scan_scopes(scope: Scope) -> Vec<AttrScope> {
+    match scope {
+        Scope::Span => vec![AttrScope::Span],
+        Scope::Resource => vec![AttrScope::Resource],
+        Scope::Event => vec![AttrScope::Event],
+        Scope::Link => vec![AttrScope::Link],
+        Scope::Instrumentation => vec![AttrScope::Scope],
+        Scope::Unscoped => vec![AttrScope::Span, AttrScope::Resource],
+    }
+}
+
 fn collect_pushdown(cond: &SpanCond, out: &mut Pushdown) {
     match cond {
         SpanCond::And(a, b) => {
             collect_pushdown(a, out);
             collect_pushdown(b, out);
         }
-        SpanCond::JaegerTag { key, value } => out.attributes.push((key.clone(), value.clone())),
+        SpanCond::Predicate(p) => out.predicates.push(p.clone()),
         SpanCond::Cmp {
-            field, op, value, ..
+            field,
+            op,
+            value,
+            regex,
         } => match (field, op, value) {
             (Field::Intrinsic(Intrinsic::Name), CmpOp::Eq, Value::Str(s)) => {
-                out.operation = Some(s.clone());
+                out.span_name = Some(s.clone());
+            }
+            (Field::Intrinsic(Intrinsic::Status), CmpOp::Eq, Value::Status(s)) => {
+                out.predicates.push(SpanPredicate::Status(match s {
+                    StatusValue::Unset => 0,
+                    StatusValue::Ok => 1,
+                    StatusValue::Error => 2,
+                }));
+            }
+            (Field::Intrinsic(Intrinsic::Kind), CmpOp::Eq, Value::Kind(k)) => {
+                out.predicates.push(SpanPredicate::Kind(*k));
             }
             (Field::Attribute { scope, name }, CmpOp::Eq, Value::Str(s))
                 if *scope == Scope::Resource && name == "service.name" =>
             {
                 out.service = Some(s.clone());
             }
-            // Storage's tag search matches the text of span, resource, scope, event and link
-            // attributes: a superset of a typed equality in these scopes, so it may prune.
-            (
-                Field::Attribute { name, .. },
-                CmpOp::Eq,
-                v @ (Value::Str(_) | Value::Int(_) | Value::Bool(_)),
-            ) => out.attributes.push((name.clone(), v.to_text())),
+            (Field::Attribute { scope, name }, op, v) => {
+                // Each test selects a superset of what the plan's typed comparison accepts:
+                // strings and booleans by text, numbers by range, regexes on the text.
+                let test = match (op, v) {
+                    (CmpOp::Eq, Value::Str(_) | Value::Bool(_)) => ValueMatch::Text(v.to_text()),
+                    (CmpOp::Re, Value::Str(_)) => match regex {
+                        Some(re) => ValueMatch::Regex(re.clone()),
+                        None => return,
+                    },
+                    (CmpOp::Eq | CmpOp::Ge | CmpOp::Gt | CmpOp::Le | CmpOp::Lt, _) => {
+                        let Some(n) = v.as_f64().filter(|_| !matches!(v, Value::Duration(_)))
+                        else {
+                            return;
+                        };
+                        let (min, max) = match op {
+                            CmpOp::Eq => (Some(n), Some(n)),
+                            CmpOp::Ge | CmpOp::Gt => (Some(n), None),
+                            _ => (None, Some(n)),
+                        };
+                        ValueMatch::Range { min, max }
+                    }
+                    _ => return,
+                };
+                out.predicates.push(SpanPredicate::Attribute {
+                    scopes: scan_scopes(*scope),
+                    key: name.clone(),
+                    value: test,
+                });
+            }
             (Field::Intrinsic(Intrinsic::Duration), op, Value::Duration(d)) => match op {
                 CmpOp::Gt => out.duration_min = Some(d.saturating_add(1)),
                 CmpOp::Ge => out.duration_min = Some(*d),
@@ -310,7 +351,7 @@ fn expr_fields(expr: &SpansetExpr, out: &mut Vec<Field>) {
 
 fn cond_fields(cond: &SpanCond, out: &mut Vec<Field>) {
     match cond {
-        SpanCond::Const(_) | SpanCond::JaegerTag { .. } => {}
+        SpanCond::Const(_) | SpanCond::Predicate(_) => {}
         SpanCond::And(a, b) | SpanCond::Or(a, b) => {
             cond_fields(a, out);
             cond_fields(b, out);

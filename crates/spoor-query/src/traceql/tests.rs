@@ -277,7 +277,7 @@ fn a_single_filter_is_pushed_down() {
             .expect("parses");
     let p = q.pushdown();
     assert_eq!(p.service.as_deref(), Some("a"));
-    assert_eq!(p.operation.as_deref(), Some("b"));
+    assert_eq!(p.span_name.as_deref(), Some("b"));
     assert_eq!(p.duration_min, Some(1_000_001));
     let or = parse("{ .a = 1 } || { name = \"b\" }").expect("parses");
     assert_eq!(or.pushdown(), crate::plan::Pushdown::default());

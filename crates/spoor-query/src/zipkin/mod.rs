@@ -10,7 +10,8 @@ mod translate;
 
 use std::collections::BTreeSet;
 
-use spoor_storage::{OperationQuery, Trace, TraceQuery};
+use crate::TraceQuery;
+use spoor_storage::{OperationQuery, Trace};
 
 pub use query::{AnnotationQuery, ZipkinQuery, ZipkinQueryError, trace_timestamp};
 pub(crate) use shared::uniquify_shared_ids;
