@@ -1,12 +1,15 @@
 """`spanmetrics` with `histogram.exponential`: spans of known durations over OTLP/HTTP become an
-OTLP exponential histogram, which the `prometheus` exporter serves as classic buckets at the
-exponential bucket boundaries."""
+OTLP exponential histogram, which the `prometheus` exporter serves as the Collector does: a native
+histogram in the protobuf exposition format (read here by a real Prometheus), and only `+Inf`,
+`_sum` and `_count` in the text format."""
 
 import time
 
 import requests
 
 from conftest import wait_for
+from test_pipeline_metrics import promtool
+from test_pipeline_native_histograms import start_native_prometheus
 
 CONFIG = """
 receivers:
@@ -73,10 +76,24 @@ def test_exponential_duration_histogram_through_the_prometheus_exporter(start_sp
         if line.startswith(f"{name}_bucket{{") and 'service_name="shop"' in line:
             le = line.split('le="', 1)[1].split('"', 1)[0]
             buckets[le] = float(line.rpartition(" ")[2])
-    # 1, 2, 16, 16 ms in at most 4 buckets: scale -1 (base 4), buckets (1/4, 1], (1, 4],
-    # (4, 16], served cumulatively with their upper bounds as `le`.
-    assert buckets == {"1": 1, "4": 2, "16": 4, "+Inf": 4}, text
+    # Exponential buckets are not classic buckets: the text format has +Inf only.
+    assert buckets == {"+Inf": 4}, text
     count = [l for l in text.splitlines() if l.startswith(f"{name}_count{{") and 'service_name="shop"' in l]
     assert len(count) == 1 and count[0].endswith(" 4"), count
     sums = [l for l in text.splitlines() if l.startswith(f"{name}_sum{{") and 'service_name="shop"' in l]
     assert len(sums) == 1 and float(sums[0].rpartition(" ")[2]) == 35, sums
+
+    # 1, 2, 16, 16 ms in at most 4 buckets: scale -1 (base 4), buckets (1/4, 1], (1, 4], (4, 16].
+    # A real Prometheus reads the native histogram; fractions at the bucket bounds are exact.
+    proc, base = start_native_prometheus(tmp_path, spoor.addr("prometheus"))
+    try:
+        sel = f'{name}{{service_name="shop"}}'
+        got = wait_for(lambda: promtool(base, f"histogram_count({sel})"), timeout=30, what="native histogram scraped")
+        assert [v for _, v in got] == [4], got
+        (_, below1), = promtool(base, f"histogram_fraction(0, 1, {sel})")
+        (_, below4), = promtool(base, f"histogram_fraction(0, 4, {sel})")
+        (_, below16), = promtool(base, f"histogram_fraction(0, 16, {sel})")
+        assert (below1, below4, below16) == (0.25, 0.5, 1.0), (below1, below4, below16)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
