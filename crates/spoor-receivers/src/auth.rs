@@ -76,7 +76,8 @@ impl Identity {
         }
     }
 
-    /// Whether the identity holds `role` on `tenant` (`None`: tenancy off).
+    /// Whether the identity holds `role` on `tenant` (`None`: tenancy off, where only `*`
+    /// grants count).
     pub fn allows(&self, tenant: Option<&str>, role: Role) -> bool {
         let Some(grants) = &self.grants else {
             return true;
@@ -84,6 +85,62 @@ impl Identity {
         grants
             .iter()
             .any(|g| g.role == role && (g.tenant == "*" || Some(g.tenant.as_str()) == tenant))
+    }
+}
+
+/// Parses a roles file: lines `user:tenant:role[,role…]` (`*` for every tenant), `#`
+/// comments. Errors name the line.
+pub fn parse_grants(
+    text: &str,
+) -> Result<std::collections::HashMap<String, Vec<Grant>>, String> {
+    let mut grants: std::collections::HashMap<String, Vec<Grant>> = Default::default();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut parts = line.splitn(3, ':');
+        let (Some(user), Some(tenant), Some(roles)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!("line {} is not user:tenant:role", n + 1));
+        };
+        for role in roles.split(',') {
+            let role = Role::parse(role).ok_or_else(|| {
+                format!(
+                    "line {}: unknown role {:?} (read, write or admin)",
+                    n + 1,
+                    role.trim()
+                )
+            })?;
+            grants.entry(user.trim().to_string()).or_default().push(Grant {
+                tenant: tenant.trim().to_string(),
+                role,
+            });
+        }
+    }
+    Ok(grants)
+}
+
+impl Identity {
+    /// An identity holding `grants`; its tenant is the one tenant they name, if only one
+    /// (besides `*`).
+    pub fn with_grants(user: impl Into<String>, grants: Vec<Grant>) -> Self {
+        let mut named: Vec<&str> = grants
+            .iter()
+            .map(|g| g.tenant.as_str())
+            .filter(|t| *t != "*")
+            .collect();
+        named.sort_unstable();
+        named.dedup();
+        let tenant = match named.as_slice() {
+            [one] => Some(one.to_string()),
+            _ => None,
+        };
+        Self {
+            user: user.into(),
+            tenant,
+            grants: Some(grants),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use spoor_receivers::auth::{AuthError, Authenticator};
+use spoor_receivers::auth::{AuthError, Authenticator, Identity};
 
 use crate::ConfigError;
 use crate::registry::{ComponentConfig, Spec};
@@ -20,6 +20,10 @@ pub struct BasicAuthConfig {
     pub htpasswd: HtpasswdConfig,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_auth: Option<ClientAuthConfig>,
+    /// Roles per user and tenant, lines `user:tenant:role[,role]` (`*`: every tenant); when
+    /// set, a user holds only the roles listed (none if not listed).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub roles_file: String,
 }
 
 /// `basicauth.htpasswd`: users from a file, inline lines, or both (inline wins on a clash).
@@ -67,6 +71,7 @@ enum Secret {
 #[derive(Debug)]
 pub struct BasicAuthenticator {
     users: HashMap<String, Secret>,
+    grants: Option<HashMap<String, Vec<spoor_receivers::auth::Grant>>>,
 }
 
 fn parse_lines(
@@ -120,7 +125,18 @@ impl BasicAuthConfig {
         if users.is_empty() {
             return Err(ConfigError::new("htpasswd", "lists no user"));
         }
-        Ok(Arc::new(BasicAuthenticator { users }))
+        let grants = if self.roles_file.is_empty() {
+            None
+        } else {
+            let text = std::fs::read_to_string(&self.roles_file).map_err(|e| {
+                ConfigError::new("roles_file", format!("cannot read {}: {e}", self.roles_file))
+            })?;
+            Some(
+                spoor_receivers::auth::parse_grants(&text)
+                    .map_err(|e| ConfigError::new("roles_file", format!("{}: {e}", self.roles_file)))?,
+            )
+        };
+        Ok(Arc::new(BasicAuthenticator { users, grants }))
     }
 }
 
@@ -159,6 +175,17 @@ impl Authenticator for BasicAuthenticator {
         } else {
             Err(AuthError::Invalid)
         }
+    }
+
+    fn identify(&self, headers: &http::HeaderMap) -> Result<Identity, AuthError> {
+        let user = self.authenticate(headers)?;
+        Ok(match &self.grants {
+            Some(grants) => {
+                let mine = grants.get(&user).cloned().unwrap_or_default();
+                Identity::with_grants(user, mine)
+            }
+            None => Identity::user(user),
+        })
     }
 
     fn challenge(&self) -> &str {
