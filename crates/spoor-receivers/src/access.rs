@@ -186,7 +186,12 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let g = &self.guard;
-        match admit(g.auth.as_ref(), g.tenancy.as_ref(), request.headers(), g.role) {
+        match admit(
+            g.auth.as_ref(),
+            g.tenancy.as_ref(),
+            request.headers(),
+            g.role,
+        ) {
             Ok(Some(scope)) => Box::pin(tenant::scope(scope, self.inner.call(request))),
             Ok(None) => Box::pin(self.inner.call(request)),
             Err(refusal) => {

@@ -90,9 +90,7 @@ impl Identity {
 
 /// Parses a roles file: lines `user:tenant:role[,role…]` (`*` for every tenant), `#`
 /// comments. Errors name the line.
-pub fn parse_grants(
-    text: &str,
-) -> Result<std::collections::HashMap<String, Vec<Grant>>, String> {
+pub fn parse_grants(text: &str) -> Result<std::collections::HashMap<String, Vec<Grant>>, String> {
     let mut grants: std::collections::HashMap<String, Vec<Grant>> = Default::default();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -112,10 +110,13 @@ pub fn parse_grants(
                     role.trim()
                 )
             })?;
-            grants.entry(user.trim().to_string()).or_default().push(Grant {
-                tenant: tenant.trim().to_string(),
-                role,
-            });
+            grants
+                .entry(user.trim().to_string())
+                .or_default()
+                .push(Grant {
+                    tenant: tenant.trim().to_string(),
+                    role,
+                });
         }
     }
     Ok(grants)

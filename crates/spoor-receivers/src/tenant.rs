@@ -101,10 +101,9 @@ impl TenantError {
             TenantError::NotAllowed(_) | TenantError::Mismatch(_) => {
                 tonic::Status::permission_denied(self.to_string())
             }
-            TenantError::RateLimited(_) => crate::status::grpc_status(
-                spoor_model::ErrorKind::Overloaded,
-                &self.to_string(),
-            ),
+            TenantError::RateLimited(_) => {
+                crate::status::grpc_status(spoor_model::ErrorKind::Overloaded, &self.to_string())
+            }
         }
     }
 }
@@ -218,7 +217,9 @@ impl Tenancy {
         let from_header = match headers.get(&self.header) {
             Some(v) => Some(
                 v.to_str()
-                    .map_err(|_| TenantError::Invalid(String::from_utf8_lossy(v.as_bytes()).into()))?
+                    .map_err(|_| {
+                        TenantError::Invalid(String::from_utf8_lossy(v.as_bytes()).into())
+                    })?
                     .trim()
                     .to_string(),
             ),
@@ -354,7 +355,8 @@ mod tests {
     fn resolves_header_identity_and_refuses() {
         let t = tenancy(&["a", "b"], None);
         assert_eq!(
-            t.resolve(&headers(&[("x-scope-orgid", "a")]), None).as_deref(),
+            t.resolve(&headers(&[("x-scope-orgid", "a")]), None)
+                .as_deref(),
             Ok("a")
         );
         let id = Identity {
@@ -407,7 +409,10 @@ mod tests {
             ..Default::default()
         }];
         stamp(&mut batch, Some("a"));
-        assert_eq!(batch[0].resource.as_ref().map(|r| r.attributes.len()), Some(1));
+        assert_eq!(
+            batch[0].resource.as_ref().map(|r| r.attributes.len()),
+            Some(1)
+        );
         assert_eq!(take(&mut batch[0]).as_deref(), Some("a"));
         stamp(&mut batch, None);
         assert_eq!(take(&mut batch[0]), None);

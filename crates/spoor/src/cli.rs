@@ -525,7 +525,11 @@ pub struct RunArgs {
     pub tenants: Vec<String>,
 
     /// Spans per second each tenant may send; beyond, 429 / RESOURCE_EXHAUSTED.
-    #[arg(long, env = "SPOOR_TENANT_INGEST_RATE", value_name = "SPANS_PER_SECOND")]
+    #[arg(
+        long,
+        env = "SPOOR_TENANT_INGEST_RATE",
+        value_name = "SPANS_PER_SECOND"
+    )]
     pub tenant_ingest_rate: Option<f64>,
 
     /// Most tenant stores open at once; a new tenant beyond it is refused.

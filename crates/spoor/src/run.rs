@@ -77,6 +77,7 @@ impl HttpListeners {
             Some(guard) => self.auth_metrics.http(router, guard),
             None => router,
         };
+        let router = spoor_api::security_headers(router, self.tls.is_some());
         let server = spoor_api::serve_https(
             name,
             addr,
@@ -219,7 +220,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
                 router,
                 Some(http.guard("query-http", query_auth.as_ref(), Role::Read)),
             )
-                .await?,
+            .await?,
         );
     }
     if let Some(addr) = args.tempo_http.addr() {
@@ -231,7 +232,7 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
                 router,
                 Some(http.guard("tempo-http", query_auth.as_ref(), Role::Read)),
             )
-                .await?,
+            .await?,
         );
     }
     if let Some(addr) = args.query_grpc.addr() {
@@ -243,11 +244,8 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
                 routes,
                 shutdown.clone(),
                 tls.clone(),
-                http.auth_metrics.grpc(http.guard(
-                    "query-grpc",
-                    query_auth.as_ref(),
-                    Role::Read,
-                )),
+                http.auth_metrics
+                    .grpc(http.guard("query-grpc", query_auth.as_ref(), Role::Read)),
             )
             .await?,
         );
@@ -451,7 +449,10 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         engine.shutdown().await.context("closing the store")?;
     }
     if let Some(stores) = tenant_stores {
-        stores.shutdown().await.context("closing the tenants' stores")?;
+        stores
+            .shutdown()
+            .await
+            .context("closing the tenants' stores")?;
     }
     tracing::info!("stopped");
     Ok(())

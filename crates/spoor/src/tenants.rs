@@ -102,7 +102,9 @@ impl TenantStores {
             )));
         }
         let store = match &self.backend {
-            Backend::Memory { max_traces } => Store::Memory(Arc::new(MemoryStore::new(*max_traces))),
+            Backend::Memory { max_traces } => {
+                Store::Memory(Arc::new(MemoryStore::new(*max_traces)))
+            }
             Backend::Disk { config } => {
                 // The engine's own metrics of a tenant are not exported (one registry would
                 // repeat every family); the receivers' and pipeline's counters are.
@@ -237,11 +239,7 @@ impl spoor_api::Purger for TenantPurger {
     ) -> Pin<Box<dyn Future<Output = Result<serde_json::Value, StorageError>> + Send + '_>> {
         Box::pin(async move {
             match self.0.current_engine().await? {
-                Some(engine) => {
-                    crate::tools::EnginePurger(engine)
-                        .delete(request)
-                        .await
-                }
+                Some(engine) => crate::tools::EnginePurger(engine).delete(request).await,
                 None => Ok(serde_json::json!({"spans_deleted": 0})),
             }
         })

@@ -187,7 +187,11 @@ impl Authenticator for OidcAuthenticator {
             .map(str::to_string)
             .ok_or(AuthError::Invalid)?;
         let tenant = (!self.tenant_claim.is_empty())
-            .then(|| claims[self.tenant_claim.as_str()].as_str().map(str::to_string))
+            .then(|| {
+                claims[self.tenant_claim.as_str()]
+                    .as_str()
+                    .map(str::to_string)
+            })
             .flatten();
         if self.roles_claim.is_empty() {
             return Ok(Identity {
@@ -341,6 +345,15 @@ mod tests {
         }
         .authenticator()
         .expect("auth");
+        let with_roles = OidcConfig {
+            issuer_url: "https://idp.test".into(),
+            jwks_file: file.to_string_lossy().into_owned(),
+            tenant_claim: "org".into(),
+            roles_claim: "roles".into(),
+            ..Default::default()
+        }
+        .authenticator()
+        .expect("auth");
         let _ = std::fs::remove_dir_all(&dir);
 
         let now = now_secs();
@@ -369,5 +382,21 @@ mod tests {
             auth.authenticate(&http::HeaderMap::new()),
             Err(AuthError::Missing)
         );
+
+        // Tenant and roles from claims: a bare role is on the token's tenant.
+        let claims = serde_json::json!({"iss": "https://idp.test", "sub": "u2", "exp": now + 60,
+            "org": "a", "roles": ["read", "b:write", "bogus"]});
+        let id = with_roles
+            .identify(&bearer(&es256_token(&key, "ec-1", &claims)))
+            .expect("identity");
+        assert_eq!((id.user.as_str(), id.tenant.as_deref()), ("u2", Some("a")));
+        assert!(id.allows(Some("a"), Role::Read) && id.allows(Some("b"), Role::Write));
+        assert!(!id.allows(Some("a"), Role::Write) && !id.allows(Some("b"), Role::Read));
+        // Without the roles claim the token holds no role; the plain authenticator checks none.
+        let bare = serde_json::json!({"iss": "https://idp.test", "sub": "u3", "exp": now + 60});
+        let id = with_roles
+            .identify(&bearer(&es256_token(&key, "ec-1", &bare)))
+            .expect("identity");
+        assert!(!id.allows(None, Role::Read));
     }
 }
