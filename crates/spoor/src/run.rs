@@ -138,7 +138,9 @@ pub async fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
                     // Every tenant's head shares the process's budget.
                     config.memory_limit =
                         memory_limit.map(|l| l / args.tenancy_max_tenants.clamp(1, 16) as u64);
-                    crate::tenants::Backend::Disk { config }
+                    crate::tenants::Backend::Disk {
+                        config: Box::new(config),
+                    }
                 }
             };
             let stores = Arc::new(crate::tenants::TenantStores::new(

@@ -23,7 +23,7 @@ use spoor_telemetry::Telemetry;
 /// How a tenant's store is made.
 pub enum Backend {
     Memory { max_traces: usize },
-    Disk { config: EngineConfig },
+    Disk { config: Box<EngineConfig> },
 }
 
 /// One tenant's store.
