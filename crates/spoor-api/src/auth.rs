@@ -1,7 +1,9 @@
-//! Authentication of the query API, UI and admin port (`--query-auth`, `--admin-auth`): every
+//! Access to the query API, UI and admin port (`--query-auth`, `--admin-auth`, tenancy): every
 //! request passes the authenticator extension named by the flag, else 401 with
-//! `WWW-Authenticate` (HTTP) or UNAUTHENTICATED (gRPC), counted in
-//! `spoor_auth_refused_total{listener}`.
+//! `WWW-Authenticate` (HTTP) or UNAUTHENTICATED (gRPC); names its tenant when tenancy is on
+//! (and is handled in that tenant's scope); and its identity holds the listener's role (`read`
+//! on the query ports, `admin` on the admin port), else 403 / PERMISSION_DENIED.
+//! Refused credentials and roles are counted in `spoor_auth_refused_total{listener}`.
 
 use std::sync::Arc;
 
@@ -10,7 +12,11 @@ use spoor_telemetry::Telemetry;
 use spoor_telemetry::metrics::counter::Counter;
 use spoor_telemetry::metrics::family::Family;
 
-pub use spoor_receivers::auth::{Auth, AuthError, Authenticator, GrpcAuthLayer};
+pub use spoor_receivers::access::Guard;
+pub use spoor_receivers::auth::{
+    Auth, AuthError, Authenticator, Grant, GrpcAuthLayer, Identity, Role,
+};
+pub use spoor_receivers::tenant::{Tenancy, TenancySettings};
 
 /// A GET or HEAD of the embedded UI (anything outside the API paths).
 fn is_ui_asset(request: &axum::extract::Request) -> bool {
@@ -66,36 +72,53 @@ impl AuthMetrics {
         Self { refused }
     }
 
-    fn counter(&self, listener: &'static str) -> Arc<dyn Fn() + Send + Sync> {
+    fn counter(&self, listener: &'static str) -> Arc<dyn Fn(&'static str) + Send + Sync> {
         let refused = self.refused.clone();
-        Arc::new(move || {
-            refused
-                .get_or_create(&vec![("listener".to_string(), listener.to_string())])
-                .inc();
+        Arc::new(move |reason| {
+            // Tenant refusals are counted by the tenancy itself.
+            if reason == "unauthenticated" || reason == "forbidden" {
+                refused
+                    .get_or_create(&vec![("listener".to_string(), listener.to_string())])
+                    .inc();
+            }
         })
     }
 
-    /// `router` with every route behind `auth` (CORS preflights pass). On the query listener the
-    /// UI's static files (GET outside `/api` and `/analytics`) stay open, so the UI can load and
-    /// show its login form; they hold no trace data.
-    pub fn http(&self, router: Router, auth: Auth, listener: &'static str) -> Router {
-        let on_refused = self.counter(listener);
+    /// What `listener` checks: `auth` (optional), the tenant when `tenancy` is on, and `role`.
+    pub fn guard(
+        &self,
+        auth: Option<Auth>,
+        tenancy: Option<Arc<Tenancy>>,
+        role: Role,
+        listener: &'static str,
+    ) -> Guard {
+        Guard {
+            auth,
+            tenancy,
+            role,
+            on_refused: self.counter(listener),
+            tenant_paths: None,
+        }
+    }
+
+    /// `router` served as `listener` with every route behind `guard` (CORS preflights pass);
+    /// unchanged when the guard checks nothing. On the query listener the UI's static files (GET
+    /// outside `/api` and `/analytics`) stay open, so the UI can load and show its login form;
+    /// they hold no trace data.
+    pub fn http(&self, router: Router, guard: Guard, listener: &'static str) -> Router {
+        if guard.is_open() {
+            return router;
+        }
         router.layer(axum::middleware::from_fn(
             move |request: axum::extract::Request, next: axum::middleware::Next| {
-                let auth = auth.clone();
-                let on_refused = on_refused.clone();
+                let guard = guard.clone();
                 async move {
                     if listener == "query-http" && is_ui_asset(&request) {
                         return next.run(request).await;
                     }
                     let from_ui = listener == "query-http" && is_ui_fetch(&request);
-                    let mut response = spoor_receivers::auth::check_http(
-                        &auth,
-                        on_refused.as_ref(),
-                        request,
-                        next,
-                    )
-                    .await;
+                    let mut response =
+                        spoor_receivers::access::check_http(&guard, request, next).await;
                     if from_ui {
                         no_browser_prompt(&mut response);
                     }
@@ -105,9 +128,9 @@ impl AuthMetrics {
         ))
     }
 
-    /// The tower layer putting gRPC routes behind `auth`.
-    pub fn grpc(&self, auth: Auth, listener: &'static str) -> GrpcAuthLayer {
-        GrpcAuthLayer::new(auth, self.counter(listener))
+    /// The tower layer putting gRPC routes behind `guard` (`None` when it checks nothing).
+    pub fn grpc(&self, guard: Guard) -> Option<GrpcAuthLayer> {
+        (!guard.is_open()).then(|| GrpcAuthLayer::new(guard))
     }
 }
 

@@ -44,6 +44,7 @@ pub mod auth;
 mod duration;
 mod error;
 mod grpc;
+mod headers;
 mod http;
 mod purge;
 mod server;
@@ -52,6 +53,7 @@ pub use admin::{Readiness, admin_router, admin_router_with, health_router};
 pub use duration::parse_go_duration;
 pub use error::ApiError;
 pub use grpc::query_grpc_routes;
+pub use headers::security_headers;
 pub use http::{
     CorsOrigins, InvalidOrigin, QueryHttpOptions, query_router, tempo_router, zipkin_router,
 };

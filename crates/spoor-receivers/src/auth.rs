@@ -5,10 +5,7 @@
 //! The authenticators themselves (`basicauth`, `bearertokenauth`) are extensions of
 //! `spoor-pipeline`; this crate only runs them.
 
-use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::response::{IntoResponse, Response};
 
@@ -21,10 +18,141 @@ pub enum AuthError {
     Invalid,
 }
 
+/// A role a user holds for a tenant: `read` the query APIs, `write` to the receivers,
+/// `admin` the admin port's operations (delete). Roles do not imply each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Read,
+    Write,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Read => "read",
+            Role::Write => "write",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// `read`, `write` or `admin`.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.trim() {
+            "read" => Some(Role::Read),
+            "write" => Some(Role::Write),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// One role on one tenant (`*`: every tenant, and the process when tenancy is off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub tenant: String,
+    pub role: Role,
+}
+
+/// Who a request is from, as an authenticator established it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The user (or token name).
+    pub user: String,
+    /// The tenant the identity belongs to, when the authenticator maps one (an OIDC claim, a
+    /// users file line); a request's tenant header must then agree with it.
+    pub tenant: Option<String>,
+    /// The roles granted (`None`: the authenticator assigns no roles, every role is allowed).
+    pub grants: Option<Vec<Grant>>,
+}
+
+impl Identity {
+    /// An identity without tenant or roles.
+    pub fn user(user: impl Into<String>) -> Self {
+        Self {
+            user: user.into(),
+            tenant: None,
+            grants: None,
+        }
+    }
+
+    /// Whether the identity holds `role` on `tenant` (`None`: tenancy off, where only `*`
+    /// grants count).
+    pub fn allows(&self, tenant: Option<&str>, role: Role) -> bool {
+        let Some(grants) = &self.grants else {
+            return true;
+        };
+        grants
+            .iter()
+            .any(|g| g.role == role && (g.tenant == "*" || Some(g.tenant.as_str()) == tenant))
+    }
+}
+
+/// Parses a roles file: lines `user:tenant:role[,role…]` (`*` for every tenant), `#`
+/// comments. Errors name the line.
+pub fn parse_grants(text: &str) -> Result<std::collections::HashMap<String, Vec<Grant>>, String> {
+    let mut grants: std::collections::HashMap<String, Vec<Grant>> = Default::default();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut parts = line.splitn(3, ':');
+        let (Some(user), Some(tenant), Some(roles)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!("line {} is not user:tenant:role", n + 1));
+        };
+        for role in roles.split(',') {
+            let role = Role::parse(role).ok_or_else(|| {
+                format!(
+                    "line {}: unknown role {:?} (read, write or admin)",
+                    n + 1,
+                    role.trim()
+                )
+            })?;
+            grants
+                .entry(user.trim().to_string())
+                .or_default()
+                .push(Grant {
+                    tenant: tenant.trim().to_string(),
+                    role,
+                });
+        }
+    }
+    Ok(grants)
+}
+
+impl Identity {
+    /// An identity holding `grants`; its tenant is the one tenant they name, if only one
+    /// (besides `*`).
+    pub fn with_grants(user: impl Into<String>, grants: Vec<Grant>) -> Self {
+        let mut named: Vec<&str> = grants
+            .iter()
+            .map(|g| g.tenant.as_str())
+            .filter(|t| *t != "*")
+            .collect();
+        named.sort_unstable();
+        named.dedup();
+        let tenant = match named.as_slice() {
+            [one] => Some(one.to_string()),
+            _ => None,
+        };
+        Self {
+            user: user.into(),
+            tenant,
+            grants: Some(grants),
+        }
+    }
+}
+
 /// Checks a request's headers.
 pub trait Authenticator: Send + Sync + 'static {
     /// The authenticated user (or token name) on success.
     fn authenticate(&self, headers: &http::HeaderMap) -> Result<String, AuthError>;
+    /// The authenticated identity with its tenant and roles; by default the user alone.
+    fn identify(&self, headers: &http::HeaderMap) -> Result<Identity, AuthError> {
+        self.authenticate(headers).map(Identity::user)
+    }
     /// The `WWW-Authenticate` challenge of a 401 (`Basic realm="spoor"`, `Bearer`).
     fn challenge(&self) -> &str;
 }
@@ -73,79 +201,5 @@ impl Auth {
     }
 }
 
-/// Tower layer refusing gRPC calls without valid credentials (UNAUTHENTICATED), calling
-/// `on_refused` for each refusal.
-#[derive(Clone)]
-pub struct GrpcAuthLayer {
-    auth: Auth,
-    on_refused: Arc<dyn Fn() + Send + Sync>,
-}
-
-impl GrpcAuthLayer {
-    pub fn new(auth: Auth, on_refused: Arc<dyn Fn() + Send + Sync>) -> Self {
-        Self { auth, on_refused }
-    }
-}
-
-impl<S> tower::Layer<S> for GrpcAuthLayer {
-    type Service = GrpcAuth<S>;
-
-    fn layer(&self, inner: S) -> GrpcAuth<S> {
-        GrpcAuth {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct GrpcAuth<S> {
-    inner: S,
-    layer: GrpcAuthLayer,
-}
-
-impl<S, B> tower::Service<http::Request<B>> for GrpcAuth<S>
-where
-    S: tower::Service<
-            http::Request<B>,
-            Response = http::Response<tonic::body::Body>,
-            Error = Infallible,
-        >,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
-    type Future =
-        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if let Err(e) = self.layer.auth.inner.authenticate(request.headers()) {
-            (self.layer.on_refused)();
-            let status = tonic::Status::unauthenticated(format!("unauthenticated: {e}"));
-            return Box::pin(async move { Ok(status.into_http()) });
-        }
-        Box::pin(self.inner.call(request))
-    }
-}
-
-/// An axum middleware body: `request` passes when `auth` accepts it, else 401 (and
-/// `on_refused`). CORS preflights pass unauthenticated, as browsers send them without
-/// credentials.
-pub async fn check_http(
-    auth: &Auth,
-    on_refused: &(dyn Fn() + Send + Sync),
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if request.method() != http::Method::OPTIONS
-        && let Err(e) = auth.inner.authenticate(request.headers())
-    {
-        on_refused();
-        return auth.refusal(&e);
-    }
-    next.run(request).await
-}
+/// The tower layer putting gRPC routes behind an authenticator, tenancy and a role.
+pub use crate::access::GrpcGuardLayer as GrpcAuthLayer;

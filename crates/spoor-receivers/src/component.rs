@@ -27,6 +27,9 @@ pub struct ReceiverContext {
     /// Read routes the Zipkin HTTP receiver serves on its port next to `POST /api/v2/spans`
     /// (the binary passes spoor-api's Zipkin v2 query API); `None`: ingest only.
     pub zipkin_routes: Option<axum::Router>,
+    /// Tenancy (`None`: off): every request must name an allowed tenant, which its spans carry
+    /// to the store (see [`crate::tenant`]).
+    pub tenancy: Option<Arc<crate::tenant::Tenancy>>,
 }
 
 /// A started receiver.

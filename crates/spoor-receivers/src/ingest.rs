@@ -29,7 +29,7 @@ pub(crate) struct Delivered {
 pub(crate) async fn deliver(
     ctx: &ReceiverContext,
     metrics: &ReceiverMetrics,
-    batch: Vec<ResourceSpans>,
+    mut batch: Vec<ResourceSpans>,
     wire_bytes: u64,
     answerable: bool,
 ) -> Result<Delivered, (ErrorKind, String)> {
@@ -38,6 +38,20 @@ pub(crate) async fn deliver(
     if total == 0 {
         return Ok(Delivered::default());
     }
+    let scope = crate::tenant::current();
+    if let Some(s) = &scope
+        && let Err(e) = s.tenancy.admit(&s.tenant, total)
+    {
+        if answerable {
+            metrics.refused(total);
+        } else {
+            metrics.dropped(total);
+        }
+        metrics.request_error(e.reason(), 0);
+        return Err((ErrorKind::Overloaded, e.to_string()));
+    }
+    // The request's tenant travels with its spans; a client cannot choose it.
+    crate::tenant::stamp(&mut batch, scope.as_ref().map(|s| &*s.tenant));
     let (rejected, result) = ctx.sink.ingest(batch).await;
     let refuse = |n: u64| {
         if answerable {

@@ -37,6 +37,7 @@
 //!
 //! Receivers do not store, sample or batch: that is the sink's business.
 
+pub mod access;
 pub mod auth;
 pub mod body;
 mod component;
@@ -47,6 +48,7 @@ mod otlp;
 mod registry;
 pub mod sampling;
 pub mod status;
+pub mod tenant;
 mod thrift;
 pub mod tls;
 mod zipkin;

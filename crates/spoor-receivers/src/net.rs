@@ -33,9 +33,11 @@ use tokio_stream::StreamExt;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-use crate::auth::Auth;
+use crate::access::admit;
+use crate::auth::{Auth, Role};
 use crate::component::{ReceiverContext, ReceiverError, RunningReceiver, bind_tcp};
 use crate::status::{grpc_status, http_error};
+use crate::tenant::{self, Tenancy};
 use crate::tls::{MaybeTls, ServerTls, TlsServerSettings};
 
 /// Limits on one listener's connections.
@@ -359,6 +361,7 @@ struct HttpGate {
     max_body_bytes: usize,
     body_read_timeout: Duration,
     auth: Option<Auth>,
+    tenancy: Option<Arc<Tenancy>>,
 }
 
 /// Runs before every HTTP handler: refuses requests without valid credentials (401 with
@@ -369,12 +372,31 @@ async fn http_gate(State(gate): State<HttpGate>, request: Request, next: Next) -
     if request.method() == http::Method::OPTIONS {
         return next.run(request).await;
     }
-    if let Some(auth) = &gate.auth
-        && let Err(e) = auth.inner.authenticate(request.headers())
-    {
-        gate.metrics.request_error("unauthenticated", 0);
-        return auth.refusal(&e);
+    let role = match *request.method() {
+        http::Method::GET | http::Method::HEAD => Role::Read,
+        _ => Role::Write,
+    };
+    let scope = match admit(
+        gate.auth.as_ref(),
+        gate.tenancy.as_ref(),
+        request.headers(),
+        role,
+    ) {
+        Ok(scope) => scope,
+        Err(refusal) => {
+            gate.metrics.request_error(refusal.reason(), 0);
+            return refusal.http_response();
+        }
+    };
+    let response = gated_http(gate, request, next);
+    match scope {
+        Some(scope) => tenant::scope(scope, response).await,
+        None => response.await,
     }
+}
+
+/// The memory gate and the body read of [`http_gate`], once the request is admitted.
+async fn gated_http(gate: HttpGate, request: Request, next: Next) -> Response {
     // Held until the handler has answered: bounds the requests read and decoded at once.
     let _permit = match gate.memory.enter_within(IN_FLIGHT_WAIT).await {
         Ok(permit) => permit,
@@ -440,6 +462,7 @@ pub(crate) async fn serve_http(
         max_body_bytes,
         body_read_timeout: limits.body_read_timeout,
         auth: limits.auth.clone(),
+        tenancy: ctx.tenancy.clone(),
     };
     let router = router.layer(axum::middleware::from_fn_with_state(gate, http_gate));
     let shutdown = ctx.shutdown.clone();
@@ -465,6 +488,7 @@ pub(crate) fn grpc_server(
             memory: ctx.memory.clone(),
             metrics,
             auth: limits.auth.clone(),
+            tenancy: ctx.tenancy.clone(),
         })
 }
 
@@ -476,6 +500,7 @@ pub(crate) struct GrpcGateLayer {
     memory: MemoryLimiter,
     metrics: ReceiverMetrics,
     auth: Option<Auth>,
+    tenancy: Option<Arc<Tenancy>>,
 }
 
 impl<S> tower::Layer<S> for GrpcGateLayer {
@@ -517,19 +542,25 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if let Some(auth) = &self.gate.auth
-            && let Err(e) = auth.inner.authenticate(request.headers())
-        {
-            self.gate.metrics.request_error("unauthenticated", 0);
-            let status = tonic::Status::unauthenticated(format!("unauthenticated: {e}"));
-            return Box::pin(async move { Ok(status.into_http()) });
-        }
+        let scope = match admit(
+            self.gate.auth.as_ref(),
+            self.gate.tenancy.as_ref(),
+            request.headers(),
+            Role::Write,
+        ) {
+            Ok(scope) => scope,
+            Err(refusal) => {
+                self.gate.metrics.request_error(refusal.reason(), 0);
+                let status = refusal.grpc_status();
+                return Box::pin(async move { Ok(status.into_http()) });
+            }
+        };
         // Held until the call has answered: bounds the requests read and decoded at once. The
         // inner service is called only once the permit is held, so a waiting request is unread.
         let gate = self.gate.clone();
         let mut inner = self.inner.clone();
         std::mem::swap(&mut self.inner, &mut inner);
-        Box::pin(async move {
+        let call = async move {
             let permit = match gate.memory.enter_within(IN_FLIGHT_WAIT).await {
                 Ok(permit) => permit,
                 Err(refusal) => {
@@ -541,7 +572,11 @@ where
             let response = inner.call(request).await;
             drop(permit);
             response
-        })
+        };
+        match scope {
+            Some(scope) => Box::pin(tenant::scope(scope, call)),
+            None => Box::pin(call),
+        }
     }
 }
 

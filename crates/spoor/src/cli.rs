@@ -94,6 +94,9 @@ pub struct StoreArgs {
     /// Object store option `key=value` (repeatable); see `spoor run --help`.
     #[arg(long = "storage-option", env = "SPOOR_STORAGE_OPTION", value_delimiter = ',', value_parser = parse_key_value)]
     pub storage_options: Vec<(String, String)>,
+    /// One tenant's store (written with --tenancy-enabled): DATA_DIR/tenants/<tenant>/.
+    #[arg(long)]
+    pub tenant: Option<String>,
 }
 
 /// `key=value` → `(key, value)`.
@@ -591,6 +594,32 @@ pub struct RunArgs {
     /// open.
     #[arg(long, env = "SPOOR_ADMIN_AUTH", value_name = "EXTENSION")]
     pub admin_auth: Option<String>,
+
+    /// Tenants: every request names its tenant (header or authenticated identity), each
+    /// tenant's spans are stored apart (DATA_DIR/tenants/<tenant>/) and every query API answers
+    /// from the request's tenant only.
+    #[arg(long, env = "SPOOR_TENANCY_ENABLED")]
+    pub tenancy_enabled: bool,
+
+    /// The header naming the tenant (Jaeger's is `x-tenant`).
+    #[arg(long, env = "SPOOR_TENANCY_HEADER", default_value = "x-scope-orgid")]
+    pub tenancy_header: String,
+
+    /// Allowed tenants (comma-separated); others are refused with 403. Empty: any.
+    #[arg(long, env = "SPOOR_TENANTS", value_delimiter = ',')]
+    pub tenants: Vec<String>,
+
+    /// Spans per second each tenant may send; beyond, 429 / RESOURCE_EXHAUSTED.
+    #[arg(
+        long,
+        env = "SPOOR_TENANT_INGEST_RATE",
+        value_name = "SPANS_PER_SECOND"
+    )]
+    pub tenant_ingest_rate: Option<f64>,
+
+    /// Most tenant stores open at once; a new tenant beyond it is refused.
+    #[arg(long, env = "SPOOR_TENANCY_MAX_TENANTS", default_value_t = 100)]
+    pub tenancy_max_tenants: usize,
 
     /// Log filter (tracing-subscriber syntax, e.g. `info` or `spoor=debug`); RUST_LOG overrides.
     #[arg(long, env = "SPOOR_LOG", default_value = "info")]

@@ -6,6 +6,7 @@ mod listen;
 mod query;
 mod run;
 mod sink;
+mod tenants;
 mod tools;
 
 use clap::{CommandFactory, FromArgMatches};

@@ -52,21 +52,34 @@ struct HttpListeners {
     limits: spoor_api::HttpLimits,
     tls: Option<spoor_api::ServerTls>,
     auth_metrics: spoor_api::auth::AuthMetrics,
+    tenancy: Option<Arc<spoor_api::auth::Tenancy>>,
 }
 
 impl HttpListeners {
-    /// Serves `router` on `addr` as `name`, behind `auth` when given.
+    /// What `name` checks: `auth` when given, the tenant when tenancy is on, and `role`.
+    fn guard(
+        &self,
+        name: &'static str,
+        auth: Option<&spoor_api::auth::Auth>,
+        role: spoor_api::auth::Role,
+    ) -> spoor_api::auth::Guard {
+        self.auth_metrics
+            .guard(auth.cloned(), self.tenancy.clone(), role, name)
+    }
+
+    /// Serves `router` on `addr` as `name`, behind `guard` when given.
     async fn serve(
         &self,
         name: &'static str,
         addr: std::net::SocketAddr,
         router: axum::Router,
-        auth: Option<&spoor_api::auth::Auth>,
+        guard: Option<spoor_api::auth::Guard>,
     ) -> anyhow::Result<RunningServer> {
-        let router = match auth {
-            Some(auth) => self.auth_metrics.http(router, auth.clone(), name),
+        let router = match guard {
+            Some(guard) => self.auth_metrics.http(router, guard, name),
             None => router,
         };
+        let router = spoor_api::security_headers(router, self.tls.is_some());
         let server = spoor_api::serve_https(
             name,
             addr,
@@ -115,8 +128,33 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     tracing::info!(limit_bytes = ?memory.limit(), "memory limit");
     let readiness = Readiness::default();
 
+    let tenancy = tenancy(&args, &telemetry)?;
     let mut engine: Option<Arc<Engine>> = None;
+    let mut tenant_stores: Option<Arc<crate::tenants::TenantStores>> = None;
     let (writer, reader): (Arc<dyn SpanWriter>, Arc<dyn SpanReader>) = match args.storage {
+        _ if tenancy.is_some() => {
+            let backend = match args.storage {
+                StorageKind::Memory => crate::tenants::Backend::Memory {
+                    max_traces: args.memory_max_traces,
+                },
+                StorageKind::Disk => {
+                    let mut config = engine_config(&args);
+                    // Every tenant's head shares the process's budget.
+                    config.memory_limit =
+                        memory_limit.map(|l| l / args.tenancy_max_tenants.clamp(1, 16) as u64);
+                    crate::tenants::Backend::Disk {
+                        config: Box::new(config),
+                    }
+                }
+            };
+            let stores = Arc::new(crate::tenants::TenantStores::new(
+                backend,
+                args.tenancy_max_tenants,
+            ));
+            tracing::info!(header = %args.tenancy_header, "tenancy: one store per tenant");
+            tenant_stores = Some(stores.clone());
+            (stores.clone(), stores)
+        }
         StorageKind::Memory => {
             let store = Arc::new(MemoryStore::new(args.memory_max_traces));
             store.register_metrics(&telemetry);
@@ -183,7 +221,9 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         limits: spoor_api::HttpLimits::default(),
         tls: tls.clone(),
         auth_metrics: spoor_api::auth::AuthMetrics::new(&telemetry),
+        tenancy: tenancy.clone(),
     };
+    use spoor_api::auth::Role;
     let mut servers: Vec<RunningServer> = Vec::new();
     if let Some(addr) = args.query_http.addr() {
         let options = spoor_api::QueryHttpOptions {
@@ -193,15 +233,25 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         };
         let router = spoor_api::query_router(query.clone(), &options);
         servers.push(
-            http.serve("query-http", addr, router, query_auth.as_ref())
-                .await?,
+            http.serve(
+                "query-http",
+                addr,
+                router,
+                Some(http.guard("query-http", query_auth.as_ref(), Role::Read)),
+            )
+            .await?,
         );
     }
     if let Some(addr) = args.tempo_http.addr() {
         let router = spoor_api::tempo_router(query.clone(), &telemetry);
         servers.push(
-            http.serve("tempo-http", addr, router, query_auth.as_ref())
-                .await?,
+            http.serve(
+                "tempo-http",
+                addr,
+                router,
+                Some(http.guard("tempo-http", query_auth.as_ref(), Role::Read)),
+            )
+            .await?,
         );
     }
     if let Some(addr) = args.query_grpc.addr() {
@@ -213,22 +263,25 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
                 routes,
                 shutdown.clone(),
                 tls.clone(),
-                query_auth
-                    .clone()
-                    .map(|a| http.auth_metrics.grpc(a, "query-grpc")),
+                http.auth_metrics
+                    .grpc(http.guard("query-grpc", query_auth.as_ref(), Role::Read)),
             )
             .await?,
         );
     }
     if let Some(addr) = args.admin_http.addr() {
-        let purger = engine
-            .clone()
-            .map(|e| Arc::new(crate::tools::EnginePurger(e)) as Arc<dyn spoor_api::Purger>);
+        let purger = match (&engine, &tenant_stores) {
+            (_, Some(stores)) => Some(Arc::new(crate::tenants::TenantPurger(stores.clone()))
+                as Arc<dyn spoor_api::Purger>),
+            (Some(e), None) => {
+                Some(Arc::new(crate::tools::EnginePurger(e.clone())) as Arc<dyn spoor_api::Purger>)
+            }
+            (None, None) => None,
+        };
         let router = spoor_api::admin_router_with(telemetry.clone(), readiness.clone(), purger);
-        servers.push(
-            http.serve("admin-http", addr, router, admin_auth.as_ref())
-                .await?,
-        );
+        let mut guard = http.guard("admin-http", admin_auth.as_ref(), Role::Admin);
+        guard.tenant_paths = Some("/api/admin/");
+        servers.push(http.serve("admin-http", addr, router, Some(guard)).await?);
     }
     if let Some(addr) = health_endpoint(&args, explicit, &config)? {
         let router = spoor_api::health_router(readiness.clone());
@@ -342,6 +395,7 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             memory: memory.clone(),
             sampling: sampling.clone(),
             zipkin_routes: Some(zipkin_routes.clone()),
+            tenancy: tenancy.clone(),
         };
         for listener in listeners(&component.spec, &defaults) {
             let running = listener
@@ -362,6 +416,7 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             sampling: None,
             signals: Default::default(),
             zipkin_routes: None,
+            tenancy: None,
         };
         if let Some(addr) = http_addr {
             let http = spoor_receivers::sampling::SamplingHttpConfig {
@@ -430,8 +485,32 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     if let Some(engine) = engine {
         engine.shutdown().await.context("closing the store")?;
     }
+    if let Some(stores) = tenant_stores {
+        stores
+            .shutdown()
+            .await
+            .context("closing the tenants' stores")?;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The tenancy the `--tenancy-*` flags ask for (`None`: off).
+fn tenancy(
+    args: &RunArgs,
+    telemetry: &Telemetry,
+) -> anyhow::Result<Option<Arc<spoor_api::auth::Tenancy>>> {
+    if !args.tenancy_enabled {
+        return Ok(None);
+    }
+    let settings = spoor_api::auth::TenancySettings {
+        header: args.tenancy_header.clone(),
+        allowed: args.tenants.clone(),
+        ingest_rate: args.tenant_ingest_rate,
+    };
+    spoor_api::auth::Tenancy::new(&settings, telemetry)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// The process memory limit that the receivers' gate and the engine's head budget follow: the

@@ -113,12 +113,16 @@ pub async fn run(tool: ToolCommand) -> anyhow::Result<()> {
 }
 
 fn store_config(store: crate::cli::StoreArgs) -> EngineConfig {
-    EngineConfig {
+    let config = EngineConfig {
         data_dir: store.data_dir,
         storage_url: store.storage_url,
         storage_options: store.storage_options,
         background: false,
         ..EngineConfig::default()
+    };
+    match &store.tenant {
+        Some(tenant) => crate::tenants::tenant_config(&config, tenant),
+        None => config,
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use spoor_receivers::auth::{AuthError, Authenticator};
+use spoor_receivers::auth::{AuthError, Authenticator, Identity};
 
 use crate::ConfigError;
 use crate::registry::{ComponentConfig, Spec};
@@ -20,6 +20,10 @@ pub struct BasicAuthConfig {
     pub htpasswd: HtpasswdConfig,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_auth: Option<ClientAuthConfig>,
+    /// Roles per user and tenant, lines `user:tenant:role[,role]` (`*`: every tenant); when
+    /// set, a user holds only the roles listed (none if not listed).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub roles_file: String,
 }
 
 /// `basicauth.htpasswd`: users from a file, inline lines, or both (inline wins on a clash).
@@ -67,6 +71,7 @@ enum Secret {
 #[derive(Debug)]
 pub struct BasicAuthenticator {
     users: HashMap<String, Secret>,
+    grants: Option<HashMap<String, Vec<spoor_receivers::auth::Grant>>>,
 }
 
 fn parse_lines(
@@ -120,7 +125,21 @@ impl BasicAuthConfig {
         if users.is_empty() {
             return Err(ConfigError::new("htpasswd", "lists no user"));
         }
-        Ok(Arc::new(BasicAuthenticator { users }))
+        let grants =
+            if self.roles_file.is_empty() {
+                None
+            } else {
+                let text = std::fs::read_to_string(&self.roles_file).map_err(|e| {
+                    ConfigError::new(
+                        "roles_file",
+                        format!("cannot read {}: {e}", self.roles_file),
+                    )
+                })?;
+                Some(spoor_receivers::auth::parse_grants(&text).map_err(|e| {
+                    ConfigError::new("roles_file", format!("{}: {e}", self.roles_file))
+                })?)
+            };
+        Ok(Arc::new(BasicAuthenticator { users, grants }))
     }
 }
 
@@ -161,6 +180,17 @@ impl Authenticator for BasicAuthenticator {
         }
     }
 
+    fn identify(&self, headers: &http::HeaderMap) -> Result<Identity, AuthError> {
+        let user = self.authenticate(headers)?;
+        Ok(match &self.grants {
+            Some(grants) => {
+                let mine = grants.get(&user).cloned().unwrap_or_default();
+                Identity::with_grants(user, mine)
+            }
+            None => Identity::user(user),
+        })
+    }
+
     fn challenge(&self) -> &str {
         "Basic realm=\"spoor\""
     }
@@ -190,6 +220,7 @@ mod tests {
                 inline: format!("alice:{hash}\nbob:plainpw\n# comment\n"),
             },
             client_auth: None,
+            roles_file: String::new(),
         };
         let auth = config.authenticator().expect("auth");
         assert_eq!(
@@ -232,6 +263,7 @@ mod tests {
                 inline: "alice:$apr1$abc$def".into(),
             },
             client_auth: None,
+            roles_file: String::new(),
         };
         assert!(md5.authenticator().is_err());
         let missing = BasicAuthConfig {
@@ -240,9 +272,42 @@ mod tests {
                 inline: String::new(),
             },
             client_auth: None,
+            roles_file: String::new(),
         };
         let e = missing.authenticator().err().expect("error");
         assert!(e.to_string().contains("/nonexistent/htpasswd"), "{e}");
         assert!(!BasicAuthConfig::default().validate().is_empty());
+    }
+
+    #[test]
+    fn roles_file_grants_roles_per_tenant() {
+        use spoor_receivers::auth::Role;
+        let dir = std::env::temp_dir().join(format!("spoor-roles-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let roles = dir.join("roles");
+        std::fs::write(&roles, "# roles\nalice:a:read,write\nroot:*:admin\n").expect("write");
+        let config = BasicAuthConfig {
+            htpasswd: HtpasswdConfig {
+                file: String::new(),
+                inline: "alice:pa\nroot:pr\neve:pe\n".into(),
+            },
+            client_auth: None,
+            roles_file: roles.to_string_lossy().into_owned(),
+        };
+        let auth = config.authenticator().expect("auth");
+        let alice = auth.identify(&basic("alice", "pa")).expect("alice");
+        assert_eq!(alice.tenant.as_deref(), Some("a"));
+        assert!(alice.allows(Some("a"), Role::Write));
+        assert!(!alice.allows(Some("b"), Role::Read));
+        assert!(!alice.allows(Some("a"), Role::Admin));
+        let root = auth.identify(&basic("root", "pr")).expect("root");
+        assert_eq!(root.tenant, None);
+        assert!(root.allows(Some("b"), Role::Admin) && root.allows(None, Role::Admin));
+        let eve = auth.identify(&basic("eve", "pe")).expect("eve");
+        assert!(!eve.allows(None, Role::Read));
+        std::fs::write(&roles, "alice:a:root\n").expect("write");
+        let e = config.authenticator().err().expect("bad role");
+        assert!(e.to_string().contains("unknown role"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

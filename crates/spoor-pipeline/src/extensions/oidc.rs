@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use spoor_receivers::auth::{AuthError, Authenticator};
+use spoor_receivers::auth::{AuthError, Authenticator, Grant, Identity, Role};
 
 use crate::ConfigError;
 use crate::registry::{ComponentConfig, Spec};
@@ -26,8 +26,13 @@ pub struct OidcConfig {
     pub audience: String,
     /// The claim naming the user.
     pub username_claim: String,
-    /// The claim listing the user's groups (kept for roles; not enforced yet).
+    /// The claim listing the user's groups (accepted, not used).
     pub groups_claim: String,
+    /// The claim naming the user's tenant (a string); empty: none.
+    pub tenant_claim: String,
+    /// The claim listing the user's roles (`read`, `write`, `admin`, or `tenant:role`; a bare
+    /// role is on the `tenant_claim` tenant, else on every tenant); empty: roles not checked.
+    pub roles_claim: String,
     /// The issuer's JSON Web Key Set (`{"keys": [...]}`), RSA and P-256 keys.
     pub jwks_file: String,
 }
@@ -39,6 +44,8 @@ impl Default for OidcConfig {
             audience: String::new(),
             username_claim: "sub".to_string(),
             groups_claim: String::new(),
+            tenant_claim: String::new(),
+            roles_claim: String::new(),
             jwks_file: String::new(),
         }
     }
@@ -79,6 +86,8 @@ pub struct OidcAuthenticator {
     issuer: String,
     audience: String,
     username_claim: String,
+    tenant_claim: String,
+    roles_claim: String,
 }
 
 fn b64(s: &str) -> Option<Vec<u8>> {
@@ -130,6 +139,8 @@ impl OidcConfig {
             issuer: self.issuer_url.clone(),
             audience: self.audience.clone(),
             username_claim: self.username_claim.clone(),
+            tenant_claim: self.tenant_claim.clone(),
+            roles_claim: self.roles_claim.clone(),
         }))
     }
 }
@@ -166,6 +177,60 @@ fn now_secs() -> i64 {
 
 impl Authenticator for OidcAuthenticator {
     fn authenticate(&self, headers: &http::HeaderMap) -> Result<String, AuthError> {
+        self.identify(headers).map(|i| i.user)
+    }
+
+    fn identify(&self, headers: &http::HeaderMap) -> Result<Identity, AuthError> {
+        let claims = self.claims(headers)?;
+        let user = claims[self.username_claim.as_str()]
+            .as_str()
+            .map(str::to_string)
+            .ok_or(AuthError::Invalid)?;
+        let tenant = (!self.tenant_claim.is_empty())
+            .then(|| {
+                claims[self.tenant_claim.as_str()]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .flatten();
+        if self.roles_claim.is_empty() {
+            return Ok(Identity {
+                user,
+                tenant,
+                grants: None,
+            });
+        }
+        let grants = claims[self.roles_claim.as_str()]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .filter_map(|r| match r.split_once(':') {
+                Some((t, role)) => Some(Grant {
+                    tenant: t.to_string(),
+                    role: Role::parse(role)?,
+                }),
+                None => Some(Grant {
+                    tenant: tenant.clone().unwrap_or_else(|| "*".to_string()),
+                    role: Role::parse(r)?,
+                }),
+            })
+            .collect();
+        Ok(Identity {
+            user,
+            tenant,
+            grants: Some(grants),
+        })
+    }
+
+    fn challenge(&self) -> &str {
+        "Bearer realm=\"spoor\""
+    }
+}
+
+impl OidcAuthenticator {
+    /// The claims of a valid token.
+    fn claims(&self, headers: &http::HeaderMap) -> Result<serde_json::Value, AuthError> {
         let value = headers
             .get(http::header::AUTHORIZATION)
             .ok_or(AuthError::Missing)?
@@ -215,14 +280,7 @@ impl Authenticator for OidcAuthenticator {
         {
             return Err(AuthError::Invalid);
         }
-        claims[self.username_claim.as_str()]
-            .as_str()
-            .map(str::to_string)
-            .ok_or(AuthError::Invalid)
-    }
-
-    fn challenge(&self) -> &str {
-        "Bearer realm=\"spoor\""
+        Ok(claims)
     }
 }
 
@@ -287,6 +345,15 @@ mod tests {
         }
         .authenticator()
         .expect("auth");
+        let with_roles = OidcConfig {
+            issuer_url: "https://idp.test".into(),
+            jwks_file: file.to_string_lossy().into_owned(),
+            tenant_claim: "org".into(),
+            roles_claim: "roles".into(),
+            ..Default::default()
+        }
+        .authenticator()
+        .expect("auth");
         let _ = std::fs::remove_dir_all(&dir);
 
         let now = now_secs();
@@ -315,5 +382,21 @@ mod tests {
             auth.authenticate(&http::HeaderMap::new()),
             Err(AuthError::Missing)
         );
+
+        // Tenant and roles from claims: a bare role is on the token's tenant.
+        let claims = serde_json::json!({"iss": "https://idp.test", "sub": "u2", "exp": now + 60,
+            "org": "a", "roles": ["read", "b:write", "bogus"]});
+        let id = with_roles
+            .identify(&bearer(&es256_token(&key, "ec-1", &claims)))
+            .expect("identity");
+        assert_eq!((id.user.as_str(), id.tenant.as_deref()), ("u2", Some("a")));
+        assert!(id.allows(Some("a"), Role::Read) && id.allows(Some("b"), Role::Write));
+        assert!(!id.allows(Some("a"), Role::Write) && !id.allows(Some("b"), Role::Read));
+        // Without the roles claim the token holds no role; the plain authenticator checks none.
+        let bare = serde_json::json!({"iss": "https://idp.test", "sub": "u3", "exp": now + 60});
+        let id = with_roles
+            .identify(&bearer(&es256_token(&key, "ec-1", &bare)))
+            .expect("identity");
+        assert!(!id.allows(None, Role::Read));
     }
 }

@@ -69,6 +69,7 @@ impl Harness {
             memory: spoor_telemetry::MemoryLimiter::off(),
             sampling: None,
             zipkin_routes: None,
+            tenancy: None,
         }
     }
 
