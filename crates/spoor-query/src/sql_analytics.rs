@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use spoor_storage::TraceQuery;
+use spoor_storage::ScanRequest;
 
 use crate::metrics::quantile;
 use crate::plan::{Field, Intrinsic, Query, Scope, SpanCond, SpansetExpr, TraceContext, Value};
@@ -474,15 +474,11 @@ impl QueryService {
     ) -> Result<Table, QueryError> {
         let push = q.filter.pushdown();
         let candidates = self
-            .find_traces(&TraceQuery {
-                service: push.service,
-                operation: push.operation,
-                attributes: push.attributes,
+            .scan(&ScanRequest {
                 start_min: start,
                 start_max: end,
-                duration_min: push.duration_min,
-                duration_max: push.duration_max,
                 limit: PLAN_CANDIDATE_LIMIT,
+                ..push
             })
             .await?;
         let mut truncated = candidates.len() >= PLAN_CANDIDATE_LIMIT;
