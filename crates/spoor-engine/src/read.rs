@@ -76,33 +76,55 @@ impl Inner {
         }
     }
 
+    /// The spans of each of `ids` from the head, the heads being written and the blocks; a
+    /// block is visited once for all the ids its trace-id range may hold.
     pub(crate) async fn trace_records(
         &self,
-        id: TraceId,
+        ids: &[TraceId],
         window: Option<TimeRange>,
-    ) -> Result<Vec<SpanRecord>, StorageError> {
-        let mut records = self.shared.head.read().trace_records(&id);
-        for f in self.shared.frozen.read().iter() {
-            records.extend(f.head.trace_records(&id));
+    ) -> Result<HashMap<TraceId, Vec<SpanRecord>>, StorageError> {
+        let mut records: HashMap<TraceId, Vec<SpanRecord>> = HashMap::new();
+        // One lock at a time (see `update_gauges`).
+        let mut add = |id: &TraceId, r: Vec<SpanRecord>| {
+            if !r.is_empty() {
+                records.entry(*id).or_default().extend(r);
+            }
+        };
+        {
+            let head = self.shared.head.read();
+            for id in ids {
+                add(id, head.trace_records(id));
+            }
         }
-        let hex = id.to_hex();
+        for f in self.shared.frozen.read().iter() {
+            for id in ids {
+                add(id, f.head.trace_records(id));
+            }
+        }
+        let hexes: Vec<(TraceId, String)> = ids.iter().map(|id| (*id, id.to_hex())).collect();
         // Held for the whole read: blocks it names are not deleted before it is dropped.
         let snapshot = self.manifest.read().clone();
-        let candidates: Vec<BlockMeta> = snapshot
+        for b in snapshot
             .blocks
             .iter()
-            .filter(|b| b.min_trace_id <= hex && hex <= b.max_trace_id)
             .filter(|b| overlaps(b, window.map(|w| w.start), window.map(|w| w.end)))
-            .cloned()
-            .collect();
-        for b in candidates {
-            let rows = self.blocks.read_trace(&b, id).await;
-            let rows = self.on_block(&b, rows).await?;
-            records.extend(rows.into_iter().map(|r| SpanRecord {
-                resource: r.resource.map(|x| (*x).clone()),
-                scope: r.scope.map(|x| (*x).clone()),
-                span: r.span,
-            }));
+        {
+            let inside: Vec<TraceId> = hexes
+                .iter()
+                .filter(|(_, hex)| b.min_trace_id <= *hex && *hex <= b.max_trace_id)
+                .map(|(id, _)| *id)
+                .collect();
+            if inside.is_empty() {
+                continue;
+            }
+            let rows = self.blocks.read_traces(b, &inside).await;
+            for r in self.on_block(b, rows).await? {
+                records.entry(r.trace).or_default().push(SpanRecord {
+                    resource: r.resource.map(|x| (*x).clone()),
+                    scope: r.scope.map(|x| (*x).clone()),
+                    span: r.span,
+                });
+            }
         }
         Ok(records)
     }
@@ -196,11 +218,8 @@ impl SpanReader for Engine {
         id: TraceId,
         window: Option<TimeRange>,
     ) -> Result<Option<Trace>, StorageError> {
-        let records = self.inner.trace_records(id, window).await?;
-        if records.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(Trace {
+        let mut records = self.inner.trace_records(&[id], window).await?;
+        Ok(records.remove(&id).map(|records| Trace {
             id,
             resource_spans: SpanRecord::group(records),
         }))
@@ -220,13 +239,17 @@ impl SpanReader for Engine {
 
     async fn scan(&self, query: &ScanRequest) -> Result<Vec<Trace>, StorageError> {
         let ids = self.inner.search(query).await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(t) = self.get_trace(id, None).await? {
-                out.push(t);
-            }
-        }
-        Ok(out)
+        // One pass over the blocks for the whole page of results.
+        let mut records = self.inner.trace_records(&ids, None).await?;
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| {
+                records.remove(&id).map(|records| Trace {
+                    id,
+                    resource_spans: SpanRecord::group(records),
+                })
+            })
+            .collect())
     }
 
     async fn scan_ids(&self, query: &ScanRequest) -> Result<Vec<TraceId>, StorageError> {

@@ -67,7 +67,30 @@ const COLUMN_ENCODINGS: &[(&str, bool, Encoding)] = &[
     ("attributes_double.list.item.value", false, Encoding::PLAIN),
 ];
 
-fn writer_props(row_group_spans: usize, meta_json: String, zstd_level: i32) -> WriterProperties {
+/// Writer settings; `max_traces` is the most distinct trace ids in one row group, which sizes
+/// the trace-id bloom filters (0.1 % false positives at that many ids).
+/// Columns written without zstd: random ids and columns that are nearly always empty, where
+/// zstd saves nothing (`span_id` 8.01 vs 8.01 B/span, the others ≤ 0.01 either way, format-2
+/// block of 173k spans). Reading a column chunk of a compressed column creates a zstd
+/// compressor and decompressor (parquet's codec), and that was the largest part of a lookup
+/// by id (`docs/performance-notes.md`): these columns no longer pay it.
+const UNCOMPRESSED: &[&str] = &[
+    schema::SPAN_ID,
+    schema::PARENT_SPAN_ID,
+    schema::TRACE_STATE,
+    schema::FLAGS,
+    "dropped_counts.attributes",
+    "dropped_counts.events",
+    "dropped_counts.links",
+    schema::LINKS,
+];
+
+fn writer_props(
+    row_group_spans: usize,
+    max_traces: usize,
+    meta_json: String,
+    zstd_level: i32,
+) -> WriterProperties {
     let level = ZstdLevel::try_new(zstd_level).unwrap_or_default();
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(level))
@@ -79,16 +102,20 @@ fn writer_props(row_group_spans: usize, meta_json: String, zstd_level: i32) -> W
         // Row groups are cut by time, so every one spans all trace ids: the bloom filter is
         // what rules row groups out for a lookup by id (0.1 % false positives per group).
         .set_column_bloom_filter_fpp(ColumnPath::from(schema::TRACE_ID), 0.001)
-        .set_column_bloom_filter_max_ndv(
-            ColumnPath::from(schema::TRACE_ID),
-            row_group_spans as u64,
-        );
+        // Sized for the trace ids a row group really holds, not its spans: at ~15 spans per
+        // trace a filter sized for spans is 8-16 times larger (64 KiB per 32k-span row group,
+        // 2 B/span on disk and in every reader's memory) for no better pruning.
+        .set_column_bloom_filter_max_ndv(ColumnPath::from(schema::TRACE_ID), max_traces as u64);
     for (column, dictionary, encoding) in COLUMN_ENCODINGS {
         let path = ColumnPath::from(column.split('.').map(str::to_string).collect::<Vec<_>>());
         b = b.set_column_dictionary_enabled(path.clone(), *dictionary);
         if !*dictionary && *encoding != Encoding::PLAIN {
             b = b.set_column_encoding(path, *encoding);
         }
+    }
+    for column in UNCOMPRESSED {
+        let path = ColumnPath::from(column.split('.').map(str::to_string).collect::<Vec<_>>());
+        b = b.set_column_compression(path, Compression::UNCOMPRESSED);
     }
     b.set_key_value_metadata(Some(vec![
         ParquetKv::new(
@@ -119,7 +146,19 @@ pub(crate) fn encode_head(
     let schema = schema::block_schema();
     // Compacted blocks live long and are written in the background: compress them harder
     // (zstd 15 vs 9: 9.7 vs 10.2 B/span for `attributes.value`, 4.2 vs 4.3 for its keys).
-    let props = writer_props(row_group_spans, meta_json, if level == 0 { 3 } else { 15 });
+    let groups = time_row_groups(head, &order, row_group_spans.max(1));
+    let max_traces = groups
+        .iter()
+        .map(|g| trace_count(head, g))
+        .max()
+        .unwrap_or(0)
+        .max(MIN_BLOOM_NDV);
+    let props = writer_props(
+        row_group_spans,
+        max_traces,
+        meta_json,
+        if level == 0 { 3 } else { 15 },
+    );
     let mut bytes = Vec::new();
     {
         let mut writer = ArrowWriter::try_new(&mut bytes, schema.clone(), Some(props))
@@ -137,7 +176,6 @@ pub(crate) fn encode_head(
             .iter()
             .map(|s| s.encode_to_vec())
             .collect();
-        let groups = time_row_groups(head, &order, row_group_spans.max(1));
         let order: Vec<u32> = groups.concat();
         let relative = trace_relative(head, &order);
         let mut at = 0;
@@ -167,6 +205,23 @@ pub(crate) fn encode_head(
     meta.size_bytes = bytes.len() as u64;
     meta.crc32c = crc32c::crc32c(&bytes);
     Ok(EncodedBlock { bytes, meta })
+}
+
+/// Trace-id bloom filters are sized for at least this many ids (a few hundred bytes).
+const MIN_BLOOM_NDV: usize = 256;
+
+/// Distinct trace ids among `rows` (which hold each trace's rows together).
+fn trace_count(head: &Head, rows: &[u32]) -> usize {
+    let mut n = 0;
+    let mut last = None;
+    for i in rows {
+        let t = head.spans[*i as usize].trace;
+        if last != Some(t) {
+            n += 1;
+            last = Some(t);
+        }
+    }
+    n
 }
 
 fn block_meta(head: &Head, order: &[u32], id: &str, level: u32, created_at: u64) -> BlockMeta {

@@ -49,6 +49,10 @@ pub(crate) struct Blocks {
     pub(crate) store: Arc<dyn ObjectStore>,
     pub(crate) prefix: Path,
     cache: Mutex<HashMap<String, Arc<Loaded>>>,
+    /// One lock per block being loaded: a lookup that needs a block the background warm-up
+    /// (or another lookup) is loading waits for that load instead of fetching and verifying
+    /// the whole file a second time.
+    loading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Rows skipped because a value did not decode (`spoor_engine_undecodable_rows_total`).
     undecodable: Counter,
 }
@@ -94,6 +98,7 @@ impl Blocks {
             store,
             prefix,
             cache: Mutex::new(HashMap::new()),
+            loading: Mutex::new(HashMap::new()),
             undecodable,
         }
     }
@@ -144,6 +149,24 @@ impl Blocks {
         if let Some(l) = self.cache.lock().get(&b.id) {
             return Ok(l.clone());
         }
+        let lock = self.loading.lock().entry(b.id.clone()).or_default().clone();
+        let loaded = {
+            let _one_load = lock.lock().await;
+            let cached = self.cache.lock().get(&b.id).cloned();
+            match cached {
+                Some(l) => Ok(l),
+                None => self.load_uncached(b).await,
+            }
+        };
+        let mut loading = self.loading.lock();
+        // The last waiter removes the lock (the map holds one reference, this one another).
+        if Arc::strong_count(&lock) <= 2 {
+            loading.remove(&b.id);
+        }
+        loaded
+    }
+
+    async fn load_uncached(&self, b: &BlockMeta) -> Result<Arc<Loaded>, StorageError> {
         let bytes = self.fetch_verified(b).await?;
         let path = block_path(&self.prefix, &b.id);
         let loc = path.to_string();
@@ -262,53 +285,78 @@ impl Blocks {
         ))
     }
 
-    /// All spans of trace `id` in block `b`.
-    pub(crate) async fn read_trace(
+    /// All spans of the traces `ids` in block `b`. Each row group is read once for all the
+    /// ids its bloom filter may hold (a search's page of results is mostly in the newest row
+    /// groups), and only the pages whose trace-id range holds one of them.
+    pub(crate) async fn read_traces(
         &self,
         b: &BlockMeta,
-        id: TraceId,
+        ids: &[TraceId],
     ) -> Result<Vec<DecodedRow>, StorageError> {
         let l = self.load(b).await?;
         let loc = l.path.to_string();
         let col = Self::leaf_index(&l, schema::TRACE_ID)
             .ok_or_else(|| corrupt(&loc, "no trace_id column"))?;
-        let mut groups = Vec::new();
+        let mut groups: Vec<(usize, Vec<[u8; 16]>)> = Vec::new();
         for (i, rg) in l.meta.metadata().row_groups().iter().enumerate() {
-            if let Some(stats) = rg.column(col).statistics() {
-                let (min, max) = (stats.min_bytes_opt(), stats.max_bytes_opt());
-                if min.is_some_and(|m| id.0.as_slice() < m)
-                    || max.is_some_and(|m| id.0.as_slice() > m)
-                {
-                    continue;
-                }
+            let stats = rg.column(col).statistics();
+            let (min, max) = (
+                stats.and_then(|s| s.min_bytes_opt()),
+                stats.and_then(|s| s.max_bytes_opt()),
+            );
+            let bloom = self.bloom(&l, i).await?;
+            let wanted: Vec<[u8; 16]> = ids
+                .iter()
+                .map(|id| id.0)
+                .filter(|id| {
+                    !(min.is_some_and(|m| id.as_slice() < m)
+                        || max.is_some_and(|m| id.as_slice() > m))
+                })
+                .filter(|id| bloom.as_ref().is_none_or(|f| f.check(id.as_slice())))
+                .collect();
+            if !wanted.is_empty() {
+                groups.push((i, wanted));
             }
-            if let Some(bloom) = self.bloom(&l, i).await?
-                && !bloom.check(id.0.as_slice())
-            {
-                continue;
-            }
-            groups.push(i);
         }
         let mut batches: Vec<RecordBatch> = Vec::new();
-        for rg in groups {
-            let want = id.0;
+        for (rg, mut want) in groups {
+            want.sort_unstable();
+            want.dedup();
+            // Rows are sorted by trace id: the page index narrows the read to the pages whose
+            // trace-id range holds one of the ids.
+            let mut selection: Option<RowSelection> = None;
+            for id in &want {
+                let Some(pages) = Self::pages_with(&l, rg, col, id) else {
+                    selection = None;
+                    break;
+                };
+                selection = Some(match selection {
+                    Some(s) => s.union(&pages),
+                    None => pages,
+                });
+            }
+            if selection.as_ref().is_some_and(|s| !s.selects_any()) {
+                continue;
+            }
             let pred = ArrowPredicateFn::new(Self::mask(&l, &[schema::TRACE_ID]), move |batch| {
                 let ids = batch
                     .column(0)
                     .as_fixed_size_binary_opt()
                     .ok_or_else(|| ArrowError::SchemaError("trace_id type".into()))?;
-                Ok((0..ids.len()).map(|i| Some(ids.value(i) == want)).collect())
+                Ok((0..ids.len())
+                    .map(|i| {
+                        Some(
+                            want.binary_search_by(|w| w.as_slice().cmp(ids.value(i)))
+                                .is_ok(),
+                        )
+                    })
+                    .collect())
             });
             let mut builder = self
                 .builder(&l)
                 .with_row_groups(vec![rg])
                 .with_row_filter(RowFilter::new(vec![Box::new(pred)]));
-            // Rows are sorted by trace id: the page index narrows the read to the pages whose
-            // trace-id range holds `id`.
-            if let Some(selection) = Self::pages_with(&l, rg, col, &id.0) {
-                if !selection.selects_any() {
-                    continue;
-                }
+            if let Some(selection) = selection {
                 builder = builder.with_row_selection(selection);
             }
             let stream = builder.build().map_err(pq(&loc))?;
@@ -319,6 +367,9 @@ impl Blocks {
         for batch in &batches {
             out.extend(decode::decode_batch(batch, &loc, l.format)?);
         }
+        // A trace longer than a row group continues in the next one, after other traces of
+        // the first: a stable sort puts each trace's rows together again, in block order.
+        out.sort_by_key(|r| r.trace);
         decode::resolve_parents(&mut out, &loc)?;
         self.skip_undecodable(&mut out, &loc);
         Ok(out)

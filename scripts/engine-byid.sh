@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Ad hoc figure for issue 11 (trace by id): preload SPANS spans (default 2 M) into a disk store, restart, then time
+# `GET /api/traces/{id}` for QUERIES acknowledged trace ids right after the restart (cold) and again (warm), with a CPU
+# profile of the cold pass when PROFILE=file.pb.gz is set. MODE=search times `GET /api/traces?service=S&limit=20` (the bench's
+# "search service") instead.
+# usage: scripts/engine-byid.sh SPOOR_BIN [SPANS] [QUERIES]   (keeps the data dir when KEEP=dir is set and reuses it)
+set -u
+bin=$1; spans=${2:-2000000}; queries=${3:-50}
+d=${KEEP:-$(mktemp -d /tmp/byid.XXXX)}; mkdir -p "$d"
+cat > "$d/cfg.yaml" <<CFG
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+exporters:
+  spoor:
+extensions:
+  pprof:
+    endpoint: 127.0.0.1:0
+service:
+  extensions: [pprof]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [spoor]
+CFG
+args="--config $d/cfg.yaml --storage disk --data-dir $d/data --query-http 127.0.0.1:0 --query-grpc off --admin-http off"
+start() {
+  $bin $args > "$d/log" 2>&1 & pid=$!
+  for i in $(seq 300); do grep -q "spoor is ready" "$d/log" && break; sleep 0.1; done
+  addr() { grep "listener=$1" "$d/log" | grep -o 'addr=[0-9.]*:[0-9]*' | head -1 | cut -d= -f2; }
+  grpc=$(addr otlp-grpc); query=$(addr query-http); pprof=$(addr pprof)
+}
+if [ ! -s "$d/acks" ]; then
+  start
+  c0=$(awk '{print $14+$15}' /proc/$pid/stat)
+  if [ -n "${INGEST_PROFILE:-}" ]; then (sleep 5; curl -s -o "$INGEST_PROFILE" "http://$pprof/debug/pprof/profile?seconds=30") & fi
+  ${LOADGEN:-$bin} loadgen --otlp-grpc "$grpc" --spans "$spans" --pool 0 --retries 50 --quiet --ack-log "$d/acks" > "$d/lg" 2>&1
+  c1=$(awk '{print $14+$15}' /proc/$pid/stat)
+  echo "preload: server CPU $(( (c1 - c0) * 1000000 / $(getconf CLK_TCK) / spans )) us/span, peak RSS $(grep VmHWM /proc/$pid/status | awk '{print int($2/1024)}') MiB; $(tr -d '\n' < "$d/lg" | grep -o '"spans_per_s":[0-9.]*')"
+  wait
+  sleep 5; kill $pid; wait $pid 2>/dev/null
+fi
+if [ "${MODE:-byid}" = search ]; then
+  for i in $(seq "$queries"); do
+    s=$(echo frontend api-gateway auth-gateway auth user catalog cart checkout payment shipping inventory pricing | cut -d' ' -f$(( (i - 1) % 12 + 1 )))
+    echo "/api/traces?service=$s&lookback=1h&limit=20"
+  done > "$d/ids"
+else
+sort -u "$d/acks" | awk -v n="$queries" 'BEGIN{srand(7)} {a[NR]=$0} END{step=int(NR/n); if(step<1)step=1; for(i=1;i<=NR&&c<n;i+=step){print a[i]; c++}}' | sed 's|^|/api/traces/|' > "$d/ids"
+fi
+start
+if [ -n "${PROFILE:-}" ]; then curl -s -o "$PROFILE" "http://$pprof/debug/pprof/profile?seconds=${PROFILE_SECONDS:-20}" & ppid=$!; fi
+# Server CPU per query (from /proc, so other load on the machine moves it less than the latencies).
+cpu() { awk '{print $14+$15}' /proc/$pid/stat; }
+for pass in cold warm; do
+  c0=$(cpu)
+  while read -r id; do curl -s -o /dev/null -w '%{time_total}\n' "http://$query$id"; done < "$d/ids" | sort -n > "$d/lat"
+  c1=$(cpu); hz=$(getconf CLK_TCK)
+  awk -v p=$pass -v c=$((c1 - c0)) -v hz=$hz '{v[NR]=$1*1000} END{printf "%s: n=%d p50 %.1f ms p99 %.1f ms max %.1f ms; server CPU %.1f ms/query\n", p, NR, v[int((NR-1)*0.5+0.5)+1], v[int((NR-1)*0.99+0.5)+1], v[NR], c*1000/hz/NR}' "$d/lat"
+done
+[ -n "${PROFILE:-}" ] && wait $ppid
+kill $pid; wait $pid 2>/dev/null
+echo "blocks: $(find "$d/data" -name '*.parquet' | wc -l), $(du -sh "$d/data" | cut -f1)"
+[ -z "${KEEP:-}" ] && rm -rf "$d"
