@@ -171,11 +171,11 @@ async fn a_page_of_search_results_is_read_in_one_pass_with_traces_split_across_r
         engine.write(t.clone()).await.expect("write");
     }
     engine.flush().await.expect("flush");
-    let query = spoor_storage::TraceQuery {
+    let query = spoor_storage::ScanRequest {
         limit: 10_000,
         ..Default::default()
     };
-    let found = engine.find_traces(&query).await.expect("find");
+    let found = engine.scan(&query).await.expect("find");
     assert_eq!(found.len(), written.len());
     let mut split = 0;
     for t in &found {

@@ -15,8 +15,8 @@ use spoor_engine::{Engine, EngineConfig};
 use spoor_model::{ResourceSpans, TraceId};
 use spoor_receivers::tenant;
 use spoor_storage::{
-    DependencyLink, MemoryStore, Operation, OperationQuery, SpanReader, SpanWriter, StorageError,
-    TimeRange, Trace, TraceQuery,
+    DependencyLink, MemoryStore, Operation, OperationQuery, ScanRequest, SpanReader, SpanWriter,
+    StorageError, TimeRange, Trace,
 };
 use spoor_telemetry::Telemetry;
 
@@ -199,16 +199,16 @@ impl SpanReader for TenantStores {
         }
     }
 
-    async fn find_traces(&self, query: &TraceQuery) -> Result<Vec<Trace>, StorageError> {
+    async fn scan(&self, query: &ScanRequest) -> Result<Vec<Trace>, StorageError> {
         match self.current().await? {
-            Some(s) => s.reader().find_traces(query).await,
+            Some(s) => s.reader().scan(query).await,
             None => Ok(Vec::new()),
         }
     }
 
-    async fn find_trace_ids(&self, query: &TraceQuery) -> Result<Vec<TraceId>, StorageError> {
+    async fn scan_ids(&self, query: &ScanRequest) -> Result<Vec<TraceId>, StorageError> {
         match self.current().await? {
-            Some(s) => s.reader().find_trace_ids(query).await,
+            Some(s) => s.reader().scan_ids(query).await,
             None => Ok(Vec::new()),
         }
     }
