@@ -382,7 +382,7 @@ impl Inner {
         if self.crash_before_commit.swap(false, Ordering::SeqCst) {
             return Err(internal("simulated crash before the compaction commit"));
         }
-        self.replace(ids, Some(meta)).await?;
+        // Copied before the switch: `replace` may delete the inputs' files at once.
         for id in &partial {
             let from = block_path(&self.blocks.prefix, id);
             let _ = self
@@ -391,6 +391,7 @@ impl Inner {
                 .copy(&from, &quarantine_path(&self.blocks.prefix, id))
                 .await;
         }
+        self.replace(ids, Some(meta)).await?;
         self.metrics.compactions.inc();
         Ok(true)
     }
