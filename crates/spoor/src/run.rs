@@ -190,7 +190,12 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     {
         tracing::warn!(error = %e, "the service graph's dependencies start empty");
     }
-    let query = QueryService::new(reader).with_dependency_store(dependencies.clone());
+    // The service graph sees every tenant's spans, so with tenancy on, dependencies come from each
+    // tenant's own store only (its blocks' and head's links, without virtual nodes).
+    let query = match tenancy {
+        Some(_) => QueryService::new(reader),
+        None => QueryService::new(reader).with_dependency_store(dependencies.clone()),
+    };
     let monitor = std::sync::Arc::new(spoor_query::monitor::MonitorStore::new(
         args.monitor_step,
         args.monitor_window,
