@@ -119,6 +119,8 @@ export function QueryPage({ search }: { search: URLSearchParams }) {
     });
   };
   const sync = (el: HTMLTextAreaElement) => {
+    // Typing means the box has the focus, whatever a late blur timer said.
+    setFocused(true);
     setText(el.value);
     setCursor(el.selectionStart ?? el.value.length);
     setActive(0);
@@ -175,7 +177,7 @@ export function QueryPage({ search }: { search: URLSearchParams }) {
               if (!['ArrowUp', 'ArrowDown', 'Enter', 'Tab', 'Escape'].includes(e.key)) sync(e.target as HTMLTextAreaElement);
             }}
             onFocus={() => setFocused(true)}
-            onBlur={() => setTimeout(() => setFocused(false), 150)}
+            onBlur={() => setTimeout(() => setFocused(document.activeElement === input.current), 150)}
             onKeyDown={(e) => {
               if (open && (e.key === 'ArrowDown' || e.key === 'ArrowUp')) {
                 e.preventDefault();
