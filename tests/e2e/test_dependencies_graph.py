@@ -9,6 +9,7 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.trace import SpanKind
 
 from conftest import wait_for
+from clients.ingest_trace import run_client
 from otel_clients import provider_for
 
 
@@ -68,3 +69,13 @@ def test_memory_store_dependencies_include_the_virtual_database_node(start_spoor
     spoor = start_spoor("--storage", "memory")
     send_split_trace(spoor)
     wait_for(lambda: links(spoor) == EXPECTED, timeout=20, what=f"{EXPECTED}, got {links(spoor)}")
+
+
+def test_node_sdk_services_and_their_redis_appear_in_dependencies(start_spoor):
+    """The OpenTelemetry JS SDK (Zipkin exporter) in two services: the client/server pair and the
+    uninstrumented Redis it calls are edges of /api/dependencies."""
+    spoor = start_spoor("--storage", "memory")
+    run_client(["node", "node_servicegraph.js", spoor.url("zipkin", "/api/v2/spans")])
+    want = [("api-node", "redis", 1), ("web-node", "api-node", 1)]
+    got = wait_for(lambda: links(spoor) if links(spoor) == want else None, timeout=20, what="node edges")
+    assert got == want
