@@ -114,7 +114,9 @@ def test_services_the_file_names_keep_their_strategy_and_adaptive_entries_adapt(
         timeout=70,
     )
     late = statistics.mean(sec["fast"] for sec in out["served"][-3:])
-    assert late == pytest.approx(0.01, rel=0.35), out["served"]
+    # Three 2 s intervals of a loaded client scatter by up to ~40 %; the initial 0.05 and the
+    # default target's 0.001 both stay far outside this bound.
+    assert late == pytest.approx(0.01, rel=0.5), out["served"]
     # "fixed" is counted by nobody: it does not adapt.
     assert served(s, "fixed") == {}
 
