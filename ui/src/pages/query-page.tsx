@@ -2,7 +2,7 @@
 // results are traces with their matched spans highlighted; a parse error is shown with a caret under
 // its position; tag names and values autocomplete while typing (Tab or Enter takes a suggestion).
 
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, fetchTagNames, fetchTagValues, type QueryMatch, runQuery } from '../api';
 import { formatDuration } from '../model/format';
 import { applyCompletion, type CompletionContext, completionContext, type Language, tagSuggestions, valueField, valueSuggestions } from '../model/query-complete';
@@ -82,6 +82,9 @@ export function QueryPage({ search }: { search: URLSearchParams }) {
   const [active, setActive] = useState(0);
   const [state, setState] = useState<State>({ kind: 'idle' });
   const input = useRef<HTMLTextAreaElement>(null);
+  // The caret to place once the box shows a taken suggestion. Set in the same render as the text,
+  // so keys typed after it never meet a stale caret (an animation frame could land after them).
+  const placeCaret = useRef<{ text: string; cursor: number } | null>(null);
   const { ctx, items } = useSuggestions(text, cursor, language, focused);
   const lookback = Number(search.get('lookback')) || 3_600_000;
 
@@ -113,11 +116,17 @@ export function QueryPage({ search }: { search: URLSearchParams }) {
     setText(next.text);
     setCursor(next.cursor);
     setActive(0);
-    requestAnimationFrame(() => {
-      input.current?.focus();
-      input.current?.setSelectionRange(next.cursor, next.cursor);
-    });
+    placeCaret.current = next;
   };
+  useLayoutEffect(() => {
+    const want = placeCaret.current;
+    const el = input.current;
+    if (!want || !el) return;
+    placeCaret.current = null;
+    if (el.value !== want.text) return;
+    el.focus();
+    el.setSelectionRange(want.cursor, want.cursor);
+  });
   const sync = (el: HTMLTextAreaElement) => {
     // Typing means the box has the focus, whatever a late blur timer said.
     setFocused(true);
