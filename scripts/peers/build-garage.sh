@@ -18,7 +18,7 @@ mkdir -p "$out"
 target=${GARAGE_TARGET_DIR:-/work/target-scale-garage}
 start=$(date +%s)
 echo "build-garage: cargo install garage@$version into $out"
-CARGO_TARGET_DIR="$target" nice -n 10 cargo install garage --version "=$version" --locked --root "$out"
+CARGO_TARGET_DIR="$target" nice -n "${GARAGE_NICE:-10}" cargo install garage --version "=$version" --locked --root "$out"
 rm -rf "$target"
 "$bin" --version 2>/dev/null || true
 echo "$want" > "$stamp"
