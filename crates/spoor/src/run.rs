@@ -363,6 +363,7 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         memory: Some(memory.clone()),
         monitor: Some(monitor.clone()),
         dependencies: Some(dependencies.clone()),
+        tenant_header: tenancy.as_ref().map(|t| t.header().to_string()),
     };
     let dependencies_saver = dependencies_file
         .clone()
@@ -421,7 +422,8 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             sampling: None,
             signals: Default::default(),
             zipkin_routes: None,
-            tenancy: None,
+            // With tenancy on, a sampling client names its tenant as an ingest client does.
+            tenancy: tenancy.clone(),
         };
         if let Some(addr) = http_addr {
             let http = spoor_receivers::sampling::SamplingHttpConfig {
