@@ -150,6 +150,8 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             let stores = Arc::new(crate::tenants::TenantStores::new(
                 backend,
                 args.tenancy_max_tenants,
+                args.tenant_max_bytes,
+                &telemetry,
             ));
             tracing::info!(header = %args.tenancy_header, "tenancy: one store per tenant");
             tenant_stores = Some(stores.clone());
@@ -508,6 +510,9 @@ fn tenancy(
     telemetry: &Telemetry,
 ) -> anyhow::Result<Option<Arc<spoor_api::auth::Tenancy>>> {
     if !args.tenancy_enabled {
+        if args.tenant_max_bytes.is_some() {
+            anyhow::bail!("--tenant-max-bytes needs --tenancy-enabled");
+        }
         return Ok(None);
     }
     let settings = spoor_api::auth::TenancySettings {
