@@ -5,9 +5,11 @@ tenant's probabilities from that tenant's traffic (the strategies file is shared
 
 import time
 
+import grpc
 import requests
 
 from conftest import wait_for
+from test_sampling_remote import decode_message, encode_varint
 
 A = {"x-scope-orgid": "a"}
 B = {"x-scope-orgid": "b"}
@@ -104,6 +106,24 @@ def served(s, headers, service):
     return {o["operation"]: o["probabilisticSampling"]["samplingRate"] for o in ops.get("perOperationStrategies", [])}
 
 
+def grpc_served(s, headers, service):
+    """SamplingManager/GetSamplingStrategy on the Jaeger gRPC port: {operation: probability}."""
+    name = service.encode()
+    with grpc.insecure_channel(s.addr("jaeger-grpc")) as channel:
+        call = channel.unary_unary(
+            "/jaeger.api_v2.SamplingManager/GetSamplingStrategy",
+            request_serializer=lambda b: b,
+            response_deserializer=lambda b: b,
+        )
+        answer = decode_message(call(b"\x0a" + encode_varint(len(name)) + name, metadata=list(headers.items()), timeout=5))
+    ops = {}
+    for per_operation in answer.get(4, []):
+        for op in decode_message(per_operation).get(3, []):
+            fields = decode_message(op)
+            ops[fields[1][0].decode()] = decode_message(fields[2][0])[1][0]
+    return ops
+
+
 def test_adaptive_sampling_learns_per_tenant(start_spoor, tmp_path):
     strategies = tmp_path / "sampling.json"
     strategies.write_text(
@@ -127,6 +147,14 @@ def test_adaptive_sampling_learns_per_tenant(start_spoor, tmp_path):
     assert learned.get("op", 1.0) < 0.5, learned
     # b's `ada` learned nothing from a's traffic.
     assert "op" not in served(s, B, "ada"), served(s, B, "ada")
+    # The same over gRPC (SamplingManager on the Jaeger gRPC port), tenant in the metadata.
+    assert grpc_served(s, A, "ada").get("op", 1.0) < 0.5
+    assert "op" not in grpc_served(s, B, "ada")
+    try:
+        grpc_served(s, {}, "ada")
+        raise AssertionError("a sampling call without a tenant was answered")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.UNAUTHENTICATED, e
     # The file's strategies are shared.
     for headers in (A, B):
         r = requests.get(s.url("sampling-http", "/sampling"), params={"service": "fixed"}, headers=headers, timeout=5)
