@@ -60,7 +60,9 @@ def test_a_full_tenant_gets_429_and_resource_exhausted_while_others_write(start_
     assert refused is not None, "tenant a was never refused"
     assert refused.status_code == 429 and "retry-after" in refused.headers, refused.text
     assert "--tenant-max-bytes" in refused.text
-    assert s.metric("spoor_tenant_stored_bytes", tenant="a") >= LIMIT
+    stored = s.metric("spoor_tenant_stored_bytes", tenant="a")
+    print(f"tenant a refused at request {i + 1}, storing {stored:.0f} bytes (limit {LIMIT})")
+    assert stored >= LIMIT
     # OTLP gRPC: RESOURCE_EXHAUSTED.
     request = json_format.ParseDict(body(5_000_000, n=1), trace_service_pb2.ExportTraceServiceRequest())
     span = request.resource_spans[0].scope_spans[0].spans[0]
