@@ -29,8 +29,8 @@ use crate::connectors::{
 use crate::entry::Entry;
 use crate::exporters::{
     DebugExporter, DiskQueue, ExportError, Exporter, FileExporter, JaegerExporter,
-    OtlpGrpcExporter, OtlpHttpExporter, QueuedExporter, RetrySettings, SendingQueue,
-    ZipkinExporter, send_with_retry,
+    OtlpExporterConfig, OtlpGrpcExporter, OtlpHttpExporter, OtlpHttpExporterConfig, QueuedExporter,
+    RetrySettings, SendingQueue, ZipkinExporter, send_with_retry,
 };
 use crate::extensions::FileStorageConfig;
 use crate::memory_limiter::MemoryLimiter;
@@ -54,6 +54,9 @@ pub struct BuildContext {
     /// Where the `spoor` exporter's service graph counts its edges per minute, for
     /// `/api/dependencies`.
     pub dependencies: Option<Arc<spoor_query::dependencies::DependencyStore>>,
+    /// With tenancy on, the tenant header (`--tenancy-header`) the `otlp`, `otlphttp` and
+    /// `loadbalancing` exporters send each span's `spoor.tenant` attribute as.
+    pub tenant_header: Option<String>,
 }
 
 /// Why the graph could not be built (a file that cannot be opened, a missing store).
@@ -305,6 +308,10 @@ impl<'a> Builder<'a> {
                 self.direct(name, Arc::new(exporter), counters)
             }
             Spec::OtlpExporter(c) => {
+                let c = &OtlpExporterConfig {
+                    tenant_header: self.ctx.tenant_header.clone(),
+                    ..c.clone()
+                };
                 let exporter = OtlpGrpcExporter::new(c).map_err(err)?;
                 self.forwarding(
                     name,
@@ -316,13 +323,19 @@ impl<'a> Builder<'a> {
                 .map_err(err)?
             }
             Spec::LoadBalancing(c) => {
+                let mut c = c.clone();
+                c.protocol.otlp.tenant_header = self.ctx.tenant_header.clone();
                 let (lb, tasks) =
-                    crate::exporters::LoadBalancer::start(name, c, self.metrics.clone())
+                    crate::exporters::LoadBalancer::start(name, &c, self.metrics.clone())
                         .map_err(err)?;
                 self.tasks.extend(tasks);
                 Target::Sync(lb)
             }
             Spec::OtlpHttpExporter(c) => {
+                let c = &OtlpHttpExporterConfig {
+                    tenant_header: self.ctx.tenant_header.clone(),
+                    ..c.clone()
+                };
                 let exporter = OtlpHttpExporter::new(c).map_err(err)?;
                 self.forwarding(
                     name,

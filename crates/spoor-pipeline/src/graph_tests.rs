@@ -53,6 +53,7 @@ fn graph(yaml: &str, store: Arc<Store>) -> (Graph, Telemetry) {
         memory: None,
         monitor: None,
         dependencies: None,
+        tenant_header: None,
     };
     (
         Graph::build(&config, &ctx).unwrap_or_else(|e| panic!("{e}")),

@@ -33,6 +33,7 @@ fn graph(yaml: &str) -> Graph {
         memory: None,
         monitor: None,
         dependencies: None,
+        tenant_header: None,
     };
     Graph::build(&config, &ctx).unwrap_or_else(|e| panic!("{e}"))
 }

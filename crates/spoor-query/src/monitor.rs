@@ -16,6 +16,8 @@ use std::sync::Mutex;
 /// One series' cumulative counters at a snapshot: spans of one service, operation and kind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RedPoint {
+    /// The tenant whose spans these are (`None`: tenancy off).
+    pub tenant: Option<String>,
     pub service: String,
     pub operation: String,
     /// `SPAN_KIND_SERVER`, …
@@ -62,6 +64,8 @@ pub enum Measure {
 /// Jaeger's query parameters, already parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonitorQuery {
+    /// Only this tenant's series (`None`: tenancy off, every series).
+    pub tenant: Option<String>,
     pub services: Vec<String>,
     /// `SPAN_KIND_SERVER`, …; empty: every kind.
     pub span_kinds: Vec<String>,
@@ -218,6 +222,7 @@ impl MonitorStore {
         let mut out: BTreeMap<(String, Option<String>), Sum> = BTreeMap::new();
         for p in &s.points {
             if !q.services.contains(&p.service)
+                || (q.tenant.is_some() && p.tenant != q.tenant)
                 || (!q.span_kinds.is_empty() && !q.span_kinds.contains(&p.kind))
             {
                 continue;
@@ -322,6 +327,7 @@ mod tests {
 
     fn point(service: &str, op: &str, calls: f64, errors: f64, buckets: Vec<f64>) -> RedPoint {
         RedPoint {
+            tenant: None,
             service: service.into(),
             operation: op.into(),
             kind: "SPAN_KIND_SERVER".into(),
@@ -333,6 +339,7 @@ mod tests {
 
     fn query(group: bool) -> MonitorQuery {
         MonitorQuery {
+            tenant: None,
             services: vec!["shop".into()],
             span_kinds: vec!["SPAN_KIND_SERVER".into()],
             group_by_operation: group,
@@ -387,6 +394,35 @@ mod tests {
         // a: 108 of 120 under 10 ms, rank 114 falls in (10 ms, 100 ms]: 10 + 90 × 6/12 = 55 ms.
         let v = p95.metrics[0].metric_points[1].gauge_value.double_value;
         assert!((v - 55.0).abs() < 1e-9, "{v}");
+    }
+
+    #[test]
+    fn a_tenants_query_sees_only_its_series() {
+        let store = MonitorStore::new(Duration::from_secs(30), Duration::from_secs(3600), 100);
+        let of = |tenant: &str, calls: f64| RedPoint {
+            tenant: Some(tenant.into()),
+            ..point("shop", "a", calls, 0.0, vec![calls, 0.0])
+        };
+        store.record(0, &[1.0], vec![of("a", 0.0), of("b", 0.0)]);
+        store.record(30_000, &[1.0], vec![of("a", 30.0), of("b", 3000.0)]);
+        let rate = |tenant: Option<&str>| {
+            let q = MonitorQuery {
+                tenant: tenant.map(String::from),
+                end_ms: 30_000,
+                ..query(false)
+            };
+            store
+                .query(&q, Measure::Calls)
+                .metrics
+                .iter()
+                .flat_map(|m| m.metric_points.iter().map(|p| p.gauge_value.double_value))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(rate(Some("a")), vec![1.0]);
+        assert_eq!(rate(Some("b")), vec![100.0]);
+        assert!(rate(Some("c")).is_empty());
+        // Tenancy off: every series.
+        assert_eq!(rate(None), vec![101.0]);
     }
 
     #[test]

@@ -617,6 +617,11 @@ pub struct RunArgs {
     )]
     pub tenant_ingest_rate: Option<f64>,
 
+    /// Bytes each tenant's disk store may hold (blocks and WAL, e.g. `10GiB`); beyond, its
+    /// writes get 429 / RESOURCE_EXHAUSTED until retention frees room.
+    #[arg(long, env = "SPOOR_TENANT_MAX_BYTES", value_name = "SIZE", value_parser = parse_bytes)]
+    pub tenant_max_bytes: Option<u64>,
+
     /// Most tenant stores open at once; a new tenant beyond it is refused.
     #[arg(long, env = "SPOOR_TENANCY_MAX_TENANTS", default_value_t = 100)]
     pub tenancy_max_tenants: usize,

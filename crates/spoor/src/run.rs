@@ -150,6 +150,8 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             let stores = Arc::new(crate::tenants::TenantStores::new(
                 backend,
                 args.tenancy_max_tenants,
+                args.tenant_max_bytes,
+                &telemetry,
             ));
             tracing::info!(header = %args.tenancy_header, "tenancy: one store per tenant");
             tenant_stores = Some(stores.clone());
@@ -363,6 +365,7 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         memory: Some(memory.clone()),
         monitor: Some(monitor.clone()),
         dependencies: Some(dependencies.clone()),
+        tenant_header: tenancy.as_ref().map(|t| t.header().to_string()),
     };
     let dependencies_saver = dependencies_file
         .clone()
@@ -421,7 +424,8 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             sampling: None,
             signals: Default::default(),
             zipkin_routes: None,
-            tenancy: None,
+            // With tenancy on, a sampling client names its tenant as an ingest client does.
+            tenancy: tenancy.clone(),
         };
         if let Some(addr) = http_addr {
             let http = spoor_receivers::sampling::SamplingHttpConfig {
@@ -506,6 +510,9 @@ fn tenancy(
     telemetry: &Telemetry,
 ) -> anyhow::Result<Option<Arc<spoor_api::auth::Tenancy>>> {
     if !args.tenancy_enabled {
+        if args.tenant_max_bytes.is_some() {
+            anyhow::bail!("--tenant-max-bytes needs --tenancy-enabled");
+        }
         return Ok(None);
     }
     let settings = spoor_api::auth::TenancySettings {

@@ -19,6 +19,14 @@ use spoor_storage::{
     StorageError, TimeRange, Trace,
 };
 use spoor_telemetry::Telemetry;
+use spoor_telemetry::metrics::counter::Counter;
+use spoor_telemetry::metrics::family::Family;
+use spoor_telemetry::metrics::gauge::Gauge;
+
+/// How long a tenant's measured size is reused before it is measured again.
+const USAGE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+type Labels = Vec<(String, String)>;
 
 /// How a tenant's store is made.
 pub enum Backend {
@@ -66,15 +74,94 @@ pub struct TenantStores {
     backend: Backend,
     max_tenants: usize,
     stores: tokio::sync::Mutex<HashMap<String, Store>>,
+    /// `--tenant-max-bytes`: a tenant whose disk store holds this much takes no more spans.
+    max_bytes: Option<u64>,
+    /// Each tenant's last measured size and when it was measured.
+    usage: std::sync::Mutex<HashMap<String, (std::time::Instant, u64)>>,
+    stored_bytes: Family<Labels, Gauge>,
+    full: Family<Labels, Counter>,
 }
 
 impl TenantStores {
-    pub fn new(backend: Backend, max_tenants: usize) -> Self {
+    /// Registers `spoor_tenant_stored_bytes{tenant}` and
+    /// `spoor_tenant_storage_full_total{tenant}` on `telemetry`.
+    pub fn new(
+        backend: Backend,
+        max_tenants: usize,
+        max_bytes: Option<u64>,
+        telemetry: &Telemetry,
+    ) -> Self {
+        let stored_bytes = Family::<Labels, Gauge>::default();
+        telemetry.register(
+            "tenant_stored_bytes",
+            "Bytes of each tenant's disk store (blocks and WAL), as last measured for --tenant-max-bytes",
+            stored_bytes.clone(),
+        );
+        let full = Family::<Labels, Counter>::default();
+        telemetry.register(
+            "tenant_storage_full",
+            "Write requests refused because the tenant's store reached --tenant-max-bytes",
+            full.clone(),
+        );
         Self {
             backend,
             max_tenants,
             stores: tokio::sync::Mutex::new(HashMap::new()),
+            max_bytes,
+            usage: std::sync::Mutex::new(HashMap::new()),
+            stored_bytes,
+            full,
         }
+    }
+
+    /// The bytes a tenant's store holds: its blocks (from the manifest) and its WAL segments;
+    /// measured at most once per [`USAGE_TTL`]. A memory store counts 0 (`--memory-max-traces`
+    /// bounds it).
+    async fn used_bytes(&self, tenant: &str, store: &Store) -> u64 {
+        let Store::Disk(engine) = store else {
+            return 0;
+        };
+        if let Some((at, bytes)) = self.usage_map().get(tenant)
+            && at.elapsed() < USAGE_TTL
+        {
+            return *bytes;
+        }
+        let blocks: u64 = engine.manifest().blocks.iter().map(|b| b.size_bytes).sum();
+        let wal = match &self.backend {
+            Backend::Disk { config } => tenant_config(config, tenant).data_dir.join("wal"),
+            Backend::Memory { .. } => return 0,
+        };
+        let wal = tokio::task::spawn_blocking(move || dir_bytes(&wal))
+            .await
+            .unwrap_or(0);
+        let bytes = blocks + wal;
+        self.usage_map()
+            .insert(tenant.to_string(), (std::time::Instant::now(), bytes));
+        self.stored_bytes
+            .get_or_create(&vec![("tenant".to_string(), tenant.to_string())])
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        bytes
+    }
+
+    fn usage_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, (std::time::Instant, u64)>> {
+        self.usage.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Refuses (and counts) a write to a tenant whose store reached `--tenant-max-bytes`.
+    async fn check_room(&self, tenant: &str, store: &Store) -> Result<(), StorageError> {
+        let Some(max) = self.max_bytes else {
+            return Ok(());
+        };
+        let used = self.used_bytes(tenant, store).await;
+        if used < max {
+            return Ok(());
+        }
+        self.full
+            .get_or_create(&vec![("tenant".to_string(), tenant.to_string())])
+            .inc();
+        Err(StorageError::Full(format!(
+            "tenant {tenant:?} stores {used} bytes, at its limit of {max} (--tenant-max-bytes); retention frees room"
+        )))
     }
 
     /// The tenant's store; created when `create`, else opened only when it exists on disk.
@@ -163,10 +250,16 @@ impl SpanWriter for TenantStores {
             };
             by_tenant.entry(t).or_default().push(rs);
         }
+        // Every tenant's room first, so a refused batch writes nothing.
+        let mut writes = Vec::with_capacity(by_tenant.len());
         for (t, batch) in by_tenant {
             if let Some(store) = self.store(&t, true).await? {
-                store.writer().write(batch).await?;
+                self.check_room(&t, &store).await?;
+                writes.push((store, batch));
             }
+        }
+        for (store, batch) in writes {
+            store.writer().write(batch).await?;
         }
         Ok(())
     }
@@ -227,6 +320,21 @@ impl SpanReader for TenantStores {
             None => Ok(Vec::new()),
         }
     }
+}
+
+/// The bytes of the files under `dir`, recursively (0 when it cannot be read).
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 /// `POST /api/admin/delete` on the request's tenant's engine.

@@ -91,6 +91,8 @@ fn parse(params: &Params) -> Result<MonitorQuery, ApiError> {
     }
     let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX / 4);
     Ok(MonitorQuery {
+        // With tenancy on, the request's tenant's series only.
+        tenant: spoor_receivers::tenant::current().map(|s| s.tenant.to_string()),
         services,
         span_kinds,
         group_by_operation: params.flag(&["groupByOperation"])?.unwrap_or(false),

@@ -205,8 +205,12 @@ pub struct SpanMetrics {
     series: Mutex<HashMap<Vec<Option<String>>, Series>>,
 }
 
-/// Label keys, in the order of a series key: the four fixed ones, then the dimensions.
+/// Label keys, in the order of a series key: the four fixed ones, then the dimensions, then
+/// [`TENANT`].
 const FIXED: [&str; 4] = ["service.name", "span.name", "span.kind", "status.code"];
+/// The label naming a series' tenant: the `spoor.tenant` resource attribute the receivers stamp
+/// with tenancy on (absent, and no label, with tenancy off).
+const TENANT: &str = "tenant";
 const OVERFLOW: &str = "otel.metric.overflow";
 
 pub(crate) fn kind_name(kind: i32) -> &'static str {
@@ -264,6 +268,8 @@ impl SpanMetrics {
                 .as_ref()
                 .map(|r| r.attributes.as_slice())
                 .unwrap_or(&[]);
+            let tenant = attr::find(resource_attrs, spoor_receivers::tenant::TENANT_ATTRIBUTE)
+                .map(|v| attr::value_to_string(Some(v)));
             for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
                 let status = span.status.as_ref().map(|s| s.code).unwrap_or(0);
                 let mut key = vec![
@@ -279,6 +285,7 @@ impl SpanMetrics {
                         .or_else(|| d.default.clone());
                     key.push(v);
                 }
+                key.push(tenant.clone());
                 let weight = sampling_weight(span, resource_attrs)
                     .or_else(|| weights.get(span.trace_id.as_slice()).copied())
                     .unwrap_or(1.0);
@@ -348,15 +355,18 @@ impl SpanMetrics {
         };
         let bounds = self.bounds.iter().map(|b| b * scale).collect();
         let series = self.series.lock();
-        let mut points: HashMap<(&str, &str, &str), spoor_query::monitor::RedPoint> =
-            HashMap::new();
+        let tenant_at = FIXED.len() + self.config.dimensions.len();
+        type Key<'a> = (Option<&'a str>, &'a str, &'a str, &'a str);
+        let mut points: HashMap<Key, spoor_query::monitor::RedPoint> = HashMap::new();
         for (k, s) in series.iter() {
             let [Some(service), Some(name), Some(kind), Some(status), ..] = k.as_slice() else {
                 continue;
             };
+            let tenant = k.get(tenant_at).and_then(|t| t.as_deref());
             let p = points
-                .entry((service.as_str(), name.as_str(), kind.as_str()))
+                .entry((tenant, service.as_str(), name.as_str(), kind.as_str()))
                 .or_insert_with(|| spoor_query::monitor::RedPoint {
+                    tenant: tenant.map(String::from),
                     service: service.clone(),
                     operation: name.clone(),
                     kind: kind.clone(),
@@ -388,6 +398,7 @@ impl SpanMetrics {
             .iter()
             .copied()
             .chain(self.config.dimensions.iter().map(|d| d.name.as_str()))
+            .chain([TENANT])
             .zip(key)
             .filter_map(|(k, v)| v.as_ref().map(|v| (label_name(k), v.clone())))
             .collect()
@@ -456,6 +467,7 @@ impl SpanMetrics {
                     .iter()
                     .copied()
                     .chain(self.config.dimensions.iter().map(|d| d.name.as_str()))
+                    .chain([TENANT])
                     .zip(k)
                     .filter_map(|(k, v)| v.as_ref().map(|v| attr::string(k, v.clone())))
                     .collect()

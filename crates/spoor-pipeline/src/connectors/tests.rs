@@ -136,6 +136,45 @@ fn spanmetrics_dimensions_take_span_then_resource_attributes_then_default() {
 }
 
 #[test]
+fn spanmetrics_label_each_tenants_series_and_keep_tenants_apart_for_the_monitor() {
+    let m = SpanMetrics::new(SpanMetricsConfig::default());
+    let tenant = |t: &str| vec![attr::string(spoor_receivers::tenant::TENANT_ATTRIBUTE, t)];
+    let input = vec![
+        batch("shop", tenant("a"), vec![span(1, 1, 0, "op", 1, false)]),
+        batch(
+            "shop",
+            tenant("b"),
+            vec![span(2, 2, 0, "op", 1, true), span(3, 3, 0, "op", 1, true)],
+        ),
+        batch("solo", vec![], vec![span(4, 4, 0, "op", 1, false)]),
+    ];
+    m.apply(m.prepare(&input));
+    let mut out = String::new();
+    m.render(&mut out);
+    let a = "traces_span_metrics_calls_total{service_name=\"shop\",span_name=\"op\",span_kind=\"SPAN_KIND_SERVER\",status_code=\"STATUS_CODE_UNSET\",tenant=\"a\"} ";
+    assert_eq!(line(&out, a), format!("{a}1"));
+    let b = "traces_span_metrics_calls_total{service_name=\"shop\",span_name=\"op\",span_kind=\"SPAN_KIND_SERVER\",status_code=\"STATUS_CODE_ERROR\",tenant=\"b\"} ";
+    assert_eq!(line(&out, b), format!("{b}2"));
+    // Without the attribute (tenancy off) no tenant label.
+    let solo = "traces_span_metrics_calls_total{service_name=\"solo\",span_name=\"op\",span_kind=\"SPAN_KIND_SERVER\",status_code=\"STATUS_CODE_UNSET\"} ";
+    assert_eq!(line(&out, solo), format!("{solo}1"));
+    let (_, mut points) = m.red_points();
+    points.sort_by(|x, y| (&x.tenant, &x.service).cmp(&(&y.tenant, &y.service)));
+    let seen: Vec<_> = points
+        .iter()
+        .map(|p| (p.tenant.as_deref(), p.service.as_str(), p.calls, p.errors))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (None, "solo", 1.0, 0.0),
+            (Some("a"), "shop", 1.0, 0.0),
+            (Some("b"), "shop", 2.0, 2.0)
+        ]
+    );
+}
+
+#[test]
 fn spanmetrics_cardinality_limit_sends_new_label_sets_to_the_overflow_series() {
     let config = SpanMetricsConfig {
         aggregation_cardinality_limit: 1000,

@@ -199,6 +199,20 @@ pub(crate) fn grpc_client_channel(
 }
 
 /// `headers` as an HTTP header map.
+/// The batch split by the `spoor.tenant` resource attribute the receivers stamp with tenancy on,
+/// the attribute removed (spans without one form the `None` group), in first-seen order.
+pub(crate) fn by_tenant(batch: Vec<ResourceSpans>) -> Vec<(Option<String>, Vec<ResourceSpans>)> {
+    let mut groups: Vec<(Option<String>, Vec<ResourceSpans>)> = Vec::new();
+    for mut rs in batch {
+        let tenant = spoor_receivers::tenant::take(&mut rs);
+        match groups.iter_mut().find(|(t, _)| *t == tenant) {
+            Some((_, group)) => group.push(rs),
+            None => groups.push((tenant, vec![rs])),
+        }
+    }
+    groups
+}
+
 pub(crate) fn header_map(
     client: &ClientSettings,
 ) -> Result<reqwest::header::HeaderMap, ConfigError> {
@@ -273,4 +287,59 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod by_tenant_tests {
+    use spoor_model::otlp_resource::Resource;
+    use spoor_model::{ResourceSpans, attr};
+
+    fn rs(service: &str, tenant: Option<&str>) -> ResourceSpans {
+        let mut attributes = vec![attr::string("service.name", service)];
+        if let Some(t) = tenant {
+            attributes.push(attr::string(spoor_receivers::tenant::TENANT_ATTRIBUTE, t));
+        }
+        ResourceSpans {
+            resource: Some(Resource {
+                attributes,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_batch_splits_by_tenant_and_loses_the_reserved_attribute() {
+        let groups = super::by_tenant(vec![
+            rs("x", Some("a")),
+            rs("y", Some("b")),
+            rs("z", None),
+            rs("w", Some("a")),
+        ]);
+        let shape: Vec<(Option<&str>, Vec<&str>)> = groups
+            .iter()
+            .map(|(t, batch)| {
+                let services = batch
+                    .iter()
+                    .map(|r| spoor_model::service_name(r.resource.as_ref()))
+                    .collect();
+                (t.as_deref(), services)
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                (Some("a"), vec!["x", "w"]),
+                (Some("b"), vec!["y"]),
+                (None, vec!["z"])
+            ]
+        );
+        let left = groups
+            .iter()
+            .flat_map(|(_, b)| b)
+            .flat_map(|r| r.resource.iter().flat_map(|res| &res.attributes))
+            .filter(|kv| kv.key == spoor_receivers::tenant::TENANT_ATTRIBUTE)
+            .count();
+        assert_eq!(left, 0);
+    }
 }

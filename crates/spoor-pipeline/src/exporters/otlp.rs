@@ -27,6 +27,10 @@ pub struct OtlpExporterConfig {
     pub client: ClientSettings,
     pub sending_queue: SendingQueue,
     pub retry_on_failure: RetrySettings,
+    /// With tenancy on (`--tenancy-header`, set by the graph, not by the config file): each
+    /// span's `spoor.tenant` attribute is removed and sent as this header, one request per tenant.
+    #[serde(skip)]
+    pub tenant_header: Option<String>,
 }
 
 impl ComponentConfig for OtlpExporterConfig {
@@ -70,6 +74,9 @@ pub struct OtlpHttpExporterConfig {
     pub client: ClientSettings,
     pub sending_queue: SendingQueue,
     pub retry_on_failure: RetrySettings,
+    /// As `otlp`'s `tenant_header`.
+    #[serde(skip)]
+    pub tenant_header: Option<String>,
 }
 
 impl Default for OtlpHttpExporterConfig {
@@ -85,6 +92,7 @@ impl Default for OtlpHttpExporterConfig {
             },
             sending_queue: SendingQueue::default(),
             retry_on_failure: RetrySettings::default(),
+            tenant_header: None,
         }
     }
 }
@@ -142,6 +150,7 @@ pub struct OtlpGrpcExporter {
         MetadataValue<tonic::metadata::Ascii>,
     )>,
     timeout: std::time::Duration,
+    tenant_header: Option<MetadataKey<tonic::metadata::Ascii>>,
 }
 
 impl OtlpGrpcExporter {
@@ -162,10 +171,19 @@ impl OtlpGrpcExporter {
                 .map_err(|_| ConfigError::new(format!("headers.{k}"), "invalid header value"))?;
             headers.push((key, value));
         }
+        let tenant_header = config
+            .tenant_header
+            .as_ref()
+            .map(|h| {
+                MetadataKey::from_str(&h.to_ascii_lowercase())
+                    .map_err(|_| ConfigError::new("tenant_header", "invalid header name"))
+            })
+            .transpose()?;
         Ok(Self {
             client,
             headers,
             timeout: config.client.timeout.get(),
+            tenant_header,
         })
     }
 }
@@ -188,11 +206,35 @@ pub(crate) fn retryable_code(code: tonic::Code) -> bool {
 #[async_trait::async_trait]
 impl Exporter for OtlpGrpcExporter {
     async fn export(&self, batch: Vec<ResourceSpans>) -> Result<(), ExportError> {
+        let Some(header) = &self.tenant_header else {
+            return self.send(batch, None).await;
+        };
+        for (tenant, batch) in super::by_tenant(batch) {
+            let value = tenant
+                .as_deref()
+                .and_then(|t| MetadataValue::try_from(t).ok())
+                .map(|v| (header.clone(), v));
+            self.send(batch, value).await?;
+        }
+        Ok(())
+    }
+}
+
+impl OtlpGrpcExporter {
+    /// One `Export` call, with the tenant's header when given.
+    async fn send(
+        &self,
+        batch: Vec<ResourceSpans>,
+        tenant: Option<(
+            MetadataKey<tonic::metadata::Ascii>,
+            MetadataValue<tonic::metadata::Ascii>,
+        )>,
+    ) -> Result<(), ExportError> {
         let mut request = tonic::Request::new(ExportTraceServiceRequest {
             resource_spans: batch,
         });
         request.set_timeout(self.timeout);
-        for (k, v) in &self.headers {
+        for (k, v) in self.headers.iter().chain(tenant.as_ref()) {
             request.metadata_mut().insert(k.clone(), v.clone());
         }
         match self.client.clone().export(request).await {
@@ -228,17 +270,27 @@ pub struct OtlpHttpExporter {
     url: String,
     gzip: bool,
     headers: reqwest::header::HeaderMap,
+    tenant_header: Option<reqwest::header::HeaderName>,
 }
 
 impl OtlpHttpExporter {
     pub fn new(config: &OtlpHttpExporterConfig) -> Result<Self, ConfigError> {
         let client = super::http_client(&config.client)?;
         let headers = super::header_map(&config.client)?;
+        let tenant_header = config
+            .tenant_header
+            .as_ref()
+            .map(|h| {
+                reqwest::header::HeaderName::from_bytes(h.as_bytes())
+                    .map_err(|_| ConfigError::new("tenant_header", "invalid header name"))
+            })
+            .transpose()?;
         Ok(Self {
             client,
             url: config.traces_url(),
             gzip: config.client.compression == "gzip",
             headers,
+            tenant_header,
         })
     }
 }
@@ -246,6 +298,30 @@ impl OtlpHttpExporter {
 #[async_trait::async_trait]
 impl Exporter for OtlpHttpExporter {
     async fn export(&self, batch: Vec<ResourceSpans>) -> Result<(), ExportError> {
+        let Some(header) = &self.tenant_header else {
+            return self.send(batch, self.headers.clone()).await;
+        };
+        for (tenant, batch) in super::by_tenant(batch) {
+            let mut headers = self.headers.clone();
+            if let Some(v) = tenant
+                .as_deref()
+                .and_then(|t| reqwest::header::HeaderValue::from_str(t).ok())
+            {
+                headers.insert(header.clone(), v);
+            }
+            self.send(batch, headers).await?;
+        }
+        Ok(())
+    }
+}
+
+impl OtlpHttpExporter {
+    /// One `POST /v1/traces` with `headers`.
+    async fn send(
+        &self,
+        batch: Vec<ResourceSpans>,
+        headers: reqwest::header::HeaderMap,
+    ) -> Result<(), ExportError> {
         let body = ExportTraceServiceRequest {
             resource_spans: batch,
         }
@@ -253,7 +329,7 @@ impl Exporter for OtlpHttpExporter {
         let request = self
             .client
             .post(&self.url)
-            .headers(self.headers.clone())
+            .headers(headers)
             .header("content-type", "application/x-protobuf");
         super::post(request, body, self.gzip, "otlphttp", &self.url, |code| {
             matches!(code, 429 | 502 | 503 | 504)

@@ -475,15 +475,25 @@ pub fn state_path(data_dir: &std::path::Path) -> PathBuf {
     data_dir.join("sampling").join("adaptive.json")
 }
 
-/// Root spans of a batch with their service, operation and stated probability.
-pub fn roots(batch: &[ResourceSpans]) -> Vec<(&str, &str, Stated)> {
+/// Root spans of a batch with their tenant (the `spoor.tenant` resource attribute, tenancy on),
+/// service, operation and stated probability.
+pub fn roots(batch: &[ResourceSpans]) -> Vec<(Option<&str>, &str, &str, Stated)> {
     let mut out = Vec::new();
     for rs in batch {
         let service = spoor_model::service_name(rs.resource.as_ref());
+        let tenant = rs.resource.as_ref().and_then(|r| {
+            r.attributes
+                .iter()
+                .find(|kv| kv.key == crate::tenant::TENANT_ATTRIBUTE)
+                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                    spoor_model::otlp_common::any_value::Value::StringValue(s) => Some(s.as_str()),
+                    _ => None,
+                })
+        });
         for ss in &rs.scope_spans {
             for span in &ss.spans {
                 if span.parent_span_id.is_empty() {
-                    out.push((service, span.name.as_str(), span_probability(span)));
+                    out.push((tenant, service, span.name.as_str(), span_probability(span)));
                 }
             }
         }

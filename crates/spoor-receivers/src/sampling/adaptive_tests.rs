@@ -180,9 +180,9 @@ fn only_root_spans_count_with_their_signal() {
     assert_eq!(
         found,
         vec![
-            ("svc", "a", Some((0.25, "tracestate"))),
-            ("svc", "b", Some((0.5, "jaeger_tags"))),
-            ("svc", "c", None),
+            (None, "svc", "a", Some((0.25, "tracestate"))),
+            (None, "svc", "b", Some((0.5, "jaeger_tags"))),
+            (None, "svc", "c", None),
         ]
     );
 }
@@ -368,6 +368,64 @@ fn the_store_serves_learned_probabilities_to_adaptive_services_only() {
             .iter()
             .any(|(o, p)| o == "op" && close(*p, 0.05))
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn each_tenant_learns_from_its_own_traffic_under_the_shared_file() {
+    let dir = std::env::temp_dir().join(format!("spoor-adaptive-tenants-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("sampling.json");
+    std::fs::write(
+        &file,
+        r#"{"default_strategy": {"type": "probabilistic", "param": 0.5},
+            "service_strategies": [
+              {"service": "ada", "type": "adaptive", "max_traces_per_second": 2},
+              {"service": "fixed", "type": "probabilistic", "param": 0.1}]}"#,
+    )
+    .expect("write");
+    let config = SamplingConfig {
+        strategies_file: Some(file),
+        adaptive: Some(config()),
+        ..SamplingConfig::default()
+    };
+    let store = StrategyStore::load(config, &Telemetry::new()).expect("loads");
+    let start = Instant::now();
+    store.recalculate(start);
+    // Tenant a sends 40 roots of `ada` in 2 s at 0.5 (40/s arriving, target 2 → 0.05); b sends none.
+    let mut spans = batch(
+        "ada",
+        (0..40).map(|_| root("op", "ot=th:8", vec![])).collect(),
+    );
+    crate::tenant::stamp(&mut spans, Some("a"));
+    store.observe(&store.adaptive_roots(&spans));
+    store.recalculate(start + Duration::from_secs(2));
+    let learned = |tenant: Option<&str>| {
+        store
+            .strategy_of(tenant, "ada")
+            .operations
+            .as_ref()
+            .and_then(|o| {
+                o.per_operation
+                    .iter()
+                    .find(|(n, _)| n == "op")
+                    .map(|(_, p)| *p)
+            })
+    };
+    assert!(
+        learned(Some("a")).is_some_and(|p| close(p, 0.05)),
+        "{:?}",
+        learned(Some("a"))
+    );
+    assert_eq!(learned(Some("b")), None);
+    assert_eq!(learned(None), None);
+    // The file's fixed strategies are the same for every tenant.
+    for t in [Some("a"), Some("b")] {
+        assert_eq!(
+            store.strategy_of(t, "fixed").kind,
+            StrategyKind::Probabilistic(0.1)
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

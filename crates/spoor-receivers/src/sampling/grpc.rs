@@ -34,9 +34,10 @@ impl SamplingManager for SamplingService {
         match service_name(&[name.as_str()]) {
             Ok(service) => {
                 self.store.count_request("grpc", "ok");
-                Ok(tonic::Response::new(to_proto(
-                    &self.store.strategy(&service),
-                )))
+                Ok(tonic::Response::new(to_proto(&self.store.strategy_of(
+                    crate::tenant::current().as_ref().map(|s| &*s.tenant),
+                    &service,
+                ))))
             }
             Err(why) => {
                 self.store.count_request("grpc", "bad_request");

@@ -96,7 +96,12 @@ async fn strategy(
             store.count_request("http", "ok");
             (
                 [(header::CONTENT_TYPE, "application/json")],
-                store.strategy(&service).to_json(),
+                store
+                    .strategy_of(
+                        crate::tenant::current().as_ref().map(|s| &*s.tenant),
+                        &service,
+                    )
+                    .to_json(),
             )
                 .into_response()
         }

@@ -148,13 +148,19 @@ impl StrategyStore {
     /// The strategy for a service (the default one when the file does not name it); an adaptive
     /// service gets its learned per-operation probabilities.
     pub fn strategy(&self, service: &str) -> Arc<StrategyResponse> {
+        self.strategy_of(None, service)
+    }
+
+    /// The strategy for a service of `tenant` (tenancy on): the file is shared by every tenant,
+    /// the probabilities adaptive sampling learns are the tenant's own, from its own traffic.
+    pub fn strategy_of(&self, tenant: Option<&str>, service: &str) -> Arc<StrategyResponse> {
         let strategies = self.current.read().clone();
         if self.adaptive_target(&strategies, service).is_none() {
             return strategies.for_service(service);
         }
         let adaptive = self.adaptive.lock();
         let config = adaptive.config();
-        let mut per_operation = adaptive.operations(service);
+        let mut per_operation = adaptive.operations(&adaptive_key(tenant, service));
         // Operations the file names keep its probability until they have a learned one.
         if let Some(ops) = strategies
             .services
@@ -211,18 +217,19 @@ impl StrategyStore {
             || strategies.adaptive_default.is_some()
     }
 
-    /// The probability an operation is told now (learned, the file's, or the initial one).
+    /// The probability an operation is told now (learned, the file's, or the initial one);
+    /// `key` is the service's [`adaptive_key`].
     fn served_probability(
         &self,
         adaptive: &Adaptive,
         strategies: &Strategies,
-        service: &str,
+        key: &str,
         op: &str,
     ) -> f64 {
-        adaptive.probability(service, op).unwrap_or_else(|| {
+        adaptive.probability(key, op).unwrap_or_else(|| {
             strategies
                 .services
-                .get(service)
+                .get(service_of(key))
                 .and_then(|s| s.operations.as_ref())
                 .and_then(|o| o.per_operation.iter().find(|(n, _)| n == op))
                 .map_or(adaptive.config().initial_sampling_probability, |(_, p)| *p)
@@ -234,17 +241,17 @@ impl StrategyStore {
         let strategies = self.current.read().clone();
         let mut adaptive = self.adaptive.lock();
         let dropped_before = adaptive.dropped();
-        for (service, op, stated) in found {
-            if self.adaptive_target(&strategies, service).is_none() {
+        for (key, op, stated) in found {
+            if self.adaptive_target(&strategies, service_of(key)).is_none() {
                 continue;
             }
             let (p, signal) = stated.unwrap_or_else(|| {
                 (
-                    self.served_probability(&adaptive, &strategies, service, op),
+                    self.served_probability(&adaptive, &strategies, key, op),
                     "served",
                 )
             });
-            adaptive.observe(service, op, p);
+            adaptive.observe(key, op, p);
             self.metrics
                 .adaptive_roots
                 .get_or_create(&vec![("signal".to_string(), signal.to_string())])
@@ -266,7 +273,7 @@ impl StrategyStore {
         }
         roots(batch)
             .into_iter()
-            .map(|(s, o, p)| (s.to_string(), o.to_string(), p))
+            .map(|(t, s, o, p)| (adaptive_key(t, s), o.to_string(), p))
             .collect()
     }
 
@@ -275,8 +282,8 @@ impl StrategyStore {
         let strategies = self.current.read().clone();
         let json = {
             let mut adaptive = self.adaptive.lock();
-            let target = |service: &str| {
-                self.adaptive_target(&strategies, service)
+            let target = |key: &str| {
+                self.adaptive_target(&strategies, service_of(key))
                     .unwrap_or(adaptive_default_target(&self.config))
             };
             adaptive.tick(now, &target);
@@ -415,6 +422,20 @@ impl StrategyStore {
             }
         });
     }
+}
+
+/// The name adaptive sampling keeps a service's state under: the service, prefixed by its
+/// tenant and a NUL (which a tenant name cannot hold) with tenancy on, so tenants learn apart.
+pub(crate) fn adaptive_key(tenant: Option<&str>, service: &str) -> String {
+    match tenant {
+        Some(t) => format!("{t}\0{service}"),
+        None => service.to_string(),
+    }
+}
+
+/// The service of an [`adaptive_key`].
+fn service_of(key: &str) -> &str {
+    key.split_once('\0').map_or(key, |(_, service)| service)
 }
 
 fn adaptive_default_target(config: &SamplingConfig) -> f64 {
