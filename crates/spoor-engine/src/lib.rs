@@ -66,6 +66,7 @@ mod block;
 mod catalog;
 mod cluster;
 mod config;
+mod crypto;
 mod engine;
 mod error;
 mod head;
@@ -85,6 +86,7 @@ pub use block::{FORMAT_VERSION, OLDEST_FORMAT_VERSION, RoundTrip, block_schema, 
 pub use config::{
     Clock, ClusterRole, CompactionConfig, EngineConfig, FsyncPolicy, ManualClock, SystemClock,
 };
+pub use crypto::{CryptoError, KEY_LEN, Keyring, default_key_id, parse_key, read_key_file};
 pub use engine::{Engine, RecoveryReport};
 pub use manifest::{BlockMeta, CatalogEntry, CatalogOp, Manifest, Tombstone};
 pub use purge::{DeleteFilter, DeleteReport};
