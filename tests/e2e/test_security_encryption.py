@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from conftest import wait_for
-from test_data_safety import CUT, ROOT, found, moto_endpoint, post, request, send, wait_blocks
+from test_data_safety import CUT, ROOT, found, moto_endpoint, post, request, send, trace_id, wait_blocks
 
 SECRET = "zebra-secret-svc"
 
@@ -197,3 +197,47 @@ def test_unencrypted_data_keeps_reading_once_a_key_is_set(start_spoor, tmp_path)
     send(enc, range(11, 21))
     wait_blocks(enc, 1)
     assert found(enc, range(1, 21)) == 20
+
+
+def send_hours_ago(spoor, numbers, hours):
+    """Spans that start `hours` ago: a block of their own compaction window (1 h)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    req = ExportTraceServiceRequest()
+    req.ParseFromString(request(numbers))
+    shift = hours * 3600 * 10**9
+    for s in req.resource_spans[0].scope_spans[0].spans:
+        s.start_time_unix_nano -= shift
+        s.end_time_unix_nano -= shift
+    assert post(spoor, req.SerializeToString()).status_code == 200
+
+
+def test_a_block_whose_old_key_was_dropped_answers_503_and_stays(start_spoor, tmp_path):
+    data = tmp_path / "data"
+    k1 = key_file(tmp_path / "k1.key", 1)
+    k2 = key_file(tmp_path / "k2.key", 2)
+    first = start_spoor("--data-dir", str(data), "--encryption-key-file", k1, "--encryption-key-id", "k1", *CUT)
+    send_hours_ago(first, range(1, 6), 3)  # another compaction window than what follows
+    wait_blocks(first, 1)
+    assert first.stop() == 0
+    k2_and_k1 = ("--encryption-key-file", k2, "--encryption-key-id", "k2")
+    rotated = start_spoor("--data-dir", str(data), *k2_and_k1, "--encryption-old-key-file", f"k1={k1}", *CUT)
+    send(rotated, range(11, 16))
+    wait_blocks(rotated, 1)  # the manifest is now sealed with k2; the first block still with k1
+    assert rotated.stop() == 0
+    blocks = sorted(p.name for p in (data / "store" / "blocks").glob("*.parquet"))
+
+    k2_only = start_spoor("--data-dir", str(data), *k2_and_k1)
+    assert found(k2_only, range(11, 16)) == 5
+    r = k2_only.query(f"/api/traces/{trace_id(1)}")
+    assert r.status_code == 503, (r.status_code, r.text)
+    assert 'key id \\"k1\\", which is not configured' in r.text or '"k1", which is not configured' in r.text, r.text
+    assert k2_only.metric("spoor_engine_encryption_key_errors_total") >= 1
+    assert k2_only.metric("spoor_engine_corrupt_blocks_total") == 0
+    assert k2_only.query(f"/api/traces/{trace_id(12)}").status_code == 200, "still serving"
+    assert sorted(p.name for p in (data / "store" / "blocks").glob("*.parquet")) == blocks
+    assert not list((data / "store" / "quarantine").glob("*")), "nothing quarantined"
+    assert k2_only.stop() == 0
+
+    back = start_spoor("--data-dir", str(data), *k2_and_k1, "--encryption-old-key-file", f"k1={k1}")
+    assert found(back, range(1, 6)) == 5
