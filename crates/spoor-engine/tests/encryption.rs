@@ -95,6 +95,16 @@ async fn populated(dir: &Path) {
     engine.maintain().await.expect("compact");
     write(&engine, 31, 41).await; // only in the WAL
     drop(engine);
+    // The compaction's inputs are deleted in the background: wait until that is done.
+    let blocks = dir.join("store/blocks");
+    let mut last = files_under(&blocks);
+    let mut stable = 0;
+    while stable < 10 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let now = files_under(&blocks);
+        stable = if now == last { stable + 1 } else { 0 };
+        last = now;
+    }
 }
 
 #[tokio::test]
