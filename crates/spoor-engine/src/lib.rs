@@ -26,6 +26,10 @@
 //!   quarantined, never served; a row whose values do not decode is skipped and counted,
 //!   the rest of its block served. Nothing a manifest might name is ever deleted: block
 //!   files no manifest names are moved to `quarantine/` (see [`repair`]).
+//! - **Encryption at rest.** With a [`Keyring`] in [`EngineConfig::keys`], WAL records and
+//!   manifest versions are sealed with AES-256-GCM and blocks written with Parquet modular
+//!   encryption, each naming its key id; a missing or wrong key is an error naming that id,
+//!   never taken for damage.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), spoor_storage::StorageError> {
