@@ -120,6 +120,10 @@ pub struct EngineConfig {
     /// Files of blocks the compactor replaced are deleted this long after the replacement
     /// (readers holding an older view can still open them meanwhile).
     pub delete_grace: Duration,
+    /// Encryption at rest: new WAL records, blocks and manifests are encrypted with the
+    /// current key; data written under any key of the ring is read. Empty: nothing is
+    /// encrypted, and encrypted data is refused with an error naming its key id.
+    pub keys: Arc<crate::crypto::Keyring>,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -137,6 +141,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("memory_limit", &self.memory_limit)
             .field("cluster_role", &self.cluster_role)
             .field("node_id", &self.node_id)
+            .field("keys", &self.keys)
             .finish_non_exhaustive()
     }
 }
@@ -164,6 +169,7 @@ impl Default for EngineConfig {
             node_id: String::new(),
             lease_ttl: Duration::from_secs(15),
             delete_grace: Duration::from_secs(60),
+            keys: Arc::default(),
         }
     }
 }

@@ -11,7 +11,7 @@ use spoor_storage::{SpanWriter, StorageError};
 use spoor_telemetry::Telemetry;
 use tokio::sync::Notify;
 
-use crate::block::Blocks;
+use crate::block::{Blocks, register_key_errors};
 use crate::catalog::Catalog;
 use crate::config::{ClusterRole, EngineConfig};
 use crate::error::io;
@@ -143,6 +143,7 @@ impl Engine {
             // An ingest node commits to its own log (see `crate::cluster`).
             log: (config.cluster_role == ClusterRole::Ingest)
                 .then(|| crate::cluster::node_log(&config.node_id)),
+            keys: config.keys.clone(),
         };
         if config.cluster_role == ClusterRole::Ingest {
             crate::cluster::check_node_id(&config.node_id)?;
@@ -174,9 +175,12 @@ impl Engine {
         let (head, last_seq, wal_bytes, report) = {
             let (dir, cat, checkpoint) =
                 (wal_dir.clone(), catalog.clone(), manifest.wal_checkpoint);
-            tokio::task::spawn_blocking(move || replay_wal(&dir, checkpoint, &cat, now, report))
-                .await
-                .map_err(crate::error::internal)??
+            let keys = config.keys.clone();
+            tokio::task::spawn_blocking(move || {
+                replay_wal(&dir, checkpoint, &cat, now, report, &keys)
+            })
+            .await
+            .map_err(crate::error::internal)??
         };
         if report.wal_corrupt_records > 0
             || report.wal_torn_bytes > 0
@@ -201,10 +205,16 @@ impl Engine {
             catalog: catalog.clone(),
             frozen: RwLock::new(Vec::new()),
         });
-        let writer = WalWriter::create(&wal_dir, last_seq + 1, config.wal_fsync, shared.clone())?;
+        let writer = WalWriter::create(&wal_dir, last_seq + 1, config.wal_fsync, shared.clone())?
+            .with_keys(config.keys.clone());
         let wal = WalHandle::start(writer)?;
         let inner = Arc::new(Inner {
-            blocks: Blocks::new(object_store, prefix, metrics.undecodable_rows.clone()),
+            blocks: Blocks::new(
+                object_store,
+                prefix,
+                metrics.undecodable_rows.clone(),
+                config.keys.clone(),
+            ),
             wal_dir,
             wal,
             shared,
@@ -223,6 +233,7 @@ impl Engine {
             recovery: report.clone(),
             config,
         });
+        register_key_errors(&inner.blocks, telemetry);
         inner.update_gauges();
         let background = inner.config.background.then(|| {
             let inner = inner.clone();
@@ -310,6 +321,7 @@ fn replay_wal(
     catalog: &RwLock<Catalog>,
     now: u64,
     mut report: RecoveryReport,
+    keys: &crate::crypto::Keyring,
 ) -> Result<(Head, u64, u64, RecoveryReport), StorageError> {
     let mut head = Head::default();
     let mut last_seq = checkpoint;
@@ -323,7 +335,7 @@ fn replay_wal(
         }
         report.wal_segments += 1;
         let mut catalog = catalog.write();
-        let stats = wal::replay_segment(&path, true, |payload| {
+        let stats = wal::replay_segment_keyed(&path, true, keys, |payload| {
             // The scan checked that the payload walks.
             let _ = head.insert_payload(
                 payload,

@@ -26,6 +26,10 @@
 //!   quarantined, never served; a row whose values do not decode is skipped and counted,
 //!   the rest of its block served. Nothing a manifest might name is ever deleted: block
 //!   files no manifest names are moved to `quarantine/` (see [`repair`]).
+//! - **Encryption at rest.** With a [`Keyring`] in [`EngineConfig::keys`], WAL records and
+//!   manifest versions are sealed with AES-256-GCM and blocks written with Parquet modular
+//!   encryption, each naming its key id; a missing or wrong key is an error naming that id,
+//!   never taken for damage.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), spoor_storage::StorageError> {
@@ -66,6 +70,7 @@ mod block;
 mod catalog;
 mod cluster;
 mod config;
+mod crypto;
 mod engine;
 mod error;
 mod head;
@@ -85,6 +90,7 @@ pub use block::{FORMAT_VERSION, OLDEST_FORMAT_VERSION, RoundTrip, block_schema, 
 pub use config::{
     Clock, ClusterRole, CompactionConfig, EngineConfig, FsyncPolicy, ManualClock, SystemClock,
 };
+pub use crypto::{CryptoError, KEY_LEN, Keyring, default_key_id, parse_key, read_key_file};
 pub use engine::{Engine, RecoveryReport};
 pub use manifest::{BlockMeta, CatalogEntry, CatalogOp, Manifest, Tombstone};
 pub use purge::{DeleteFilter, DeleteReport};

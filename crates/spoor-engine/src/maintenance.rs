@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use spoor_storage::StorageError;
 
-use crate::block::encode_head;
+use crate::block::encode_head_sealed;
 use crate::config::ClusterRole;
 use crate::engine::Inner;
 use crate::error::{internal, store};
@@ -87,8 +87,9 @@ impl Inner {
         let id = self.new_block_id();
         let rg = self.config.row_group_spans;
         let now = self.config.clock.now_unix_nanos();
+        let keys = self.blocks.keys.clone();
         let encoded = tokio::task::spawn_blocking(move || {
-            encode_head(&head, &id, level, rg, now, wal_seq, inputs)
+            encode_head_sealed(&head, &id, level, rg, now, wal_seq, inputs, &keys)
         })
         .await
         .map_err(internal)??;

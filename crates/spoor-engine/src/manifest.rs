@@ -126,6 +126,8 @@ pub(crate) struct ManifestStore {
     /// `Some("nodes/<node-id>")` for an ingest node's, `Some("compactor")` for the
     /// compactor's (see `crate::cluster`).
     pub(crate) log: Option<String>,
+    /// Versions are sealed with the current key and opened with the key they name.
+    pub(crate) keys: Arc<crate::crypto::Keyring>,
 }
 
 /// Flushes a file the object store wrote under `root`, and its directory, to disk.
@@ -194,19 +196,59 @@ impl ManifestStore {
     /// newer versions are skipped and returned in the second field (newest first).
     pub(crate) async fn load(&self) -> Result<(Manifest, Vec<u64>), StorageError> {
         let mut skipped = Vec::new();
+        // Sealed versions whose tag did not verify: one damaged version is skipped like any
+        // unreadable one, but when no sealed version opens the key is wrong (same id, other
+        // key material), which must not turn into a rebuild.
+        let mut undecryptable = Vec::new();
+        let wrong_key = |vs: &[u64]| {
+            StorageError::Unavailable(format!(
+                "manifest versions {vs:?} do not decrypt with the configured key of their key \
+                 id (wrong key material?); nothing was changed"
+            ))
+        };
         for v in self.versions().await?.into_iter().rev() {
             let path = self.version_path(v);
             let bytes = match self.store.get(&path).await {
                 Ok(r) => r.bytes().await.map_err(|e| store("reading manifest", e))?,
                 Err(e) => return Err(store("reading manifest", e)),
             };
+            // A version sealed with a key this process lacks is not damaged: refuse to go on
+            // (a rebuild would drop what it names) with an error naming the key id.
+            let bytes = match self.keys.open_if_sealed(&bytes) {
+                Ok(b) => b,
+                Err(
+                    e @ (crate::crypto::CryptoError::MissingKey(_)
+                    | crate::crypto::CryptoError::NoKeys(_)),
+                ) => {
+                    return Err(StorageError::Unavailable(format!(
+                        "manifest {path} {e}; configure it with --encryption-key-file or \
+                         --encryption-old-key-file"
+                    )));
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        version = v,
+                        "skipping manifest version that does not decrypt"
+                    );
+                    skipped.push(v);
+                    undecryptable.push(v);
+                    continue;
+                }
+            };
+            let sealed = matches!(bytes, std::borrow::Cow::Owned(_));
             match serde_json::from_slice::<Manifest>(&bytes) {
+                Ok(_) if !sealed && !undecryptable.is_empty() => {
+                    return Err(wrong_key(&undecryptable));
+                }
                 Ok(m) if m.version == v => return Ok((m, skipped)),
                 _ => {
                     tracing::warn!(version = v, "skipping unreadable manifest version");
                     skipped.push(v);
                 }
             }
+        }
+        if !undecryptable.is_empty() {
+            return Err(wrong_key(&undecryptable));
         }
         Ok((
             Manifest {
@@ -220,6 +262,7 @@ impl ManifestStore {
     /// Creates version `m.version`; never overwrites.
     pub(crate) async fn commit(&self, m: &Manifest) -> Result<Commit, StorageError> {
         let body = serde_json::to_vec_pretty(m).map_err(internal)?;
+        let body = self.keys.seal_if_enabled(body).map_err(internal)?;
         let opts = PutOptions {
             mode: PutMode::Create,
             ..PutOptions::default()
@@ -269,6 +312,7 @@ mod tests {
             prefix: Path::from("p"),
             local: None,
             log: None,
+            keys: Arc::default(),
         };
         let (m0, _) = ms.load().await.expect("load empty");
         assert_eq!(m0.version, 0);

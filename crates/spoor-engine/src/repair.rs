@@ -46,10 +46,16 @@ fn block_id(obj: &ObjectMeta) -> Option<String> {
 
 /// The block's metadata from its own footer (`spoor.block`), with the size and checksum of
 /// the file as it is; `None` when the file is not a readable block.
-async fn meta_from_footer(s: &dyn ObjectStore, path: &Path, size: u64) -> Option<BlockMeta> {
+async fn meta_from_footer(
+    s: &dyn ObjectStore,
+    path: &Path,
+    size: u64,
+    keys: &std::sync::Arc<crate::crypto::Keyring>,
+) -> Option<BlockMeta> {
     let bytes = s.get(path).await.ok()?.bytes().await.ok()?;
-    let reader = parquet::file::reader::SerializedFileReader::new(bytes.clone()).ok()?;
-    use parquet::file::reader::FileReader as _;
+    // An encrypted block's footer is read with the keyring.
+    let (options, _) = crate::block::read_options(keys, &bytes).ok()?;
+    let reader = parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&bytes, options).ok()?;
     let kv = reader.metadata().file_metadata().key_value_metadata()?;
     let json = kv
         .iter()
@@ -120,7 +126,7 @@ pub(crate) async fn recover(
         ids.sort();
         for id in ids {
             let obj = &files[id];
-            match meta_from_footer(s.as_ref(), &obj.location, obj.size).await {
+            match meta_from_footer(s.as_ref(), &obj.location, obj.size, &manifests.keys).await {
                 Some(meta) if meta.id == *id => {
                     report.blocks_recovered.push(id.clone());
                     manifest.blocks.push(meta);
@@ -237,6 +243,7 @@ pub async fn repair(config: &EngineConfig, dry_run: bool) -> Result<RepairReport
         prefix: opened.prefix,
         local: opened.local,
         log: None,
+        keys: config.keys.clone(),
     };
     let (_, report) = recover(&manifests, config.orphan_grace, dry_run).await?;
     Ok(report)

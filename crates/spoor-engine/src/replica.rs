@@ -13,7 +13,7 @@ use spoor_storage::StorageError;
 use spoor_telemetry::Telemetry;
 use tokio::sync::Notify;
 
-use crate::block::Blocks;
+use crate::block::{Blocks, register_key_errors};
 use crate::catalog::Catalog;
 use crate::config::{ClusterRole, EngineConfig};
 use crate::engine::{Engine, Inner, RecoveryReport};
@@ -36,6 +36,7 @@ impl Engine {
             prefix: opened.prefix,
             local: opened.local,
             log: None,
+            keys: config.keys.clone(),
         };
         let metrics = Metrics::default();
         metrics.register(telemetry);
@@ -54,7 +55,12 @@ impl Engine {
             frozen: RwLock::new(Vec::new()),
         });
         let inner = Arc::new(Inner {
-            blocks: Blocks::new(object_store, prefix, metrics.undecodable_rows.clone()),
+            blocks: Blocks::new(
+                object_store,
+                prefix,
+                metrics.undecodable_rows.clone(),
+                config.keys.clone(),
+            ),
             wal_dir: config.data_dir.join("wal"),
             wal: WalHandle::none(),
             shared,
@@ -73,6 +79,7 @@ impl Engine {
             recovery: RecoveryReport::default(),
             config,
         });
+        register_key_errors(&inner.blocks, telemetry);
         inner.update_gauges();
         let background = inner.config.background.then(|| {
             let inner = inner.clone();

@@ -212,6 +212,7 @@ pub async fn verify(config: &EngineConfig) -> Result<VerifyReport, StorageError>
         prefix: opened.prefix,
         local: opened.local,
         log: None,
+        keys: config.keys.clone(),
     };
     let (manifest, skipped) = manifests.load().await?;
     let mut report = VerifyReport {
@@ -223,11 +224,19 @@ pub async fn verify(config: &EngineConfig) -> Result<VerifyReport, StorageError>
             .problems
             .push(format!("manifest version {v} is unreadable"));
     }
-    let blocks = Blocks::new(object_store.clone(), prefix.clone(), Default::default());
+    let blocks = Blocks::new(
+        object_store.clone(),
+        prefix.clone(),
+        Default::default(),
+        config.keys.clone(),
+    );
     for b in &manifest.blocks {
         report.blocks_checked += 1;
         match blocks.fetch_verified(b).await {
-            Ok(bytes) => match SerializedFileReader::new(bytes) {
+            Ok(bytes) => match blocks.read_options(&bytes).and_then(|(o, _)| {
+                parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&bytes, o)
+                    .map_err(|e| crate::error::internal(e.to_string()))
+            }) {
                 Ok(r) if r.metadata().file_metadata().num_rows() as u64 == b.span_count => {
                     report.blocks_ok += 1
                 }
@@ -267,7 +276,8 @@ pub async fn verify(config: &EngineConfig) -> Result<VerifyReport, StorageError>
                 continue;
             }
             report.wal_segments += 1;
-            let stats = wal::replay_segment(&wal::segment_path(&wal_dir, seq), false, |_| {})?;
+            let path = wal::segment_path(&wal_dir, seq);
+            let stats = wal::replay_segment_keyed(&path, false, &config.keys, |_| {})?;
             report.wal_records += stats.records;
             report.wal_corrupt_records += stats.corrupt_records;
             report.wal_torn_bytes += stats.torn_bytes;

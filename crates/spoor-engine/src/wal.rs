@@ -3,7 +3,9 @@
 //!
 //! Segment `wal/<seq:020>.wal`: 8-byte magic `SPWAL\0\0\x01`, then records
 //! `len: u32 LE | crc32c(payload): u32 LE | payload`, payload an OTLP
-//! `ExportTraceServiceRequest` in protobuf. See `docs/format-v1.md`.
+//! `ExportTraceServiceRequest` in protobuf, or, with encryption at rest, that request sealed
+//! (`crate::crypto`: first byte `0xE1`, the key id, a nonce, AES-256-GCM). See
+//! `docs/format-v1.md` and `docs/format-v3.md`.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -73,8 +75,11 @@ pub(crate) struct ReplayStats {
 }
 
 /// True when `payload` starts like an encoded `ExportTraceServiceRequest` with at least one
-/// `resource_spans` entry: tag `0x0a`, then a varint length that fits.
+/// `resource_spans` entry: tag `0x0a`, then a varint length that fits; or like a sealed one.
 fn plausible_request(payload: &[u8]) -> bool {
+    if let Some((_, at)) = crate::crypto::envelope_key_id(payload) {
+        return payload.len() > at + 12 + 16;
+    }
     if payload.first() != Some(&0x0a) {
         return false;
     }
@@ -88,10 +93,49 @@ fn plausible_request(payload: &[u8]) -> bool {
     false
 }
 
-/// The intact record at `pos`, if one is there: its payload. Intact means the CRC matches
-/// and the payload walks as a request (see [`crate::wire::walk_request`]); spans are decoded
+/// What is at a position of a segment.
+enum Record<'a> {
+    /// An intact record: its framed length and its (opened) payload.
+    Intact(usize, std::borrow::Cow<'a, [u8]>),
+    Damaged,
+    /// A record whose checksum matches but which is sealed with a key this process lacks, or
+    /// does not open with the key of its id (wrong key material): not damage.
+    Key(String),
+}
+
+/// The record at `pos`: intact when the CRC matches, a sealed payload opens with `keys`, and
+/// the payload walks as a request (see [`crate::wire::walk_request`]); spans are decoded
 /// only when read.
-fn record_at(data: &[u8], pos: usize, resync: bool) -> Option<&[u8]> {
+fn record_at<'a>(
+    data: &'a [u8],
+    pos: usize,
+    resync: bool,
+    keys: &crate::crypto::Keyring,
+) -> Record<'a> {
+    let Some(framed) = framed_at(data, pos, resync) else {
+        return Record::Damaged;
+    };
+    let len = 8 + framed.len();
+    let payload = match keys.open_if_sealed(framed) {
+        Ok(p) => p,
+        Err(e) => {
+            let id = crate::crypto::envelope_key_id(framed).map_or("?", |(id, _)| id);
+            return Record::Key(match e {
+                crate::crypto::CryptoError::Damaged => {
+                    format!("does not decrypt with the configured key id {id:?} (wrong key)")
+                }
+                other => other.to_string(),
+            });
+        }
+    };
+    match crate::wire::walk_request(&payload, |_, _, _| {}) {
+        Ok(_) => Record::Intact(len, payload),
+        Err(_) => Record::Damaged,
+    }
+}
+
+/// The payload of the frame at `pos` whose checksum matches.
+fn framed_at(data: &[u8], pos: usize, resync: bool) -> Option<&[u8]> {
     let header = data.get(pos..pos.checked_add(8)?)?;
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
@@ -109,9 +153,7 @@ fn record_at(data: &[u8], pos: usize, resync: bool) -> Option<&[u8]> {
     if crc32c::crc32c(payload) != crc {
         return None;
     }
-    crate::wire::walk_request(payload, |_, _, _| {})
-        .ok()
-        .map(|_| payload)
+    Some(payload)
 }
 
 /// Reads one segment, calling `apply` with the payload of every intact record. The scan
@@ -124,9 +166,22 @@ fn record_at(data: &[u8], pos: usize, resync: bool) -> Option<&[u8]> {
 /// torn tail, cut from the file when `repair` is set and the magic is right. A segment
 /// that cannot be read, or has a wrong magic and no intact record, is moved to
 /// `wal/damaged/` when `repair` is set; a segment is never rewritten or deleted here.
+#[cfg(test)]
 pub(crate) fn replay_segment(
     path: &Path,
     repair: bool,
+    apply: impl FnMut(&[u8]),
+) -> Result<ReplayStats, StorageError> {
+    replay_segment_keyed(path, repair, &crate::crypto::Keyring::none(), apply)
+}
+
+/// [`replay_segment`] opening sealed records with `keys`. A sealed record whose key is not
+/// configured (or is wrong) stops the replay with an error naming the key id, before any
+/// repair: it is not damage.
+pub(crate) fn replay_segment_keyed(
+    path: &Path,
+    repair: bool,
+    keys: &crate::crypto::Keyring,
     mut apply: impl FnMut(&[u8]),
 ) -> Result<ReplayStats, StorageError> {
     let mut stats = ReplayStats::default();
@@ -149,17 +204,37 @@ pub(crate) fn replay_segment(
     let mut pos = MAGIC.len();
     let mut good_end = pos;
     let mut damaged = stats.bad_header;
+    let key_error = |at: usize, why: String| {
+        StorageError::Unavailable(format!(
+            "wal segment {} record at byte {at} {why}; configure its key with \
+             --encryption-key-file or --encryption-old-key-file",
+            path.display()
+        ))
+    };
     while pos < data.len() {
-        if let Some(payload) = record_at(&data, pos, false) {
-            stats.records += 1;
-            apply(payload);
-            pos += 8 + payload.len();
-            good_end = pos;
-            continue;
+        match record_at(&data, pos, false, keys) {
+            Record::Intact(len, payload) => {
+                stats.records += 1;
+                apply(&payload);
+                pos += len;
+                good_end = pos;
+                continue;
+            }
+            Record::Key(why) => return Err(key_error(pos, why)),
+            Record::Damaged => {}
         }
         // Damaged: find the next intact record.
-        let next =
-            (pos + 1..data.len().saturating_sub(7)).find(|p| record_at(&data, *p, true).is_some());
+        let mut next = None;
+        for p in pos + 1..data.len().saturating_sub(7) {
+            match record_at(&data, p, true, keys) {
+                Record::Intact(..) => {
+                    next = Some(p);
+                    break;
+                }
+                Record::Key(why) => return Err(key_error(p, why)),
+                Record::Damaged => {}
+            }
+        }
         match next {
             Some(p) => {
                 stats.corrupt_records += 1;
@@ -254,9 +329,16 @@ pub(crate) struct WalWriter {
     last_sync: Instant,
     dirty: bool,
     shared: Arc<Shared>,
+    /// With a current key, every record's payload is sealed before it is written.
+    keys: Arc<crate::crypto::Keyring>,
 }
 
 impl WalWriter {
+    /// Seals the records this writer writes with the keyring's current key, if any.
+    pub(crate) fn with_keys(self, keys: Arc<crate::crypto::Keyring>) -> Self {
+        Self { keys, ..self }
+    }
+
     /// Creates segment `seq` in `dir` and returns the writer.
     pub(crate) fn create(
         dir: &Path,
@@ -274,6 +356,7 @@ impl WalWriter {
             last_sync: Instant::now(),
             dirty: false,
             shared,
+            keys: Arc::default(),
         })
     }
 
@@ -396,10 +479,18 @@ impl WalWriter {
         self.refuse_if_poisoned()?;
         let total: usize = appends.iter().map(|a| a.0.len()).sum();
         let mut buf = Vec::with_capacity(total);
-        for (framed, _) in appends {
-            buf.extend_from_slice(framed);
-        }
         let path = segment_path(&self.dir, self.seq);
+        for (framed, _) in appends {
+            if self.keys.enabled() {
+                let sealed = self
+                    .keys
+                    .seal_if_enabled(framed.get(8..).unwrap_or_default().to_vec())
+                    .map_err(|e| StorageError::Internal(format!("sealing a wal record: {e}")))?;
+                frame(&sealed, &mut buf);
+            } else {
+                buf.extend_from_slice(framed);
+            }
+        }
         if let Err(e) = self.file.write_all(&buf) {
             // Cut whatever part was written so the segment ends on a record boundary; if even
             // that fails the file state is unknown and the writer refuses from now on.
@@ -626,6 +717,50 @@ mod tests {
             (400, 0, 0)
         );
         assert_eq!(n, 400);
+    }
+
+    #[tokio::test]
+    async fn sealed_records_replay_with_their_key_and_without_it_nothing_is_repaired() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ring = Arc::new(crate::crypto::Keyring::new("k1", [1; 32]).expect("ring"));
+        let writer = WalWriter::create(dir.path(), 1, FsyncPolicy::Always, shared())
+            .expect("create")
+            .with_keys(ring.clone());
+        let wal = WalHandle::start(writer).expect("start");
+        for _ in 0..3 {
+            wal.append(batch()).await.expect("write");
+        }
+        wal.stop();
+        let path = segment_path(dir.path(), 1);
+        let mut bytes = std::fs::read(&path).expect("read");
+        // A torn tail after the sealed records.
+        bytes.extend_from_slice(&[0xE1, 2, 3]);
+        std::fs::write(&path, &bytes).expect("write");
+        let plain = ExportTraceServiceRequest {
+            resource_spans: batch(),
+        }
+        .encode_to_vec();
+        assert!(
+            !bytes.windows(plain.len()).any(|w| w == plain.as_slice()),
+            "records are sealed"
+        );
+
+        // Without the key: an error naming it, and the file as it was (no tail cut).
+        let err = replay_segment(&path, true, |_| {}).expect_err("refused");
+        assert!(err.to_string().contains("\"k1\""), "{err}");
+        let other = crate::crypto::Keyring::new("k1", [9; 32]).expect("ring");
+        let err = replay_segment_keyed(&path, true, &other, |_| {}).expect_err("wrong key");
+        assert!(err.to_string().contains("wrong key"), "{err}");
+        assert_eq!(std::fs::read(&path).expect("read"), bytes, "left as it was");
+
+        // With it: every record, the torn tail cut.
+        let mut n = 0;
+        let stats = replay_segment_keyed(&path, true, &ring, |p| {
+            assert_eq!(p, plain.as_slice());
+            n += 1;
+        })
+        .expect("replay");
+        assert_eq!((n, stats.records, stats.torn_bytes), (3, 3, 3), "{stats:?}");
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! Write the current version's fixture (only when introducing a new format version, into a
 //! new folder; never overwrite an older one):
 //! `SPOOR_WRITE_FIXTURE=1 cargo test -p spoor-engine --test fixture_v1 -- --ignored`
+//!
+//! `engine-v3-encrypted/` is the same data written with encryption at rest (key
+//! [`FIXTURE_KEY`] under id `fixture`): encrypted blocks, WAL records and manifests must keep
+//! loading too.
 
 mod support;
 
@@ -23,6 +27,21 @@ const T0: u64 = 1_700_000_000_000_000_000;
 
 fn fixture_dir(version: u32) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../tests/fixtures/engine-v{version}"))
+}
+
+/// The test key of the encrypted fixture (never a real key).
+const FIXTURE_KEY: [u8; 32] = [0x5a; 32];
+
+fn fixture_keys() -> std::sync::Arc<spoor_engine::Keyring> {
+    std::sync::Arc::new(spoor_engine::Keyring::new("fixture", FIXTURE_KEY).expect("keyring"))
+}
+
+fn encrypted_fixture_dir() -> PathBuf {
+    let v = fixture_dir(spoor_engine::FORMAT_VERSION);
+    v.with_file_name(format!(
+        "{}-encrypted",
+        v.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+    ))
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -99,13 +118,19 @@ async fn write_fixture() {
     if std::env::var("SPOOR_WRITE_FIXTURE").is_err() {
         return;
     }
-    let dir = fixture_dir(spoor_engine::FORMAT_VERSION);
-    assert!(
-        !dir.exists(),
-        "{} exists: fixtures are never rewritten",
-        dir.display()
-    );
-    let (mut config, _clock) = support::config_with_clock(&dir, T0 + 3_600_000_000_000);
+    for (dir, keys) in [
+        (fixture_dir(spoor_engine::FORMAT_VERSION), None),
+        (encrypted_fixture_dir(), Some(fixture_keys())),
+    ] {
+        if !dir.exists() {
+            write_fixture_to(&dir, keys).await;
+        }
+    }
+}
+
+async fn write_fixture_to(dir: &Path, keys: Option<std::sync::Arc<spoor_engine::Keyring>>) {
+    let (mut config, _clock) = support::config_with_clock(dir, T0 + 3_600_000_000_000);
+    config.keys = keys.unwrap_or_default();
     config.row_group_spans = 64;
     config.wal_fsync = FsyncPolicy::Always;
     config.retention = std::time::Duration::from_secs(u64::MAX / 4_000_000_000);
@@ -197,14 +222,23 @@ async fn fixture_v3_loads() {
     check_fixture(3).await;
 }
 
+#[tokio::test]
+async fn fixture_v3_encrypted_loads() {
+    check_fixture_dir(&encrypted_fixture_dir(), 3, fixture_keys()).await;
+}
+
 async fn check_fixture(version: u32) {
-    let src = fixture_dir(version);
+    check_fixture_dir(&fixture_dir(version), version, Default::default()).await;
+}
+
+async fn check_fixture_dir(src: &Path, version: u32, keys: std::sync::Arc<spoor_engine::Keyring>) {
     if !src.join("store").is_dir() {
         panic!("fixture {} missing", src.display());
     }
     let tmp = tempfile::tempdir().expect("tempdir");
-    copy_dir(&src, tmp.path());
+    copy_dir(src, tmp.path());
     let (mut config, _clock) = support::config_with_clock(tmp.path(), T0 + 3_600_000_000_000);
+    config.keys = keys;
     config.retention = std::time::Duration::from_secs(u64::MAX / 4_000_000_000);
     let report = spoor_engine::verify(&config).await.expect("verify");
     assert!(report.is_ok(), "{report:?}");

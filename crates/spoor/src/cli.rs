@@ -97,6 +97,9 @@ pub struct StoreArgs {
     /// One tenant's store (written with --tenancy-enabled): DATA_DIR/tenants/<tenant>/.
     #[arg(long)]
     pub tenant: Option<String>,
+    /// The keys of an encrypted store (see `spoor run --help`).
+    #[command(flatten)]
+    pub encryption: crate::encryption::EncryptionArgs,
 }
 
 /// `key=value` → `(key, value)`.
@@ -448,6 +451,10 @@ pub struct RunArgs {
     /// `aws_virtual_hosted_style_request=false`; keys as the object_store crate names them.
     #[arg(long = "storage-option", env = "SPOOR_STORAGE_OPTION", value_delimiter = ',', value_parser = parse_key_value)]
     pub storage_options: Vec<(String, String)>,
+
+    /// Encryption at rest and object-store server-side encryption.
+    #[command(flatten)]
+    pub encryption: crate::encryption::EncryptionArgs,
 
     /// Block files that no manifest names are moved to quarantine/ at start once they are
     /// this old (younger ones may be blocks another process is about to commit).

@@ -2,6 +2,7 @@
 
 mod cli;
 mod config;
+mod encryption;
 mod listen;
 mod query;
 mod run;

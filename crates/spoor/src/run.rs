@@ -129,6 +129,11 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     let readiness = Readiness::default();
 
     let tenancy = tenancy(&args, &telemetry)?;
+    let keys = Arc::new(args.encryption.keyring().context("encryption at rest")?);
+    let encrypted = keys.enabled();
+    if encrypted {
+        tracing::info!("encryption at rest: on");
+    }
     let mut engine: Option<Arc<Engine>> = None;
     let mut tenant_stores: Option<Arc<crate::tenants::TenantStores>> = None;
     let (writer, reader): (Arc<dyn SpanWriter>, Arc<dyn SpanReader>) = match args.storage {
@@ -139,6 +144,7 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
                 },
                 StorageKind::Disk => {
                     let mut config = engine_config(&args);
+                    config.keys = keys.clone();
                     // Every tenant's head shares the process's budget.
                     config.memory_limit =
                         memory_limit.map(|l| l / args.tenancy_max_tenants.clamp(1, 16) as u64);
@@ -166,6 +172,7 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         StorageKind::Disk => {
             let mut config = engine_config(&args);
             config.memory_limit = memory_limit;
+            config.keys = keys.clone();
             let opened = Engine::open(config, &telemetry)
                 .await
                 .with_context(|| format!("opening the store in {}", args.data_dir.display()))?;
@@ -185,7 +192,9 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         args.retention.max(Duration::from_secs(3600)),
         DEPENDENCY_MAX_ENTRIES,
     ));
-    let dependencies_file = (args.storage == StorageKind::Disk)
+    // With encryption at rest the file (service names in plaintext) is not kept: the graph's
+    // pairs inside blocks come back from the blocks after a restart (docs/security.md).
+    let dependencies_file = (args.storage == StorageKind::Disk && !encrypted)
         .then(|| spoor_pipeline::connectors::dependencies_file::path(&args.data_dir));
     if let Some(path) = &dependencies_file
         && let Err(e) = spoor_pipeline::connectors::dependencies_file::load(path, &dependencies)
@@ -345,7 +354,8 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
             .sampling_adaptive
             .clone()
             .or(sampling_config.adaptive.clone()),
-        adaptive_state_file: (args.storage == StorageKind::Disk && !args.read_only)
+        // Not kept with encryption at rest (service and operation names in plaintext).
+        adaptive_state_file: (args.storage == StorageKind::Disk && !args.read_only && !encrypted)
             .then(|| spoor_receivers::sampling::adaptive::state_path(&args.data_dir)),
         ..sampling_config
     };
@@ -662,7 +672,12 @@ pub fn engine_config(args: &RunArgs) -> EngineConfig {
         lease_ttl: args.lease_ttl,
         data_dir: args.data_dir.clone(),
         storage_url: args.storage_url.clone(),
-        storage_options: args.storage_options.clone(),
+        storage_options: args
+            .storage_options
+            .iter()
+            .cloned()
+            .chain(args.encryption.sse_options())
+            .collect(),
         orphan_grace: args.orphan_grace,
         memory_limit: args.memory_limit.bytes(),
         wal_fsync: match args.wal_fsync {

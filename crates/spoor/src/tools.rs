@@ -22,7 +22,7 @@ pub async fn run(tool: ToolCommand) -> anyhow::Result<()> {
             dry_run,
             orphan_grace,
         } => {
-            let mut config = store_config(store);
+            let mut config = store_config(store)?;
             config.orphan_grace = orphan_grace;
             let r = spoor_engine::repair(&config, dry_run)
                 .await
@@ -74,7 +74,7 @@ pub async fn run(tool: ToolCommand) -> anyhow::Result<()> {
             );
             let filter = DeleteFilter { before, service };
             let telemetry = spoor_telemetry::Telemetry::new();
-            let engine = Engine::open(store_config(store), &telemetry)
+            let engine = Engine::open(store_config(store)?, &telemetry)
                 .await
                 .context("opening the store")?;
             let deleted = engine.delete(&filter).await;
@@ -88,7 +88,7 @@ pub async fn run(tool: ToolCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ToolCommand::Verify { store } => {
-            let config = store_config(store);
+            let config = store_config(store)?;
             let r = spoor_engine::verify(&config)
                 .await
                 .context("verifying the store")?;
@@ -112,18 +112,24 @@ pub async fn run(tool: ToolCommand) -> anyhow::Result<()> {
     }
 }
 
-fn store_config(store: crate::cli::StoreArgs) -> EngineConfig {
+fn store_config(store: crate::cli::StoreArgs) -> anyhow::Result<EngineConfig> {
+    let keys = std::sync::Arc::new(store.encryption.keyring().context("encryption at rest")?);
     let config = EngineConfig {
         data_dir: store.data_dir,
         storage_url: store.storage_url,
-        storage_options: store.storage_options,
+        storage_options: store
+            .storage_options
+            .into_iter()
+            .chain(store.encryption.sse_options())
+            .collect(),
         background: false,
+        keys,
         ..EngineConfig::default()
     };
-    match &store.tenant {
+    Ok(match &store.tenant {
         Some(tenant) => crate::tenants::tenant_config(&config, tenant),
         None => config,
-    }
+    })
 }
 
 /// `POST /api/admin/delete` on the running engine.

@@ -16,6 +16,7 @@ use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::encryption::encrypt::FileEncryptionProperties;
 use parquet::file::metadata::KeyValue as ParquetKv;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -90,7 +91,8 @@ fn writer_props(
     max_traces: usize,
     meta_json: String,
     zstd_level: i32,
-) -> WriterProperties {
+    keys: &crate::crypto::Keyring,
+) -> Result<WriterProperties, StorageError> {
     let level = ZstdLevel::try_new(zstd_level).unwrap_or_default();
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(level))
@@ -117,18 +119,27 @@ fn writer_props(
         let path = ColumnPath::from(column.split('.').map(str::to_string).collect::<Vec<_>>());
         b = b.set_column_compression(path, Compression::UNCOMPRESSED);
     }
-    b.set_key_value_metadata(Some(vec![
+    b = b.set_key_value_metadata(Some(vec![
         ParquetKv::new(
             "spoor.format".to_string(),
             schema::FORMAT_VERSION.to_string(),
         ),
         ParquetKv::new("spoor.block".to_string(), meta_json),
-    ]))
-    .build()
+    ]));
+    // Encryption at rest: Parquet modular encryption (AES-GCM) of the footer and every
+    // column with the current key, its id as the footer key metadata (read back by
+    // `reader::Retriever`). Row groups stay readable by range.
+    if let Some((id, key)) = keys.current() {
+        let props = FileEncryptionProperties::builder(key.to_vec())
+            .with_footer_key_metadata(id.as_bytes().to_vec())
+            .build()
+            .map_err(|e| internal(format!("encryption properties: {e}")))?;
+        b = b.with_file_encryption_properties(props);
+    }
+    Ok(b.build())
 }
 
-/// Encodes every span of `head` as one block, sorted by trace id then start time.
-/// `wal_seq` and `inputs` go into the block's metadata (see [`BlockMeta`]).
+/// Encodes every span of `head` as one unencrypted block (see [`encode_head_sealed`]).
 pub(crate) fn encode_head(
     head: &Head,
     id: &str,
@@ -137,6 +148,33 @@ pub(crate) fn encode_head(
     created_at: u64,
     wal_seq: u64,
     inputs: Vec<String>,
+) -> Result<EncodedBlock, StorageError> {
+    let keys = crate::crypto::Keyring::none();
+    encode_head_sealed(
+        head,
+        id,
+        level,
+        row_group_spans,
+        created_at,
+        wal_seq,
+        inputs,
+        &keys,
+    )
+}
+
+/// Encodes every span of `head` as one block, sorted by trace id then start time, encrypted
+/// with the keyring's current key if it has one.
+/// `wal_seq` and `inputs` go into the block's metadata (see [`BlockMeta`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn encode_head_sealed(
+    head: &Head,
+    id: &str,
+    level: u32,
+    row_group_spans: usize,
+    created_at: u64,
+    wal_seq: u64,
+    inputs: Vec<String>,
+    keys: &crate::crypto::Keyring,
 ) -> Result<EncodedBlock, StorageError> {
     let order = head.sorted_order();
     let mut meta = block_meta(head, &order, id, level, created_at);
@@ -158,7 +196,8 @@ pub(crate) fn encode_head(
         max_traces,
         meta_json,
         if level == 0 { 3 } else { 15 },
-    );
+        keys,
+    )?;
     let mut bytes = Vec::new();
     {
         let mut writer = ArrowWriter::try_new(&mut bytes, schema.clone(), Some(props))

@@ -7,8 +7,8 @@ mod proto;
 mod reader;
 mod schema;
 
-pub(crate) use encode::encode_head;
-pub(crate) use reader::Blocks;
+pub(crate) use encode::{encode_head, encode_head_sealed};
+pub(crate) use reader::{Blocks, read_options, register_key_errors};
 pub use schema::{FORMAT_VERSION, OLDEST_FORMAT_VERSION, block_schema};
 
 /// What [`round_trip`] found.

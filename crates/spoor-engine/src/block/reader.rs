@@ -55,6 +55,71 @@ pub(crate) struct Blocks {
     loading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Rows skipped because a value did not decode (`spoor_engine_undecodable_rows_total`).
     undecodable: Counter,
+    /// The keys encrypted blocks are read with (the key id is the footer key metadata).
+    pub(crate) keys: Arc<crate::crypto::Keyring>,
+    /// Loads refused because the block's key is not configured or does not decrypt it
+    /// (`spoor_engine_encryption_key_errors_total`).
+    pub(crate) key_errors: Counter,
+}
+
+/// Hands parquet the key an encrypted block names, remembering a key id it lacks.
+pub(crate) struct Retriever {
+    keys: Arc<crate::crypto::Keyring>,
+    refused: Mutex<Option<crate::crypto::CryptoError>>,
+}
+
+impl parquet::encryption::decrypt::KeyRetriever for Retriever {
+    fn retrieve_key(&self, key_metadata: &[u8]) -> parquet::errors::Result<Vec<u8>> {
+        let id = String::from_utf8_lossy(key_metadata);
+        match self.keys.key(&id) {
+            Ok(k) => Ok(k.to_vec()),
+            Err(e) => {
+                let msg = e.to_string();
+                *self.refused.lock() = Some(e);
+                Err(parquet::errors::ParquetError::General(msg))
+            }
+        }
+    }
+}
+
+/// Reader options for a block's bytes: decryption through the keyring when its footer is
+/// encrypted, and the retriever (to tell a missing key from damage).
+pub(crate) fn read_options(
+    keys: &Arc<crate::crypto::Keyring>,
+    bytes: &[u8],
+) -> Result<(ArrowReaderOptions, Option<Arc<Retriever>>), StorageError> {
+    let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+    if !is_encrypted(bytes) {
+        return Ok((options, None));
+    }
+    let retriever = Arc::new(Retriever {
+        keys: keys.clone(),
+        refused: Mutex::new(None),
+    });
+    let props = parquet::encryption::decrypt::FileDecryptionProperties::with_key_retriever(
+        retriever.clone(),
+    )
+    .build()
+    .map_err(|e| crate::error::internal(format!("decryption properties: {e}")))?;
+    Ok((
+        options.with_file_decryption_properties(props),
+        Some(retriever),
+    ))
+}
+
+/// Registers `spoor_engine_encryption_key_errors_total`.
+pub(crate) fn register_key_errors(blocks: &Blocks, telemetry: &spoor_telemetry::Telemetry) {
+    telemetry.register(
+        "engine_encryption_key_errors",
+        "Encrypted blocks not read because their key id is not configured or the key is wrong \
+         (not corruption: the block stays in the manifest)",
+        blocks.key_errors.clone(),
+    );
+}
+
+/// True for a Parquet file with an encrypted footer (modular encryption).
+pub(crate) fn is_encrypted(bytes: &[u8]) -> bool {
+    bytes.ends_with(b"PARE")
 }
 
 /// The block's format version from its key-value metadata. A block without one, or with
@@ -93,14 +158,29 @@ fn pq(location: &str) -> impl Fn(parquet::errors::ParquetError) -> StorageError 
 }
 
 impl Blocks {
-    pub(crate) fn new(store: Arc<dyn ObjectStore>, prefix: Path, undecodable: Counter) -> Self {
+    pub(crate) fn new(
+        store: Arc<dyn ObjectStore>,
+        prefix: Path,
+        undecodable: Counter,
+        keys: Arc<crate::crypto::Keyring>,
+    ) -> Self {
         Self {
             store,
             prefix,
             cache: Mutex::new(HashMap::new()),
             loading: Mutex::new(HashMap::new()),
             undecodable,
+            keys,
+            key_errors: Counter::default(),
         }
+    }
+
+    /// Reader options for a block's bytes (see [`read_options`]).
+    pub(crate) fn read_options(
+        &self,
+        bytes: &[u8],
+    ) -> Result<(ArrowReaderOptions, Option<Arc<Retriever>>), StorageError> {
+        read_options(&self.keys, bytes)
     }
 
     /// Drops undecodable rows (after parents are resolved), counting and logging them.
@@ -170,8 +250,7 @@ impl Blocks {
         let bytes = self.fetch_verified(b).await?;
         let path = block_path(&self.prefix, &b.id);
         let loc = path.to_string();
-        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
-        let meta = ArrowReaderMetadata::load(&bytes, options).map_err(pq(&loc))?;
+        let meta = self.footer(b, &bytes, &loc)?;
         let format = block_format(meta.metadata(), &loc)?;
         // The whole file is in memory for the checksum: take every row group's trace-id
         // bloom filter from it now, so a lookup by id never waits for one.
@@ -181,6 +260,8 @@ impl Blocks {
             .columns()
             .iter()
             .position(|c| c.path().string() == schema::TRACE_ID);
+        // parquet-rs writes bloom filters unencrypted (hashes of trace ids only), so they
+        // are read the same way from an encrypted block.
         if let Some(col) = trace_col {
             for (i, rg) in meta.metadata().row_groups().iter().enumerate() {
                 let sbbf =
@@ -197,6 +278,31 @@ impl Blocks {
         });
         self.cache.lock().insert(b.id.clone(), loaded.clone());
         Ok(loaded)
+    }
+
+    /// The footer of a block whose bytes passed the manifest's checksum, decrypted when the
+    /// block is encrypted. An encrypted block that does not open has a key that is missing or
+    /// wrong, which is not damage: `Unavailable` (no quarantine), counted.
+    fn footer(
+        &self,
+        b: &BlockMeta,
+        bytes: &Bytes,
+        loc: &str,
+    ) -> Result<ArrowReaderMetadata, StorageError> {
+        let (options, retriever) = self.read_options(bytes)?;
+        match ArrowReaderMetadata::load(bytes, options) {
+            Ok(m) => Ok(m),
+            Err(e) if retriever.is_some() => {
+                self.key_errors.inc();
+                let why = retriever
+                    .and_then(|r| r.refused.lock().take())
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| format!("does not decrypt with the configured key ({e})"));
+                tracing::error!(block = %b.id, error = %why, "encrypted block not readable");
+                Err(StorageError::Unavailable(format!("block {} {why}", b.id)))
+            }
+            Err(e) => Err(pq(loc)(e)),
+        }
     }
 
     #[allow(deprecated)]
@@ -383,8 +489,11 @@ impl Blocks {
     ) -> Result<(Vec<DecodedRow>, u64), StorageError> {
         let bytes = self.fetch_verified(b).await?;
         let loc = block_path(&self.prefix, &b.id).to_string();
-        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .map_err(pq(&loc))?;
+        let meta = self.footer(b, &bytes, &loc)?;
+        let builder =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::new_with_metadata(
+                bytes, meta,
+            );
         let format = block_format(builder.metadata(), &loc)?;
         let reader = builder.build().map_err(pq(&loc))?;
         let mut out = Vec::with_capacity(b.span_count as usize);

@@ -31,6 +31,7 @@ fn root(store: Arc<dyn ObjectStore>) -> ManifestStore {
         prefix: Path::from("p"),
         local: None,
         log: None,
+        keys: Arc::default(),
     }
 }
 
