@@ -45,20 +45,30 @@ TOML
   echo $! > "$n/pid"
 done
 g() { "$garage" -c "$dir/node1/garage.toml" "$@"; }
-for _ in $(seq 1 100); do g status > /dev/null 2>&1 && break; sleep 0.2; done
+# retry N CMD…: runs CMD until it succeeds, N times 0.2 s apart (the cluster settles after each step).
+retry() {
+  local n=$1; shift
+  for _ in $(seq 1 "$n"); do "$@" > /dev/null 2>&1 && return 0; sleep 0.2; done
+  "$@"
+}
+retry 150 g status
+# `garage node id` reads the node key that the server writes into metadata_dir when it starts.
 ids=()
 for i in 1 2 3; do
-  id=$("$garage" -c "$dir/node$i/garage.toml" node id -q 2>/dev/null | cut -d@ -f1)
+  c="$dir/node$i/garage.toml"
+  retry 150 "$garage" -c "$c" node id -q
+  id=$("$garage" -c "$c" node id -q 2> /dev/null | cut -d@ -f1)
   ids+=("$id")
-  [ "$i" -gt 1 ] && g node connect "$id@127.0.0.1:$((base + 3 * (i - 1)))" > /dev/null
+  [ "$i" -gt 1 ] && retry 50 g node connect "$id@127.0.0.1:$((base + 3 * (i - 1)))"
 done
-for id in "${ids[@]}"; do g layout assign -z dc1 -c 1G "$id" > /dev/null; done
-g layout apply --version 1 > /dev/null
+for id in "${ids[@]}"; do retry 20 g layout assign -z dc1 -c 1G "$id"; done
+retry 20 g layout apply --version 1
+# Garage accepts imported keys of 8+ characters [A-Za-z0-9_.-] with secrets of 16+ printable characters.
 key_id=GK0123456789abcdef01234567
 key_secret=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
-for _ in $(seq 1 50); do g bucket create spoor > /dev/null 2>&1 && break; sleep 0.2; done
-g key import --yes "$key_id" "$key_secret" -n spoor-test > /dev/null
-g bucket allow --read --write --owner spoor --key "$key_id" > /dev/null
+retry 100 g bucket create spoor
+retry 50 g key import --yes "$key_id" "$key_secret" -n spoor-test
+retry 50 g bucket allow --read --write --owner spoor --key "$key_id"
 echo "endpoint=http://127.0.0.1:$((base + 1))"
 echo "endpoints=http://127.0.0.1:$((base + 1)),http://127.0.0.1:$((base + 4)),http://127.0.0.1:$((base + 7))"
 echo "bucket=spoor"

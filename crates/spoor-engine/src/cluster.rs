@@ -13,7 +13,10 @@
 //!   `delete_grace` has passed, then forgets the tombstone.
 //! - Only the holder of the lease object `lease/compactor.json` compacts. The lease is taken
 //!   and renewed with conditional writes (`PutMode::Create`, then `PutMode::Update` with the
-//!   etag) and expires `lease_ttl` after its last renewal.
+//!   etag) and expires `lease_ttl` after its last renewal. A store that ignores the
+//!   conditions (Garage 2.5 accepts `If-None-Match`/`If-Match` on PUT and overwrites anyway)
+//!   is detected with a probe object; there a process that takes the lease reads it back
+//!   after a settling delay and holds it only if its own write won.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering;
@@ -164,6 +167,10 @@ pub(crate) struct Lease {
     ttl: Duration,
     /// Until when this process may act as the holder (local monotonic clock).
     held_until: Mutex<Option<Instant>>,
+    /// The object written twice with `PutMode::Create` to learn whether the store honours it.
+    probe: Path,
+    /// Whether the store honours conditional writes; probed on the first round.
+    conditional: Mutex<Option<bool>>,
 }
 
 fn wall_ms() -> u64 {
@@ -175,12 +182,56 @@ fn wall_ms() -> u64 {
 
 impl Lease {
     pub(crate) fn new(prefix: &Path, node_id: &str, ttl: Duration) -> Lease {
+        let unique = format!("{}-{}", std::process::id(), wall_ms());
         Lease {
             path: prefix.clone().join("lease").join("compactor.json"),
-            holder: format!("{node_id}/{}-{}", std::process::id(), wall_ms()),
+            holder: format!("{node_id}/{unique}"),
             ttl,
             held_until: Mutex::new(None),
+            probe: prefix
+                .clone()
+                .join("lease")
+                .join(format!("probe-{node_id}-{unique}")),
+            conditional: Mutex::new(None),
         }
+    }
+
+    /// How long a taker waits before reading the lease back on a store without conditional
+    /// writes: concurrent takers have all written by then and read the same last writer.
+    fn settle(&self) -> Duration {
+        (self.ttl / 10).clamp(Duration::from_millis(100), Duration::from_secs(2))
+    }
+
+    /// Whether the store refuses a second `PutMode::Create` of one object (asked once).
+    async fn conditional(&self, s: &dyn ObjectStore) -> Result<bool, StorageError> {
+        if let Some(known) = *self.conditional.lock() {
+            return Ok(known);
+        }
+        let create = || PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        let put = |opts| s.put_opts(&self.probe, PutPayload::from_static(b"probe"), opts);
+        let known = match put(create()).await {
+            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => match put(create()).await {
+                Err(object_store::Error::AlreadyExists { .. })
+                | Err(object_store::Error::Precondition { .. }) => true,
+                Ok(_) | Err(object_store::Error::NotImplemented { .. }) => false,
+                Err(e) => return Err(store("probing conditional writes", e)),
+            },
+            Err(object_store::Error::NotImplemented { .. }) => false,
+            Err(e) => return Err(store("probing conditional writes", e)),
+        };
+        let _ = s.delete(&self.probe).await;
+        if !known {
+            tracing::warn!(
+                "the store ignores conditional writes (If-None-Match/If-Match on PUT): the \
+                 compactor lease falls back to writing and reading back after {:?}",
+                self.settle()
+            );
+        }
+        *self.conditional.lock() = Some(known);
+        Ok(known)
     }
 
     /// Whether this process holds the lease with at least a quarter of its TTL left.
@@ -193,8 +244,11 @@ impl Lease {
     /// Takes the lease when it is free or expired, renews it when this process holds it.
     /// Returns whether this process holds it now.
     pub(crate) async fn try_hold(&self, s: &dyn ObjectStore) -> Result<bool, StorageError> {
+        let conditional = self.conditional(s).await?;
         let started = Instant::now();
         let now = wall_ms();
+        // Renewing a lease this process holds, as opposed to taking a free or expired one.
+        let mut renewing = false;
         let mode = match s.get(&self.path).await {
             Err(object_store::Error::NotFound { .. }) => PutMode::Create,
             Err(e) => return Err(store("reading the compactor lease", e)),
@@ -205,7 +259,10 @@ impl Lease {
                     .await
                     .map_err(|e| store("reading the compactor lease", e))?;
                 let free = match serde_json::from_slice::<LeaseBody>(&bytes) {
-                    Ok(b) => b.holder == self.holder || b.expires_at_ms < now,
+                    Ok(b) => {
+                        renewing = b.holder == self.holder && b.expires_at_ms >= now;
+                        b.holder == self.holder || b.expires_at_ms < now
+                    }
                     Err(_) => true,
                 };
                 if !free {
@@ -229,6 +286,10 @@ impl Lease {
         };
         match s.put_opts(&self.path, PutPayload::from(body), opts).await {
             Ok(_) => {
+                if !renewing && !conditional && !self.won(s).await? {
+                    *self.held_until.lock() = None;
+                    return Ok(false);
+                }
                 let was = self.held_until.lock().replace(started + self.ttl);
                 if was.is_none() {
                     tracing::info!(holder = %self.holder, "took the compactor lease");
@@ -252,6 +313,27 @@ impl Lease {
                 Err(store("writing the compactor lease", e))
             }
         }
+    }
+}
+
+impl Lease {
+    /// After a settling delay, whether the lease names this process (the last writer won).
+    async fn won(&self, s: &dyn ObjectStore) -> Result<bool, StorageError> {
+        tokio::time::sleep(self.settle()).await;
+        let r = s
+            .get(&self.path)
+            .await
+            .map_err(|e| store("reading the compactor lease back", e))?;
+        let bytes = r
+            .bytes()
+            .await
+            .map_err(|e| store("reading the compactor lease back", e))?;
+        let ours =
+            serde_json::from_slice::<LeaseBody>(&bytes).is_ok_and(|b| b.holder == self.holder);
+        if !ours {
+            tracing::info!(holder = %self.holder, "another compactor took the lease at the same time");
+        }
+        Ok(ours)
     }
 }
 
