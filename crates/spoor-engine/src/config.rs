@@ -107,9 +107,11 @@ pub struct EngineConfig {
     pub read_only: bool,
     /// How often a read-only engine looks for a newer manifest.
     pub manifest_poll_interval: Duration,
-    /// The process memory limit (`--memory-limit`), if any. The head (live and waiting to be
-    /// written) may hold an eighth of it: it is cut early at half of that share, and writes
-    /// are refused with [`spoor_storage::StorageError::Full`] while it holds more.
+    /// The process memory limit (`--memory-limit`, or a pipeline `memory_limiter`'s soft limit),
+    /// if any. The head (live and waiting to be written) may hold half of what the limit leaves
+    /// besides `HEAD_RESERVE` (128 MiB), at least an eighth of it and at most four cuts
+    /// ([`Self::head_memory_budget`]): it is cut early at half of that share, and writes are
+    /// refused with [`spoor_storage::StorageError::Full`] while it holds more.
     pub memory_limit: Option<u64>,
     /// Scale-out role of this process (see [`ClusterRole`]).
     pub cluster_role: ClusterRole,
@@ -176,10 +178,22 @@ impl Default for EngineConfig {
 
 impl EngineConfig {
     /// Memory the head (live plus waiting to become blocks) may hold before writes are
-    /// refused: four cuts' worth, and at most an eighth of the memory limit.
+    /// refused: four cuts' worth, and under a memory limit at most its share of it.
+    ///
+    /// A memory limit (like the Collector's `memory_limiter`) compares the whole process's
+    /// resident memory with the limit and refuses new data while it is above. So the head's
+    /// share is not a fixed fraction of the limit: the process first needs [`HEAD_RESERVE`]
+    /// for what is not the head (its baseline, the requests in flight, a block being encoded),
+    /// and the head may take half of the rest (the other half is for the cut's own copy and
+    /// spikes), but never less than an eighth of the limit. A 512 MiB `memory_limiter` (409 MiB
+    /// after its spike) gives the head 140 MiB, enough for full 64 MiB cuts; a 256 MiB limit
+    /// gives 64 MiB; below about 170 MiB the head keeps an eighth.
     pub(crate) fn head_memory_budget(&self) -> u64 {
         let cuts = self.block_cut_bytes.saturating_mul(4);
-        self.memory_limit.map_or(cuts, |l| cuts.min(l / 8))
+        self.memory_limit.map_or(cuts, |limit| {
+            let share = (limit.saturating_sub(HEAD_RESERVE) / 2).max(limit / 8);
+            cuts.min(share)
+        })
     }
 
     /// Memory at which the live head is cut: the cut size, or half the head's budget when
@@ -188,6 +202,11 @@ impl EngineConfig {
         self.block_cut_bytes.min(self.head_memory_budget() / 2)
     }
 }
+
+/// What a process under a memory limit holds besides the engine's head, which the head's
+/// budget leaves aside (`EngineConfig::head_memory_budget`): about 40 MiB of baseline (runtime,
+/// caches, metric stores), the requests being read and decoded, and a block being encoded.
+pub(crate) const HEAD_RESERVE: u64 = 128 << 20;
 
 /// The engine's source of the current time (unix nanoseconds).
 pub trait Clock: Send + Sync + 'static {
@@ -226,5 +245,40 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now_unix_nanos(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    fn with_limit(limit: Option<u64>) -> EngineConfig {
+        EngineConfig {
+            memory_limit: limit,
+            ..EngineConfig::default()
+        }
+    }
+
+    /// The basic seed's `memory_limiter` (`limit_mib: 512`, 409.6 MiB after its 20 % spike) no
+    /// longer shrinks the head to an eighth (51 MiB, 25 MiB cuts): it cuts full 64 MiB blocks.
+    #[test]
+    fn a_512_mib_memory_limiter_leaves_the_head_full_size_cuts() {
+        let config = with_limit(Some(512 * MIB - 512 * MIB / 5));
+        let budget = config.head_memory_budget();
+        assert!(budget > 140 * MIB && budget < 141 * MIB, "{budget}");
+        assert_eq!(config.cut_memory(), config.block_cut_bytes);
+    }
+
+    #[test]
+    fn the_head_budget_is_four_cuts_at_most_and_an_eighth_of_a_small_limit_at_least() {
+        assert_eq!(with_limit(None).head_memory_budget(), 256 * MIB);
+        assert_eq!(with_limit(Some(16 << 30)).head_memory_budget(), 256 * MIB);
+        assert_eq!(with_limit(Some(256 * MIB)).head_memory_budget(), 64 * MIB);
+        assert_eq!(with_limit(Some(192 * MIB)).head_memory_budget(), 32 * MIB);
+        assert_eq!(with_limit(Some(160 * MIB)).head_memory_budget(), 20 * MIB);
+        assert_eq!(with_limit(Some(32 * MIB)).head_memory_budget(), 4 * MIB);
+        assert_eq!(with_limit(Some(32 * MIB)).cut_memory(), 2 * MIB);
     }
 }

@@ -413,7 +413,7 @@ impl Inner {
 impl SpanWriter for Engine {
     /// Appends the batch to the WAL (group commit) and the head; resolves once it is in the
     /// WAL as the fsync policy promises and visible to readers. Refuses with `Full` when the
-    /// head holds more memory than its budget (four times the cut size, at most a quarter of
+    /// head holds more memory than its budget (four times the cut size, at most its share of
     /// the memory limit: blocks cannot be written fast enough), and with `Unavailable` after
     /// a failed fsync or shutdown.
     async fn write(&self, batch: Vec<ResourceSpans>) -> Result<(), StorageError> {

@@ -17,7 +17,9 @@
 //! Cost: before [`enable`], an allocation or a free pays one relaxed atomic load more. Once
 //! enabled, an allocation decrements a thread-local counter and a free checks one slot of a
 //! 64 Ki-entry counting filter; only sampled allocations (and the frees that hit their slot)
-//! take the profiler's lock and walk the stack.
+//! take the profiler's lock and walk the stack. Measured (`benches/alloc.rs`, loaded 2-core
+//! machine): a 64-byte allocation and free costs about 1 ns more than mimalloc's 7–10 ns while
+//! off, and 4–7 ns more while sampling.
 //!
 //! It is not a leak checker: allocations made while the profiler itself runs on a thread are
 //! not sampled, and a sample freed during such a moment stays counted as in use.

@@ -538,7 +538,10 @@ fn tenancy(
 /// The process memory limit that the receivers' gate and the engine's head budget follow: the
 /// flag when given; else the tightest soft limit (`limit - spike`) of the config's
 /// `memory_limiter`s, so data is refused before it is read rather than after it was decoded;
-/// else the flag's default (80 % of the machine's memory).
+/// else the flag's default (80 % of the machine's memory). Like the memory_limiter's own check,
+/// the gate compares the whole process's RSS with it; the engine's head takes its share of it
+/// after a reserve for the rest of the process (`EngineConfig::memory_limit`), so a 512 MiB
+/// memory_limiter still cuts full-size blocks.
 fn process_memory_limit(
     args: &RunArgs,
     explicit: &[String],
