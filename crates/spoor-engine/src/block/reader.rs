@@ -5,8 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, RecordBatch};
-use arrow_schema::ArrowError;
+use arrow_array::{Array, BooleanArray, RecordBatch};
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
@@ -29,6 +28,7 @@ use spoor_storage::{ScanRequest, StorageError};
 
 use super::decode::{self, DecodedRow};
 use super::filter;
+use super::pages;
 use super::schema;
 use crate::error::{corrupt, store};
 use crate::manifest::{BlockMeta, block_path};
@@ -55,6 +55,8 @@ pub(crate) struct Blocks {
     loading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Rows skipped because a value did not decode (`spoor_engine_undecodable_rows_total`).
     undecodable: Counter,
+    /// zstd decompressors reused across lookups by id.
+    zstd: pages::ZstdPool,
 }
 
 /// The block's format version from its key-value metadata. A block without one, or with
@@ -100,6 +102,7 @@ impl Blocks {
             cache: Mutex::new(HashMap::new()),
             loading: Mutex::new(HashMap::new()),
             undecodable,
+            zstd: pages::ZstdPool::default(),
         }
     }
 
@@ -338,29 +341,7 @@ impl Blocks {
             if selection.as_ref().is_some_and(|s| !s.selects_any()) {
                 continue;
             }
-            let pred = ArrowPredicateFn::new(Self::mask(&l, &[schema::TRACE_ID]), move |batch| {
-                let ids = batch
-                    .column(0)
-                    .as_fixed_size_binary_opt()
-                    .ok_or_else(|| ArrowError::SchemaError("trace_id type".into()))?;
-                Ok((0..ids.len())
-                    .map(|i| {
-                        Some(
-                            want.binary_search_by(|w| w.as_slice().cmp(ids.value(i)))
-                                .is_ok(),
-                        )
-                    })
-                    .collect())
-            });
-            let mut builder = self
-                .builder(&l)
-                .with_row_groups(vec![rg])
-                .with_row_filter(RowFilter::new(vec![Box::new(pred)]));
-            if let Some(selection) = selection {
-                builder = builder.with_row_selection(selection);
-            }
-            let stream = builder.build().map_err(pq(&loc))?;
-            let mut got: Vec<RecordBatch> = stream.try_collect().await.map_err(pq(&loc))?;
+            let mut got = self.read_group(&l, rg, &want, selection).await?;
             batches.append(&mut got);
         }
         let mut out = Vec::new();
@@ -373,6 +354,65 @@ impl Blocks {
         decode::resolve_parents(&mut out, &loc)?;
         self.skip_undecodable(&mut out, &loc);
         Ok(out)
+    }
+
+    /// The rows of row group `rg` whose trace id is in `want` (sorted), among the rows of
+    /// `selection`. The row group's bytes are fetched in one range and its zstd pages
+    /// decompressed with a pooled context ([`pages`]): first the trace-id column, to find the
+    /// rows, then every column of those rows.
+    async fn read_group(
+        &self,
+        l: &Loaded,
+        rg: usize,
+        want: &[[u8; 16]],
+        selection: Option<RowSelection>,
+    ) -> Result<Vec<RecordBatch>, StorageError> {
+        let loc = l.path.as_ref();
+        let md = l.meta.metadata();
+        let range = pages::row_group_range(md.row_group(rg));
+        let bytes = self
+            .store
+            .get_range(&l.path, range.clone())
+            .await
+            .map_err(|e| store(&format!("reading block {loc}"), e))?;
+        if bytes.len() as u64 != range.end - range.start {
+            return Err(corrupt(loc, format!("short read of row group {rg}")));
+        }
+        let reader = pages::GroupReader::new(
+            &self.zstd,
+            md,
+            Some(l.meta.schema().fields()),
+            rg,
+            pages::Slice::new(range, bytes),
+        )
+        .map_err(pq(loc))?;
+        let ids = reader
+            .read(Self::mask(l, &[schema::TRACE_ID]), selection.clone())
+            .map_err(pq(loc))?;
+        let mut matched = Vec::with_capacity(ids.len());
+        for batch in &ids {
+            let col = batch
+                .column(0)
+                .as_fixed_size_binary_opt()
+                .ok_or_else(|| corrupt(loc, "trace_id type"))?;
+            matched.push(BooleanArray::from_iter((0..col.len()).map(|i| {
+                Some(
+                    want.binary_search_by(|w| w.as_slice().cmp(col.value(i)))
+                        .is_ok(),
+                )
+            })));
+        }
+        let matched = RowSelection::from_filters(&matched);
+        let rows = match selection {
+            Some(s) => s.and_then(&matched),
+            None => matched,
+        };
+        if !rows.selects_any() {
+            return Ok(Vec::new());
+        }
+        reader
+            .read(ProjectionMask::all(), Some(rows))
+            .map_err(pq(loc))
     }
 
     /// Every decodable span of block `b` (compaction; the caller bounds the block sizes), and
