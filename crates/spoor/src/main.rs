@@ -126,11 +126,9 @@ fn raise_open_file_limit() {
 /// mimalloc gives freed memory back to the OS only after a delay that is checked on later
 /// allocator calls, so an idle server would keep the memory of closed connections and finished
 /// requests for good (and `--memory-limit`, measured from RSS, could not recover). With
-/// `MIMALLOC_PURGE_DELAY=100` it gives it back 100 ms after it was freed: a delay of 0 made
-/// every freed page a fresh one to fault in again (about 12 % of ingest CPU and 15-30 % of a
-/// lookup by id, `docs/performance-notes.md`) for no lower peak RSS. mimalloc reads the
-/// option from the environment, which safe Rust cannot change for the running process, so the
-/// server re-executes itself once with it set (unless the user set it).
+/// `MIMALLOC_PURGE_DELAY=0` it gives it back at once. mimalloc reads the option from the
+/// environment, which safe Rust cannot change for the running process, so the server
+/// re-executes itself once with it set (unless the user set it).
 fn ensure_allocator_returns_memory() {
     #[cfg(feature = "mimalloc")]
     {
@@ -147,9 +145,9 @@ fn ensure_allocator_returns_memory() {
         if let Some(arg0) = args.next() {
             command.arg0(arg0);
         }
-        let error = command.args(args).env(VAR, "100").exec();
+        let error = command.args(args).env(VAR, "0").exec();
         eprintln!(
-            "warning: cannot re-execute with {VAR}=100 ({error}); freed memory is returned late"
+            "warning: cannot re-execute with {VAR}=0 ({error}); freed memory is returned late"
         );
     }
 }
