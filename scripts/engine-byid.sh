@@ -7,6 +7,14 @@
 set -u
 bin=$1; spans=${2:-2000000}; queries=${3:-50}
 d=${KEEP:-$(mktemp -d /tmp/byid.XXXX)}; mkdir -p "$d"
+# The pprof extension only when a profile is asked for: it also turns on the heap sampler.
+if [ -n "${PROFILE:-}${INGEST_PROFILE:-}" ]; then
+  ext='extensions:
+  pprof:
+    endpoint: 127.0.0.1:0'; svc='  extensions: [pprof]'
+else
+  ext=''; svc=''
+fi
 cat > "$d/cfg.yaml" <<CFG
 receivers:
   otlp:
@@ -15,11 +23,9 @@ receivers:
         endpoint: 127.0.0.1:0
 exporters:
   spoor:
-extensions:
-  pprof:
-    endpoint: 127.0.0.1:0
+$ext
 service:
-  extensions: [pprof]
+$svc
   pipelines:
     traces:
       receivers: [otlp]
@@ -35,11 +41,12 @@ start() {
 if [ ! -s "$d/acks" ]; then
   start
   c0=$(awk '{print $14+$15}' /proc/$pid/stat)
-  if [ -n "${INGEST_PROFILE:-}" ]; then (sleep 5; curl -s -o "$INGEST_PROFILE" "http://$pprof/debug/pprof/profile?seconds=30") & fi
+  prof=
+  if [ -n "${INGEST_PROFILE:-}" ]; then (sleep 5; curl -s -o "$INGEST_PROFILE" "http://$pprof/debug/pprof/profile?seconds=30") & prof=$!; fi
   ${LOADGEN:-$bin} loadgen --otlp-grpc "$grpc" --spans "$spans" --pool 0 --retries 50 --quiet --ack-log "$d/acks" > "$d/lg" 2>&1
   c1=$(awk '{print $14+$15}' /proc/$pid/stat)
   echo "preload: server CPU $(( (c1 - c0) * 1000000 / $(getconf CLK_TCK) / spans )) us/span, peak RSS $(grep VmHWM /proc/$pid/status | awk '{print int($2/1024)}') MiB; $(tr -d '\n' < "$d/lg" | grep -o '"spans_per_s":[0-9.]*')"
-  wait
+  [ -n "$prof" ] && wait "$prof"   # not a bare `wait`: that would wait for the server too
   sleep 5; kill $pid; wait $pid 2>/dev/null
 fi
 if [ "${MODE:-byid}" = search ]; then

@@ -264,8 +264,10 @@ fn trace_count(head: &Head, rows: &[u32]) -> usize {
 }
 
 fn block_meta(head: &Head, order: &[u32], id: &str, level: u32, created_at: u64) -> BlockMeta {
-    let mut services = BTreeSet::new();
-    let mut ops = BTreeSet::new();
+    // Borrowed from the head while counting (a cut visits every span: no allocation per span),
+    // owned once per distinct value at the end. Tuples order as `CatalogOp` does.
+    let mut services: BTreeSet<&str> = BTreeSet::new();
+    let mut ops: BTreeSet<(&str, &str, &'static str)> = BTreeSet::new();
     let mut traces = 0u64;
     let mut last = None;
     let mut span_service: HashMap<(spoor_model::TraceId, SpanId), &str> = HashMap::new();
@@ -276,18 +278,14 @@ fn block_meta(head: &Head, order: &[u32], id: &str, level: u32, created_at: u64)
             last = Some(s.trace);
         }
         let service = head.service_of(s);
-        services.insert(service.to_string());
+        services.insert(service);
         let p = head.peek(s);
-        ops.insert(CatalogOp {
-            service: service.to_string(),
-            name: p.name.to_string(),
-            kind: span_kind_name(p.kind).to_string(),
-        });
+        ops.insert((service, p.name, span_kind_name(p.kind)));
         if let Ok(sid) = SpanId::from_bytes(p.span_id) {
             span_service.insert((s.trace, sid), service);
         }
     }
-    let mut deps: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut deps: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for s in &head.spans {
         let Ok(parent) = SpanId::from_bytes(head.peek(s).parent_span_id) else {
             continue;
@@ -296,7 +294,7 @@ fn block_meta(head: &Head, order: &[u32], id: &str, level: u32, created_at: u64)
         if let Some(p) = span_service.get(&(s.trace, parent))
             && *p != child
         {
-            *deps.entry((p.to_string(), child.to_string())).or_default() += 1;
+            *deps.entry((p, child)).or_default() += 1;
         }
     }
     let first = order.first().map(|i| head.spans[*i as usize].trace);
@@ -312,9 +310,19 @@ fn block_meta(head: &Head, order: &[u32], id: &str, level: u32, created_at: u64)
         max_start: head.max_start,
         min_trace_id: first.map(|t| t.to_hex()).unwrap_or_default(),
         max_trace_id: lastid.map(|t| t.to_hex()).unwrap_or_default(),
-        services: services.into_iter().collect(),
-        operations: ops.into_iter().collect(),
-        dependencies: deps.into_iter().map(|((p, c), n)| (p, c, n)).collect(),
+        services: services.into_iter().map(str::to_string).collect(),
+        operations: ops
+            .into_iter()
+            .map(|(service, name, kind)| CatalogOp {
+                service: service.to_string(),
+                name: name.to_string(),
+                kind: kind.to_string(),
+            })
+            .collect(),
+        dependencies: deps
+            .into_iter()
+            .map(|((p, c), n)| (p.to_string(), c.to_string(), n))
+            .collect(),
         created_at,
         wal_seq: 0,
         inputs: Vec::new(),

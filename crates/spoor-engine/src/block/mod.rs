@@ -3,6 +3,7 @@
 mod decode;
 mod encode;
 mod filter;
+mod pages;
 mod proto;
 mod reader;
 mod schema;

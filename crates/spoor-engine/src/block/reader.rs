@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_schema::ArrowError;
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -29,6 +29,7 @@ use spoor_storage::{ScanRequest, StorageError};
 
 use super::decode::{self, DecodedRow};
 use super::filter;
+use super::pages;
 use super::schema;
 use crate::error::{corrupt, store};
 use crate::manifest::{BlockMeta, block_path};
@@ -41,6 +42,8 @@ pub(crate) struct Loaded {
     format: u32,
     path: Path,
     size: u64,
+    /// Parquet modular encryption: pages are read through parquet's decrypting reader.
+    encrypted: bool,
     blooms: Mutex<HashMap<usize, Option<Arc<Sbbf>>>>,
 }
 
@@ -60,6 +63,8 @@ pub(crate) struct Blocks {
     /// Loads refused because the block's key is not configured or does not decrypt it
     /// (`spoor_engine_encryption_key_errors_total`).
     pub(crate) key_errors: Counter,
+    /// zstd decompressors reused across lookups by id.
+    zstd: pages::ZstdPool,
 }
 
 /// Hands parquet the key an encrypted block names, remembering a key id it lacks.
@@ -172,6 +177,7 @@ impl Blocks {
             undecodable,
             keys,
             key_errors: Counter::default(),
+            zstd: pages::ZstdPool::default(),
         }
     }
 
@@ -274,6 +280,7 @@ impl Blocks {
             format,
             path,
             size: b.size_bytes,
+            encrypted: is_encrypted(&bytes),
             blooms: Mutex::new(blooms),
         });
         self.cache.lock().insert(b.id.clone(), loaded.clone());
@@ -444,29 +451,11 @@ impl Blocks {
             if selection.as_ref().is_some_and(|s| !s.selects_any()) {
                 continue;
             }
-            let pred = ArrowPredicateFn::new(Self::mask(&l, &[schema::TRACE_ID]), move |batch| {
-                let ids = batch
-                    .column(0)
-                    .as_fixed_size_binary_opt()
-                    .ok_or_else(|| ArrowError::SchemaError("trace_id type".into()))?;
-                Ok((0..ids.len())
-                    .map(|i| {
-                        Some(
-                            want.binary_search_by(|w| w.as_slice().cmp(ids.value(i)))
-                                .is_ok(),
-                        )
-                    })
-                    .collect())
-            });
-            let mut builder = self
-                .builder(&l)
-                .with_row_groups(vec![rg])
-                .with_row_filter(RowFilter::new(vec![Box::new(pred)]));
-            if let Some(selection) = selection {
-                builder = builder.with_row_selection(selection);
-            }
-            let stream = builder.build().map_err(pq(&loc))?;
-            let mut got: Vec<RecordBatch> = stream.try_collect().await.map_err(pq(&loc))?;
+            let mut got = if l.encrypted {
+                self.read_group_decrypting(&l, rg, want, selection).await?
+            } else {
+                self.read_group(&l, rg, &want, selection).await?
+            };
             batches.append(&mut got);
         }
         let mut out = Vec::new();
@@ -479,6 +468,100 @@ impl Blocks {
         decode::resolve_parents(&mut out, &loc)?;
         self.skip_undecodable(&mut out, &loc);
         Ok(out)
+    }
+
+    /// [`Self::read_group`] for an encrypted block: its pages are decrypted by parquet's own
+    /// reader, which takes the footer's decryptor (the pooled page path reads plain pages only).
+    async fn read_group_decrypting(
+        &self,
+        l: &Loaded,
+        rg: usize,
+        want: Vec<[u8; 16]>,
+        selection: Option<RowSelection>,
+    ) -> Result<Vec<RecordBatch>, StorageError> {
+        let loc = l.path.to_string();
+        let pred = ArrowPredicateFn::new(Self::mask(l, &[schema::TRACE_ID]), move |batch| {
+            let ids = batch
+                .column(0)
+                .as_fixed_size_binary_opt()
+                .ok_or_else(|| ArrowError::SchemaError("trace_id type".into()))?;
+            Ok((0..ids.len())
+                .map(|i| {
+                    Some(
+                        want.binary_search_by(|w| w.as_slice().cmp(ids.value(i)))
+                            .is_ok(),
+                    )
+                })
+                .collect())
+        });
+        let mut builder = self
+            .builder(l)
+            .with_row_groups(vec![rg])
+            .with_row_filter(RowFilter::new(vec![Box::new(pred)]));
+        if let Some(selection) = selection {
+            builder = builder.with_row_selection(selection);
+        }
+        let stream = builder.build().map_err(pq(&loc))?;
+        stream.try_collect().await.map_err(pq(&loc))
+    }
+
+    /// The rows of row group `rg` whose trace id is in `want` (sorted), among the rows of
+    /// `selection`. The row group's bytes are fetched in one range and its zstd pages
+    /// decompressed with a pooled context ([`pages`]): first the trace-id column, to find the
+    /// rows, then every column of those rows.
+    async fn read_group(
+        &self,
+        l: &Loaded,
+        rg: usize,
+        want: &[[u8; 16]],
+        selection: Option<RowSelection>,
+    ) -> Result<Vec<RecordBatch>, StorageError> {
+        let loc = l.path.as_ref();
+        let md = l.meta.metadata();
+        let range = pages::row_group_range(md.row_group(rg));
+        let bytes = self
+            .store
+            .get_range(&l.path, range.clone())
+            .await
+            .map_err(|e| store(&format!("reading block {loc}"), e))?;
+        if bytes.len() as u64 != range.end - range.start {
+            return Err(corrupt(loc, format!("short read of row group {rg}")));
+        }
+        let reader = pages::GroupReader::new(
+            &self.zstd,
+            md,
+            Some(l.meta.schema().fields()),
+            rg,
+            pages::Slice::new(range, bytes),
+        )
+        .map_err(pq(loc))?;
+        let ids = reader
+            .read(Self::mask(l, &[schema::TRACE_ID]), selection.clone())
+            .map_err(pq(loc))?;
+        let mut matched = Vec::with_capacity(ids.len());
+        for batch in &ids {
+            let col = batch
+                .column(0)
+                .as_fixed_size_binary_opt()
+                .ok_or_else(|| corrupt(loc, "trace_id type"))?;
+            matched.push(BooleanArray::from_iter((0..col.len()).map(|i| {
+                Some(
+                    want.binary_search_by(|w| w.as_slice().cmp(col.value(i)))
+                        .is_ok(),
+                )
+            })));
+        }
+        let matched = RowSelection::from_filters(&matched);
+        let rows = match selection {
+            Some(s) => s.and_then(&matched),
+            None => matched,
+        };
+        if !rows.selects_any() {
+            return Ok(Vec::new());
+        }
+        reader
+            .read(ProjectionMask::all(), Some(rows))
+            .map_err(pq(loc))
     }
 
     /// Every decodable span of block `b` (compaction; the caller bounds the block sizes), and
