@@ -475,10 +475,8 @@ impl QueryService {
         let push = q.filter.pushdown();
         let candidates = self
             .scan(&ScanRequest {
-                start_min: start,
-                start_max: end,
                 limit: PLAN_CANDIDATE_LIMIT,
-                ..push
+                ..crate::search::within(push, start, end)
             })
             .await?;
         let mut truncated = candidates.len() >= PLAN_CANDIDATE_LIMIT;
