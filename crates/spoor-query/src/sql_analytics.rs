@@ -129,7 +129,7 @@ fn field_of(name: &str) -> Option<Field> {
     })
 }
 
-const FIELDS: &str = "duration, service.name, operation.name, status, kind, tags.<key>, span.<key> or resource.<key>";
+const FIELDS: &str = "duration, service.name, operation.name, status, kind, tags.<key>, span.<key>, resource.<key>, event.<key>, link.<key> or instrumentation.<key>";
 
 impl P {
     fn field(&mut self) -> Result<(Field, String), ParseError> {
