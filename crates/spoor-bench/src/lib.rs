@@ -20,8 +20,9 @@
 //!    column, summed from `spoor tool inspect` over the blocks), reopen, then time trace-by-id
 //!    and five kinds of search (`service`, `service+operation`, `service+attribute`, attribute
 //!    only, minimum duration; 1 h window) over the Jaeger HTTP API, and for Spoor each search
-//!    again in TraceQL over the Tempo API (`traceql …`, with its p50 against the Jaeger form:
-//!    the same plan, so within about 10 %); with the peak RSS of each phase.
+//!    again in TraceQL over the Tempo API (`traceql …`, alternating with the Jaeger form query
+//!    by query, with its p50 against the Jaeger form's: the same scan, so within about 10 %);
+//!    with the peak RSS of each phase.
 //!
 //! ```text
 //! spoor bench --spans 2000000 --default-pipeline --out bench.json  # ~15 min on 2 cores

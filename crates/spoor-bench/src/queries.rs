@@ -17,7 +17,7 @@ const WINDOW: &str = "lookback=1h&limit=20";
 type UrlFn = fn(usize) -> String;
 
 /// Runs `queries` of each kind, one after another on one connection; with `tempo`, each search
-/// kind is also timed as TraceQL (`traceql …`), right after its Jaeger form.
+/// kind is also timed as TraceQL (`traceql …`), alternating with its Jaeger form query by query.
 pub(crate) async fn run_all(
     addr: SocketAddr,
     tempo: Option<SocketAddr>,
@@ -106,14 +106,27 @@ pub(crate) async fn run_all(
         let urls: Vec<String> = (0..queries)
             .map(|k| format!("{}&start={start}&end={end}", url(k)))
             .collect();
-        out.push(time_queries(&mut client, name, &urls, count_traces).await);
-        if let Some(tc) = tempo_client.as_mut() {
-            let urls: Vec<String> = (0..queries)
-                .map(|k| format!("{}&start={start_s}&end={end_s}", tql(k)))
-                .collect();
-            let name = name.replacen("search", "traceql", 1);
-            out.push(time_queries(tc, &name, &urls, count_tempo_traces).await);
+        let Some(tc) = tempo_client.as_mut() else {
+            out.push(time_queries(&mut client, name, &urls, count_traces).await);
+            continue;
+        };
+        let tql_urls: Vec<String> = (0..queries)
+            .map(|k| format!("{}&start={start_s}&end={end_s}", tql(k)))
+            .collect();
+        // The two forms alternate query by query, each going first every other time, so a
+        // burst of load from other processes and the cache the first warms fall on both.
+        let (mut jaeger, mut tempo) = (Timings::default(), Timings::default());
+        for (k, (j, t)) in urls.iter().zip(&tql_urls).enumerate() {
+            if k % 2 == 0 {
+                jaeger.time(&mut client, j, count_traces).await;
+                tempo.time(tc, t, count_tempo_traces).await;
+            } else {
+                tempo.time(tc, t, count_tempo_traces).await;
+                jaeger.time(&mut client, j, count_traces).await;
+            }
         }
+        out.push(jaeger.stats(name));
+        out.push(tempo.stats(&name.replacen("search", "traceql", 1)));
     }
     out
 }
@@ -159,25 +172,45 @@ async fn time_queries(
     urls: &[String],
     results: fn(&serde_json::Value) -> usize,
 ) -> QueryStats {
-    let mut latencies = Vec::with_capacity(urls.len());
-    let mut errors: BTreeMap<u16, usize> = BTreeMap::new();
-    let mut first_error = None;
-    let mut ok = 0;
-    let mut total_results = 0;
+    let mut timings = Timings::default();
     for url in urls {
+        timings.time(client, url, results).await;
+    }
+    timings.stats(name)
+}
+
+/// Latencies and outcomes of one kind's queries, as they are timed.
+#[derive(Default)]
+struct Timings {
+    latencies: Vec<f64>,
+    errors: BTreeMap<u16, usize>,
+    first_error: Option<String>,
+    example: Option<String>,
+    ok: usize,
+    total_results: usize,
+}
+
+impl Timings {
+    async fn time(
+        &mut self,
+        client: &mut HttpClient,
+        url: &str,
+        results: fn(&serde_json::Value) -> usize,
+    ) {
+        self.example.get_or_insert_with(|| url.to_string());
         let start = Instant::now();
         let answer = client.get(url).await;
-        latencies.push(start.elapsed().as_secs_f64() * 1000.0);
+        self.latencies.push(start.elapsed().as_secs_f64() * 1000.0);
         match answer {
             Ok((200, body)) => {
-                ok += 1;
-                total_results += serde_json::from_slice::<serde_json::Value>(&body)
+                self.ok += 1;
+                self.total_results += serde_json::from_slice::<serde_json::Value>(&body)
                     .map(|v| results(&v))
                     .unwrap_or(0);
             }
             Ok((status, body)) => {
-                *errors.entry(status).or_default() += 1;
-                first_error.get_or_insert_with(|| {
+                *self.errors.entry(status).or_default() += 1;
+                self.first_error.get_or_insert_with(|| {
                     let text = String::from_utf8_lossy(&body);
                     format!(
                         "{url}: {status} {}",
@@ -186,33 +219,37 @@ async fn time_queries(
                 });
             }
             Err(e) => {
-                *errors.entry(0).or_default() += 1;
-                first_error.get_or_insert(format!("{url}: {e}"));
+                *self.errors.entry(0).or_default() += 1;
+                self.first_error.get_or_insert(format!("{url}: {e}"));
             }
         }
     }
-    latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        if latencies.is_empty() {
-            0.0
-        } else {
-            latencies[((latencies.len() - 1) as f64 * p).round() as usize]
+
+    fn stats(mut self, name: &str) -> QueryStats {
+        let latencies = &mut self.latencies;
+        latencies.sort_by(f64::total_cmp);
+        let pct = |p: f64| {
+            if latencies.is_empty() {
+                0.0
+            } else {
+                latencies[((latencies.len() - 1) as f64 * p).round() as usize]
+            }
+        };
+        QueryStats {
+            name: name.to_string(),
+            example: self.example.unwrap_or_default(),
+            queries: latencies.len(),
+            ok: self.ok,
+            errors: self.errors,
+            first_error: self.first_error,
+            mean_results: if self.ok > 0 {
+                self.total_results as f64 / self.ok as f64
+            } else {
+                0.0
+            },
+            p50_ms: pct(0.5),
+            p99_ms: pct(0.99),
+            max_ms: pct(1.0),
         }
-    };
-    QueryStats {
-        name: name.to_string(),
-        example: urls.first().cloned().unwrap_or_default(),
-        queries: urls.len(),
-        ok,
-        errors,
-        first_error,
-        mean_results: if ok > 0 {
-            total_results as f64 / ok as f64
-        } else {
-            0.0
-        },
-        p50_ms: pct(0.5),
-        p99_ms: pct(0.99),
-        max_ms: pct(1.0),
     }
 }

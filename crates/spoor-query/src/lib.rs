@@ -58,6 +58,8 @@ pub use tags::{MAX_TAG_VALUES, TAG_SAMPLE_TRACES, TagNames};
 #[cfg(test)]
 mod plan_tests;
 #[cfg(test)]
+mod search_tests;
+#[cfg(test)]
 mod sql_analytics_tests;
 #[cfg(test)]
 mod sql_tests;

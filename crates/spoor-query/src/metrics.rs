@@ -79,10 +79,12 @@ impl QueryService {
         let push = range.query.spans.pushdown();
         let candidates = self
             .scan(&ScanRequest {
-                start_min: Some(range.start.saturating_sub(24 * 3_600_000_000_000)),
-                start_max: Some(range.end),
                 limit: PLAN_CANDIDATE_LIMIT,
-                ..push
+                ..crate::search::within(
+                    push,
+                    Some(range.start.saturating_sub(24 * 3_600_000_000_000)),
+                    Some(range.end),
+                )
             })
             .await?;
         // (labels text) -> (labels, step -> values)

@@ -1,6 +1,6 @@
 //! Differential: each storage conformance query (`shared/conformance/jaeger/storage`) as Jaeger
-//! parameters through storage, as a plan compiled from those parameters, and as TraceQL, returns
-//! the same traces, the expected ones.
+//! parameters through storage, as a plan compiled from those parameters, as TraceQL and in the
+//! SQL form, returns the same traces, the expected ones.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use spoor_storage::conformance::{Fixtures, storage_dir};
 use spoor_storage::{MemoryStore, SpanReader};
 
 use crate::plan::{Query, TraceQuery};
+use crate::sql::{TraceOrder, parse_sql};
 use crate::{PlanSearch, QueryService, traceql};
 
 fn literal(v: &Json) -> String {
@@ -54,11 +55,54 @@ fn to_traceql(q: &Json) -> String {
     format!("{{ {} }}", conds.join(" && "))
 }
 
+/// A SQL literal: strings in single quotes (the conformance values hold none), others as JSON.
+fn sql_literal(v: &Json) -> String {
+    match v {
+        Json::String(s) => format!("'{s}'"),
+        other => other.to_string(),
+    }
+}
+
+/// A conformance query (Jaeger's JSON form) in the SQL form: a tag is `tags.<key>` (span or
+/// resource, by value or text) or the attribute in an event, link or instrumentation scope.
+fn to_sql(q: &Json) -> String {
+    let mut conds = Vec::new();
+    if let Some(s) = q["ServiceName"].as_str().filter(|s| !s.is_empty()) {
+        conds.push(format!("service.name = '{s}'"));
+    }
+    if let Some(s) = q["OperationName"].as_str().filter(|s| !s.is_empty()) {
+        conds.push(format!("operation.name = '{s}'"));
+    }
+    if let Some(d) = q["DurationMin"].as_u64().filter(|d| *d > 0) {
+        conds.push(format!("duration >= {d}ns"));
+    }
+    if let Some(d) = q["DurationMax"].as_u64().filter(|d| *d > 0) {
+        conds.push(format!("duration <= {d}ns"));
+    }
+    if let Some(tags) = q["Tags"].as_object() {
+        for (k, v) in tags {
+            let lit = sql_literal(v);
+            conds.push(format!(
+                "(tags.{k} = {lit} OR event.{k} = {lit} OR link.{k} = {lit} OR instrumentation.{k} = {lit})"
+            ));
+        }
+    }
+    let limit = q["NumTraces"].as_u64().unwrap_or(20);
+    if conds.is_empty() {
+        return format!("SELECT * FROM traces LIMIT {limit}");
+    }
+    format!(
+        "SELECT * FROM traces WHERE {} LIMIT {limit}",
+        conds.join(" AND ")
+    )
+}
+
 #[tokio::test]
-async fn conformance_queries_agree_as_jaeger_params_plan_and_traceql() {
-    let fixtures = Fixtures::load()
-        .expect("fixtures load")
-        .expect("shared/conformance present");
+async fn conformance_queries_agree_as_jaeger_params_plan_traceql_and_sql() {
+    let Some(fixtures) = Fixtures::load().expect("fixtures load") else {
+        eprintln!("skipping: shared/conformance/jaeger/storage not found beside the project");
+        return;
+    };
     let raw: Vec<Json> = serde_json::from_str(
         &std::fs::read_to_string(storage_dir().expect("dir").join("queries.json")).expect("read"),
     )
@@ -110,12 +154,31 @@ async fn conformance_queries_agree_as_jaeger_params_plan_and_traceql() {
             .into_iter()
             .collect();
         let text = to_traceql(&raw["Query"]);
-        let mut plans = vec![("plan", Query::from_trace_query(&jq))];
+        let limit = jq.effective_limit();
+        let mut plans = vec![(
+            "plan",
+            String::new(),
+            Query::from_trace_query(&jq),
+            TraceOrder::Newest,
+            limit,
+        )];
         match traceql::parse(&text) {
-            Ok(q) => plans.push(("traceql", q)),
+            Ok(q) => plans.push(("traceql", text.clone(), q, TraceOrder::Newest, limit)),
             Err(e) => failures.push(format!("{}: {text}: {e}", fq.caption)),
         }
-        for (form, query) in plans {
+        let sql = to_sql(&raw["Query"]);
+        match parse_sql(&sql) {
+            Ok(q) => {
+                // The SQL form's own LIMIT is the form's limit.
+                let sql_limit = q.limit.unwrap_or(0);
+                if sql_limit != limit {
+                    failures.push(format!("{}: {sql}: limit {sql_limit}", fq.caption));
+                }
+                plans.push(("sql", sql, q.query, q.order, sql_limit));
+            }
+            Err(e) => failures.push(format!("{}: {sql}: {e}", fq.caption)),
+        }
+        for (form, text, query, order, limit) in plans {
             let found = service
                 .search_plan(&PlanSearch {
                     query,
@@ -123,9 +186,9 @@ async fn conformance_queries_agree_as_jaeger_params_plan_and_traceql() {
                     end: fq.query.start_max,
                     min_trace_duration: None,
                     max_trace_duration: None,
-                    limit: jq.effective_limit(),
+                    limit,
                     spans_per_spanset: 1,
-                    order: crate::sql::TraceOrder::Newest,
+                    order,
                 })
                 .await
                 .expect("plan search");

@@ -63,25 +63,28 @@ pub const PLAN_CANDIDATE_LIMIT: usize = MAX_SEARCH_LIMIT;
 impl QueryService {
     /// Traces matching `search.query`, newest first, at most `search.limit`.
     pub async fn search_plan(&self, search: &PlanSearch) -> Result<Vec<TraceMatch>, QueryError> {
-        let push = search.query.pushdown();
+        let plan = search.query.scan_plan();
         let limit = match search.limit {
             0 => ScanRequest::DEFAULT_LIMIT,
             n => n.min(MAX_SEARCH_LIMIT),
         };
-        // Candidates come newest first: read a few more than asked, and read again with four
-        // times as many while too few matched, up to the cap.
-        let mut ask = if search.order == TraceOrder::Newest {
-            (limit * 2).clamp(64, PLAN_CANDIDATE_LIMIT)
-        } else {
-            PLAN_CANDIDATE_LIMIT
+        // A plan the scan expresses whole reads its limit, as the Jaeger form does; otherwise
+        // candidates come newest first: read a few more than asked. Either way, read again
+        // with four times as many while too few matched, up to the cap.
+        let complete = plan.complete
+            && search.min_trace_duration.is_none()
+            && search.max_trace_duration.is_none();
+        let mut ask = match search.order {
+            TraceOrder::Newest if complete => limit,
+            TraceOrder::Newest => (limit * 2).clamp(64, PLAN_CANDIDATE_LIMIT),
+            _ => PLAN_CANDIDATE_LIMIT,
         };
+        let request = within(plan.request, search.start, search.end);
         loop {
             let candidates = self
                 .scan(&ScanRequest {
-                    start_min: search.start,
-                    start_max: search.end,
                     limit: ask,
-                    ..push.clone()
+                    ..request.clone()
                 })
                 .await?;
             let found = self.evaluate_candidates(search, &candidates, limit);
@@ -151,6 +154,21 @@ impl QueryService {
         out.truncate(limit);
         out
     }
+}
+
+/// `request` with its start bounds narrowed to `[start, end]`.
+pub(crate) fn within(
+    mut request: ScanRequest,
+    start: Option<u64>,
+    end: Option<u64>,
+) -> ScanRequest {
+    if let Some(s) = start {
+        request.start_min = Some(request.start_min.map_or(s, |m| m.max(s)));
+    }
+    if let Some(e) = end {
+        request.start_max = Some(request.start_max.map_or(e, |m| m.min(e)));
+    }
+    request
 }
 
 fn matched_span(ctx: &TraceContext<'_>, i: usize, select: &[crate::plan::Field]) -> MatchedSpan {

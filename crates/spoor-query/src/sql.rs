@@ -5,7 +5,9 @@
 //! `WHERE` has Jaeger's search semantics: a trace matches when one span satisfies the whole
 //! condition. Fields: `duration` (the span's), `service.name`, `operation.name`, `tags.<key>`
 //! (span or resource attribute; `tags.error = true` also matches spans with an error status, as
-//! Jaeger's synthetic `error` tag does). `AND`, `OR`, `NOT`, parentheses, `= != <> > >= < <=`.
+//! Jaeger's synthetic `error` tag does); `span.<key>`, `resource.<key>`, `event.<key>`,
+//! `link.<key>`, `instrumentation.<key>` (an attribute of that scope only, typed as in TraceQL).
+//! `AND`, `OR`, `NOT`, parentheses, `= != <> > >= < <=`.
 //! `ORDER BY duration [ASC|DESC]` orders by the trace's duration, `ORDER BY start_time` by its
 //! start; `LIMIT n`.
 
@@ -309,7 +311,7 @@ impl P {
                     return Err(ParseError::new(
                         field_pos,
                         format!(
-                            "unknown field '{name}': expected duration, service.name, operation.name, status, kind, tags.<key>, span.<key> or resource.<key>"
+                            "unknown field '{name}': expected duration, service.name, operation.name, status, kind, tags.<key>, span.<key>, resource.<key>, event.<key>, link.<key> or instrumentation.<key>"
                         ),
                     ));
                 };
@@ -319,13 +321,18 @@ impl P {
     }
 }
 
-/// `span.<key>` or `resource.<key>`: an attribute of that scope only.
+/// `span.<key>`, `resource.<key>`, `event.<key>`, `link.<key>` or `instrumentation.<key>`: an
+/// attribute of that scope only (TraceQL's scopes).
 pub(crate) fn scoped_attribute(name: &str) -> Option<Field> {
-    let (scope, key) = if let Some(k) = name.strip_prefix("span.") {
-        (Scope::Span, k)
-    } else {
-        (Scope::Resource, name.strip_prefix("resource.")?)
-    };
+    let (scope, key) = [
+        ("span.", Scope::Span),
+        ("resource.", Scope::Resource),
+        ("event.", Scope::Event),
+        ("link.", Scope::Link),
+        ("instrumentation.", Scope::Instrumentation),
+    ]
+    .into_iter()
+    .find_map(|(prefix, scope)| name.strip_prefix(prefix).map(|k| (scope, k)))?;
     (!key.is_empty()).then(|| Field::Attribute {
         scope,
         name: key.to_string(),

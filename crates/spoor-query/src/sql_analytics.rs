@@ -129,7 +129,7 @@ fn field_of(name: &str) -> Option<Field> {
     })
 }
 
-const FIELDS: &str = "duration, service.name, operation.name, status, kind, tags.<key>, span.<key> or resource.<key>";
+const FIELDS: &str = "duration, service.name, operation.name, status, kind, tags.<key>, span.<key>, resource.<key>, event.<key>, link.<key> or instrumentation.<key>";
 
 impl P {
     fn field(&mut self) -> Result<(Field, String), ParseError> {
@@ -475,10 +475,8 @@ impl QueryService {
         let push = q.filter.pushdown();
         let candidates = self
             .scan(&ScanRequest {
-                start_min: start,
-                start_max: end,
                 limit: PLAN_CANDIDATE_LIMIT,
-                ..push
+                ..crate::search::within(push, start, end)
             })
             .await?;
         let mut truncated = candidates.len() >= PLAN_CANDIDATE_LIMIT;

@@ -214,25 +214,60 @@ pub struct Query {
 }
 
 /// What storage may prune by before the query layer evaluates: the scan contract's request
-/// without time window and limit, which the caller adds.
+/// without limit, which the caller adds (and a time window, which the caller narrows).
 pub type Pushdown = ScanRequest;
+
+/// A plan's pushdown and how much of the plan it expresses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanPlan {
+    pub request: Pushdown,
+    /// Every condition of the plan is in `request`, and no pipeline stage drops spansets, so
+    /// storage's newest traces are (up to a rare over-approximation) the plan's newest traces:
+    /// a search reads exactly its limit of candidates, as the Jaeger form does.
+    /// Each pushed test still selects a superset of the typed comparison (a string compared as
+    /// text also accepts an int with that text), so the plan re-checks every candidate and a
+    /// search reads on while candidates it rejects leave it short of its limit.
+    pub complete: bool,
+}
 
 impl Query {
     /// Conditions every matching trace must have one span satisfying together, so storage can
     /// prune by them: only a single span filter (optionally followed by a pipeline) qualifies.
     /// The request selects a superset of the matching traces; the plan decides exactly.
     pub fn pushdown(&self) -> Pushdown {
-        let mut out = Pushdown::default();
-        let cond = match &self.expr {
-            SpansetExpr::Filter(c) => c,
-            SpansetExpr::Pipeline(inner, _) => match inner.as_ref() {
-                SpansetExpr::Filter(c) => c,
-                _ => return out,
+        self.scan_plan().request
+    }
+
+    /// [`Query::pushdown`] and whether it expresses the whole plan ([`ScanPlan::complete`]).
+    pub fn scan_plan(&self) -> ScanPlan {
+        let mut request = Pushdown::default();
+        let (cond, stages) = match &self.expr {
+            SpansetExpr::Filter(c) => (c, &[][..]),
+            SpansetExpr::Pipeline(inner, stages) => match inner.as_ref() {
+                SpansetExpr::Filter(c) => (c, stages.as_slice()),
+                _ => {
+                    return ScanPlan {
+                        request,
+                        complete: false,
+                    };
+                }
             },
-            _ => return out,
+            _ => {
+                return ScanPlan {
+                    request,
+                    complete: false,
+                };
+            }
         };
-        collect_pushdown(cond, &mut out);
-        out
+        let pushed = collect_pushdown(cond, &mut request);
+        // `by`, `select` and `coalesce` regroup or annotate spansets but never empty a trace.
+        let keeps_all = stages
+            .iter()
+            .all(|s| matches!(s, Stage::By(_) | Stage::Select(_) | Stage::Coalesce));
+        ScanPlan {
+            request,
+            complete: pushed && keeps_all,
+        }
     }
 }
 
@@ -248,76 +283,157 @@ fn scan_scopes(scope: Scope) -> Vec<AttrScope> {
     }
 }
 
-fn collect_pushdown(cond: &SpanCond, out: &mut Pushdown) {
+fn tighter_min(bound: &mut Option<u64>, v: u64) {
+    *bound = Some(bound.map_or(v, |b| b.max(v)));
+}
+
+fn tighter_max(bound: &mut Option<u64>, v: u64) {
+    *bound = Some(bound.map_or(v, |b| b.min(v)));
+}
+
+/// Adds what `cond` lets storage prune by to `out`; true when all of `cond` was added (as a
+/// superset test, see [`ScanPlan::complete`]).
+fn collect_pushdown(cond: &SpanCond, out: &mut Pushdown) -> bool {
     match cond {
+        SpanCond::Const(b) => *b,
         SpanCond::And(a, b) => {
-            collect_pushdown(a, out);
-            collect_pushdown(b, out);
+            let a = collect_pushdown(a, out);
+            collect_pushdown(b, out) && a
         }
-        SpanCond::Predicate(p) => out.predicates.push(p.clone()),
+        SpanCond::Predicate(p) => {
+            out.predicates.push(p.clone());
+            true
+        }
+        SpanCond::Or(..) => match predicate_of(cond) {
+            Some(p) => {
+                out.predicates.push(p);
+                true
+            }
+            None => false,
+        },
+        SpanCond::Not(_) => false,
+        SpanCond::Cmp {
+            field, op, value, ..
+        } => match (field, op, value) {
+            (Field::Intrinsic(Intrinsic::Name), CmpOp::Eq, Value::Str(s)) => {
+                // A second name condition stays with the plan (the request holds one name).
+                if out.span_name.is_some() {
+                    return false;
+                }
+                out.span_name = Some(s.clone());
+                true
+            }
+            (Field::Attribute { scope, name }, CmpOp::Eq, Value::Str(s))
+                if *scope == Scope::Resource && name == "service.name" && !s.is_empty() =>
+            {
+                if out.service.is_some() {
+                    return false;
+                }
+                out.service = Some(s.clone());
+                true
+            }
+            (Field::Intrinsic(Intrinsic::Duration), op, Value::Duration(d)) => {
+                let (min, max) = (&mut out.duration_min, &mut out.duration_max);
+                match op {
+                    CmpOp::Gt => tighter_min(min, d.saturating_add(1)),
+                    CmpOp::Ge => tighter_min(min, *d),
+                    CmpOp::Lt => tighter_max(max, d.saturating_sub(1)),
+                    CmpOp::Le => tighter_max(max, *d),
+                    CmpOp::Eq => {
+                        tighter_min(min, *d);
+                        tighter_max(max, *d);
+                    }
+                    _ => return false,
+                }
+                true
+            }
+            (Field::Intrinsic(Intrinsic::StartTime), op, Value::Duration(t)) => {
+                match op {
+                    CmpOp::Ge => tighter_min(&mut out.start_min, *t),
+                    CmpOp::Le => tighter_max(&mut out.start_max, *t),
+                    _ => return false,
+                }
+                true
+            }
+            _ => match predicate_of(cond) {
+                Some(p) => {
+                    out.predicates.push(p);
+                    true
+                }
+                None => false,
+            },
+        },
+    }
+}
+
+/// `cond` as one neutral predicate selecting a superset of the spans it accepts, if the scan
+/// contract can say it: status, kind, status message, scope name and version, attribute tests
+/// in the condition's scopes, and `||` of those ([`SpanPredicate::AnyOf`]).
+fn predicate_of(cond: &SpanCond) -> Option<SpanPredicate> {
+    let (field, op, value, regex) = match cond {
+        SpanCond::Predicate(p) => return Some(p.clone()),
+        SpanCond::Or(a, b) => {
+            let mut any = Vec::new();
+            for side in [a, b] {
+                match predicate_of(side)? {
+                    SpanPredicate::AnyOf(inner) => any.extend(inner),
+                    p => any.push(p),
+                }
+            }
+            return Some(SpanPredicate::AnyOf(any));
+        }
         SpanCond::Cmp {
             field,
             op,
             value,
             regex,
-        } => match (field, op, value) {
-            (Field::Intrinsic(Intrinsic::Name), CmpOp::Eq, Value::Str(s)) => {
-                out.span_name = Some(s.clone());
-            }
-            (Field::Intrinsic(Intrinsic::Status), CmpOp::Eq, Value::Status(s)) => {
-                out.predicates.push(SpanPredicate::Status(match s {
-                    StatusValue::Unset => 0,
-                    StatusValue::Ok => 1,
-                    StatusValue::Error => 2,
-                }));
-            }
-            (Field::Intrinsic(Intrinsic::Kind), CmpOp::Eq, Value::Kind(k)) => {
-                out.predicates.push(SpanPredicate::Kind(*k));
-            }
-            (Field::Attribute { scope, name }, CmpOp::Eq, Value::Str(s))
-                if *scope == Scope::Resource && name == "service.name" =>
-            {
-                out.service = Some(s.clone());
-            }
-            (Field::Attribute { scope, name }, op, v) => {
-                // Each test selects a superset of what the plan's typed comparison accepts:
-                // strings and booleans by text, numbers by range, regexes on the text.
-                let test = match (op, v) {
-                    (CmpOp::Eq, Value::Str(_) | Value::Bool(_)) => ValueMatch::Text(v.to_text()),
-                    (CmpOp::Re, Value::Str(_)) => match regex {
-                        Some(re) => ValueMatch::Regex(re.clone()),
-                        None => return,
-                    },
-                    (CmpOp::Eq | CmpOp::Ge | CmpOp::Gt | CmpOp::Le | CmpOp::Lt, _) => {
-                        let Some(n) = v.as_f64().filter(|_| !matches!(v, Value::Duration(_)))
-                        else {
-                            return;
-                        };
-                        let (min, max) = match op {
-                            CmpOp::Eq => (Some(n), Some(n)),
-                            CmpOp::Ge | CmpOp::Gt => (Some(n), None),
-                            _ => (None, Some(n)),
-                        };
-                        ValueMatch::Range { min, max }
-                    }
-                    _ => return,
-                };
-                out.predicates.push(SpanPredicate::Attribute {
-                    scopes: scan_scopes(*scope),
-                    key: name.clone(),
-                    value: test,
-                });
-            }
-            (Field::Intrinsic(Intrinsic::Duration), op, Value::Duration(d)) => match op {
-                CmpOp::Gt => out.duration_min = Some(d.saturating_add(1)),
-                CmpOp::Ge => out.duration_min = Some(*d),
-                CmpOp::Lt => out.duration_max = Some(d.saturating_sub(1)),
-                CmpOp::Le => out.duration_max = Some(*d),
-                _ => {}
-            },
-            _ => {}
-        },
-        _ => {}
+        } => (field, op, value, regex),
+        _ => return None,
+    };
+    match (field, op, value) {
+        (Field::Intrinsic(Intrinsic::Status), CmpOp::Eq, Value::Status(s)) => {
+            Some(SpanPredicate::Status(match s {
+                StatusValue::Unset => 0,
+                StatusValue::Ok => 1,
+                StatusValue::Error => 2,
+            }))
+        }
+        (Field::Intrinsic(Intrinsic::Kind), CmpOp::Eq, Value::Kind(k)) => {
+            Some(SpanPredicate::Kind(*k))
+        }
+        (Field::Intrinsic(Intrinsic::StatusMessage), CmpOp::Eq, Value::Str(m)) => {
+            Some(SpanPredicate::StatusMessage(m.clone()))
+        }
+        (Field::Intrinsic(Intrinsic::InstrumentationName), CmpOp::Eq, Value::Str(n)) => {
+            Some(SpanPredicate::ScopeName(n.clone()))
+        }
+        (Field::Intrinsic(Intrinsic::InstrumentationVersion), CmpOp::Eq, Value::Str(v)) => {
+            Some(SpanPredicate::ScopeVersion(v.clone()))
+        }
+        (Field::Attribute { scope, name }, op, v) => {
+            // Each test selects a superset of what the plan's typed comparison accepts:
+            // strings and booleans by text, numbers by range, regexes on the text.
+            let test = match (op, v) {
+                (CmpOp::Eq, Value::Str(_) | Value::Bool(_)) => ValueMatch::Text(v.to_text()),
+                (CmpOp::Re, Value::Str(_)) => ValueMatch::Regex(regex.clone()?),
+                (CmpOp::Eq | CmpOp::Ge | CmpOp::Gt | CmpOp::Le | CmpOp::Lt, _) => {
+                    let n = v.as_f64().filter(|_| !matches!(v, Value::Duration(_)))?;
+                    let (min, max) = match op {
+                        CmpOp::Eq => (Some(n), Some(n)),
+                        CmpOp::Ge | CmpOp::Gt => (Some(n), None),
+                        _ => (None, Some(n)),
+                    };
+                    ValueMatch::Range { min, max }
+                }
+                _ => return None,
+            };
+            Some(SpanPredicate::Attribute {
+                scopes: scan_scopes(*scope),
+                key: name.clone(),
+                value: test,
+            })
+        }
+        _ => None,
     }
 }
 
