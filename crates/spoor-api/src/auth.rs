@@ -171,6 +171,7 @@ impl AuthMetrics {
         router.layer(axum::middleware::from_fn(
             move |request: axum::extract::Request, next: axum::middleware::Next| {
                 let guard = guard.clone();
+                let connect_origin = connect_origin.clone();
                 async move {
                     if listener == "query-http"
                         && (is_ui_asset(&request) || request.uri().path() == AUTH_CONFIG_PATH)
