@@ -21,6 +21,9 @@ fi
 
 npm --prefix tests/ui ci --no-audit --no-fund --silent
 
+# Dex, the OpenID Connect provider of login-oidc.test.mjs (skipped there when Go is absent).
+bash scripts/peers/build-dex.sh
+
 files=(tests/ui/*.test.mjs)
 if [ -n "${UI_E2E_ONLY:-}" ]; then files=(tests/ui/"${UI_E2E_ONLY}".test.mjs); fi
 node --test --test-concurrency=1 --test-timeout=240000 "${files[@]}"

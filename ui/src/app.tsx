@@ -10,6 +10,7 @@ import { QueryPage } from './pages/query-page';
 import { SearchPage } from './pages/search-page';
 import { TracePage } from './pages/trace-page';
 import { UploadPage } from './pages/upload-page';
+import { CALLBACK_PATH, completeOidcLogin } from './oidc';
 import { matchRoute, navigate, useLocation } from './router';
 import { useTheme } from './theme';
 
@@ -33,6 +34,33 @@ function TraceIdLookup() {
         onInput={(e) => setText((e.target as HTMLInputElement).value)}
       />
     </form>
+  );
+}
+
+/** `/oidc/callback`: the identity provider sent the browser back with a code; trade it for a token. */
+function OidcCallback({ search, onLoggedIn }: { search: URLSearchParams; onLoggedIn: () => void }) {
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    completeOidcLogin(search).then(
+      (next) => {
+        onLoggedIn();
+        navigate(next, { replace: true });
+      },
+      (e: Error) => setError(e.message),
+    );
+  }, []);
+  return error === null ? (
+    <div class="empty-state">
+      <h2>Logging in…</h2>
+    </div>
+  ) : (
+    <div class="empty-state" role="alert">
+      <h2>Login failed</h2>
+      <p>{error}</p>
+      <p>
+        <a href="/search">Try again</a>
+      </p>
+    </div>
   );
 }
 
@@ -100,7 +128,12 @@ export function App() {
           </button>
         </div>
       </header>
-      {login.asked !== null && (
+      {loc.pathname === CALLBACK_PATH && (
+        <main class="page">
+          <OidcCallback search={loc.search} onLoggedIn={() => setEpoch((n) => n + 1)} />
+        </main>
+      )}
+      {login.asked !== null && loc.pathname !== CALLBACK_PATH && (
         <main class="page">
           <LoginForm
             scheme={login.asked}
@@ -111,7 +144,7 @@ export function App() {
           />
         </main>
       )}
-      <main class="page" key={epoch} hidden={login.asked !== null}>
+      <main class="page" key={epoch} hidden={login.asked !== null || loc.pathname === CALLBACK_PATH}>
         {route.page === 'search' && <SearchPage search={loc.search} />}
         {route.page === 'trace' && <TracePage key={route.traceID} traceID={route.traceID} search={loc.search} />}
         {route.page === 'compare' && <ComparePage a={route.a} b={route.b} />}

@@ -40,14 +40,14 @@ export function bearerCredential(token: string): Credential {
   return { scheme: 'bearer', header: `Bearer ${t}`, label: jwtSubject(t) ?? 'token' };
 }
 
-/** The `sub` (or `preferred_username`) of a JWT, when the token is one; never verified here. */
+/** The `preferred_username`, `email` or `sub` of a JWT, when the token is one; never verified here. */
 export function jwtSubject(token: string): string | null {
   const parts = token.split('.');
   if (parts.length !== 3) return null;
   try {
     const json = atob(parts[1].replace(/-/g, '+').replace(/_/g, '/'));
     const claims = JSON.parse(json) as Record<string, unknown>;
-    const name = claims.preferred_username ?? claims.sub;
+    const name = claims.preferred_username ?? claims.email ?? claims.sub;
     return typeof name === 'string' ? name : null;
   } catch {
     return null;

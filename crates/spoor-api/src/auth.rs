@@ -14,8 +14,11 @@ use spoor_telemetry::metrics::family::Family;
 
 pub use spoor_receivers::access::Guard;
 pub use spoor_receivers::auth::{
-    Auth, AuthError, Authenticator, Grant, GrpcAuthLayer, Identity, Role,
+    Auth, AuthError, Authenticator, Grant, GrpcAuthLayer, Identity, LoginMethod, Role,
 };
+
+/// Where the UI learns how to log in (open on the query listener).
+pub const AUTH_CONFIG_PATH: &str = "/api/auth/config";
 pub use spoor_receivers::tenant::{Tenancy, TenancySettings};
 
 /// A GET or HEAD of the embedded UI (anything outside the API paths).
@@ -51,6 +54,34 @@ fn no_browser_prompt(response: &mut axum::response::Response) {
         .and_then(|v| http::HeaderValue::from_str(&format!("FormBasic{}", &v[5..])).ok());
     if let Some(v) = rewritten {
         headers.insert(http::header::WWW_AUTHENTICATE, v);
+    }
+}
+
+/// The origin (`scheme://host[:port]`) of an OIDC login's issuer, which the UI's page must be
+/// allowed to fetch from (discovery and token endpoint).
+fn issuer_origin(login: &LoginMethod) -> Option<String> {
+    let LoginMethod::Oidc { issuer, .. } = login else {
+        return None;
+    };
+    let uri: http::Uri = issuer.parse().ok()?;
+    Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))
+}
+
+/// Adds `origin` to the `connect-src` of a UI page's Content-Security-Policy.
+fn allow_connect_to(response: &mut axum::response::Response, origin: &str) {
+    let headers = response.headers_mut();
+    let Some(csp) = headers
+        .get(http::header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return;
+    };
+    let widened = csp.replace(
+        "connect-src 'self'",
+        &format!("connect-src 'self' {origin}"),
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&widened) {
+        headers.insert(http::header::CONTENT_SECURITY_POLICY, v);
     }
 }
 
@@ -105,16 +136,51 @@ impl AuthMetrics {
     /// unchanged when the guard checks nothing. On the query listener the UI's static files (GET
     /// outside `/api` and `/analytics`) stay open, so the UI can load and show its login form;
     /// they hold no trace data.
+    ///
+    /// The query listener also answers `GET /api/auth/config` without credentials: how the UI
+    /// logs in ([`LoginMethod`] as JSON: `{"type": "none" | "basic" | "bearer"}`, or
+    /// `{"type": "oidc", "issuer", "client_id", "scope"}`).
     pub fn http(&self, router: Router, guard: Guard, listener: &'static str) -> Router {
+        let router = if listener == "query-http" {
+            let login = guard
+                .auth
+                .as_ref()
+                .map_or(LoginMethod::None, |a| a.inner.login());
+            router.route(
+                AUTH_CONFIG_PATH,
+                axum::routing::get(move || {
+                    let login = login.clone();
+                    async move {
+                        (
+                            [(http::header::CACHE_CONTROL, "no-store")],
+                            axum::Json(login),
+                        )
+                    }
+                }),
+            )
+        } else {
+            router
+        };
         if guard.is_open() {
             return router;
         }
+        let connect_origin = guard
+            .auth
+            .as_ref()
+            .and_then(|a| issuer_origin(&a.inner.login()));
         router.layer(axum::middleware::from_fn(
             move |request: axum::extract::Request, next: axum::middleware::Next| {
                 let guard = guard.clone();
+                let connect_origin = connect_origin.clone();
                 async move {
-                    if listener == "query-http" && is_ui_asset(&request) {
-                        return next.run(request).await;
+                    if listener == "query-http"
+                        && (is_ui_asset(&request) || request.uri().path() == AUTH_CONFIG_PATH)
+                    {
+                        let mut response = next.run(request).await;
+                        if let Some(origin) = &connect_origin {
+                            allow_connect_to(&mut response, origin);
+                        }
+                        return response;
                     }
                     let from_ui = listener == "query-http" && is_ui_fetch(&request);
                     let mut response =
@@ -190,5 +256,29 @@ mod tests {
             http::HeaderValue::from_static("XMLHttpRequest"),
         );
         assert!(is_ui_fetch(&fetch));
+    }
+
+    #[test]
+    fn an_oidc_login_lets_the_ui_fetch_from_the_issuer() {
+        let oidc = LoginMethod::Oidc {
+            issuer: "https://idp.example:8443/dex".into(),
+            client_id: "spoor-ui".into(),
+            scope: "openid".into(),
+        };
+        let origin = issuer_origin(&oidc).expect("origin");
+        assert_eq!(origin, "https://idp.example:8443");
+        assert_eq!(issuer_origin(&LoginMethod::Basic), None);
+        let mut page = axum::response::Response::new(axum::body::Body::empty());
+        page.headers_mut().insert(
+            http::header::CONTENT_SECURITY_POLICY,
+            http::HeaderValue::from_static(
+                "default-src 'self'; connect-src 'self'; object-src 'none'",
+            ),
+        );
+        allow_connect_to(&mut page, &origin);
+        assert_eq!(
+            page.headers()[http::header::CONTENT_SECURITY_POLICY],
+            "default-src 'self'; connect-src 'self' https://idp.example:8443; object-src 'none'"
+        );
     }
 }

@@ -9,6 +9,7 @@ mod bearertokenauth;
 mod file_storage;
 mod jaeger_remote_sampling;
 mod oidc;
+mod oidc_keys;
 mod pprof;
 
 pub use basicauth::{BasicAuthConfig, ClientAuthConfig, HtpasswdConfig};

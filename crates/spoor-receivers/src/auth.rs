@@ -145,6 +145,22 @@ impl Identity {
     }
 }
 
+/// How the UI logs in to a query port guarded by an authenticator (served at
+/// `/api/auth/config`): a user and password form, a pasted bearer token, or the OpenID Connect
+/// authorization-code flow with PKCE at `issuer` as the public client `client_id`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum LoginMethod {
+    None,
+    Basic,
+    Bearer,
+    Oidc {
+        issuer: String,
+        client_id: String,
+        scope: String,
+    },
+}
+
 /// Checks a request's headers.
 pub trait Authenticator: Send + Sync + 'static {
     /// The authenticated user (or token name) on success.
@@ -155,6 +171,10 @@ pub trait Authenticator: Send + Sync + 'static {
     }
     /// The `WWW-Authenticate` challenge of a 401 (`Basic realm="spoor"`, `Bearer`).
     fn challenge(&self) -> &str;
+    /// How the UI logs in; by default by a pasted bearer token.
+    fn login(&self) -> LoginMethod {
+        LoginMethod::Bearer
+    }
 }
 
 /// A listener's authenticator, shared by its connections.

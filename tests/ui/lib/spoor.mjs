@@ -19,15 +19,16 @@ const OPTIONAL = ['jaeger-thrift-compact', 'jaeger-thrift-binary', 'jaeger-thrif
 
 /**
  * Starts the binary; `receivers` lists optional receivers to turn on, e.g. ['jaeger-thrift-http'];
- * `args` are more flags, e.g. ['--monitor-step', '1s'].
+ * `args` are more flags, e.g. ['--monitor-step', '1s']; `queryHttp` the query listener's address
+ * (for a test that must know it before start, e.g. an OIDC redirect URI).
  */
-export async function startSpoor({ timeoutMs = 30_000, receivers = [], args: extra = [] } = {}) {
+export async function startSpoor({ timeoutMs = 30_000, receivers = [], args: extra = [], queryHttp = '127.0.0.1:0' } = {}) {
   const bin = resolve(REPO_ROOT, process.env.SPOOR_BIN ?? 'target/debug/spoor');
   if (!existsSync(bin)) throw new Error(`Spoor binary not found at ${bin}: build it with \`cargo build -p spoor\` or set SPOOR_BIN`);
   const args = [
     '--otlp-grpc', '127.0.0.1:0',
     '--otlp-http', '127.0.0.1:0',
-    '--query-http', '127.0.0.1:0',
+    '--query-http', queryHttp,
     '--query-grpc', 'off',
     '--admin-http', '127.0.0.1:0',
     '--health-http', 'off',

@@ -2,14 +2,56 @@
 // token (static bearer token or a JWT from the OIDC provider) for bearer auth. The credential lives
 // in sessionStorage (this tab only) and goes out as `Authorization` on every API call.
 
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { basicCredential, bearerCredential, type Scheme, saveCredential } from '../auth';
+import { fetchLoginMethod, type LoginMethod, startOidcLogin } from '../oidc';
+
+/** "Log in with <issuer host>": the OpenID Connect login, when the server names an issuer. */
+function OidcLogin({ method }: { method: Extract<LoginMethod, { type: 'oidc' }> }) {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  let host = method.issuer;
+  try {
+    host = new URL(method.issuer).host;
+  } catch {
+    // shown as configured
+  }
+  return (
+    <div class="login-oidc">
+      <button
+        type="button"
+        class="primary"
+        disabled={busy}
+        onClick={() => {
+          setBusy(true);
+          setError(null);
+          startOidcLogin(method).catch((e: Error) => {
+            setBusy(false);
+            setError(e.message);
+          });
+        }}
+      >
+        Log in with {host}
+      </button>
+      {error !== null && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <p class="muted">Or paste a token:</p>
+    </div>
+  );
+}
 
 export function LoginForm({ scheme: initial, onLoggedIn }: { scheme: Scheme; onLoggedIn: () => void }) {
   const [scheme, setScheme] = useState<Scheme>(initial);
   const [user, setUser] = useState('');
   const [password, setPassword] = useState('');
   const [token, setToken] = useState('');
+  const [method, setMethod] = useState<LoginMethod>({ type: 'none' });
+  useEffect(() => {
+    fetchLoginMethod().then(setMethod);
+  }, []);
   const ready = scheme === 'basic' ? user !== '' : token.trim() !== '';
   return (
     <div class="login">
@@ -33,6 +75,7 @@ export function LoginForm({ scheme: initial, onLoggedIn }: { scheme: Scheme; onL
             Token
           </button>
         </div>
+        {scheme === 'bearer' && method.type === 'oidc' && <OidcLogin method={method} />}
         {scheme === 'basic' ? (
           <>
             <label>

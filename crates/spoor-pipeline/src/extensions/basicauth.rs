@@ -194,6 +194,10 @@ impl Authenticator for BasicAuthenticator {
     fn challenge(&self) -> &str {
         "Basic realm=\"spoor\""
     }
+
+    fn login(&self) -> spoor_receivers::auth::LoginMethod {
+        spoor_receivers::auth::LoginMethod::Basic
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,16 @@
 //! `extensions.bearertokenauth`: static bearer tokens, as the Collector's extension: `token`,
 //! `tokens`, or `filename` (one token per line), in the `header` (default `Authorization`)
 //! with the `scheme` prefix (default `Bearer`). Files are read at start-up.
+//!
+//! A line of `filename` may give the token's tenant and roles after it, separated by white
+//! space: `TOKEN TENANT ROLE[,ROLE…]` (`*`: every tenant; roles `read`, `write`, `admin`).
+//! Once any line names roles, every token holds only the roles named for it (a bare token, or
+//! one of `token`/`tokens`, holds none); otherwise tokens are not checked for roles.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use spoor_receivers::auth::{AuthError, Authenticator};
+use spoor_receivers::auth::{AuthError, Authenticator, Grant, Identity, Role};
 
 use crate::ConfigError;
 use crate::registry::{ComponentConfig, Spec};
@@ -58,6 +63,41 @@ pub struct BearerTokenAuthenticator {
     scheme: String,
     challenge: String,
     tokens: Vec<Vec<u8>>,
+    /// Per token (same index), its grants, when the file names roles.
+    grants: Option<Vec<Vec<Grant>>>,
+}
+
+/// One line of a token file: the token and, when given, its grants.
+fn parse_line(line: &str, n: usize) -> Result<(String, Option<Vec<Grant>>), ConfigError> {
+    let mut fields = line.split_whitespace();
+    let token = fields.next().unwrap_or_default().to_string();
+    let (tenant, roles) = match (fields.next(), fields.next(), fields.next()) {
+        (None, _, _) => return Ok((token, None)),
+        (Some(tenant), Some(roles), None) => (tenant, roles),
+        _ => {
+            return Err(ConfigError::new(
+                "filename",
+                format!("line {n} is not TOKEN or TOKEN TENANT ROLE[,ROLE]"),
+            ));
+        }
+    };
+    let grants = roles
+        .split(',')
+        .map(|r| {
+            Role::parse(r)
+                .map(|role| Grant {
+                    tenant: tenant.to_string(),
+                    role,
+                })
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "filename",
+                        format!("line {n}: unknown role {r:?} (read, write or admin)"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((token, Some(grants)))
 }
 
 impl BearerTokenAuthConfig {
@@ -67,16 +107,22 @@ impl BearerTokenAuthConfig {
         if !self.token.is_empty() {
             tokens.push(self.token.clone());
         }
+        let mut grants: Vec<Vec<Grant>> = vec![Vec::new(); tokens.len()];
+        let mut any_roles = false;
         if !self.filename.is_empty() {
             let text = std::fs::read_to_string(&self.filename).map_err(|e| {
                 ConfigError::new("filename", format!("cannot read {}: {e}", self.filename))
             })?;
-            tokens.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(str::to_string),
-            );
+            for (n, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let (token, granted) = parse_line(line, n + 1)?;
+                any_roles |= granted.is_some();
+                tokens.push(token);
+                grants.push(granted.unwrap_or_default());
+            }
         }
         if tokens.is_empty() {
             return Err(ConfigError::new("token", "no token configured"));
@@ -92,12 +138,14 @@ impl BearerTokenAuthConfig {
                 self.scheme.clone()
             },
             tokens: tokens.into_iter().map(String::into_bytes).collect(),
+            grants: any_roles.then_some(grants),
         }))
     }
 }
 
-impl Authenticator for BearerTokenAuthenticator {
-    fn authenticate(&self, headers: &http::HeaderMap) -> Result<String, AuthError> {
+impl BearerTokenAuthenticator {
+    /// The index of the presented token.
+    fn matched(&self, headers: &http::HeaderMap) -> Result<usize, AuthError> {
         use subtle::ConstantTimeEq;
         let value = headers.get(&self.header).ok_or(AuthError::Missing)?;
         let value = value.to_str().map_err(|_| AuthError::Invalid)?.trim();
@@ -113,10 +161,22 @@ impl Authenticator for BearerTokenAuthenticator {
         let matched = self.tokens.iter().position(|t| {
             t.len() == presented.len() && bool::from(t.as_slice().ct_eq(presented.as_bytes()))
         });
-        match matched {
-            Some(i) => Ok(format!("token#{i}")),
-            None => Err(AuthError::Invalid),
-        }
+        matched.ok_or(AuthError::Invalid)
+    }
+}
+
+impl Authenticator for BearerTokenAuthenticator {
+    fn authenticate(&self, headers: &http::HeaderMap) -> Result<String, AuthError> {
+        self.matched(headers).map(|i| format!("token#{i}"))
+    }
+
+    fn identify(&self, headers: &http::HeaderMap) -> Result<Identity, AuthError> {
+        let i = self.matched(headers)?;
+        let user = format!("token#{i}");
+        Ok(match &self.grants {
+            None => Identity::user(user),
+            Some(grants) => Identity::with_grants(user, grants.get(i).cloned().unwrap_or_default()),
+        })
     }
 
     fn challenge(&self) -> &str {
@@ -185,5 +245,55 @@ mod tests {
             custom.authenticate(&with("authorization", "Bearer k")),
             Err(AuthError::Missing)
         );
+    }
+
+    #[test]
+    fn token_file_lines_grant_tenants_and_roles() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("tokens");
+        std::fs::write(
+            &file,
+            "# token tenant roles\nreader-a a read\nops * read,write,admin\nbare\n",
+        )
+        .expect("write");
+        let auth = BearerTokenAuthConfig {
+            token: "inline".into(),
+            filename: file.to_string_lossy().into_owned(),
+            ..Default::default()
+        }
+        .authenticator()
+        .expect("auth");
+        let id = |t: &str| {
+            auth.identify(&with("authorization", &format!("Bearer {t}")))
+                .expect("identity")
+        };
+        let reader = id("reader-a");
+        assert_eq!(reader.tenant.as_deref(), Some("a"));
+        assert!(reader.allows(Some("a"), Role::Read));
+        assert!(!reader.allows(Some("a"), Role::Write) && !reader.allows(Some("b"), Role::Read));
+        let ops = id("ops");
+        assert_eq!(ops.tenant, None);
+        for role in [Role::Read, Role::Write, Role::Admin] {
+            assert!(ops.allows(Some("b"), role) && ops.allows(None, role));
+        }
+        // Once the file names roles, tokens without any hold none.
+        assert!(!id("bare").allows(None, Role::Read));
+        assert!(!id("inline").allows(None, Role::Read));
+
+        for (bad, why) in [
+            ("t a\n", "line 1 is not TOKEN"),
+            ("t a read extra\n", "line 1 is not TOKEN"),
+            ("\nt a reed\n", "line 2: unknown role \"reed\""),
+        ] {
+            std::fs::write(&file, bad).expect("write");
+            let err = BearerTokenAuthConfig {
+                filename: file.to_string_lossy().into_owned(),
+                ..Default::default()
+            }
+            .authenticator()
+            .err()
+            .expect("refused");
+            assert!(err.to_string().contains(why), "{bad:?}: {err}");
+        }
     }
 }

@@ -1,16 +1,20 @@
-//! `extensions.oidc`: JSON Web Tokens (`Authorization: Bearer <jwt>`) checked against the keys of
-//! a JWKS file, as the Collector's `oidc` authenticator: the signature (RS256 or ES256), `iss`
+//! `extensions.oidc`: JSON Web Tokens (`Authorization: Bearer <jwt>`) checked as the Collector's
+//! `oidc` authenticator does: the signature (RS256 or ES256) against the issuer's keys, `iss`
 //! (`issuer_url`), `aud` (`audience`), `exp` and `nbf`; the user is `username_claim`.
-//! Spoor reads the keys from `jwks_file` (written by whatever fetches the issuer's JWKS) at
-//! start-up; discovery over the network is not done.
+//! The keys come from `jwks_file`, `jwks_url`, or the issuer's discovery document (see
+//! `oidc_keys.rs`), fetched with the exporters' client `tls` settings (or `issuer_ca_path`).
+//! On the query port, the UI logs in at `issuer_url` with the authorization-code flow (PKCE) as
+//! the public client `audience` ([`Authenticator::login`]).
 
 use std::sync::Arc;
 
-use base64::Engine;
 use serde::{Deserialize, Serialize};
-use spoor_receivers::auth::{AuthError, Authenticator, Grant, Identity, Role};
+use spoor_receivers::auth::{AuthError, Authenticator, Grant, Identity, LoginMethod, Role};
 
+use super::oidc_keys::{KeyKind, KeySource, b64};
 use crate::ConfigError;
+use crate::config::Duration;
+use crate::exporters::TlsClientSettings;
 use crate::registry::{ComponentConfig, Spec};
 
 /// Clock skew allowed on `exp` and `nbf`.
@@ -20,9 +24,14 @@ const LEEWAY_SECS: i64 = 60;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OidcConfig {
-    /// The issuer every token's `iss` must equal.
+    /// The issuer every token's `iss` must equal; its discovery document names the keys when
+    /// neither `jwks_file` nor `jwks_url` is set.
     pub issuer_url: String,
-    /// The value the token's `aud` must be or contain; empty: not checked.
+    /// A PEM file of the CAs that sign the issuer's certificate (as the Collector's option;
+    /// the same as `tls.ca_file`).
+    pub issuer_ca_path: String,
+    /// The value the token's `aud` must be or contain; empty: not checked. It is also the
+    /// client id of the UI's login.
     pub audience: String,
     /// The claim naming the user.
     pub username_claim: String,
@@ -33,20 +42,33 @@ pub struct OidcConfig {
     /// The claim listing the user's roles (`read`, `write`, `admin`, or `tenant:role`; a bare
     /// role is on the `tenant_claim` tenant, else on every tenant); empty: roles not checked.
     pub roles_claim: String,
-    /// The issuer's JSON Web Key Set (`{"keys": [...]}`), RSA and P-256 keys.
+    /// The issuer's JSON Web Key Set (`{"keys": [...]}`), RSA and P-256 keys, read at start.
     pub jwks_file: String,
+    /// The URL of the issuer's JWKS (instead of the discovery document's `jwks_uri`).
+    pub jwks_url: String,
+    /// The shortest time between two fetches of the JWKS after tokens with an unknown `kid`.
+    pub jwks_refresh_interval: Duration,
+    /// TLS of the requests to the issuer (the exporters' client settings).
+    pub tls: TlsClientSettings,
+    /// Deadline of one request to the issuer.
+    pub timeout: Duration,
 }
 
 impl Default for OidcConfig {
     fn default() -> Self {
         Self {
             issuer_url: String::new(),
+            issuer_ca_path: String::new(),
             audience: String::new(),
             username_claim: "sub".to_string(),
             groups_claim: String::new(),
             tenant_claim: String::new(),
             roles_claim: String::new(),
             jwks_file: String::new(),
+            jwks_url: String::new(),
+            jwks_refresh_interval: Duration::from_secs(60),
+            tls: TlsClientSettings::default(),
+            timeout: Duration::from_secs(5),
         }
     }
 }
@@ -57,12 +79,22 @@ impl ComponentConfig for OidcConfig {
         if self.issuer_url.is_empty() {
             errors.push(ConfigError::new("issuer_url", "is required"));
         }
-        if self.jwks_file.is_empty() {
+        if !self.jwks_file.is_empty() && !self.jwks_url.is_empty() {
             errors.push(ConfigError::new(
-                "jwks_file",
-                "is required (Spoor does not fetch keys over the network)",
+                "jwks_url",
+                "set either jwks_file or jwks_url, not both",
             ));
         }
+        if !self.issuer_ca_path.is_empty() && !self.tls.ca_file.is_empty() {
+            errors.push(ConfigError::new(
+                "issuer_ca_path",
+                "set either issuer_ca_path or tls.ca_file, not both",
+            ));
+        }
+        if self.timeout.get().is_zero() {
+            errors.push(ConfigError::new("timeout", "must be greater than 0"));
+        }
+        self.tls.check(&mut errors);
         errors
     }
     fn into_spec(self) -> Spec {
@@ -70,75 +102,52 @@ impl ComponentConfig for OidcConfig {
     }
 }
 
-enum KeyKind {
-    Rsa { n: Vec<u8>, e: Vec<u8> },
-    P256(Vec<u8>),
-}
-
-struct Key {
-    kid: Option<String>,
-    kind: KeyKind,
-}
-
 /// The keys and expectations of an `oidc` extension.
 pub struct OidcAuthenticator {
-    keys: Vec<Key>,
+    keys: KeySource,
     issuer: String,
     audience: String,
     username_claim: String,
+    groups_claim: String,
     tenant_claim: String,
     roles_claim: String,
 }
 
-fn b64(s: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s.trim_end_matches('='))
-        .ok()
-}
-
 impl OidcConfig {
-    /// Reads the JWKS file; errors name it.
+    /// Reads the JWKS file, or fetches the keys from the issuer; errors name the source.
     pub fn authenticator(&self) -> Result<Arc<dyn Authenticator>, ConfigError> {
-        let text = std::fs::read_to_string(&self.jwks_file).map_err(|e| {
-            ConfigError::new("jwks_file", format!("cannot read {}: {e}", self.jwks_file))
-        })?;
-        let jwks: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| ConfigError::new("jwks_file", format!("not a JWKS: {e}")))?;
-        let mut keys = Vec::new();
-        for k in jwks["keys"].as_array().into_iter().flatten() {
-            let field = |name: &str| k[name].as_str().and_then(b64);
-            let kind = match (k["kty"].as_str(), k["crv"].as_str()) {
-                (Some("RSA"), _) => match (field("n"), field("e")) {
-                    (Some(n), Some(e)) => KeyKind::Rsa { n, e },
-                    _ => continue,
-                },
-                (Some("EC"), Some("P-256")) => match (field("x"), field("y")) {
-                    (Some(x), Some(y)) => {
-                        let mut point = vec![4u8];
-                        point.extend(x);
-                        point.extend(y);
-                        KeyKind::P256(point)
-                    }
-                    _ => continue,
-                },
-                _ => continue,
+        let keys = if self.jwks_file.is_empty() {
+            let mut client = crate::exporters::ClientSettings {
+                tls: self.tls.clone(),
+                timeout: self.timeout,
+                ..Default::default()
             };
-            keys.push(Key {
-                kid: k["kid"].as_str().map(str::to_string),
-                kind,
-            });
-        }
-        if keys.is_empty() {
-            return Err(ConfigError::new(
-                "jwks_file",
-                "holds no usable key (RSA, or EC P-256)",
-            ));
-        }
+            if !self.issuer_ca_path.is_empty() {
+                client.tls.ca_file = self.issuer_ca_path.clone();
+            }
+            let client = crate::exporters::http_client(&client)
+                .map_err(|e| ConfigError::new("tls", e.to_string()))?;
+            let option = if self.jwks_url.is_empty() {
+                "issuer_url"
+            } else {
+                "jwks_url"
+            };
+            KeySource::remote(
+                client,
+                &self.issuer_url,
+                &self.jwks_url,
+                self.jwks_refresh_interval.get(),
+            )
+            .map_err(|e| ConfigError::new(option, format!("cannot load the signing keys: {e}")))?
+        } else {
+            KeySource::file(&self.jwks_file).map_err(|e| ConfigError::new("jwks_file", e))?
+        };
         Ok(Arc::new(OidcAuthenticator {
             keys,
             issuer: self.issuer_url.clone(),
             audience: self.audience.clone(),
             username_claim: self.username_claim.clone(),
+            groups_claim: self.groups_claim.clone(),
             tenant_claim: self.tenant_claim.clone(),
             roles_claim: self.roles_claim.clone(),
         }))
@@ -152,6 +161,7 @@ impl OidcAuthenticator {
             UnparsedPublicKey,
         };
         self.keys
+            .keys()
             .iter()
             .filter(|k| kid.is_none() || k.kid.is_none() || k.kid.as_deref() == kid)
             .any(|k| match (&k.kind, alg) {
@@ -226,6 +236,21 @@ impl Authenticator for OidcAuthenticator {
     fn challenge(&self) -> &str {
         "Bearer realm=\"spoor\""
     }
+
+    fn login(&self) -> LoginMethod {
+        if self.audience.is_empty() {
+            return LoginMethod::Bearer;
+        }
+        let mut scope = "openid profile email".to_string();
+        if self.groups_claim == "groups" {
+            scope.push_str(" groups");
+        }
+        LoginMethod::Oidc {
+            issuer: self.issuer.clone(),
+            client_id: self.audience.clone(),
+            scope,
+        }
+    }
 }
 
 impl OidcAuthenticator {
@@ -251,7 +276,14 @@ impl OidcAuthenticator {
         let alg = header["alg"].as_str().ok_or(AuthError::Invalid)?;
         let sig = b64(s).ok_or(AuthError::Invalid)?;
         let signed = &token.trim()[..h.len() + 1 + p.len()];
-        if !self.verify_signature(alg, header["kid"].as_str(), signed.as_bytes(), &sig) {
+        let kid = header["kid"].as_str();
+        // A key id not among the keys: the provider may have rotated them.
+        if let Some(kid) = kid
+            && !self.keys.knows(kid)
+        {
+            self.keys.refresh_for_unknown_kid();
+        }
+        if !self.verify_signature(alg, kid, signed.as_bytes(), &sig) {
             return Err(AuthError::Invalid);
         }
         let claims: serde_json::Value = serde_json::from_slice(&b64(p).ok_or(AuthError::Invalid)?)
@@ -286,6 +318,7 @@ impl OidcAuthenticator {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
     use ring::rand::SystemRandom;
     use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 
@@ -398,5 +431,128 @@ mod tests {
             .identify(&bearer(&es256_token(&key, "ec-1", &bare)))
             .expect("identity");
         assert!(!id.allows(None, Role::Read));
+    }
+
+    fn ec_key() -> (EcdsaKeyPair, serde_json::Value) {
+        let rng = SystemRandom::new();
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key");
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .expect("key");
+        let point = key.public_key().as_ref().to_vec();
+        (
+            key,
+            serde_json::json!({"x": enc(&point[1..33]), "y": enc(&point[33..65])}),
+        )
+    }
+
+    fn jwk(public: &serde_json::Value, kid: &str) -> serde_json::Value {
+        serde_json::json!({"kty": "EC", "crv": "P-256", "use": "sig", "kid": kid,
+            "x": public["x"], "y": public["y"]})
+    }
+
+    /// A provider on a local port: its discovery document and a JWKS that the test can change.
+    async fn provider() -> (String, Arc<parking_lot::Mutex<serde_json::Value>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let issuer = format!("http://{}", listener.local_addr().expect("addr"));
+        let jwks = Arc::new(parking_lot::Mutex::new(serde_json::json!({"keys": []})));
+        let doc = serde_json::json!({"issuer": issuer, "jwks_uri": format!("{issuer}/keys")});
+        let served = jwks.clone();
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                axum::routing::get(move || async move { axum::Json(doc) }),
+            )
+            .route(
+                "/keys",
+                axum::routing::get(move || {
+                    let jwks = served.lock().clone();
+                    async move { axum::Json(jwks) }
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (issuer, jwks)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys_are_discovered_and_a_rotation_is_followed() {
+        let (issuer, jwks) = provider().await;
+        let (key1, public1) = ec_key();
+        let (key2, public2) = ec_key();
+        *jwks.lock() = serde_json::json!({"keys": [jwk(&public1, "k1")]});
+        let config = OidcConfig {
+            issuer_url: issuer.clone(),
+            audience: "spoor-ui".into(),
+            jwks_refresh_interval: Duration::from_millis(0),
+            ..Default::default()
+        };
+        assert!(config.validate().is_empty());
+        let auth = config.authenticator().expect("discovered");
+        let claims = serde_json::json!({"iss": issuer, "aud": "spoor-ui", "sub": "u1",
+            "exp": now_secs() + 60});
+        assert_eq!(
+            auth.authenticate(&bearer(&es256_token(&key1, "k1", &claims))),
+            Ok("u1".to_string())
+        );
+        // The provider rotates to k2: a token with the new kid makes Spoor fetch the keys.
+        *jwks.lock() = serde_json::json!({"keys": [jwk(&public2, "k2")]});
+        assert_eq!(
+            auth.authenticate(&bearer(&es256_token(&key2, "k2", &claims))),
+            Ok("u1".to_string())
+        );
+        // An unknown kid signed by a key the provider never published stays refused.
+        assert_eq!(
+            auth.authenticate(&bearer(&es256_token(&key1, "k3", &claims))),
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(
+            auth.login(),
+            LoginMethod::Oidc {
+                issuer: issuer.clone(),
+                client_id: "spoor-ui".into(),
+                scope: "openid profile email".into()
+            }
+        );
+
+        // Within jwks_refresh_interval of the last fetch, an unknown kid fetches nothing.
+        *jwks.lock() = serde_json::json!({"keys": [jwk(&public1, "k1")]});
+        let slow = OidcConfig {
+            jwks_url: format!("{issuer}/keys"),
+            jwks_refresh_interval: Duration::from_secs(3600),
+            ..config.clone()
+        }
+        .authenticator()
+        .expect("jwks_url");
+        *jwks.lock() = serde_json::json!({"keys": [jwk(&public2, "k2")]});
+        assert_eq!(
+            slow.authenticate(&bearer(&es256_token(&key2, "k2", &claims))),
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(
+            slow.authenticate(&bearer(&es256_token(&key1, "k1", &claims))),
+            Ok("u1".to_string())
+        );
+
+        // A discovery document of another issuer, or no provider at all, stops start-up.
+        let wrong = OidcConfig {
+            issuer_url: format!("{issuer}/other"),
+            ..config.clone()
+        };
+        let err = wrong.authenticator().err().expect("refused").to_string();
+        assert!(err.contains("issuer_url") && err.contains("404"), "{err}");
+        let err = OidcConfig {
+            jwks_url: format!("{issuer}/nothing"),
+            ..config
+        }
+        .authenticator()
+        .err()
+        .expect("refused")
+        .to_string();
+        assert!(
+            err.contains("jwks_url") && err.contains("/nothing"),
+            "{err}"
+        );
     }
 }
