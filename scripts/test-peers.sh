@@ -10,8 +10,10 @@ cd "$root"
 
 scripts/peers/build-otelcol.sh
 scripts/peers/build-jaeger.sh
-# Garage (S3-compatible, distributed) for the scale-out cluster test; 20-40 min cold.
+# Garage (S3-compatible, distributed) for the scale-out cluster test; about an hour cold on a loaded 2-core machine.
 scripts/peers/build-garage.sh
+# Dex (OpenID Connect provider) for the UI's OIDC login test; many minutes cold.
+scripts/peers/build-dex.sh
 scripts/setup-python.sh
 
 target=${CARGO_TARGET_DIR:-$root/target}
@@ -25,4 +27,6 @@ echo "test-peers: spoor under test: $SPOOR_BIN"
 scripts/test-deploy.sh tests/deploy/test_deploy_helm.py
 # The scale-out cluster on a 3-node Garage (issue 15): not in scripts/test.sh (needs Garage).
 SPOOR_CLUSTER_TEST=1 .cache/venvs/e2e/bin/pytest -q -p no:cacheprovider -rs tests/e2e/test_cluster_garage.py
+# The UI's OIDC authorization-code login against Dex, in headless Chromium.
+UI_E2E_ONLY=login-oidc tests/ui/run.sh
 exec .cache/venvs/e2e/bin/pytest -q -p no:cacheprovider -rs tests/peers "$@"
