@@ -1,6 +1,6 @@
 """Tenants in the metrics from traces and in sampling (`--tenancy-enabled`), against the real
 binary: Jaeger's Monitor API (`/api/metrics/*`) answers from the request's tenant's RED series
-only, the `/metrics` RED series carry a `tenant` label, and adaptive sampling learns each
+only, the `/metrics` RED and service graph series carry a `tenant` label, and adaptive sampling learns each
 tenant's probabilities from that tenant's traffic (the strategies file is shared)."""
 
 import time
@@ -86,6 +86,20 @@ def test_monitor_api_and_red_series_are_per_tenant(start_spoor):
     assert s.metric(calls, service_name="shop", **series, status_code="STATUS_CODE_ERROR", tenant="b") == 10
     assert s.metric(calls, service_name="billing", **series, status_code="STATUS_CODE_UNSET", tenant="b") == 20
     assert s.metric(calls, service_name="billing", **series, status_code="STATUS_CODE_UNSET", tenant="a") == 0
+
+    # The service graph's series too: the root spans are edges from `user` once their wait ends.
+    def graph_edges():
+        edges = {}
+        for line in s.metrics().splitlines():
+            if line.startswith("traces_service_graph_request_total{"):
+                labels, _, value = line.rpartition(" ")
+                server = labels.split('server="', 1)[1].split('"', 1)[0]
+                tenant = labels.split('tenant="', 1)[1].split('"', 1)[0] if 'tenant="' in labels else None
+                edges[(server, tenant)] = float(value)
+        return edges
+
+    wait_for(lambda: len(graph_edges()) >= 3, what="service graph edges of both tenants")
+    assert graph_edges() == {("shop", "a"): 30, ("shop", "b"): 10, ("billing", "b"): 20}, graph_edges()
 
 
 def test_red_series_have_no_tenant_label_with_tenancy_off(start_spoor):

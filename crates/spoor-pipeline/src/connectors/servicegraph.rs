@@ -77,6 +77,8 @@ struct Half {
     messaging: bool,
     /// Values of the configured dimensions.
     dims: Vec<Option<String>>,
+    /// The `spoor.tenant` resource attribute (tenancy on): the edge's `tenant` label.
+    tenant: Option<String>,
     /// The span's start, unix nanoseconds (the edge's time in the dependency store).
     start: u64,
 }
@@ -168,6 +170,8 @@ impl ServiceGraph {
             let service = service_name(rs.resource.as_ref());
             let resource_attrs: &[spoor_model::otlp_common::KeyValue] =
                 rs.resource.as_ref().map_or(&[], |r| &r.attributes);
+            let tenant = attr::find_str(resource_attrs, spoor_receivers::tenant::TENANT_ATTRIBUTE)
+                .map(str::to_string);
             for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
                 // 2 server, 3 client, 4 producer, 5 consumer.
                 let client = matches!(span.kind, 3 | 4);
@@ -224,6 +228,7 @@ impl ServiceGraph {
                         root: span.parent_span_id.iter().all(|b| *b == 0),
                         messaging: matches!(span.kind, 4 | 5),
                         dims,
+                        tenant: tenant.clone(),
                         start: span.start_time_unix_nano,
                     },
                 });
@@ -311,6 +316,15 @@ impl ServiceGraph {
             if let Some(Some(v)) = server_half.and_then(|s| s.dims.get(i)) {
                 dims.push((format!("server_{name}"), v.clone()));
             }
+        }
+        // Tenancy on: each tenant's edges are series of their own (the client side names it;
+        // both sides of a pair come from one tenant's traffic).
+        if let Some(t) = client_half
+            .tenant
+            .as_ref()
+            .or(server_half.and_then(|s| s.tenant.as_ref()))
+        {
+            dims.push(("tenant".to_string(), t.clone()));
         }
         let key = EdgeKey {
             client: client.to_string(),

@@ -358,6 +358,31 @@ fn servicegraph_pairs_client_and_server_and_names_virtual_nodes() {
 }
 
 #[test]
+fn servicegraph_series_carry_the_tenant_of_their_spans() {
+    let g = ServiceGraph::new(ServiceGraphConfig::default());
+    let t0 = Instant::now();
+    let tenant = |t: &str| vec![attr::string(spoor_receivers::tenant::TENANT_ATTRIBUTE, t)];
+    for (trace, t) in [(1u8, Some("a")), (2, Some("b")), (3, None)] {
+        let mut call = span(trace, 1, 0, "GET back", 30, false);
+        call.kind = 3;
+        let served = span(trace, 2, 1, "GET /x", 20, false);
+        let extra = t.map(tenant).unwrap_or_default();
+        g.apply(g.prepare(&[batch("front", extra.clone(), vec![call])]), t0);
+        g.apply(g.prepare(&[batch("back", extra, vec![served])]), t0);
+    }
+    let mut out = String::new();
+    g.render(&mut out);
+    for labels in [
+        "{client=\"front\",server=\"back\",tenant=\"a\"} 1\n",
+        "{client=\"front\",server=\"back\",tenant=\"b\"} 1\n",
+        "{client=\"front\",server=\"back\"} 1\n",
+    ] {
+        let want = format!("traces_service_graph_request_total{labels}");
+        assert!(out.contains(&want), "{want} in\n{out}");
+    }
+}
+
+#[test]
 fn servicegraph_store_is_bounded() {
     let g = ServiceGraph::new(ServiceGraphConfig {
         max_items: 5,
