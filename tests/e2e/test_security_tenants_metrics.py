@@ -99,6 +99,11 @@ def test_monitor_api_and_red_series_are_per_tenant(start_spoor):
         return edges
 
     wait_for(lambda: len(graph_edges()) >= 3, what="service graph edges of both tenants")
+    # And the trace-level series, once the traces are complete (idle 5 s).
+    traces = "jaeger_traces_total"
+    wait_for(lambda: s.metric(traces, service_name="billing", operation="op", tenant="b") == 20, timeout=20, what="b's completed traces")
+    assert s.metric(traces, service_name="shop", operation="op", tenant="a") == 30
+    assert s.metric(traces, service_name="shop", operation="op", tenant="b") == 10
     assert graph_edges() == {("shop", "a"): 30, ("shop", "b"): 10, ("billing", "b"): 20}, graph_edges()
 
 

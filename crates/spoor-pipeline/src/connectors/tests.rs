@@ -295,6 +295,33 @@ fn trace_metrics_complete_a_trace_after_the_idle_period() {
 }
 
 #[test]
+fn trace_metrics_carry_the_tenant_of_their_root() {
+    let t = TraceMetrics::new(TraceMetricsConfig::default());
+    let t0 = Instant::now();
+    let tenant = |t: &str| vec![attr::string(spoor_receivers::tenant::TENANT_ATTRIBUTE, t)];
+    t.apply(
+        t.prepare(&[
+            batch("shop", tenant("a"), vec![span(1, 1, 0, "op", 10, false)]),
+            batch("shop", tenant("b"), vec![span(2, 1, 0, "op", 10, true)]),
+            batch("shop", vec![], vec![span(3, 1, 0, "op", 10, false)]),
+        ]),
+        t0,
+    );
+    assert_eq!(t.sweep(t0 + Duration::from_secs(6)), 3);
+    let mut out = String::new();
+    t.render("", &mut out);
+    for want in [
+        "jaeger_traces_total{service_name=\"shop\",operation=\"op\",tenant=\"a\"} 1\n",
+        "jaeger_traces_total{service_name=\"shop\",operation=\"op\",tenant=\"b\"} 1\n",
+        "jaeger_trace_errors_total{service_name=\"shop\",operation=\"op\",tenant=\"b\"} 1\n",
+        "jaeger_traces_total{service_name=\"shop\",operation=\"op\"} 1\n",
+        "jaeger_collector_traces_received_total{sampler_type=\"unrecognized\",svc=\"shop\",tenant=\"a\"} 1\n",
+    ] {
+        assert!(out.contains(want), "{want} in\n{out}");
+    }
+}
+
+#[test]
 fn trace_metrics_bound_pending_traces() {
     let t = TraceMetrics::new(TraceMetricsConfig {
         max_pending: 10,

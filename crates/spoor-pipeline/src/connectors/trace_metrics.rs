@@ -43,10 +43,14 @@ const BOUNDS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
 ];
 
+/// A trace's root (or first) service and operation, and its tenant (`spoor.tenant`, tenancy on).
+type Root = (String, String, Option<String>);
+
 pub(crate) struct TraceObservation {
     trace_id: Vec<u8>,
     service: String,
     operation: String,
+    tenant: Option<String>,
     root: bool,
     sampler_type: Option<String>,
     start: u64,
@@ -56,8 +60,8 @@ pub(crate) struct TraceObservation {
 }
 
 struct Pending {
-    root: Option<(String, String)>,
-    first: (String, String),
+    root: Option<Root>,
+    first: Root,
     start: u64,
     end: u64,
     error: bool,
@@ -75,9 +79,9 @@ struct Done {
 #[derive(Default)]
 struct State {
     pending: HashMap<Vec<u8>, Pending>,
-    done: HashMap<Option<(String, String)>, Done>,
-    /// Root spans received per (service, sampler type): Jaeger's traces-received counter.
-    received: HashMap<(String, String), f64>,
+    done: HashMap<Option<Root>, Done>,
+    /// Root spans received per (service, sampler type, tenant): Jaeger's traces-received counter.
+    received: HashMap<(String, String, Option<String>), f64>,
     dropped_spans: u64,
 }
 
@@ -109,6 +113,8 @@ impl TraceMetrics {
                 .as_ref()
                 .map(|r| r.attributes.as_slice())
                 .unwrap_or(&[]);
+            let tenant = attr::find_str(resource, spoor_receivers::tenant::TENANT_ATTRIBUTE)
+                .map(str::to_string);
             for span in rs.scope_spans.iter().flat_map(|s| &s.spans) {
                 let root = span.parent_span_id.iter().all(|b| *b == 0);
                 let error = span.status.as_ref().map(|s| s.code) == Some(StatusCode::Error as i32)
@@ -120,6 +126,7 @@ impl TraceMetrics {
                     trace_id: span.trace_id.clone(),
                     service: service.to_string(),
                     operation: span.name.clone(),
+                    tenant: tenant.clone(),
                     root,
                     sampler_type: root.then(|| {
                         attr::find_str(&span.attributes, "sampler.type")
@@ -143,7 +150,7 @@ impl TraceMetrics {
             if let Some(sampler) = &o.sampler_type {
                 *state
                     .received
-                    .entry((o.service.clone(), sampler.clone()))
+                    .entry((o.service.clone(), sampler.clone(), o.tenant.clone()))
                     .or_default() += 1.0;
             }
             let full = state.pending.len() >= self.config.max_pending;
@@ -155,12 +162,12 @@ impl TraceMetrics {
                     p.weight = p.weight.or(o.weight);
                     p.last_seen = now;
                     if o.root {
-                        p.root = Some((o.service, o.operation));
+                        p.root = Some((o.service, o.operation, o.tenant));
                     }
                 }
                 None if full => state.dropped_spans += 1,
                 None => {
-                    let pair = (o.service, o.operation);
+                    let pair = (o.service, o.operation, o.tenant);
                     state.pending.insert(
                         o.trace_id,
                         Pending {
@@ -225,11 +232,15 @@ impl TraceMetrics {
         let state = self.state.lock();
         let mut keys: Vec<_> = state.done.keys().collect();
         keys.sort();
-        let pairs = |k: &Option<(String, String)>| match k {
-            Some((s, o)) => vec![
-                ("service_name".to_string(), s.clone()),
-                ("operation".to_string(), o.clone()),
-            ],
+        let pairs = |k: &Option<Root>| match k {
+            Some((s, o, t)) => {
+                let mut l = vec![
+                    ("service_name".to_string(), s.clone()),
+                    ("operation".to_string(), o.clone()),
+                ];
+                l.extend(t.iter().map(|t| ("tenant".to_string(), t.clone())));
+                l
+            }
             None => vec![("otel_metric_overflow".to_string(), "true".to_string())],
         };
         let _ = writeln!(out, "# TYPE jaeger_traces counter");
@@ -275,11 +286,12 @@ impl TraceMetrics {
         );
         let mut received: Vec<_> = state.received.iter().collect();
         received.sort_by(|a, b| a.0.cmp(b.0));
-        for ((svc, sampler), n) in received {
-            let l = vec![
+        for ((svc, sampler, tenant), n) in received {
+            let mut l = vec![
                 ("sampler_type".to_string(), sampler.clone()),
                 ("svc".to_string(), svc.clone()),
             ];
+            l.extend(tenant.iter().map(|t| ("tenant".to_string(), t.clone())));
             let _ = writeln!(
                 out,
                 "jaeger_collector_traces_received_total{} {}",
