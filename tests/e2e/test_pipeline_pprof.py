@@ -234,6 +234,9 @@ def test_heap_profiles_under_loadgen_ingest_never_hang_the_server(start_spoor, t
         gen.kill()
         gen.wait()
     assert s.metric("spoor_pprof_requests_total", result="ok") == 10
+    # What the sampler gave up instead of waiting is counted.
+    text = s.metrics()
+    assert "spoor_heap_dropped_samples_total " in text and "spoor_heap_missed_frees_total " in text, text
     # The server still acknowledges spans: a fresh batch over OTLP/HTTP is accepted and counted.
     before = s.metric("spoor_receiver_spans_accepted_total", receiver="otlp", transport="http")
     body = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "after"}}]},
