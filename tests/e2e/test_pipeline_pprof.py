@@ -202,3 +202,48 @@ def test_heap_profile_is_gzipped_pprof_with_the_heap_sample_types(start_spoor, t
         assert "Type: inuse_space" in top and "flat%" in top, top
         top = go_pprof_top(tmp_path, "heap.pb.gz", r.content, "-sample_index=alloc_space")
         assert "Type: alloc_space" in top, top
+
+
+GRPC_CONFIG = CONFIG.replace("      http:\n", "      http:\n      grpc:\n", 1)
+
+
+def test_heap_profiles_under_loadgen_ingest_never_hang_the_server(start_spoor, tmp_path):
+    """Ten heap profiles taken while `spoor loadgen` ingests: each answers, and ingest still
+    gets acknowledged afterwards (the sampling allocator once deadlocked on its own lock here,
+    freezing the whole process)."""
+    from conftest import SPOOR_BIN
+
+    cfg = tmp_path / "pprof.yaml"
+    cfg.write_text(GRPC_CONFIG)
+    # The disk engine (WAL, Parquet blocks, compaction) allocates from many more call sites than
+    # the memory store: the profile's snapshot then clones enough to be sampled itself.
+    s = start_spoor("--config", str(cfg), "--storage", "disk", "--data-dir", str(tmp_path / "data"))
+    gen = subprocess.Popen(
+        [str(SPOOR_BIN), "loadgen", "--otlp-grpc", s.addr("otlp-grpc"), "--duration", "300s",
+         "--batch-spans", "200", "--concurrency", "4", "--retries", "20", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_for(lambda: s.metric("spoor_receiver_spans_accepted_total", receiver="otlp", transport="grpc") >= 100_000,
+                 timeout=120, what="loadgen spans accepted")
+        for i in range(10):
+            r = requests.get(s.url("pprof", "/debug/pprof/heap"), timeout=60)
+            assert r.status_code == 200, (i, r.text)
+            assert gzip.decompress(r.content), i
+    finally:
+        gen.kill()
+        gen.wait()
+    assert s.metric("spoor_pprof_requests_total", result="ok") == 10
+    # What the sampler gave up instead of waiting is counted.
+    text = s.metrics()
+    assert "spoor_heap_dropped_samples_total " in text and "spoor_heap_missed_frees_total " in text, text
+    # The server still acknowledges spans: a fresh batch over OTLP/HTTP is accepted and counted.
+    before = s.metric("spoor_receiver_spans_accepted_total", receiver="otlp", transport="http")
+    body = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "after"}}]},
+                               "scopeSpans": [{"spans": [{"traceId": f"{0xabc:032x}", "spanId": f"{i + 1:016x}", "name": "op",
+                                                          "startTimeUnixNano": "1700000000000000000",
+                                                          "endTimeUnixNano": "1700000000001000000"} for i in range(10)]}]}]}
+    r = requests.post(s.url("otlp-http", "/v1/traces"), json=body, timeout=10)
+    assert r.status_code == 200, r.text
+    wait_for(lambda: s.metric("spoor_receiver_spans_accepted_total", receiver="otlp", transport="http") >= before + 10,
+             timeout=30, what="spans acknowledged after the profiles")

@@ -21,14 +21,21 @@
 //! machine): a 64-byte allocation and free costs about 1 ns more than mimalloc's 7–10 ns while
 //! off, and 4–7 ns more while sampling.
 //!
+//! The allocator path never waits for the profiler's lock (a thread once deadlocked on it: a
+//! refused nested `Busy` cleared the flag, so an allocation inside `snapshot` or `record` was
+//! sampled and waited for the lock its own thread held): it tries a bounded
+//! number of times; a sample that still finds it taken is skipped ([`dropped_samples`]) and a
+//! free is queued in a fixed lock-free array that the next holder applies ([`missed_frees`]
+//! counts those lost when it is full).
+//!
 //! It is not a leak checker: allocations made while the profiler itself runs on a thread are
 //! not sampled, and a sample freed during such a moment stays counted as in use.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 /// The mean number of bytes allocated between two samples, as Go's `MemProfileRate`.
 pub const DEFAULT_SAMPLE_BYTES: u64 = 512 * 1024;
@@ -46,6 +53,17 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 static TAKEN: AtomicU64 = AtomicU64::new(0);
 static FILTER: [AtomicU32; FILTER_SLOTS] = [const { AtomicU32::new(0) }; FILTER_SLOTS];
 static STATE: Mutex<Option<State>> = Mutex::new(None);
+/// Attempts to take [`STATE`] on the allocator path before giving up (spins, then yields).
+const LOCK_TRIES: u32 = 256;
+const LOCK_SPINS: u32 = 64;
+/// Frees of sampled allocations that found [`STATE`] taken, for its next holder (0: empty).
+static PENDING_FREES: [AtomicUsize; 1024] = [const { AtomicUsize::new(0) }; 1024];
+/// Entries in [`PENDING_FREES`].
+static PENDING: AtomicUsize = AtomicUsize::new(0);
+/// Samples skipped because [`STATE`] stayed taken.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Frees lost because [`PENDING_FREES`] was full.
+static MISSED_FREES: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
     /// Bytes left until this thread's next sample; 0 before its first draw.
@@ -156,8 +174,24 @@ pub fn snapshot() -> Vec<Site> {
     let Some(_busy) = Busy::enter() else {
         return Vec::new();
     };
-    let state = STATE.lock().unwrap_or_else(|e| e.into_inner());
-    state.as_ref().map(|s| s.sites.clone()).unwrap_or_default()
+    // Outside the allocator path a reader may wait: the holders never block while holding it.
+    let mut guard = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(state) = guard.as_mut() else {
+        return Vec::new();
+    };
+    drain_pending_frees(state);
+    state.sites.clone()
+}
+
+/// Samples skipped because the profiler's lock stayed taken (see [`record`]).
+pub fn dropped_samples() -> u64 {
+    DROPPED.load(Ordering::Relaxed)
+}
+
+/// Frees of sampled allocations that could neither take the lock nor be queued (their
+/// allocations stay counted as in use).
+pub fn missed_frees() -> u64 {
+    MISSED_FREES.load(Ordering::Relaxed)
 }
 
 #[derive(Default)]
@@ -174,7 +208,10 @@ struct Busy;
 impl Busy {
     fn enter() -> Option<Busy> {
         let entered = BUSY.try_with(|b| !b.replace(true)).unwrap_or(false);
-        entered.then_some(Busy)
+        // Not `entered.then_some(Busy)`: that builds a `Busy` either way, and dropping the unused
+        // one clears the flag of the outer section. The next sampled allocation in that section
+        // then took the lock it already held: the deadlock this crate once had.
+        if entered { Some(Busy) } else { None }
     }
 }
 
@@ -231,8 +268,13 @@ fn record(ptr: usize, size: u64) {
     let weight = 1.0 / (1.0 - (-(size as f64) / rate).exp());
     let objects = weight;
     let bytes = weight * size as f64;
-    let mut guard = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut guard) = lock_without_blocking() else {
+        DROPPED.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
     let state = guard.get_or_insert_with(State::default);
+    // Frees queued before this allocation's address was handed out again go first.
+    drain_pending_frees(state);
     let key = frames[..n].to_vec();
     let site = match state.by_frames.get(&key) {
         Some(&i) => i,
@@ -266,12 +308,71 @@ fn on_free(ptr: usize) {
         return;
     }
     let Some(_busy) = Busy::enter() else { return };
-    let mut guard = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut guard) = lock_without_blocking() else {
+        defer_free(ptr);
+        return;
+    };
     let Some(state) = guard.as_mut() else { return };
+    drain_pending_frees(state);
+    free_sampled(state, ptr);
+}
+
+fn free_sampled(state: &mut State, ptr: usize) {
     if let Some((site, objects, bytes)) = state.live.remove(&ptr) {
         release(&mut state.sites, site, objects, bytes);
         slot(ptr).fetch_sub(1, Ordering::Relaxed);
         LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The profiler's lock, or `None` when it stays taken for [`LOCK_TRIES`] attempts.
+///
+/// The allocator path never waits for the lock: the thread holding it may be this very thread
+/// (a signal handler, or any re-entry the [`Busy`] guard does not see, allocating or freeing
+/// while the interrupted code holds it) or one that is itself waiting for a lock this thread
+/// holds (the dynamic loader's, `backtrace`'s), and waiting would then hang the process.
+fn lock_without_blocking() -> Option<MutexGuard<'static, Option<State>>> {
+    for attempt in 0..LOCK_TRIES {
+        match STATE.try_lock() {
+            Ok(guard) => return Some(guard),
+            Err(TryLockError::Poisoned(e)) => return Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => {
+                if attempt < LOCK_SPINS {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Queues the free of `ptr` for the next holder of the lock (no allocation, no lock).
+fn defer_free(ptr: usize) {
+    for cell in &PENDING_FREES {
+        if cell
+            .compare_exchange(0, ptr, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            PENDING.fetch_add(1, Ordering::Release);
+            return;
+        }
+    }
+    MISSED_FREES.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Applies the queued frees; called with the lock held.
+fn drain_pending_frees(state: &mut State) {
+    if PENDING.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    for cell in &PENDING_FREES {
+        let ptr = cell.swap(0, Ordering::AcqRel);
+        if ptr != 0 {
+            PENDING.fetch_sub(1, Ordering::AcqRel);
+            free_sampled(state, ptr);
+        }
     }
 }
 
@@ -349,4 +450,28 @@ pub fn resolve(ip: usize) -> Vec<Frame> {
 /// Whether a frame belongs to the profiler itself (left out of profiles).
 pub fn is_profiler_frame(frame: &Frame) -> bool {
     frame.function.contains("spoor_heap::") || frame.function.starts_with("backtrace::")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn busy() -> bool {
+        BUSY.try_with(Cell::get).unwrap_or(false)
+    }
+
+    #[test]
+    fn a_refused_nested_enter_keeps_the_outer_section_busy() {
+        let outer = Busy::enter();
+        assert!(outer.is_some() && busy());
+        assert!(Busy::enter().is_none(), "re-entry is refused");
+        assert!(
+            busy(),
+            "the refused enter did not clear the outer section's flag"
+        );
+        assert!(Busy::enter().is_none(), "still refused");
+        drop(outer);
+        assert!(!busy());
+        assert!(Busy::enter().is_some(), "free again once the section ended");
+    }
 }

@@ -64,11 +64,40 @@ pub fn pprof_router(telemetry: &Telemetry) -> axum::Router {
         "Requests to the pprof extension by result (ok, bad_request, busy, failed, unsupported)",
         state.requests.clone(),
     );
+    if sampling {
+        telemetry.register(
+            "heap_dropped_samples",
+            "Heap samples skipped because the sampler's lock stayed taken (the allocator never waits for it)",
+            HeapCounter(spoor_heap::dropped_samples),
+        );
+        telemetry.register(
+            "heap_missed_frees",
+            "Frees of sampled allocations lost because the sampler's queue of deferred frees was full",
+            HeapCounter(spoor_heap::missed_frees),
+        );
+    }
     axum::Router::new()
         .route("/debug/pprof/", axum::routing::get(index))
         .route("/debug/pprof/profile", axum::routing::get(profile))
         .route("/debug/pprof/heap", axum::routing::get(heap))
         .with_state(state)
+}
+
+/// A counter read from `spoor_heap`'s own atomics when `/metrics` is scraped.
+#[derive(Debug)]
+struct HeapCounter(fn() -> u64);
+
+impl prometheus_client::encoding::EncodeMetric for HeapCounter {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::MetricEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        encoder.encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(&(self.0)(), None)
+    }
+
+    fn metric_type(&self) -> prometheus_client::metrics::MetricType {
+        prometheus_client::metrics::MetricType::Counter
+    }
 }
 
 async fn index() -> &'static str {
