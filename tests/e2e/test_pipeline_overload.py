@@ -20,13 +20,13 @@ SPIKE_MIB = 64
 # The receivers refuse new requests while RSS is above limit - spike, and hold at most one
 # request in flight per 64 MiB of that (4 here), refusing the rest at once, so what is read and
 # decoded at a time stays inside the spike; RSS is sampled every 25 ms and the engine's head may
-# hold half of what the limit leaves besides 128 MiB (32 MiB of 192 here). Before those bounds
+# hold half of what the limit leaves besides 144 MiB (an eighth, 24 MiB, of 192 here). Before those bounds
 # (gate on RSS samples only, every 100 ms), peaks were 253-319 MiB; with them, 210-216 MiB (see
 # the issue notes).
-# Six clients: with the head's larger share (32 MiB instead of 24) the store takes more, and four
-# release-build clients offered only 9-10 times what it acknowledged.
+# Four clients, as before the head's budget changed: at a 192 MiB soft limit the head keeps its
+# eighth (24 MiB). A head of 32 MiB with six clients peaked at 257 MiB in a clean-clone run.
 TOLERANCE_MIB = 0
-CLIENTS = 6
+CLIENTS = 4
 LOAD_SECONDS = 20
 OVERLOAD = 10
 

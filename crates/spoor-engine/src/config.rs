@@ -109,7 +109,7 @@ pub struct EngineConfig {
     pub manifest_poll_interval: Duration,
     /// The process memory limit (`--memory-limit`, or a pipeline `memory_limiter`'s soft limit),
     /// if any. The head (live and waiting to be written) may hold half of what the limit leaves
-    /// besides `HEAD_RESERVE` (128 MiB), at least an eighth of it and at most four cuts
+    /// besides `HEAD_RESERVE` (144 MiB), at least an eighth of it and at most four cuts
     /// ([`Self::head_memory_budget`]): it is cut early at half of that share, and writes are
     /// refused with [`spoor_storage::StorageError::Full`] while it holds more.
     pub memory_limit: Option<u64>,
@@ -186,8 +186,8 @@ impl EngineConfig {
     /// for what is not the head (its baseline, the requests in flight, a block being encoded),
     /// and the head may take half of the rest (the other half is for the cut's own copy and
     /// spikes), but never less than an eighth of the limit. A 512 MiB `memory_limiter` (409 MiB
-    /// after its spike) gives the head 140 MiB, enough for full 64 MiB cuts; a 256 MiB limit
-    /// gives 64 MiB; below about 170 MiB the head keeps an eighth.
+    /// after its spike) gives the head 133 MiB, enough for full 64 MiB cuts; a 256 MiB limit
+    /// gives 56 MiB; at 192 MiB and below the head keeps an eighth.
     pub(crate) fn head_memory_budget(&self) -> u64 {
         let cuts = self.block_cut_bytes.saturating_mul(4);
         self.memory_limit.map_or(cuts, |limit| {
@@ -206,7 +206,7 @@ impl EngineConfig {
 /// What a process under a memory limit holds besides the engine's head, which the head's
 /// budget leaves aside (`EngineConfig::head_memory_budget`): about 40 MiB of baseline (runtime,
 /// caches, metric stores), the requests being read and decoded, and a block being encoded.
-pub(crate) const HEAD_RESERVE: u64 = 128 << 20;
+pub(crate) const HEAD_RESERVE: u64 = 144 << 20;
 
 /// The engine's source of the current time (unix nanoseconds).
 pub trait Clock: Send + Sync + 'static {
@@ -267,7 +267,7 @@ mod tests {
     fn a_512_mib_memory_limiter_leaves_the_head_full_size_cuts() {
         let config = with_limit(Some(512 * MIB - 512 * MIB / 5));
         let budget = config.head_memory_budget();
-        assert!(budget > 140 * MIB && budget < 141 * MIB, "{budget}");
+        assert!(budget > 132 * MIB && budget < 133 * MIB, "{budget}");
         assert_eq!(config.cut_memory(), config.block_cut_bytes);
     }
 
@@ -275,8 +275,8 @@ mod tests {
     fn the_head_budget_is_four_cuts_at_most_and_an_eighth_of_a_small_limit_at_least() {
         assert_eq!(with_limit(None).head_memory_budget(), 256 * MIB);
         assert_eq!(with_limit(Some(16 << 30)).head_memory_budget(), 256 * MIB);
-        assert_eq!(with_limit(Some(256 * MIB)).head_memory_budget(), 64 * MIB);
-        assert_eq!(with_limit(Some(192 * MIB)).head_memory_budget(), 32 * MIB);
+        assert_eq!(with_limit(Some(256 * MIB)).head_memory_budget(), 56 * MIB);
+        assert_eq!(with_limit(Some(192 * MIB)).head_memory_budget(), 24 * MIB);
         assert_eq!(with_limit(Some(160 * MIB)).head_memory_budget(), 20 * MIB);
         assert_eq!(with_limit(Some(32 * MIB)).head_memory_budget(), 4 * MIB);
         assert_eq!(with_limit(Some(32 * MIB)).cut_memory(), 2 * MIB);
