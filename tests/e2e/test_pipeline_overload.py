@@ -20,15 +20,17 @@ SPIKE_MIB = 64
 # The receivers refuse new requests while RSS is above limit - spike, and hold at most one
 # request in flight per 64 MiB of that (4 here), refusing the rest at once, so what is read and
 # decoded at a time stays inside the spike; RSS is sampled every 25 ms and the engine's head may
-# hold half of what the limit leaves besides 144 MiB (an eighth, 24 MiB, of 192 here). Before those bounds
-# (gate on RSS samples only, every 100 ms), peaks were 253-319 MiB; with them, 210-216 MiB (see
-# the issue notes).
-# Four clients, as before the head's budget changed: at a 192 MiB soft limit the head keeps its
-# eighth (24 MiB). A head of 32 MiB with six clients peaked at 257 MiB in a clean-clone run.
-# This session's merged tree peaks at 257 MiB here (was 210-225 MiB); the cause is not found yet
-# (see the issue note), so 16 MiB over the limit is tolerated; unbounded, peaks were 253-319 MiB.
+# hold half of what the limit leaves besides 144 MiB (an eighth, 24 MiB, of 192 here).
+# What the gate cannot stop is work already running: a block cut turned its whole row group
+# into Arrow arrays at once (about three times the frozen head), and a compaction decoded
+# whole input blocks (1.7 KB a span) and ran whatever the memory, so peaks were 250-290 MiB.
+# Now a cut encodes 4096 rows at a time and a compaction streams its inputs and starts only when
+# its merge fits under the limit: peaks of 193-233 MiB in debug builds.
+# The Collector itself says its process typically takes about 50 MiB more than limit_mib; we
+# allow 16 MiB over it for the scatter between machines (a CI machine measured ~30 MiB more
+# than this one).
 TOLERANCE_MIB = 16
-CLIENTS = 4
+CLIENTS = 6
 LOAD_SECONDS = 20
 OVERLOAD = 10
 
@@ -117,7 +119,7 @@ def test_memory_limiter_holds_under_10x_overload(start_spoor, tmp_path):
             "--duration",
             f"{LOAD_SECONDS}s",
             "--concurrency",
-            "8",
+            "16",
             "--pool",
             "64",
         )

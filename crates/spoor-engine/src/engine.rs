@@ -49,6 +49,9 @@ pub(crate) struct Inner {
     pub(crate) retired: Mutex<std::collections::VecDeque<(Arc<Manifest>, Vec<String>)>>,
     /// Test hook: fail compaction after writing its output, before the manifest commit.
     pub(crate) crash_before_commit: AtomicBool,
+    /// Head memory per span of the last block cut (0 before the first): what compaction
+    /// expects the spans it merges to take (see `Inner::compaction_room`).
+    pub(crate) head_bytes_per_span: AtomicU64,
     /// The exclusive lock on `<data_dir>/LOCK`, held while the engine is open (a read-only
     /// engine takes none).
     pub(crate) _lock: Option<std::fs::File>,
@@ -227,6 +230,7 @@ impl Engine {
             wake: Notify::new(),
             closed: AtomicBool::new(false),
             crash_before_commit: AtomicBool::new(false),
+            head_bytes_per_span: AtomicU64::new(0),
             retired: Mutex::new(std::collections::VecDeque::new()),
             _lock: Some(lock),
             lease: None,

@@ -20,6 +20,9 @@ use crate::manifest::BlockMeta;
 use crate::manifest::{Commit, Manifest, block_path, quarantine_path};
 use crate::wal;
 
+/// Head memory per span that compaction assumes before the first cut has measured it.
+const COMPACTION_BYTES_PER_SPAN_BEFORE_A_CUT: u64 = 512;
+
 impl Inner {
     /// `<clock nanos>-<salt>`: sorts by creation time; the salt (wall-clock nanos, process id
     /// and a counter, hashed) keeps ids unique when the injected clock stands still or
@@ -142,6 +145,11 @@ impl Inner {
             let meta = if head.is_empty() {
                 None
             } else {
+                // A small head is mostly its first 1 MiB chunk: not a measure of its spans.
+                if head.len() >= 1024 {
+                    self.head_bytes_per_span
+                        .store(head.memory_bytes() / head.len() as u64, Ordering::Relaxed);
+                }
                 Some(self.put_block(head.clone(), 0, seq, Vec::new()).await?)
             };
             self.commit(|m| {
@@ -316,6 +324,44 @@ impl Inner {
         Ok(expired.len())
     }
 
+    /// Under a memory limit, keeps the oldest of `inputs` whose merge fits in the room the
+    /// process has now (the limit less its resident memory); `false`, counted in
+    /// `spoor_engine_compactions_deferred_total`, when fewer than two fit: the compaction waits
+    /// for a later round. A merge holds its output head while it is built and about as much
+    /// again while it is encoded, so it needs twice the head memory of its spans (per span, as
+    /// much as the last cut of 1024 spans or more took; 512 bytes before one). The receivers stop
+    /// reading new data at the limit, but a compaction already running goes on: without this,
+    /// merging two 25k-span blocks took RSS 60 MiB over the limit (the overload test).
+    fn fit_compaction_in_memory(&self, inputs: &mut Vec<BlockMeta>) -> bool {
+        let Some(limit) = self.config.memory_limit else {
+            return true;
+        };
+        let per_span = match self.head_bytes_per_span.load(Ordering::Relaxed) {
+            0 => COMPACTION_BYTES_PER_SPAN_BEFORE_A_CUT,
+            n => n,
+        };
+        let room = limit.saturating_sub(spoor_telemetry::current_rss().unwrap_or(0));
+        let mut need = 0u64;
+        let fit = inputs
+            .iter()
+            .take_while(|b| {
+                need = need.saturating_add(b.span_count.saturating_mul(per_span * 2));
+                need <= room
+            })
+            .count();
+        inputs.truncate(fit);
+        if fit < 2 {
+            self.metrics.compactions_deferred.inc();
+            tracing::debug!(
+                room,
+                per_span,
+                "compaction deferred: too little memory room"
+            );
+            return false;
+        }
+        true
+    }
+
     /// Merges small blocks of the same time window into one, keeping traces together (the
     /// output is sorted by trace id like every block). One group per call; the group's summed
     /// size is bounded by `max_input_bytes`, which bounds memory.
@@ -347,17 +393,22 @@ impl Inner {
         if inputs.len() < 2 {
             return Ok(false);
         }
+        if !self.fit_compaction_in_memory(&mut inputs) {
+            return Ok(false);
+        }
         let mut head = Head::default();
         // Inputs with rows that did not decode: kept in quarantine/ after the switch, so the
         // rows the output leaves out are not destroyed.
         let mut partial = Vec::new();
         for b in &inputs {
-            let rows = match self.blocks.read_all(b).await {
-                Ok((rows, skipped)) => {
+            let read = self.blocks.read_each(b, |r| {
+                head.insert_row(r.resource.as_ref(), r.scope.as_ref(), &r.span);
+            });
+            match read.await {
+                Ok(skipped) => {
                     if skipped > 0 {
                         partial.push(b.id.clone());
                     }
-                    rows
                 }
                 Err(StorageError::Corrupt { .. }) => {
                     drop(_guard);
@@ -369,9 +420,6 @@ impl Inner {
                     self.drop_if_missing(b).await?;
                     return Err(e);
                 }
-            };
-            for r in rows {
-                head.insert_row(r.resource.as_ref(), r.scope.as_ref(), &r.span);
             }
         }
         let level = inputs.iter().map(|b| b.level).max().unwrap_or(0) + 1;

@@ -21,6 +21,7 @@ pub(crate) struct Metrics {
     pub(crate) missing_blocks: Counter,
     pub(crate) wal_segments_moved_aside: Counter,
     pub(crate) compactions: Counter,
+    pub(crate) compactions_deferred: Counter,
     pub(crate) retention_dropped_blocks: Counter,
     pub(crate) manifest_refreshes: Counter,
     pub(crate) deleted_spans: Counter,
@@ -103,6 +104,11 @@ impl Metrics {
             "engine_compactions",
             "Compactions completed",
             self.compactions.clone(),
+        );
+        t.register(
+            "engine_compactions_deferred",
+            "Compactions put off because the memory limit left too little room for them",
+            self.compactions_deferred.clone(),
         );
         t.register(
             "engine_retention_dropped_blocks",

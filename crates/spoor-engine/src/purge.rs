@@ -111,16 +111,9 @@ impl Inner {
                 removed.push(b.id.clone());
                 continue;
             }
-            let (rows, skipped) = self.blocks.read_all(b).await.map_err(|e| {
-                StorageError::Unavailable(format!(
-                    "block {} cannot be read, nothing was deleted: {e}; \
-                     `spoor tool verify` shows what is damaged",
-                    b.id
-                ))
-            })?;
             let mut head = Head::default();
             let mut deleted = 0u64;
-            for r in rows {
+            let read = self.blocks.read_each(b, |r| {
                 if filter.matches(
                     service_name(r.resource.as_deref()),
                     r.span.start_time_unix_nano,
@@ -129,7 +122,14 @@ impl Inner {
                 } else {
                     head.insert_row(r.resource.as_ref(), r.scope.as_ref(), &r.span);
                 }
-            }
+            });
+            let skipped = read.await.map_err(|e| {
+                StorageError::Unavailable(format!(
+                    "block {} cannot be read, nothing was deleted: {e}; \
+                     `spoor tool verify` shows what is damaged",
+                    b.id
+                ))
+            })?;
             if deleted == 0 {
                 report.blocks_kept += 1;
                 continue;

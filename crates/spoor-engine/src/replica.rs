@@ -73,6 +73,7 @@ impl Engine {
             wake: Notify::new(),
             closed: AtomicBool::new(false),
             crash_before_commit: AtomicBool::new(false),
+            head_bytes_per_span: AtomicU64::new(0),
             retired: Mutex::new(std::collections::VecDeque::new()),
             _lock: None,
             lease,

@@ -176,3 +176,111 @@ async fn crash_between_compaction_output_and_manifest_keeps_the_old_blocks() {
         3
     );
 }
+
+/// `count` spans of trace `trace` in one batch, each the child of the one before (span ids
+/// from `first`, whose parent is `first - 1`), starting at `start` one nanosecond apart.
+fn chain(trace: u64, first: u64, count: u64, start: u64) -> Vec<spoor_model::ResourceSpans> {
+    let parent = (first > 1).then(|| first - 1);
+    let mut batch = span("svc", "op", trace, first, parent, start, 10, vec![]);
+    let spans = &mut batch[0].scope_spans[0].spans;
+    for i in 1..count {
+        let mut s = spans[0].clone();
+        s.span_id = (first + i).to_be_bytes().to_vec();
+        s.parent_span_id = (first + i - 1).to_be_bytes().to_vec();
+        s.start_time_unix_nano = start + i;
+        s.end_time_unix_nano = start + i + 10;
+        spans.push(s);
+    }
+    batch
+}
+
+/// Compaction reads its inputs a record batch at a time (1024 rows) and hands each trace on
+/// once all its rows are read: a 5000-span trace spread over five batches, between shorter
+/// ones, keeps every parent link through the merge.
+#[tokio::test]
+async fn compaction_keeps_the_parents_of_a_trace_longer_than_a_read_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, _clock) = support::config_with_clock(dir.path(), NOW);
+    let telemetry = Telemetry::new();
+    let engine = Engine::open(config, &telemetry).await.expect("open");
+    for (trace, first, count) in [(1u64, 1u64, 700u64), (2, 1, 5000), (3, 1, 900)] {
+        engine
+            .write(chain(trace, first, count, NOW + trace * 100_000))
+            .await
+            .expect("write");
+    }
+    engine.flush().await.expect("flush");
+    engine
+        .write(chain(2, 5001, 300, NOW + 300_000))
+        .await
+        .expect("write");
+    engine.flush().await.expect("flush");
+    assert_eq!(engine.manifest().blocks.len(), 2);
+    engine.maintain().await.expect("compact");
+    let m = engine.manifest();
+    assert_eq!(m.blocks.len(), 1, "{m:?}");
+    assert_eq!(m.blocks[0].span_count, 6900);
+    for (trace, count) in [(1u64, 700u64), (2, 5300), (3, 900)] {
+        let t = engine
+            .get_trace(tid(trace), None)
+            .await
+            .expect("get")
+            .expect("found");
+        let mut parents: Vec<(u64, u64)> = t
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .map(|s| {
+                let id = |b: &[u8]| b.try_into().map(u64::from_be_bytes).unwrap_or(0);
+                (id(&s.span_id), id(&s.parent_span_id))
+            })
+            .collect();
+        parents.sort_unstable();
+        let wrong = (1..=count)
+            .zip(&parents)
+            .filter(|(i, got)| **got != (*i, i - 1))
+            .count();
+        assert_eq!(parents.len() as u64, count, "trace {trace}");
+        assert_eq!(wrong, 0, "trace {trace}: {wrong} spans with a wrong parent");
+    }
+}
+
+/// Under a memory limit a compaction starts only if its merge fits in what the limit leaves:
+/// with the process holding 64 MiB under a 48 MiB limit it waits (counted), and the blocks are
+/// merged once the engine is opened without one.
+#[tokio::test]
+async fn compaction_waits_while_the_memory_limit_leaves_no_room() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut config, _clock) = support::config_with_clock(dir.path(), NOW);
+    config.memory_limit = Some(48 << 20);
+    // Resident, not just reserved: every page is written.
+    let ballast = std::hint::black_box(vec![1u8; 64 << 20]);
+    let telemetry = Telemetry::new();
+    let engine = Engine::open(config.clone(), &telemetry)
+        .await
+        .expect("open");
+    write_in_blocks(&engine).await;
+    engine.maintain().await.expect("maintain");
+    assert_eq!(engine.manifest().blocks.len(), 3);
+    let text = telemetry.render();
+    assert!(text.contains("spoor_engine_compactions_total 0"), "{text}");
+    assert!(
+        text.contains("spoor_engine_compactions_deferred_total 1"),
+        "{text}"
+    );
+    engine.shutdown().await.expect("shutdown");
+    drop(engine);
+    drop(ballast);
+
+    config.memory_limit = None;
+    let telemetry = Telemetry::new();
+    let engine = Engine::open(config, &telemetry).await.expect("reopen");
+    engine.maintain().await.expect("compact");
+    assert_eq!(engine.manifest().blocks.len(), 1);
+    assert!(
+        telemetry
+            .render()
+            .contains("spoor_engine_compactions_total 1")
+    );
+}

@@ -220,18 +220,20 @@ pub(crate) fn encode_head_sealed(
         let mut at = 0;
         for group in &groups {
             let rows = &order[at..at + group.len()];
-            let batch = encode_rows(
-                head,
-                rows,
-                &relative[at..at + group.len()],
-                &schema,
-                &resource_pb,
-                &scope_pb,
-            )?;
+            let relative = &relative[at..at + group.len()];
+            // A row group is handed to the writer in slices: it keeps the slices' encoded
+            // pages, not their Arrow arrays, so a cut holds one slice's arrays at a time
+            // (the whole group's took about three times the head's memory of its spans).
+            for (rows, relative) in rows
+                .chunks(ENCODE_SLICE_ROWS)
+                .zip(relative.chunks(ENCODE_SLICE_ROWS))
+            {
+                let batch = encode_rows(head, rows, relative, &schema, &resource_pb, &scope_pb)?;
+                writer
+                    .write(&batch)
+                    .map_err(|e| internal(format!("writing parquet: {e}")))?;
+            }
             at += group.len();
-            writer
-                .write(&batch)
-                .map_err(|e| internal(format!("writing parquet: {e}")))?;
             // Each group is its own row group (one larger than the limit is split by it).
             writer
                 .flush()
@@ -245,6 +247,9 @@ pub(crate) fn encode_head_sealed(
     meta.crc32c = crc32c::crc32c(&bytes);
     Ok(EncodedBlock { bytes, meta })
 }
+
+/// Rows of a row group encoded into Arrow arrays at a time.
+const ENCODE_SLICE_ROWS: usize = 4096;
 
 /// Trace-id bloom filters are sized for at least this many ids (a few hundred bytes).
 const MIN_BLOOM_NDV: usize = 256;

@@ -564,12 +564,18 @@ impl Blocks {
             .map_err(pq(loc))
     }
 
-    /// Every decodable span of block `b` (compaction; the caller bounds the block sizes), and
-    /// how many rows were skipped because they did not decode.
-    pub(crate) async fn read_all(
+    /// Every row of block `b`, in block order, handed to `each` a few traces at a time; rows
+    /// whose values do not decode are skipped (and counted: the count is returned).
+    ///
+    /// Rows are decoded one record batch at a time and each trace is handed on once its last
+    /// row has been read (a trace's rows are contiguous in a block), so what is held at once
+    /// is one batch and one trace, not the block: decoded rows take about 1.7 KB per span of
+    /// the loadgen's traces, nearly four times what the head takes for the same spans.
+    pub(crate) async fn read_each(
         &self,
         b: &BlockMeta,
-    ) -> Result<(Vec<DecodedRow>, u64), StorageError> {
+        mut each: impl FnMut(DecodedRow),
+    ) -> Result<u64, StorageError> {
         let bytes = self.fetch_verified(b).await?;
         let loc = block_path(&self.prefix, &b.id).to_string();
         let meta = self.footer(b, &bytes, &loc)?;
@@ -579,17 +585,38 @@ impl Blocks {
             );
         let format = block_format(builder.metadata(), &loc)?;
         let reader = builder.build().map_err(pq(&loc))?;
-        let mut out = Vec::with_capacity(b.span_count as usize);
+        let mut skipped = 0;
+        let mut pending: Vec<DecodedRow> = Vec::new();
+        let mut hand_on = |rows: &mut Vec<DecodedRow>, upto: usize| -> Result<(), StorageError> {
+            let mut done: Vec<DecodedRow> = rows.drain(..upto).collect();
+            decode::resolve_parents(&mut done, &loc)?;
+            skipped += decode::drop_undecodable(&mut done);
+            done.into_iter().for_each(&mut each);
+            Ok(())
+        };
         for batch in reader {
-            out.extend(decode::decode_batch(
+            pending.extend(decode::decode_batch(
                 &batch.map_err(|e| corrupt(&loc, e))?,
                 &loc,
                 format,
             )?);
+            // The last trace may go on in the next batch: keep it back.
+            let Some(last) = pending.last().map(|r| r.trace) else {
+                continue;
+            };
+            let complete = pending
+                .iter()
+                .rposition(|r| r.trace != last)
+                .map_or(0, |i| i + 1);
+            hand_on(&mut pending, complete)?;
         }
-        decode::resolve_parents(&mut out, &loc)?;
-        let skipped = self.skip_undecodable(&mut out, &loc);
-        Ok((out, skipped))
+        let rest = pending.len();
+        hand_on(&mut pending, rest)?;
+        if skipped > 0 {
+            self.undecodable.inc_by(skipped);
+            tracing::error!(block = %loc, rows = skipped, "skipped block rows whose values do not decode");
+        }
+        Ok(skipped)
     }
 
     /// Row groups of block `b` whose spans may start in the query's window, each with the
