@@ -44,8 +44,9 @@ pub struct OidcConfig {
     pub groups_claim: String,
     /// The claim naming the user's tenant (a string); empty: none.
     pub tenant_claim: String,
-    /// The claim listing the user's roles (`read`, `write`, `admin`, or `tenant:role`; a bare
-    /// role is on the `tenant_claim` tenant, else on every tenant); empty: roles not checked.
+    /// The claim listing the user's roles, an array or one string (`read`, `write`, `admin`,
+    /// or `tenant:role`; a bare role is on the `tenant_claim` tenant, else on every tenant);
+    /// empty, and no `group_roles`: roles not checked.
     pub roles_claim: String,
     /// Roles granted by membership of a group of `groups_claim`: group name to roles, each
     /// written as in `roles_claim` (`read`, or `tenant:read`).
