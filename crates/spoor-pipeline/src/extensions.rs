@@ -11,10 +11,12 @@ mod jaeger_remote_sampling;
 mod oidc;
 mod oidc_keys;
 mod pprof;
+mod reload;
 
 pub use basicauth::{BasicAuthConfig, ClientAuthConfig, HtpasswdConfig};
 pub use bearertokenauth::BearerTokenAuthConfig;
 pub use oidc::OidcConfig;
+pub use reload::ReloadMetrics;
 
 pub use file_storage::{CompactionConfig, FileStorageConfig};
 pub use jaeger_remote_sampling::{
@@ -173,10 +175,12 @@ pub fn zpage(config: &crate::config::Config, page: &str) -> Option<String> {
     Some(out)
 }
 
-/// The authenticators of the enabled `basicauth` and `bearertokenauth` extensions, by id (files
-/// read now, so a missing htpasswd or token file stops start-up).
+/// The authenticators of the enabled `basicauth`, `bearertokenauth` and `oidc` extensions, by id
+/// (files read now, so a missing htpasswd or token file stops start-up; read again when they
+/// change, counted in `metrics`).
 pub fn authenticators(
     config: &crate::config::Config,
+    metrics: &ReloadMetrics,
 ) -> Result<std::collections::HashMap<String, spoor_receivers::auth::Auth>, ConfigError> {
     use crate::registry::Kind;
     let mut out = std::collections::HashMap::new();
@@ -185,9 +189,9 @@ pub fn authenticators(
             continue;
         };
         let built = match &component.spec {
-            Spec::BasicAuth(c) => c.authenticator(),
-            Spec::BearerTokenAuth(c) => c.authenticator(),
-            Spec::Oidc(c) => c.authenticator(),
+            Spec::BasicAuth(c) => c.authenticator_with(&id.to_string(), metrics),
+            Spec::BearerTokenAuth(c) => c.authenticator_with(&id.to_string(), metrics),
+            Spec::Oidc(c) => c.authenticator_with(&id.to_string(), metrics),
             _ => continue,
         };
         let inner =

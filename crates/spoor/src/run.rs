@@ -217,7 +217,8 @@ pub async fn run(mut args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         .map(|t| spoor_api::ServerTls::new(&t))
         .transpose()
         .context("loading the --tls-* certificate")?;
-    let authenticators = spoor_pipeline::extensions::authenticators(&config)
+    let reload_metrics = spoor_pipeline::extensions::ReloadMetrics::new(&telemetry);
+    let authenticators = spoor_pipeline::extensions::authenticators(&config, &reload_metrics)
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let auth_for = |flag: &str,
                     id: &Option<String>|

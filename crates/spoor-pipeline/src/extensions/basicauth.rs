@@ -10,11 +10,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use spoor_receivers::auth::{AuthError, Authenticator, Identity};
 
+use super::reload::{ReloadMetrics, Reloading};
 use crate::ConfigError;
+use crate::config::Duration;
 use crate::registry::{ComponentConfig, Spec};
 
 /// `extensions.basicauth`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BasicAuthConfig {
     pub htpasswd: HtpasswdConfig,
@@ -24,6 +26,19 @@ pub struct BasicAuthConfig {
     /// set, a user holds only the roles listed (none if not listed).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub roles_file: String,
+    /// How often `htpasswd.file` and `roles_file` are checked for changes (`0s`: never).
+    pub reload_interval: Duration,
+}
+
+impl Default for BasicAuthConfig {
+    fn default() -> Self {
+        Self {
+            htpasswd: HtpasswdConfig::default(),
+            client_auth: None,
+            roles_file: String::new(),
+            reload_interval: Duration(super::reload::DEFAULT_RELOAD_INTERVAL),
+        }
+    }
 }
 
 /// `basicauth.htpasswd`: users from a file, inline lines, or both (inline wins on a clash).
@@ -109,8 +124,25 @@ fn parse_lines(
 }
 
 impl BasicAuthConfig {
-    /// Reads the htpasswd file; errors name it.
+    /// Reads the htpasswd and roles files; errors name them.
     pub fn authenticator(&self) -> Result<Arc<dyn Authenticator>, ConfigError> {
+        self.authenticator_with("basicauth", &ReloadMetrics::default())
+    }
+
+    /// The authenticator of extension `id`, reloading its files when they change.
+    pub fn authenticator_with(
+        &self,
+        id: &str,
+        metrics: &ReloadMetrics,
+    ) -> Result<Arc<dyn Authenticator>, ConfigError> {
+        let files = super::reload::files([&self.htpasswd.file, &self.roles_file]);
+        let config = self.clone();
+        Reloading::start(id, files, self.reload_interval.get(), metrics, move || {
+            config.load()
+        })
+    }
+
+    fn load(&self) -> Result<BasicAuthenticator, ConfigError> {
         let mut users = HashMap::new();
         if !self.htpasswd.file.is_empty() {
             let text = std::fs::read_to_string(&self.htpasswd.file).map_err(|e| {
@@ -139,7 +171,7 @@ impl BasicAuthConfig {
                     ConfigError::new("roles_file", format!("{}: {e}", self.roles_file))
                 })?)
             };
-        Ok(Arc::new(BasicAuthenticator { users, grants }))
+        Ok(BasicAuthenticator { users, grants })
     }
 }
 
@@ -225,6 +257,7 @@ mod tests {
             },
             client_auth: None,
             roles_file: String::new(),
+            ..Default::default()
         };
         let auth = config.authenticator().expect("auth");
         assert_eq!(
@@ -268,6 +301,7 @@ mod tests {
             },
             client_auth: None,
             roles_file: String::new(),
+            ..Default::default()
         };
         assert!(md5.authenticator().is_err());
         let missing = BasicAuthConfig {
@@ -277,6 +311,7 @@ mod tests {
             },
             client_auth: None,
             roles_file: String::new(),
+            ..Default::default()
         };
         let e = missing.authenticator().err().expect("error");
         assert!(e.to_string().contains("/nonexistent/htpasswd"), "{e}");
@@ -297,6 +332,7 @@ mod tests {
             },
             client_auth: None,
             roles_file: roles.to_string_lossy().into_owned(),
+            ..Default::default()
         };
         let auth = config.authenticator().expect("auth");
         let alice = auth.identify(&basic("alice", "pa")).expect("alice");

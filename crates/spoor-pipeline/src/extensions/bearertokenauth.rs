@@ -1,6 +1,7 @@
 //! `extensions.bearertokenauth`: static bearer tokens, as the Collector's extension: `token`,
 //! `tokens`, or `filename` (one token per line), in the `header` (default `Authorization`)
-//! with the `scheme` prefix (default `Bearer`). Files are read at start-up.
+//! with the `scheme` prefix (default `Bearer`). The file is read at start-up and again when it
+//! changes (checked at most once per `reload_interval`, see `reload.rs`).
 //!
 //! A line of `filename` may give the token's tenant and roles after it, separated by white
 //! space: `TOKEN TENANT ROLE[,ROLE…]` (`*`: every tenant; roles `read`, `write`, `admin`).
@@ -12,7 +13,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use spoor_receivers::auth::{AuthError, Authenticator, Grant, Identity, Role};
 
+use super::reload::{ReloadMetrics, Reloading};
 use crate::ConfigError;
+use crate::config::Duration;
 use crate::registry::{ComponentConfig, Spec};
 
 /// `extensions.bearertokenauth`.
@@ -24,6 +27,8 @@ pub struct BearerTokenAuthConfig {
     pub token: String,
     pub tokens: Vec<String>,
     pub filename: String,
+    /// How often `filename` is checked for changes (`0s`: never; Spoor's option).
+    pub reload_interval: Duration,
 }
 
 impl Default for BearerTokenAuthConfig {
@@ -34,6 +39,7 @@ impl Default for BearerTokenAuthConfig {
             token: String::new(),
             tokens: Vec::new(),
             filename: String::new(),
+            reload_interval: Duration(super::reload::DEFAULT_RELOAD_INTERVAL),
         }
     }
 }
@@ -103,6 +109,23 @@ fn parse_line(line: &str, n: usize) -> Result<(String, Option<Vec<Grant>>), Conf
 impl BearerTokenAuthConfig {
     /// Reads `filename`; errors name it.
     pub fn authenticator(&self) -> Result<Arc<dyn Authenticator>, ConfigError> {
+        self.authenticator_with("bearertokenauth", &ReloadMetrics::default())
+    }
+
+    /// The authenticator of extension `id`, reloading `filename` when it changes.
+    pub fn authenticator_with(
+        &self,
+        id: &str,
+        metrics: &ReloadMetrics,
+    ) -> Result<Arc<dyn Authenticator>, ConfigError> {
+        let files = super::reload::files([&self.filename]);
+        let config = self.clone();
+        Reloading::start(id, files, self.reload_interval.get(), metrics, move || {
+            config.load()
+        })
+    }
+
+    fn load(&self) -> Result<BearerTokenAuthenticator, ConfigError> {
         let mut tokens: Vec<String> = self.tokens.clone();
         if !self.token.is_empty() {
             tokens.push(self.token.clone());
@@ -129,7 +152,7 @@ impl BearerTokenAuthConfig {
         }
         let header = http::HeaderName::from_bytes(self.header.as_bytes())
             .map_err(|e| ConfigError::new("header", e.to_string()))?;
-        Ok(Arc::new(BearerTokenAuthenticator {
+        Ok(BearerTokenAuthenticator {
             header,
             scheme: self.scheme.clone(),
             challenge: if self.scheme.is_empty() {
@@ -139,7 +162,7 @@ impl BearerTokenAuthConfig {
             },
             tokens: tokens.into_iter().map(String::into_bytes).collect(),
             grants: any_roles.then_some(grants),
-        }))
+        })
     }
 }
 

@@ -3,15 +3,19 @@
 //! (`issuer_url`), `aud` (`audience`), `exp` and `nbf`; the user is `username_claim`.
 //! The keys come from `jwks_file`, `jwks_url`, or the issuer's discovery document (see
 //! `oidc_keys.rs`), fetched with the exporters' client `tls` settings (or `issuer_ca_path`).
+//! Roles come from `roles_claim` and from the groups of `groups_claim` through `group_roles`;
+//! a `jwks_file` is read again when it changes (`reload.rs`).
 //! On the query port, the UI logs in at `issuer_url` with the authorization-code flow (PKCE) as
 //! the public client `audience` ([`Authenticator::login`]).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use spoor_receivers::auth::{AuthError, Authenticator, Grant, Identity, LoginMethod, Role};
 
 use super::oidc_keys::{KeyKind, KeySource, b64};
+use super::reload::{ReloadMetrics, Reloading};
 use crate::ConfigError;
 use crate::config::Duration;
 use crate::exporters::TlsClientSettings;
@@ -35,15 +39,24 @@ pub struct OidcConfig {
     pub audience: String,
     /// The claim naming the user.
     pub username_claim: String,
-    /// The claim listing the user's groups (accepted, not used).
+    /// The claim listing the user's groups (a string or an array of strings); they grant
+    /// roles through `group_roles`.
     pub groups_claim: String,
     /// The claim naming the user's tenant (a string); empty: none.
     pub tenant_claim: String,
-    /// The claim listing the user's roles (`read`, `write`, `admin`, or `tenant:role`; a bare
-    /// role is on the `tenant_claim` tenant, else on every tenant); empty: roles not checked.
+    /// The claim listing the user's roles, an array or one string (`read`, `write`, `admin`,
+    /// or `tenant:role`; a bare role is on the `tenant_claim` tenant, else on every tenant);
+    /// empty, and no `group_roles`: roles not checked.
     pub roles_claim: String,
-    /// The issuer's JSON Web Key Set (`{"keys": [...]}`), RSA and P-256 keys, read at start.
+    /// Roles granted by membership of a group of `groups_claim`: group name to roles, each
+    /// written as in `roles_claim` (`read`, or `tenant:read`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub group_roles: BTreeMap<String, Vec<String>>,
+    /// The issuer's JSON Web Key Set (`{"keys": [...]}`), RSA and P-256 keys, read at start
+    /// and again when it changes.
     pub jwks_file: String,
+    /// How often `jwks_file` is checked for changes (`0s`: never).
+    pub reload_interval: Duration,
     /// The URL of the issuer's JWKS (instead of the discovery document's `jwks_uri`).
     pub jwks_url: String,
     /// The shortest time between two fetches of the JWKS after tokens with an unknown `kid`.
@@ -64,7 +77,9 @@ impl Default for OidcConfig {
             groups_claim: String::new(),
             tenant_claim: String::new(),
             roles_claim: String::new(),
+            group_roles: BTreeMap::new(),
             jwks_file: String::new(),
+            reload_interval: Duration(super::reload::DEFAULT_RELOAD_INTERVAL),
             jwks_url: String::new(),
             jwks_refresh_interval: Duration::from_secs(60),
             tls: TlsClientSettings::default(),
@@ -94,6 +109,22 @@ impl ComponentConfig for OidcConfig {
         if self.timeout.get().is_zero() {
             errors.push(ConfigError::new("timeout", "must be greater than 0"));
         }
+        if !self.group_roles.is_empty() && self.groups_claim.is_empty() {
+            errors.push(ConfigError::new(
+                "group_roles",
+                "needs groups_claim (the claim listing the groups)",
+            ));
+        }
+        for (group, roles) in &self.group_roles {
+            for role in roles {
+                if parse_role(role, None).is_none() {
+                    errors.push(ConfigError::new(
+                        format!("group_roles.{group}"),
+                        format!("unknown role {role:?} (read, write, admin, or tenant:role)"),
+                    ));
+                }
+            }
+        }
         self.tls.check(&mut errors);
         errors
     }
@@ -111,38 +142,73 @@ pub struct OidcAuthenticator {
     groups_claim: String,
     tenant_claim: String,
     roles_claim: String,
+    group_roles: BTreeMap<String, Vec<String>>,
+}
+
+/// A role as `roles_claim` and `group_roles` write it: `role` (on `tenant`, else on every
+/// tenant) or `tenant:role`.
+fn parse_role(text: &str, tenant: Option<&str>) -> Option<Grant> {
+    match text.split_once(':') {
+        Some((t, role)) if !t.trim().is_empty() => Some(Grant {
+            tenant: t.trim().to_string(),
+            role: Role::parse(role)?,
+        }),
+        Some(_) => None,
+        None => Some(Grant {
+            tenant: tenant.unwrap_or("*").to_string(),
+            role: Role::parse(text)?,
+        }),
+    }
 }
 
 impl OidcConfig {
     /// Reads the JWKS file, or fetches the keys from the issuer; errors name the source.
     pub fn authenticator(&self) -> Result<Arc<dyn Authenticator>, ConfigError> {
-        let keys = if self.jwks_file.is_empty() {
-            let mut client = crate::exporters::ClientSettings {
-                tls: self.tls.clone(),
-                timeout: self.timeout,
-                ..Default::default()
-            };
-            if !self.issuer_ca_path.is_empty() {
-                client.tls.ca_file = self.issuer_ca_path.clone();
-            }
-            let client = crate::exporters::http_client(&client)
-                .map_err(|e| ConfigError::new("tls", e.to_string()))?;
-            let option = if self.jwks_url.is_empty() {
-                "issuer_url"
-            } else {
-                "jwks_url"
-            };
-            KeySource::remote(
-                client,
-                &self.issuer_url,
-                &self.jwks_url,
-                self.jwks_refresh_interval.get(),
-            )
-            .map_err(|e| ConfigError::new(option, format!("cannot load the signing keys: {e}")))?
-        } else {
-            KeySource::file(&self.jwks_file).map_err(|e| ConfigError::new("jwks_file", e))?
+        self.authenticator_with("oidc", &ReloadMetrics::default())
+    }
+
+    /// The authenticator of extension `id`; a `jwks_file` is read again when it changes.
+    pub fn authenticator_with(
+        &self,
+        id: &str,
+        metrics: &ReloadMetrics,
+    ) -> Result<Arc<dyn Authenticator>, ConfigError> {
+        if !self.jwks_file.is_empty() {
+            let config = self.clone();
+            let files = super::reload::files([&self.jwks_file]);
+            return Reloading::start(id, files, self.reload_interval.get(), metrics, move || {
+                let keys = KeySource::file(&config.jwks_file)
+                    .map_err(|e| ConfigError::new("jwks_file", e))?;
+                Ok(config.with_keys(keys))
+            });
+        }
+        let mut client = crate::exporters::ClientSettings {
+            tls: self.tls.clone(),
+            timeout: self.timeout,
+            ..Default::default()
         };
-        Ok(Arc::new(OidcAuthenticator {
+        if !self.issuer_ca_path.is_empty() {
+            client.tls.ca_file = self.issuer_ca_path.clone();
+        }
+        let client = crate::exporters::http_client(&client)
+            .map_err(|e| ConfigError::new("tls", e.to_string()))?;
+        let option = if self.jwks_url.is_empty() {
+            "issuer_url"
+        } else {
+            "jwks_url"
+        };
+        let keys = KeySource::remote(
+            client,
+            &self.issuer_url,
+            &self.jwks_url,
+            self.jwks_refresh_interval.get(),
+        )
+        .map_err(|e| ConfigError::new(option, format!("cannot load the signing keys: {e}")))?;
+        Ok(Arc::new(self.with_keys(keys)))
+    }
+
+    fn with_keys(&self, keys: KeySource) -> OidcAuthenticator {
+        OidcAuthenticator {
             keys,
             issuer: self.issuer_url.clone(),
             audience: self.audience.clone(),
@@ -150,7 +216,8 @@ impl OidcConfig {
             groups_claim: self.groups_claim.clone(),
             tenant_claim: self.tenant_claim.clone(),
             roles_claim: self.roles_claim.clone(),
-        }))
+            group_roles: self.group_roles.clone(),
+        }
     }
 }
 
@@ -178,6 +245,17 @@ impl OidcAuthenticator {
     }
 }
 
+/// The strings of a claim that is a string or an array of strings.
+fn strings(claim: &serde_json::Value) -> impl Iterator<Item = &str> {
+    claim.as_str().into_iter().chain(
+        claim
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str()),
+    )
+}
+
 fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -203,29 +281,27 @@ impl Authenticator for OidcAuthenticator {
                     .map(str::to_string)
             })
             .flatten();
-        if self.roles_claim.is_empty() {
+        if self.roles_claim.is_empty() && self.group_roles.is_empty() {
             return Ok(Identity {
                 user,
                 tenant,
                 grants: None,
             });
         }
-        let grants = claims[self.roles_claim.as_str()]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str())
-            .filter_map(|r| match r.split_once(':') {
-                Some((t, role)) => Some(Grant {
-                    tenant: t.to_string(),
-                    role: Role::parse(role)?,
-                }),
-                None => Some(Grant {
-                    tenant: tenant.clone().unwrap_or_else(|| "*".to_string()),
-                    role: Role::parse(r)?,
-                }),
-            })
-            .collect();
+        let mut grants: Vec<Grant> = Vec::new();
+        if !self.roles_claim.is_empty() {
+            grants.extend(
+                strings(&claims[self.roles_claim.as_str()])
+                    .filter_map(|r| parse_role(r, tenant.as_deref())),
+            );
+        }
+        if !self.groups_claim.is_empty() {
+            for group in strings(&claims[self.groups_claim.as_str()]) {
+                for role in self.group_roles.get(group).into_iter().flatten() {
+                    grants.extend(parse_role(role, tenant.as_deref()));
+                }
+            }
+        }
         Ok(Identity {
             user,
             tenant,
@@ -431,6 +507,131 @@ mod tests {
             .identify(&bearer(&es256_token(&key, "ec-1", &bare)))
             .expect("identity");
         assert!(!id.allows(None, Role::Read));
+    }
+
+    #[test]
+    fn groups_grant_the_roles_of_group_roles() {
+        let (key, public) = ec_key();
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("jwks.json");
+        std::fs::write(
+            &file,
+            serde_json::json!({"keys": [jwk(&public, "g")]}).to_string(),
+        )
+        .expect("write");
+        let config = OidcConfig {
+            issuer_url: "https://idp.test".into(),
+            jwks_file: file.to_string_lossy().into_owned(),
+            groups_claim: "groups".into(),
+            tenant_claim: "org".into(),
+            group_roles: BTreeMap::from([
+                ("readers".to_string(), vec!["read".to_string()]),
+                (
+                    "ops".to_string(),
+                    vec!["*:admin".to_string(), "b:write".to_string()],
+                ),
+            ]),
+            ..Default::default()
+        };
+        assert!(config.validate().is_empty(), "{:?}", config.validate());
+        let auth = config.authenticator().expect("auth");
+        let now = now_secs();
+        let id = |extra: serde_json::Value| {
+            let mut claims = serde_json::json!({"iss": "https://idp.test", "sub": "u",
+                "exp": now + 60, "org": "a"});
+            if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+                c.extend(e.clone());
+            }
+            auth.identify(&bearer(&es256_token(&key, "g", &claims)))
+                .expect("identity")
+        };
+        // An array of groups: a bare role is on the token's tenant.
+        let reader = id(serde_json::json!({"groups": ["staff", "readers"]}));
+        assert!(reader.allows(Some("a"), Role::Read));
+        assert!(!reader.allows(Some("b"), Role::Read) && !reader.allows(Some("a"), Role::Write));
+        // A single group as a string; `tenant:role` names the tenant.
+        let ops = id(serde_json::json!({"groups": "ops"}));
+        assert!(ops.allows(Some("a"), Role::Admin) && ops.allows(Some("b"), Role::Write));
+        assert!(!ops.allows(Some("a"), Role::Read));
+        // No group, an unknown group, or a claim of another type: no role at all.
+        for extra in [
+            serde_json::json!({}),
+            serde_json::json!({"groups": ["staff"]}),
+            serde_json::json!({"groups": {"readers": true}}),
+        ] {
+            let none = id(extra.clone());
+            for role in [Role::Read, Role::Write, Role::Admin] {
+                assert!(!none.allows(Some("a"), role), "{extra}: {role:?}");
+            }
+        }
+
+        // With roles_claim too, the grants add up.
+        let both = OidcConfig {
+            roles_claim: "roles".into(),
+            ..config.clone()
+        }
+        .authenticator()
+        .expect("auth");
+        let claims = serde_json::json!({"iss": "https://idp.test", "sub": "u", "exp": now + 60,
+            "org": "a", "roles": "write", "groups": ["readers"]});
+        let id = both
+            .identify(&bearer(&es256_token(&key, "g", &claims)))
+            .expect("identity");
+        assert!(id.allows(Some("a"), Role::Read) && id.allows(Some("a"), Role::Write));
+
+        // Unknown roles, and group_roles without groups_claim, are configuration errors.
+        let bad = OidcConfig {
+            groups_claim: String::new(),
+            group_roles: BTreeMap::from([(
+                "g".to_string(),
+                vec!["reed".to_string(), ":read".to_string()],
+            )]),
+            ..config
+        };
+        let errors: Vec<String> = bad.validate().iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("groups_claim"), "{errors:?}");
+        assert!(errors[1].contains("group_roles.g") && errors[1].contains("\"reed\""));
+    }
+
+    #[test]
+    fn a_changed_jwks_file_is_reloaded_and_a_bad_one_keeps_the_keys() {
+        let (key1, public1) = ec_key();
+        let (key2, public2) = ec_key();
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("jwks.json");
+        let write = |keys: serde_json::Value| {
+            std::fs::write(&file, serde_json::json!({ "keys": keys }).to_string()).expect("write")
+        };
+        write(serde_json::json!([jwk(&public1, "k1")]));
+        let metrics = ReloadMetrics::default();
+        let auth = OidcConfig {
+            issuer_url: "https://idp.test".into(),
+            jwks_file: file.to_string_lossy().into_owned(),
+            reload_interval: Duration::from_millis(10),
+            ..Default::default()
+        }
+        .authenticator_with("oidc/t", &metrics)
+        .expect("auth");
+        let claims =
+            serde_json::json!({"iss": "https://idp.test", "sub": "u", "exp": now_secs() + 60});
+        let t1 = bearer(&es256_token(&key1, "k1", &claims));
+        let t2 = bearer(&es256_token(&key2, "k2", &claims));
+        assert!(auth.authenticate(&t1).is_ok());
+        assert_eq!(auth.authenticate(&t2), Err(AuthError::Invalid));
+        let tick = || std::thread::sleep(std::time::Duration::from_millis(30));
+
+        // The provider rotated its key: the file now holds only k2.
+        write(serde_json::json!([jwk(&public2, "k2")]));
+        tick();
+        assert!(auth.authenticate(&t2).is_ok());
+        assert_eq!(auth.authenticate(&t1), Err(AuthError::Invalid));
+        // A file without usable keys, or not JSON, keeps k2.
+        std::fs::write(&file, "{\"keys\": [").expect("write");
+        tick();
+        assert!(auth.authenticate(&t2).is_ok());
+        assert_eq!(metrics.counter("oidc/t", "failed").get(), 1);
+        assert_eq!(metrics.counter("oidc/t", "ok").get(), 1);
     }
 
     fn ec_key() -> (EcdsaKeyPair, serde_json::Value) {
