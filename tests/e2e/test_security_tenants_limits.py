@@ -98,3 +98,30 @@ def test_bad_limits_are_a_clear_error(args, message):
     )
     assert out.returncode != 0
     assert message in out.stderr, out.stderr
+
+
+def test_a_memory_store_evicts_a_tenants_oldest_traces_at_its_limit(start_spoor):
+    """With a memory store, --tenant-max-bytes bounds each tenant's store by its spans' encoded
+    size: beyond it the tenant's oldest traces are evicted (writes keep being accepted, as the
+    store's trace limit behaves), and another tenant keeps its own."""
+    s = start_spoor("--storage", "memory", "--tenancy-enabled", "--tenant-max-bytes", str(LIMIT))
+    url = s.url("otlp-http", "/v1/traces")
+    assert requests.post(url, json=body(9_000_000), headers=B, timeout=10).status_code == 200
+    # 40 spans of about 1 KB each per request: 10 requests are 8 times the limit.
+    for i in range(10):
+        r = requests.post(url, json=body(1 + 100 * i), headers=A, timeout=10)
+        assert r.status_code == 200, r.text
+
+    def trace(first, headers):
+        r = requests.get(s.url("query-http", f"/api/traces/{first:032x}"), headers=headers, timeout=10)
+        return r.status_code
+
+    assert trace(1, A) == 404, "tenant a's oldest trace was kept beyond the limit"
+    assert trace(1 + 100 * 9 + 39, A) == 200, "tenant a's newest trace was evicted"
+    assert trace(9_000_000, B) == 200, "tenant b lost a trace to tenant a's limit"
+    # The gauge is updated at each write: one more small write reports the store's size.
+    assert requests.post(url, json=body(50_000_000, n=1), headers=A, timeout=10).status_code == 200
+    stored = s.metric("spoor_tenant_stored_bytes", tenant="a")
+    print(f"tenant a stores {stored:.0f} bytes under a {LIMIT}-byte limit")
+    assert LIMIT / 2 < stored <= LIMIT
+    assert s.metric("spoor_tenant_storage_full_total", tenant="a") == 0

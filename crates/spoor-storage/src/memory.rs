@@ -15,6 +15,9 @@ use crate::{
 /// are skipped; receivers reject those before they get here.
 pub struct MemoryStore {
     max_traces: usize,
+    /// Most bytes held (the spans' encoded size with their resource and scope); the oldest
+    /// traces are evicted beyond it, as beyond `max_traces`.
+    max_bytes: Option<u64>,
     inner: RwLock<Inner>,
     traces_gauge: Gauge,
     spans_gauge: Gauge,
@@ -26,21 +29,45 @@ struct Inner {
     arrival: VecDeque<TraceId>,
     catalog: BTreeMap<String, BTreeSet<Operation>>,
     span_count: usize,
+    bytes: u64,
 }
 
 struct StoredTrace {
     records: Vec<SpanRecord>,
     start: u64,
+    bytes: u64,
+}
+
+/// What one record counts for against `max_bytes`: its span's, resource's and scope's encoded
+/// sizes.
+fn record_bytes(rec: &SpanRecord) -> u64 {
+    use prost::Message;
+    let resource = rec.resource.as_ref().map_or(0, Message::encoded_len);
+    let scope = rec.scope.as_ref().map_or(0, Message::encoded_len);
+    (rec.span.encoded_len() + resource + scope) as u64
 }
 
 impl MemoryStore {
     pub fn new(max_traces: usize) -> Self {
         Self {
             max_traces: max_traces.max(1),
+            max_bytes: None,
             inner: RwLock::new(Inner::default()),
             traces_gauge: Gauge::default(),
             spans_gauge: Gauge::default(),
         }
+    }
+
+    /// The store, holding at most `max_bytes` of spans (see [`Self::stored_bytes`]) besides
+    /// its trace limit: the oldest traces are evicted beyond either.
+    pub fn with_max_bytes(mut self, max_bytes: Option<u64>) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// The bytes held: the encoded size of every span with its resource and scope.
+    pub fn stored_bytes(&self) -> u64 {
+        self.inner.read().bytes
     }
 
     /// Registers `spoor_store_traces` and `spoor_store_spans`.
@@ -96,10 +123,13 @@ impl SpanWriter for MemoryStore {
                     span_kind: span_kind_name(rec.span.kind).to_string(),
                 });
             let start = rec.span.start_time_unix_nano;
+            let bytes = record_bytes(&rec);
             inner.span_count += 1;
+            inner.bytes += bytes;
             match inner.traces.get_mut(&id) {
                 Some(t) => {
                     t.start = t.start.min(start);
+                    t.bytes += bytes;
                     t.records.push(rec);
                 }
                 None => {
@@ -108,18 +138,22 @@ impl SpanWriter for MemoryStore {
                         StoredTrace {
                             records: vec![rec],
                             start,
+                            bytes,
                         },
                     );
                     inner.arrival.push_back(id);
                 }
             }
         }
-        while inner.traces.len() > self.max_traces {
+        while inner.traces.len() > self.max_traces
+            || self.max_bytes.is_some_and(|max| inner.bytes > max)
+        {
             let Some(old) = inner.arrival.pop_front() else {
                 break;
             };
             if let Some(t) = inner.traces.remove(&old) {
                 inner.span_count -= t.records.len();
+                inner.bytes -= t.bytes;
             }
         }
         self.traces_gauge.set(inner.traces.len() as i64);
@@ -250,6 +284,29 @@ mod tests {
             .build()
             .expect("runtime")
             .block_on(f)
+    }
+
+    #[test]
+    fn evicts_the_oldest_traces_beyond_its_bytes() {
+        block_on(async {
+            let one = record_bytes(&SpanRecord::flatten(batch("a", 1, 1, 0, 100))[0]);
+            // Room for three one-span traces, not four.
+            let store = MemoryStore::new(100).with_max_bytes(Some(3 * one + one / 2));
+            for t in 1..=5 {
+                store.write(batch("a", t, t, 0, 100)).await.expect("write");
+            }
+            assert_eq!(store.stored_bytes(), 3 * one);
+            for (t, kept) in [(1, false), (2, false), (3, true), (4, true), (5, true)] {
+                let got = store.get_trace(TraceId([t; 16]), None).await.expect("get");
+                assert_eq!(got.is_some(), kept, "trace {t}");
+            }
+            // Without a byte limit, the trace limit alone applies.
+            let store = MemoryStore::new(100);
+            for t in 1..=5 {
+                store.write(batch("a", t, t, 0, 100)).await.expect("write");
+            }
+            assert_eq!(store.stored_bytes(), 5 * one);
+        });
     }
 
     #[test]

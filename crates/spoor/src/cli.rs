@@ -624,8 +624,9 @@ pub struct RunArgs {
     )]
     pub tenant_ingest_rate: Option<f64>,
 
-    /// Bytes each tenant's disk store may hold (blocks and WAL, e.g. `10GiB`); beyond, its
-    /// writes get 429 / RESOURCE_EXHAUSTED until retention frees room.
+    /// Bytes each tenant's store may hold (e.g. `10GiB`). A disk store counts its blocks and
+    /// WAL, and beyond the limit its writes get 429 / RESOURCE_EXHAUSTED until retention frees
+    /// room; a memory store counts its spans' encoded size and evicts its oldest traces.
     #[arg(long, env = "SPOOR_TENANT_MAX_BYTES", value_name = "SIZE", value_parser = parse_bytes)]
     pub tenant_max_bytes: Option<u64>,
 

@@ -74,7 +74,8 @@ pub struct TenantStores {
     backend: Backend,
     max_tenants: usize,
     stores: tokio::sync::Mutex<HashMap<String, Store>>,
-    /// `--tenant-max-bytes`: a tenant whose disk store holds this much takes no more spans.
+    /// `--tenant-max-bytes`: a tenant whose disk store holds this much takes no more spans; a
+    /// tenant's memory store evicts its oldest traces beyond it.
     max_bytes: Option<u64>,
     /// Each tenant's last measured size and when it was measured.
     usage: std::sync::Mutex<HashMap<String, (std::time::Instant, u64)>>,
@@ -115,11 +116,18 @@ impl TenantStores {
     }
 
     /// The bytes a tenant's store holds: its blocks (from the manifest) and its WAL segments;
-    /// measured at most once per [`USAGE_TTL`]. A memory store counts 0 (`--memory-max-traces`
-    /// bounds it).
+    /// measured at most once per [`USAGE_TTL`]. A memory store's spans are counted as they are
+    /// written (it evicts beyond the limit instead of refusing).
     async fn used_bytes(&self, tenant: &str, store: &Store) -> u64 {
-        let Store::Disk(engine) = store else {
-            return 0;
+        let engine = match store {
+            Store::Disk(engine) => engine,
+            Store::Memory(memory) => {
+                let bytes = memory.stored_bytes();
+                self.stored_bytes
+                    .get_or_create(&vec![("tenant".to_string(), tenant.to_string())])
+                    .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+                return bytes;
+            }
         };
         if let Some((at, bytes)) = self.usage_map().get(tenant)
             && at.elapsed() < USAGE_TTL
@@ -153,7 +161,7 @@ impl TenantStores {
             return Ok(());
         };
         let used = self.used_bytes(tenant, store).await;
-        if used < max {
+        if used < max || matches!(store, Store::Memory(_)) {
             return Ok(());
         }
         self.full
@@ -189,9 +197,9 @@ impl TenantStores {
             )));
         }
         let store = match &self.backend {
-            Backend::Memory { max_traces } => {
-                Store::Memory(Arc::new(MemoryStore::new(*max_traces)))
-            }
+            Backend::Memory { max_traces } => Store::Memory(Arc::new(
+                MemoryStore::new(*max_traces).with_max_bytes(self.max_bytes),
+            )),
             Backend::Disk { config } => {
                 // The engine's own metrics of a tenant are not exported (one registry would
                 // repeat every family); the receivers' and pipeline's counters are.
