@@ -123,9 +123,7 @@ impl TenantStores {
             Store::Disk(engine) => engine,
             Store::Memory(memory) => {
                 let bytes = memory.stored_bytes();
-                self.stored_bytes
-                    .get_or_create(&vec![("tenant".to_string(), tenant.to_string())])
-                    .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+                self.report_stored(tenant, bytes);
                 return bytes;
             }
         };
@@ -145,10 +143,15 @@ impl TenantStores {
         let bytes = blocks + wal;
         self.usage_map()
             .insert(tenant.to_string(), (std::time::Instant::now(), bytes));
+        self.report_stored(tenant, bytes);
+        bytes
+    }
+
+    /// Sets `spoor_tenant_stored_bytes{tenant}`.
+    fn report_stored(&self, tenant: &str, bytes: u64) {
         self.stored_bytes
             .get_or_create(&vec![("tenant".to_string(), tenant.to_string())])
             .set(i64::try_from(bytes).unwrap_or(i64::MAX));
-        bytes
     }
 
     fn usage_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, (std::time::Instant, u64)>> {
