@@ -8,6 +8,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
 export SPOOR_BIN="$target/debug/spoor"
+# One build per run: incremental caches only cost disk here (9 GB of a cold run's target).
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 step() { printf '\n== %s\n' "$*"; }
 
 step "setup"

@@ -10,9 +10,11 @@ import requests
 from clients.ingest_trace import run_client
 from conftest import wait_for
 
-TARGET = 5.0
-# Two operations 20x apart: 5 traces/s each needs 0.01 and 0.2.
-RATES = {"fast": 500.0, "slow": 25.0}
+TARGET = 10.0
+# Two operations 20x apart: 10 traces/s each needs 0.01 and 0.2. Each probability is learned from
+# the traces of 5 two-second intervals. At a target of 5/s, 50 traces a window, counting alone
+# scatters a window's estimate by 14 % (one sigma), and a CI run saw 24 %; 100 a window make it 10 %.
+RATES = {"fast": 1000.0, "slow": 50.0}
 EXPECTED = {op: TARGET / rate for op, rate in RATES.items()}
 ADAPTIVE = (
     f"target_samples_per_second={TARGET},calculation_interval=2s,aggregation_buckets=10,"
@@ -51,14 +53,20 @@ def test_otel_sdk_clients_sending_only_tracestate_converge_and_the_rates_survive
     late = seconds[20:]
     late_p = probabilities[20:]
     report = {}
-    for op, want in EXPECTED.items():
+    for op in RATES:
         rate = statistics.mean(sec[op] for sec in late)
         p = statistics.mean(sec[op] for sec in late_p)
-        report[op] = {"stored_per_s": round(rate, 2), "p": round(p, 4), "want_p": want}
+        # The right probability is the target over the traffic the client really sent in the
+        # seconds the served ones were learned from: a loaded machine may slow the client.
+        sent = statistics.mean(sec[op] for sec in out["started"][10:])
+        want = TARGET / sent
+        report[op] = {"stored_per_s": round(rate, 2), "p": round(p, 4), "want_p": round(want, 4), "sent_per_s": sent}
     print("adaptive convergence:", report)
-    for op, want in EXPECTED.items():
-        # The issue asks for 20 %; runs here measured 0.5-11 %.
+    for op, nominal in EXPECTED.items():
+        want = report[op]["want_p"]
+        # The issue asks for 20 %; eight runs here measured 2-10 %.
         assert abs(report[op]["p"] - want) <= 0.20 * want, report
+        assert abs(want - nominal) <= 0.25 * nominal, report
         assert abs(report[op]["stored_per_s"] - TARGET) <= 0.3 * TARGET, report
     # Spoor learned from the threshold in tracestate, the only signal these spans carry.
     assert s.metric("spoor_sampling_adaptive_roots_total", signal="tracestate") > 0

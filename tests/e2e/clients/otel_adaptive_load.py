@@ -4,7 +4,9 @@ SDK's consistent probability sampler (`composable_traceid_ratio_based`, which wr
 serves, polled every 0.5 s. No Jaeger tags: Spoor can only learn the probability from tracestate.
 
 Usage: otel_adaptive_load.py SAMPLING_URL OTLP_HTTP_URL SERVICE SECONDS OPERATION=RATE...
-Prints {"seconds": [{op: sampled}], "served": [{op: p}]} (one entry per second) as JSON.
+Prints {"seconds": [{op: sampled}], "started": [{op: started}], "served": [{op: p}]} (one entry per
+second) as JSON: "started" is the rate the client really achieved, which a loaded machine keeps
+below the one asked for.
 """
 
 import json
@@ -80,8 +82,9 @@ def main():
     tracer = provider.get_tracer("adaptive-e2e")
     start = time.monotonic()
     started = {op: 0 for op in rates}
-    per_second, served = [], []
+    per_second, started_per_second, served = [], [], []
     current = {op: 0 for op in rates}
+    began = {op: 0 for op in rates}
     second = 0
     while True:
         now = time.monotonic() - start
@@ -89,13 +92,16 @@ def main():
             break
         if int(now) > second:
             per_second.append(current)
+            started_per_second.append(began)
             served.append({op: sampler.probability(op) for op in rates})
             current = {op: 0 for op in rates}
+            began = {op: 0 for op in rates}
             second = int(now)
         for op, rate in rates.items():
             due = int(now * rate)
             while started[op] < due:
                 started[op] += 1
+                began[op] += 1
                 span = tracer.start_span(op)
                 if span.get_span_context().trace_flags.sampled:
                     current[op] += 1
@@ -104,7 +110,7 @@ def main():
     stop.set()
     provider.force_flush()
     provider.shutdown()
-    print(json.dumps({"seconds": per_second, "served": served, "started": started}))
+    print(json.dumps({"seconds": per_second, "started": started_per_second, "served": served}))
 
 
 if __name__ == "__main__":
