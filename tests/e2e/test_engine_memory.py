@@ -1,8 +1,8 @@
 """Memory of the durable engine under sustained ingest, through the real binary.
 
 The head holds spans as their protobuf encoding and stays inside its share of `--memory-limit`
-(half of what the limit leaves besides a 144 MiB reserve), so a server ingesting flat out stays
-under its limit; after kill -9 the WAL replays into the same encoded head and every acknowledged
+(three quarters of what the limit leaves besides a 144 MiB reserve), so a server ingesting flat
+out stays under its limit; after kill -9 the WAL replays into the same encoded head and every acknowledged
 trace is served. Peak figures print with `-s`.
 """
 
@@ -65,9 +65,9 @@ def test_sustained_ingest_stays_under_the_memory_limit(start_spoor, tmp_path):
         f"{written:.0f} spans written, blocks {server.metric('spoor_engine_blocks'):.0f}"
     )
     assert written >= 50_000, "enough load to fill the head several times over"
-    # The head's budget is half of what the limit leaves besides 144 MiB: 78 MiB of 300 (plus
-    # the last batch written before the budget was reached, and rounding).
-    assert head_peak <= (limit - 144 * MIB) / 2 + 8 * MIB, head_peak
+    # The head's budget is three quarters of what the limit leaves besides 144 MiB: 117 MiB of
+    # 300 (plus the last batch written before the budget was reached, and rounding).
+    assert head_peak <= (limit - 144 * MIB) * 3 / 4 + 8 * MIB, head_peak
     # The limit is soft: requests being decoded and a block being encoded come on top. The
     # head used to hold decoded OTLP (about 1.5 GiB at this load); 343-367 MiB measured now.
     assert peak < limit + 100 * MIB, f"peak RSS {peak / MIB:.0f} MiB, limit {limit / MIB:.0f} MiB"

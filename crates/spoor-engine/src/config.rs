@@ -108,8 +108,8 @@ pub struct EngineConfig {
     /// How often a read-only engine looks for a newer manifest.
     pub manifest_poll_interval: Duration,
     /// The process memory limit (`--memory-limit`, or a pipeline `memory_limiter`'s soft limit),
-    /// if any. The head (live and waiting to be written) may hold half of what the limit leaves
-    /// besides `HEAD_RESERVE` (144 MiB), at least an eighth of it and at most four cuts
+    /// if any. The head (live and waiting to be written) may hold three quarters of what the limit
+    /// leaves besides `HEAD_RESERVE` (144 MiB), at least an eighth of it and at most four cuts
     /// ([`Self::head_memory_budget`]): it is cut early at half of that share, and writes are
     /// refused with [`spoor_storage::StorageError::Full`] while it holds more.
     pub memory_limit: Option<u64>,
@@ -184,14 +184,16 @@ impl EngineConfig {
     /// resident memory with the limit and refuses new data while it is above. So the head's
     /// share is not a fixed fraction of the limit: the process first needs [`HEAD_RESERVE`]
     /// for what is not the head (its baseline, the requests in flight, a block being encoded),
-    /// and the head may take half of the rest (the other half is for the cut's own copy and
-    /// spikes), but never less than an eighth of the limit. A 512 MiB `memory_limiter` (409 MiB
-    /// after its spike) gives the head 133 MiB, enough for full 64 MiB cuts; a 256 MiB limit
-    /// gives 56 MiB; at 192 MiB and below the head keeps an eighth.
+    /// and the head may take three quarters of the rest (the rest is for the cut's encoding,
+    /// which holds 4096 rows at a time, and spikes), but never less than an eighth of the limit.
+    /// A 512 MiB `memory_limiter` (409 MiB after its spike) gives the head 199 MiB, three full
+    /// 64 MiB cuts (with half of it, 133 MiB, flat-out ingest was refused by the head twice as
+    /// often as without a limit); a 256 MiB limit gives 84 MiB; at 160 MiB and below the head
+    /// keeps an eighth.
     pub(crate) fn head_memory_budget(&self) -> u64 {
         let cuts = self.block_cut_bytes.saturating_mul(4);
         self.memory_limit.map_or(cuts, |limit| {
-            let share = (limit.saturating_sub(HEAD_RESERVE) / 2).max(limit / 8);
+            let share = (limit.saturating_sub(HEAD_RESERVE) / 4 * 3).max(limit / 8);
             cuts.min(share)
         })
     }
@@ -262,12 +264,13 @@ mod tests {
     }
 
     /// The basic seed's `memory_limiter` (`limit_mib: 512`, 409.6 MiB after its 20 % spike) no
-    /// longer shrinks the head to an eighth (51 MiB, 25 MiB cuts): it cuts full 64 MiB blocks.
+    /// longer shrinks the head to an eighth (51 MiB, 25 MiB cuts): it cuts full 64 MiB blocks
+    /// and holds three of them.
     #[test]
     fn a_512_mib_memory_limiter_leaves_the_head_full_size_cuts() {
         let config = with_limit(Some(512 * MIB - 512 * MIB / 5));
         let budget = config.head_memory_budget();
-        assert!(budget > 132 * MIB && budget < 133 * MIB, "{budget}");
+        assert!(budget > 199 * MIB && budget < 200 * MIB, "{budget}");
         assert_eq!(config.cut_memory(), config.block_cut_bytes);
     }
 
@@ -275,8 +278,8 @@ mod tests {
     fn the_head_budget_is_four_cuts_at_most_and_an_eighth_of_a_small_limit_at_least() {
         assert_eq!(with_limit(None).head_memory_budget(), 256 * MIB);
         assert_eq!(with_limit(Some(16 << 30)).head_memory_budget(), 256 * MIB);
-        assert_eq!(with_limit(Some(256 * MIB)).head_memory_budget(), 56 * MIB);
-        assert_eq!(with_limit(Some(192 * MIB)).head_memory_budget(), 24 * MIB);
+        assert_eq!(with_limit(Some(256 * MIB)).head_memory_budget(), 84 * MIB);
+        assert_eq!(with_limit(Some(192 * MIB)).head_memory_budget(), 36 * MIB);
         assert_eq!(with_limit(Some(160 * MIB)).head_memory_budget(), 20 * MIB);
         assert_eq!(with_limit(Some(32 * MIB)).head_memory_budget(), 4 * MIB);
         assert_eq!(with_limit(Some(32 * MIB)).cut_memory(), 2 * MIB);
