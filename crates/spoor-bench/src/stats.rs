@@ -55,8 +55,10 @@ pub struct ColumnBytes {
 /// (`column → (compressed, uncompressed)`); returns the block's row count, or `None` when the
 /// output has no column table (an older binary, or a changed format).
 ///
-/// The table is the lines after `columns (compressed bytes, …):`, each
-/// `  <column> <compressed> <bytes/row> <uncompressed>`; the row count comes from the
+/// The table is the lines after `columns (…):`, each
+/// `  <column> <compressed> <B/span> <share>% <uncompressed> <B/span>` (or, from binaries
+/// before the share column, `  <column> <compressed> <bytes/row> <uncompressed>`); its
+/// header and `(all columns)` total are skipped. The row count comes from the
 /// `size: … bytes, <rows> rows, …` line.
 pub fn parse_inspect_columns(output: &str, into: &mut BTreeMap<String, (u64, u64)>) -> Option<u64> {
     let rows = output.lines().find_map(|l| {
@@ -79,9 +81,14 @@ pub fn parse_inspect_columns(output: &str, into: &mut BTreeMap<String, (u64, u64
             break;
         }
         let tokens: Vec<&str> = line.split_whitespace().collect();
-        let [name, comp, _, uncomp] = tokens.as_slice() else {
-            continue;
+        let (name, comp, uncomp) = match tokens.as_slice() {
+            [name, comp, _, share, uncomp, _] if share.ends_with('%') => (name, comp, uncomp),
+            [name, comp, _, uncomp] => (name, comp, uncomp),
+            _ => continue,
         };
+        if name.starts_with('(') {
+            continue;
+        }
         let (Ok(comp), Ok(uncomp)) = (comp.parse::<u64>(), uncomp.parse::<u64>()) else {
             continue;
         };
@@ -143,9 +150,10 @@ mod tests {
         assert_eq!(paired_ratio(&[(None, None)]), None);
     }
 
+    /// The table as `spoor tool inspect` prints it now (B/span and share columns).
     const INSPECT: &str = "file: /d/blocks/01.parquet
 size: 1000 bytes, 40 rows, 25.0 bytes/row, 1 row groups
-spoor.format: 2
+spoor.format: 3
 
 schema:
   trace_id                                 FIXED_LEN_BYTE_ARRAY None
@@ -153,10 +161,27 @@ schema:
 row groups:
   #0: 40 rows, 900 bytes compressed
 
+columns (40 spans, 25.00 bytes/span in files):
+  column                                     compressed    B/span   share uncompressed    B/span
+  trace_id                                          600     15.00   66.7%         1280     32.00
+  attrs.list.element                                300      7.50   33.3%          900     22.50
+  (all columns)                                     900     22.50  100.0%         2180     54.50
+";
+
+    /// The same from a binary before the B/span and share columns.
+    const INSPECT_V2: &str = "size: 1000 bytes, 40 rows, 25.0 bytes/row, 1 row groups
+
 columns (compressed bytes, bytes/row, uncompressed bytes):
   trace_id                                          600    15.00         1280
-  attrs.list.element                                300     7.50          900
 ";
+
+    #[test]
+    fn parses_the_table_of_older_binaries_too() {
+        let mut sums = BTreeMap::new();
+        assert_eq!(parse_inspect_columns(INSPECT_V2, &mut sums), Some(40));
+        assert_eq!(sums.get("trace_id"), Some(&(600, 1280)));
+        assert_eq!(sums.len(), 1);
+    }
 
     #[test]
     fn parses_and_sums_the_inspect_column_table() {
@@ -165,6 +190,7 @@ columns (compressed bytes, bytes/row, uncompressed bytes):
         assert_eq!(parse_inspect_columns(INSPECT, &mut sums), Some(40));
         assert_eq!(sums.get("trace_id"), Some(&(1200, 2560)));
         assert_eq!(sums.get("attrs.list.element"), Some(&(600, 1800)));
+        assert_eq!(sums.len(), 2, "{sums:?}");
         let rows = column_rows(&sums, 80);
         assert_eq!(rows[0].column, "trace_id");
         assert_eq!(rows[0].bytes_per_span, 15.0);
