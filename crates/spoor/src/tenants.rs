@@ -115,18 +115,9 @@ impl TenantStores {
         }
     }
 
-    /// The bytes a tenant's store holds: its blocks (from the manifest) and its WAL segments;
-    /// measured at most once per [`USAGE_TTL`]. A memory store's spans are counted as they are
-    /// written (it evicts beyond the limit instead of refusing).
-    async fn used_bytes(&self, tenant: &str, store: &Store) -> u64 {
-        let engine = match store {
-            Store::Disk(engine) => engine,
-            Store::Memory(memory) => {
-                let bytes = memory.stored_bytes();
-                self.report_stored(tenant, bytes);
-                return bytes;
-            }
-        };
+    /// The bytes a tenant's disk store holds: its blocks (from the manifest) and its WAL
+    /// segments; measured at most once per [`USAGE_TTL`].
+    async fn disk_bytes(&self, tenant: &str, engine: &Engine) -> u64 {
         if let Some((at, bytes)) = self.usage_map().get(tenant)
             && at.elapsed() < USAGE_TTL
         {
@@ -163,8 +154,17 @@ impl TenantStores {
         let Some(max) = self.max_bytes else {
             return Ok(());
         };
-        let used = self.used_bytes(tenant, store).await;
-        if used < max || matches!(store, Store::Memory(_)) {
+        let engine = match store {
+            Store::Disk(engine) => engine,
+            // A memory store counts its spans as they are written and evicts its oldest
+            // traces beyond the limit instead of refusing.
+            Store::Memory(memory) => {
+                self.report_stored(tenant, memory.stored_bytes());
+                return Ok(());
+            }
+        };
+        let used = self.disk_bytes(tenant, engine).await;
+        if used < max {
             return Ok(());
         }
         self.full
