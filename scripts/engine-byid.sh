@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ad hoc figure for issue 11 (trace by id): preload SPANS spans (default 2 M) into a disk store, restart, then time
-# `GET /api/traces/{id}` for QUERIES acknowledged trace ids right after the restart (cold) and again (warm), with a CPU
+# `GET /api/traces/{id}` for QUERIES acknowledged trace ids right after the restart (cold), again (warm) and QUERIES other ids
+# (new: traces not read before, in a warm process), with a CPU
 # profile of the cold pass when PROFILE=file.pb.gz is set. MODE=search times `GET /api/traces?service=S&limit=20` (the bench's
 # "search service") instead.
 # usage: scripts/engine-byid.sh SPOOR_BIN [SPANS] [QUERIES]   (keeps the data dir when KEEP=dir is set and reuses it)
@@ -31,12 +32,12 @@ $svc
       receivers: [otlp]
       exporters: [spoor]
 CFG
-args="--config $d/cfg.yaml --storage disk --data-dir $d/data --query-http 127.0.0.1:0 --query-grpc off --admin-http off"
+args="--config $d/cfg.yaml --storage disk --data-dir $d/data --query-http 127.0.0.1:0 --query-grpc off --admin-http 127.0.0.1:0 --tempo-http off"
 start() {
   $bin $args > "$d/log" 2>&1 & pid=$!
   for i in $(seq 300); do grep -q "spoor is ready" "$d/log" && break; sleep 0.1; done
   addr() { grep "listener=$1" "$d/log" | grep -o 'addr=[0-9.]*:[0-9]*' | head -1 | cut -d= -f2; }
-  grpc=$(addr otlp-grpc); query=$(addr query-http); pprof=$(addr pprof)
+  grpc=$(addr otlp-grpc); query=$(addr query-http); pprof=$(addr pprof); admin=$(addr admin-http)
 }
 if [ ! -s "$d/acks" ]; then
   start
@@ -56,18 +57,24 @@ if [ "${MODE:-byid}" = search ]; then
   done > "$d/ids"
 else
 sort -u "$d/acks" | awk -v n="$queries" 'BEGIN{srand(7)} {a[NR]=$0} END{step=int(NR/n); if(step<1)step=1; for(i=1;i<=NR&&c<n;i+=step){print a[i]; c++}}' | sed 's|^|/api/traces/|' > "$d/ids"
+# As many other ids, half a step further on: the "new" pass looks up traces not read before in a warm process.
+sort -u "$d/acks" | awk -v n="$queries" '{a[NR]=$0} END{step=int(NR/n); if(step<2)step=2; for(i=1+int(step/2);i<=NR&&c<n;i+=step){print a[i]; c++}}' | sed 's|^|/api/traces/|' > "$d/ids-new"
 fi
 start
 if [ -n "${PROFILE:-}" ]; then curl -s -o "$PROFILE" "http://$pprof/debug/pprof/profile?seconds=${PROFILE_SECONDS:-20}" & ppid=$!; fi
 # Server CPU per query (from /proc, so other load on the machine moves it less than the latencies).
 cpu() { awk '{print $14+$15}' /proc/$pid/stat; }
-for pass in cold warm; do
+for pass in cold warm new; do
+  ids=$d/ids; [ $pass = new ] && ids=$d/ids-new && [ "${MODE:-byid}" = search ] && continue
+  [ -s "$ids" ] || continue
   c0=$(cpu)
-  while read -r id; do curl -s -o /dev/null -w '%{time_total}\n' "http://$query$id"; done < "$d/ids" | sort -n > "$d/lat"
+  while read -r id; do curl -s -o /dev/null -w '%{time_total}\n' "http://$query$id"; done < "$ids" | sort -n > "$d/lat"
   c1=$(cpu); hz=$(getconf CLK_TCK)
   awk -v p=$pass -v c=$((c1 - c0)) -v hz=$hz '{v[NR]=$1*1000} END{printf "%s: n=%d p50 %.1f ms p99 %.1f ms max %.1f ms; server CPU %.1f ms/query\n", p, NR, v[int((NR-1)*0.5+0.5)+1], v[int((NR-1)*0.99+0.5)+1], v[NR], c*1000/hz/NR}' "$d/lat"
 done
 [ -n "${PROFILE:-}" ] && wait $ppid
+# The dictionary cache's hits and misses over the passes (builds that have it).
+curl -s "http://$admin/metrics" | grep '^spoor_engine_dictionary_cache' | tr '\n' ' '; echo
 kill $pid; wait $pid 2>/dev/null
 echo "blocks: $(find "$d/data" -name '*.parquet' | wc -l), $(du -sh "$d/data" | cut -f1)"
 [ -z "${KEEP:-}" ] && rm -rf "$d"

@@ -1,6 +1,7 @@
 //! Blocks: immutable Parquet files, one row per span, sorted by trace id then start time.
 
 mod decode;
+mod dict_cache;
 mod encode;
 mod filter;
 mod pages;

@@ -7,6 +7,9 @@
 //! (the chunk's metadata says uncompressed) and decompressed with a decompressor taken from
 //! a small pool, then handed to parquet's Arrow decoding as ordinary uncompressed pages.
 //! The block format is unchanged: every block written so far reads through this path.
+//! Decompressed dictionary pages are kept in a [`DictCache`], so reading a row group again
+//! does not decompress them again; and a read reserves buffers for the rows it selects, not
+//! for the whole row group.
 
 use std::io::Read;
 use std::ops::Range;
@@ -24,6 +27,8 @@ use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
 use parquet::file::reader::{ChunkReader, Length};
 use parquet::file::serialized_reader::SerializedPageReader;
+
+use super::dict_cache::{DictCache, DictKey};
 
 /// A page larger than this (decompressed) is refused: a block's pages are ~1 MiB.
 const MAX_PAGE: u64 = 256 << 20;
@@ -128,6 +133,8 @@ pub(crate) fn row_group_range(rg: &RowGroupMetaData) -> Range<u64> {
 struct ZstdPages {
     inner: SerializedPageReader<Slice>,
     zstd: Shared,
+    /// Where this chunk's decompressed dictionary page is cached.
+    dict: Option<(Arc<DictCache>, DictKey)>,
 }
 
 impl ZstdPages {
@@ -184,12 +191,23 @@ impl ZstdPages {
                 num_values,
                 encoding,
                 is_sorted,
-            } => Page::DictionaryPage {
-                buf: self.inflate(&buf)?,
-                num_values,
-                encoding,
-                is_sorted,
-            },
+            } => {
+                if let Some((cache, key)) = &self.dict
+                    && let Some(page) = cache.get(key)
+                {
+                    return Ok(Some(page));
+                }
+                let page = Page::DictionaryPage {
+                    buf: self.inflate(&buf)?,
+                    num_values,
+                    encoding,
+                    is_sorted,
+                };
+                if let Some((cache, key)) = &self.dict {
+                    cache.insert(*key, page.clone());
+                }
+                page
+            }
             Page::DataPageV2 {
                 buf,
                 num_values,
@@ -284,6 +302,8 @@ struct OneGroup<'a> {
     rg: usize,
     data: Arc<Slice>,
     zstd: Shared,
+    /// The dictionary cache and this block's key in it (`Loaded::seq`).
+    dicts: Option<(Arc<DictCache>, u64)>,
 }
 
 impl OneGroup<'_> {
@@ -304,9 +324,21 @@ impl OneGroup<'_> {
                     .set_compression(Compression::UNCOMPRESSED)
                     .build()?;
                 let inner = SerializedPageReader::new(self.data.clone(), &raw, rows, locations)?;
+                let dict = match (&self.dicts, u32::try_from(self.rg), u32::try_from(col)) {
+                    (Some((cache, block)), Ok(row_group), Ok(column)) => Some((
+                        cache.clone(),
+                        DictKey {
+                            block: *block,
+                            row_group,
+                            column,
+                        },
+                    )),
+                    _ => None,
+                };
                 Ok(Box::new(ZstdPages {
                     inner,
                     zstd: self.zstd.clone(),
+                    dict,
                 }))
             }
             _ => Ok(Box::new(SerializedPageReader::new(
@@ -337,7 +369,9 @@ impl RowGroups for OneGroup<'_> {
     }
 }
 
-/// Reads row group `rg` (its bytes in `data`), sharing one decompressor from `pool`.
+/// Reads row group `rg` (its bytes in `data`), sharing one decompressor from `pool`; the
+/// decompressed dictionary pages are taken from and kept in `dicts` when it is given (with
+/// the block's key there).
 pub(crate) struct GroupReader<'a> {
     group: OneGroup<'a>,
     fields: Option<&'a arrow_schema::Fields>,
@@ -347,6 +381,7 @@ pub(crate) struct GroupReader<'a> {
 impl<'a> GroupReader<'a> {
     pub(crate) fn new(
         pool: &'a ZstdPool,
+        dicts: Option<(Arc<DictCache>, u64)>,
         meta: &'a ParquetMetaData,
         fields: Option<&'a arrow_schema::Fields>,
         rg: usize,
@@ -359,6 +394,7 @@ impl<'a> GroupReader<'a> {
                 rg,
                 data: Arc::new(data),
                 zstd,
+                dicts,
             },
             fields,
             pool,
@@ -376,11 +412,16 @@ impl<'a> GroupReader<'a> {
             mask,
             self.fields,
         )?;
+        // The batch size is what parquet reserves each column's buffers for: the rows
+        // selected (a lookup's few), not the whole row group (32k rows, ~50 columns).
         let rows = self.group.num_rows().max(1);
+        let batch = selection
+            .as_ref()
+            .map_or(rows, |s| s.row_count().clamp(1, rows));
         let reader = ParquetRecordBatchReader::try_new_with_row_groups(
             &levels,
             &self.group,
-            rows,
+            batch,
             selection,
         )?;
         reader
@@ -472,27 +513,65 @@ mod tests {
             "the block has zstd columns"
         );
         let pool = ZstdPool::default();
-        for rg in 0..meta.num_row_groups() {
-            let expected = concat(
-                &ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
-                    .expect("footer")
-                    .with_row_groups(vec![rg])
-                    .build()
-                    .expect("reader")
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .expect("reads"),
-            );
-            let range = row_group_range(meta.row_group(rg));
-            let slice = Slice::new(
-                range.clone(),
-                bytes.slice(range.start as usize..range.end as usize),
-            );
-            let reader = GroupReader::new(&pool, &meta, Some(&fields), rg, slice).expect("reader");
-            let got = concat(&reader.read(ProjectionMask::all(), None).expect("reads"));
-            assert_eq!(got, expected, "row group {rg}");
+        // No cache; one that holds every dictionary page; one that holds about two columns'
+        // pages, so that it evicts all the time. Every row group is read twice through each.
+        let big = Arc::new(DictCache::new(4 << 20));
+        let tiny = Arc::new(DictCache::new(3000));
+        let caches = [None, Some(big.clone()), Some(tiny.clone())];
+        for (seq, cache) in caches.iter().enumerate() {
+            for _pass in 0..2 {
+                for rg in 0..meta.num_row_groups() {
+                    let dicts = cache.clone().map(|c| (c, seq as u64));
+                    read_group_as_parquet_does(&pool, dicts, &bytes, &meta, &fields, rg);
+                }
+            }
+        }
+        // One context for every read, not two per column chunk.
+        assert_eq!(pool.created(), 1);
+        // The second pass took every dictionary page from the big cache.
+        let (hits, misses) = (big.hits.get(), big.misses.get());
+        assert!(misses > 0 && hits >= misses, "hits {hits}, misses {misses}");
+        assert!(tiny.misses.get() > misses, "the tiny cache evicted");
+        assert!(tiny.bytes() <= 3000 && tiny.len() > 0);
+    }
 
-            // Every third row, through a selection: the same rows as filtering the whole group.
-            let keep = BooleanArray::from_iter((0..expected.num_rows()).map(|i| Some(i % 3 == 0)));
+    /// Reads row group `rg` through [`GroupReader`] (whole, every third row, three rows) and
+    /// checks each against parquet's own reader.
+    fn read_group_as_parquet_does(
+        pool: &ZstdPool,
+        dicts: Option<(Arc<DictCache>, u64)>,
+        bytes: &Bytes,
+        meta: &ParquetMetaData,
+        fields: &arrow_schema::Fields,
+        rg: usize,
+    ) {
+        let expected = concat(
+            &ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
+                .expect("footer")
+                .with_row_groups(vec![rg])
+                .build()
+                .expect("reader")
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .expect("reads"),
+        );
+        let range = row_group_range(meta.row_group(rg));
+        let slice = Slice::new(
+            range.clone(),
+            bytes.slice(range.start as usize..range.end as usize),
+        );
+        let reader = GroupReader::new(pool, dicts, meta, Some(fields), rg, slice).expect("reader");
+        let got = concat(&reader.read(ProjectionMask::all(), None).expect("reads"));
+        assert_eq!(got, expected, "row group {rg}");
+
+        // Every third row, and three rows (a lookup's few: the batch is sized for them),
+        // through a selection: the same rows as filtering the whole group.
+        let filters = [
+            BooleanArray::from_iter((0..expected.num_rows()).map(|i| Some(i % 3 == 0))),
+            BooleanArray::from_iter(
+                (0..expected.num_rows()).map(|i| Some((100..103).contains(&i))),
+            ),
+        ];
+        for keep in filters {
             let selection = RowSelection::from_filters(std::slice::from_ref(&keep));
             let some = concat(
                 &reader
@@ -503,8 +582,6 @@ mod tests {
                 arrow_select::filter::filter_record_batch(&expected, &keep).expect("filter");
             assert_eq!(some, filtered, "row group {rg}, selected rows");
         }
-        // One context for every read, not two per column chunk.
-        assert_eq!(pool.created(), 1);
     }
 
     #[test]
