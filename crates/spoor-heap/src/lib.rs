@@ -452,6 +452,24 @@ pub fn is_profiler_frame(frame: &Frame) -> bool {
     frame.function.contains("spoor_heap::") || frame.function.starts_with("backtrace::")
 }
 
+/// Collects the calling thread's mimalloc heap (`mi_collect(false)`): its empty pages go back
+/// to the allocator's arenas, and arena memory whose purge delay has passed goes back to the
+/// OS (that part is process-wide). Pages freed by other threads become free only when the
+/// thread that owns them collects, so each worker thread calls this itself (when it parks).
+#[cfg(feature = "mimalloc")]
+pub fn collect_thread_heap() {
+    use libmimalloc_sys as _;
+    #[allow(unsafe_code)]
+    unsafe extern "C" {
+        fn mi_collect(force: bool);
+    }
+    // SAFETY: `mi_collect` takes no pointers and may be called on any thread at any time.
+    #[allow(unsafe_code)]
+    unsafe {
+        mi_collect(false)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,10 +36,11 @@ fn main() -> anyhow::Result<()> {
     if matches!(cli.command, None | Some(cli::Command::Run(_))) {
         ensure_allocator_returns_memory();
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("spoor")
-        .build()?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name("spoor");
+    #[cfg(feature = "mimalloc")]
+    builder.on_thread_park(collect_when_parked);
+    let runtime = builder.build()?;
     match cli.command {
         None => serve(&runtime, cli.run, &explicit),
         Some(cli::Command::Run(args)) => serve(&runtime, *args, &explicit),
@@ -124,17 +125,67 @@ fn raise_open_file_limit() {
     }
 }
 
+/// The purge delay the server runs with (unless the user set `MIMALLOC_PURGE_DELAY`).
+const PURGE_DELAY_MS: &str = "100";
+
+/// How often a worker thread collects its heap when it parks, at most.
+const COLLECT_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// How often the purge thread gives expired arena memory back to the OS.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// A tokio worker about to park collects its own heap (at most every [`COLLECT_EVERY`]):
+/// pages freed on it, or by other threads into its pages, go back to the arenas, where the
+/// purge delay starts. Only the owning thread can do that, and an idle worker stays parked.
+#[cfg(feature = "mimalloc")]
+fn collect_when_parked() {
+    use std::cell::Cell;
+    use std::time::Instant;
+    thread_local! {
+        static LAST: Cell<Option<Instant>> = const { Cell::new(None) };
+    }
+    let now = Instant::now();
+    let due = LAST
+        .get()
+        .is_none_or(|last| now.duration_since(last) >= COLLECT_EVERY);
+    if due {
+        LAST.set(Some(now));
+        spoor_heap::collect_thread_heap();
+    }
+}
+
+/// Purges arena memory whose delay has passed, every [`PURGE_EVERY`], so an idle server gives
+/// back what its workers collected before they parked (mimalloc purges only on allocator calls).
+#[cfg(feature = "mimalloc")]
+fn start_purge_thread() {
+    let spawned = std::thread::Builder::new()
+        .name("spoor-purge".into())
+        .spawn(|| {
+            loop {
+                std::thread::sleep(PURGE_EVERY);
+                spoor_heap::collect_thread_heap();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the allocator purge thread");
+    }
+}
+
 /// mimalloc gives freed memory back to the OS only after a delay that is checked on later
 /// allocator calls, so an idle server would keep the memory of closed connections and finished
 /// requests for good (and `--memory-limit`, measured from RSS, could not recover). With
-/// `MIMALLOC_PURGE_DELAY=0` it gives it back at once. mimalloc reads the option from the
-/// environment, which safe Rust cannot change for the running process, so the server
-/// re-executes itself once with it set (unless the user set it).
+/// `MIMALLOC_PURGE_DELAY=0` it gives it back at once, but then every request's memory is fresh
+/// pages faulted in again (a third of a lookup by id's CPU, `docs/performance-notes.md`). So the
+/// server runs with a delay of [`PURGE_DELAY_MS`], each worker collects its heap when it parks
+/// ([`collect_when_parked`]) and a thread purges what expired ([`start_purge_thread`]).
+/// mimalloc reads the option from the environment, which safe Rust cannot change for the
+/// running process, so the server re-executes itself once with it set (unless the user set it).
 fn ensure_allocator_returns_memory() {
     #[cfg(feature = "mimalloc")]
     {
         use std::os::unix::process::CommandExt;
         const VAR: &str = "MIMALLOC_PURGE_DELAY";
+        start_purge_thread();
         if std::env::var_os(VAR).is_some() {
             return;
         }
@@ -146,9 +197,9 @@ fn ensure_allocator_returns_memory() {
         if let Some(arg0) = args.next() {
             command.arg0(arg0);
         }
-        let error = command.args(args).env(VAR, "0").exec();
+        let error = command.args(args).env(VAR, PURGE_DELAY_MS).exec();
         eprintln!(
-            "warning: cannot re-execute with {VAR}=0 ({error}); freed memory is returned late"
+            "warning: cannot re-execute with {VAR}={PURGE_DELAY_MS} ({error}); freed memory is returned late"
         );
     }
 }
