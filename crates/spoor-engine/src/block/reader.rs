@@ -650,12 +650,10 @@ impl Blocks {
     /// Traces of row groups `groups` of block `b` with a span matching `query`:
     /// `(trace id, earliest matching start)`.
     ///
-    /// With `from` (the start of the `limit`-th newest trace a search has found), only traces
-    /// whose earliest matching span starts at or after it are returned, and the rows that
-    /// start before it are not read: row groups overlap in time (a long trace's late spans),
-    /// and their expensive predicate columns are then decoded for a few pages only. A trace
-    /// found there that started before `from` may also match earlier: its rows are read again
-    /// (selected by trace id) to get its earliest matching start exactly.
+    /// With `from` (the `limit`-th newest trace found so far), only traces whose earliest
+    /// matching span starts at or after it are returned, and rows starting before it are not
+    /// read (row groups overlap in time: long traces' late spans). A trace found there that
+    /// started earlier may match earlier too: its rows are read again, selected by trace id.
     pub(crate) async fn search(
         &self,
         b: &BlockMeta,
