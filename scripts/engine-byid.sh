@@ -75,9 +75,9 @@ if [ -n "${PROFILE:-}" ]; then curl -s -o "$PROFILE" "http://$pprof/debug/pprof/
 cpu() { awk '{print $14+$15}' /proc/$pid/stat; }
 for pass in cold warm; do
   c0=$(cpu)
-  while read -r id; do curl -s -o /dev/null -w '%{time_total}\n' "http://$query$id"; done < "$d/ids" | sort -n > "$d/lat"
+  while read -r id; do curl -s -o /dev/null -w '%{time_total} %{http_code}\n' "http://$query$id"; done < "$d/ids" | sort -n > "$d/lat"
   c1=$(cpu); hz=$(getconf CLK_TCK)
-  awk -v p=$pass -v c=$((c1 - c0)) -v hz=$hz '{v[NR]=$1*1000} END{printf "%s: n=%d p50 %.1f ms p99 %.1f ms max %.1f ms; server CPU %.1f ms/query\n", p, NR, v[int((NR-1)*0.5+0.5)+1], v[int((NR-1)*0.99+0.5)+1], v[NR], c*1000/hz/NR}' "$d/lat"
+  awk -v p=$pass -v c=$((c1 - c0)) -v hz=$hz '{v[NR]=$1*1000; if ($2 != 200) bad++} END{printf "%s: n=%d p50 %.1f ms p99 %.1f ms max %.1f ms; server CPU %.1f ms/query%s\n", p, NR, v[int((NR-1)*0.5+0.5)+1], v[int((NR-1)*0.99+0.5)+1], v[NR], c*1000/hz/NR, bad ? sprintf("; %d answers not 200", bad) : ""}' "$d/lat"
 done
 [ -n "${PROFILE:-}" ] && wait $ppid
 kill $pid; wait $pid 2>/dev/null

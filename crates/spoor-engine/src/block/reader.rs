@@ -35,6 +35,9 @@ use crate::error::{corrupt, store};
 use crate::manifest::{BlockMeta, block_path};
 use spoor_telemetry::metrics::counter::Counter;
 
+/// Rows per batch of a search's scan (parquet's default is 1024).
+const SEARCH_BATCH_ROWS: usize = 8192;
+
 /// A block's footer, parsed once and kept.
 pub(crate) struct Loaded {
     meta: ArrowReaderMetadata,
@@ -764,6 +767,7 @@ impl Blocks {
                 ],
             ))
             .with_row_filter(RowFilter::new(predicates))
+            .with_batch_size(SEARCH_BATCH_ROWS)
             .build()
             .map_err(pq(&loc))?;
         let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(pq(&loc))?;
