@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Ad hoc figure for issue 11 (trace by id): preload SPANS spans (default 2 M) into a disk store, restart, then time
 # `GET /api/traces/{id}` for QUERIES acknowledged trace ids right after the restart (cold), again (warm) and QUERIES other ids
-# (new: traces not read before, in a warm process), with a CPU
-# profile of the cold pass when PROFILE=file.pb.gz is set. MODE=search times `GET /api/traces?service=S&limit=20` (the bench's
-# "search service") instead.
+# (new: traces not read before, in a warm process), with a CPU profile of the cold pass when PROFILE=file.pb.gz is set.
+# MODE=search times the bench's searches instead (lookback 1h, limit 20, cold and warm),
+# of the kind KIND: service (default, `?service=S`), op (service and operation), attr (service and `tags={"tenant.id":…}`),
+# attronly (the tag alone) or mindur (service and `minDuration=100ms`); each query of a kind with another service or value.
 # usage: scripts/engine-byid.sh SPOOR_BIN [SPANS] [QUERIES]   (keeps the data dir when KEEP=dir is set and reuses it)
 set -u
 bin=$1; spans=${2:-2000000}; queries=${3:-50}
@@ -53,7 +54,18 @@ fi
 if [ "${MODE:-byid}" = search ]; then
   for i in $(seq "$queries"); do
     s=$(echo frontend api-gateway auth-gateway auth user catalog cart checkout payment shipping inventory pricing | cut -d' ' -f$(( (i - 1) % 12 + 1 )))
-    echo "/api/traces?service=$s&lookback=1h&limit=20"
+    t=$(printf '%%7B%%22tenant.id%%22%%3A%%22t%03d%%22%%7D' $(( (i - 1) % 10 )))
+    case "${KIND:-service}" in
+      service) q="service=$s" ;;
+      op) q=$(echo 'frontend&operation=GET%20%2F' 'auth&operation=auth.Auth%2FValidate' 'user&operation=user.Users%2FGet' \
+            'catalog&operation=catalog.Catalog%2FGetProduct' 'checkout&operation=checkout.Checkout%2FPlaceOrder' \
+            'pricing&operation=pricing.Pricing%2FQuote' | cut -d' ' -f$(( (i - 1) % 6 + 1 ))); q="service=$q" ;;
+      attr) q="service=$s&tags=$t" ;;
+      attronly) q="tags=$t" ;;
+      mindur) q="service=$s&minDuration=100ms" ;;
+      *) echo "unknown KIND=$KIND" >&2; exit 2 ;;
+    esac
+    echo "/api/traces?$q&lookback=1h&limit=20"
   done > "$d/ids"
 else
 sort -u "$d/acks" | awk -v n="$queries" 'BEGIN{srand(7)} {a[NR]=$0} END{step=int(NR/n); if(step<1)step=1; for(i=1;i<=NR&&c<n;i+=step){print a[i]; c++}}' | sed 's|^|/api/traces/|' > "$d/ids"
@@ -68,9 +80,9 @@ for pass in cold warm new; do
   ids=$d/ids; [ $pass = new ] && ids=$d/ids-new && [ "${MODE:-byid}" = search ] && continue
   [ -s "$ids" ] || continue
   c0=$(cpu)
-  while read -r id; do curl -s -o /dev/null -w '%{time_total}\n' "http://$query$id"; done < "$ids" | sort -n > "$d/lat"
+  while read -r id; do curl -s -o /dev/null -w '%{time_total} %{http_code}\n' "http://$query$id"; done < "$ids" | sort -n > "$d/lat"
   c1=$(cpu); hz=$(getconf CLK_TCK)
-  awk -v p=$pass -v c=$((c1 - c0)) -v hz=$hz '{v[NR]=$1*1000} END{printf "%s: n=%d p50 %.1f ms p99 %.1f ms max %.1f ms; server CPU %.1f ms/query\n", p, NR, v[int((NR-1)*0.5+0.5)+1], v[int((NR-1)*0.99+0.5)+1], v[NR], c*1000/hz/NR}' "$d/lat"
+  awk -v p=$pass -v c=$((c1 - c0)) -v hz=$hz '{v[NR]=$1*1000; if ($2 != 200) bad++} END{printf "%s: n=%d p50 %.1f ms p99 %.1f ms max %.1f ms; server CPU %.1f ms/query%s\n", p, NR, v[int((NR-1)*0.5+0.5)+1], v[int((NR-1)*0.99+0.5)+1], v[NR], c*1000/hz/NR, bad ? sprintf("; %d answers not 200", bad) : ""}' "$d/lat"
 done
 [ -n "${PROFILE:-}" ] && wait $ppid
 # The dictionary cache's hits and misses over the passes (builds that have it).

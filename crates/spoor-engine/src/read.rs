@@ -13,21 +13,29 @@ use spoor_storage::{
 use crate::engine::{Engine, Inner};
 use crate::manifest::BlockMeta;
 
-/// Row groups searched at once.
+/// Row groups searched at once, once the newest one has not been enough: the first is read
+/// alone, since it usually holds `limit` traces newer than every other row group, and a second
+/// read beside it would cost as much CPU again for nothing.
 const SCAN_CONCURRENCY: usize = 2;
+
+/// The start of the `limit`-th newest trace found, once `limit` traces are found: a span that
+/// starts before it cannot bring a new trace into the answer.
+fn kth_newest(hits: &HashMap<TraceId, u64>, limit: usize) -> Option<u64> {
+    if hits.len() < limit {
+        return None;
+    }
+    let Some(k) = limit.checked_sub(1) else {
+        return Some(u64::MAX);
+    };
+    let mut starts: Vec<u64> = hits.values().copied().collect();
+    let (_, kth, _) = starts.select_nth_unstable_by(k, |a, b| b.cmp(a));
+    Some(*kth)
+}
 
 /// True when `limit` traces already found all start after `newest`, the newest span start of
 /// what is left to read.
 fn past_limit(hits: &HashMap<TraceId, u64>, limit: usize, newest: u64) -> bool {
-    if hits.len() < limit {
-        return false;
-    }
-    let mut starts: Vec<u64> = hits.values().copied().collect();
-    let Some(k) = limit.checked_sub(1) else {
-        return true;
-    };
-    let (_, kth, _) = starts.select_nth_unstable_by(k, |a, b| b.cmp(a));
-    newest < *kth
+    kth_newest(hits, limit).is_some_and(|kth| newest < kth)
 }
 
 fn overlaps(b: &BlockMeta, start: Option<u64>, end: Option<u64>) -> bool {
@@ -171,9 +179,11 @@ impl Inner {
         // one row group is past the rule, all later ones are.
         let mut failed: HashSet<usize> = HashSet::new();
         let mut pending = futures::stream::FuturesOrdered::new();
+        let total = units.len();
         let mut rest = units.into_iter();
+        let (mut width, mut read) = (1, 0);
         loop {
-            while pending.len() < SCAN_CONCURRENCY {
+            while pending.len() < width {
                 let Some((newest, k, rg)) = rest.next() else {
                     break;
                 };
@@ -182,14 +192,19 @@ impl Inner {
                     break;
                 }
                 let b = &candidates[k];
+                read += 1;
+                // Row groups overlap in time (a long trace's late spans): what starts before
+                // the `limit`-th trace found is not read again (see `Blocks::search`).
+                let from = kth_newest(&hits, limit);
                 pending.push_back(async move {
-                    let found = self.blocks.search(b, vec![rg], query).await;
+                    let found = self.blocks.search(b, vec![rg], query, from).await;
                     (newest, k, found)
                 });
             }
             let Some((newest, k, found)) = pending.next().await else {
                 break;
             };
+            width = SCAN_CONCURRENCY;
             if past_limit(&hits, limit, newest) {
                 break;
             }
@@ -204,6 +219,7 @@ impl Inner {
                 *e = (*e).min(start);
             }
         }
+        tracing::debug!(row_groups = total, read, hits = hits.len(), "search");
         let mut sorted: Vec<(u64, TraceId)> = hits.into_iter().map(|(id, s)| (s, id)).collect();
         sorted.sort_by(|a, b| b.cmp(a));
         sorted.truncate(limit);

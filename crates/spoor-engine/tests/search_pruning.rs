@@ -309,6 +309,61 @@ async fn limited_search_returns_the_newest_matching_traces() {
     }
 }
 
+/// Every fourth trace lasts up to 300 ms (its spans start as late as 300 newer traces), so row
+/// groups overlap in time: the search reads what starts after the `limit`-th trace it has found
+/// only, and must still rank a long trace by its earliest matching span, not by the late ones.
+#[tokio::test]
+async fn limited_search_over_overlapping_row_groups_ranks_by_the_earliest_matching_span() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = support::config(dir.path());
+    config.row_group_spans = 64;
+    let engine = Engine::open(config, &Telemetry::new()).await.expect("open");
+    let mut r = Rng::new(11);
+    let mut records = Vec::new();
+    for n in 0..900u64 {
+        let mut batch = random_trace(&mut r, n);
+        if n % 4 == 0 {
+            for rs in &mut batch {
+                for ss in &mut rs.scope_spans {
+                    for span in &mut ss.spans {
+                        let late = r.below(300) * 1_000_000;
+                        span.start_time_unix_nano += late;
+                        span.end_time_unix_nano += late;
+                    }
+                }
+            }
+        }
+        records.extend(records_of(&batch));
+        engine.write(batch).await.expect("write");
+        if n % 300 == 299 {
+            engine.flush().await.expect("flush");
+        }
+    }
+    let mut narrowed = 0;
+    for _ in 0..80 {
+        let mut q = random_query(&mut r);
+        q.limit = 1 + r.below(20) as usize;
+        let mut starts: std::collections::HashMap<TraceId, u64> = Default::default();
+        for (id, rec) in &records {
+            if q.matches(rec) {
+                let e = starts.entry(*id).or_insert(u64::MAX);
+                *e = (*e).min(rec.span.start_time_unix_nano);
+            }
+        }
+        narrowed += usize::from(starts.len() > q.limit);
+        let mut want: Vec<(u64, TraceId)> = starts.into_iter().map(|(id, s)| (s, id)).collect();
+        want.sort_by(|a, b| b.cmp(a));
+        want.truncate(q.limit);
+        let want: Vec<TraceId> = want.into_iter().map(|(_, id)| id).collect();
+        let got = engine.scan_ids(&q).await.expect("search");
+        assert_eq!(got, want, "query {q:?}");
+    }
+    assert!(
+        narrowed > 40,
+        "only {narrowed} queries had more matches than their limit"
+    );
+}
+
 /// Row groups are cut by time (newest-first search can stop inside a block) and every trace is
 /// still found by id.
 #[tokio::test]

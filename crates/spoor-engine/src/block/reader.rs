@@ -37,6 +37,9 @@ use crate::error::{corrupt, store};
 use crate::manifest::{BlockMeta, block_path};
 use spoor_telemetry::metrics::counter::Counter;
 
+/// Rows per batch of a search's scan (parquet's default is 1024).
+const SEARCH_BATCH_ROWS: usize = 8192;
+
 /// A block's footer, parsed once and kept.
 pub(crate) struct Loaded {
     meta: ArrowReaderMetadata,
@@ -683,21 +686,96 @@ impl Blocks {
 
     /// Traces of row groups `groups` of block `b` with a span matching `query`:
     /// `(trace id, earliest matching start)`.
+    ///
+    /// With `from` (the `limit`-th newest trace found so far), only traces whose earliest
+    /// matching span starts at or after it are returned, and rows starting before it are not
+    /// read (row groups overlap in time: long traces' late spans). A trace found there that
+    /// started earlier may match earlier too: its rows are read again, selected by trace id.
     pub(crate) async fn search(
         &self,
         b: &BlockMeta,
         groups: Vec<usize>,
         query: &ScanRequest,
+        from: Option<u64>,
     ) -> Result<Vec<(TraceId, u64)>, StorageError> {
         let l = self.load(b).await?;
+        let Some(from) = from.filter(|f| query.start_min.is_none_or(|m| m < *f)) else {
+            let hits = self.search_rows(&l, groups, query, false).await?;
+            return Ok(hits.into_iter().map(|(id, (s, _))| (id, s)).collect());
+        };
+        let mut narrowed = query.clone();
+        narrowed.start_min = Some(from);
+        let mut hits = self
+            .search_rows(&l, groups.clone(), &narrowed, true)
+            .await?;
+        let mut unsure: Vec<TraceId> = hits
+            .iter()
+            .filter(|(_, (_, trace_start))| trace_start.is_none_or(|t| t < from))
+            .map(|(id, _)| *id)
+            .collect();
+        if !unsure.is_empty() {
+            unsure.sort_unstable();
+            let mut again = query.clone();
+            again.trace_ids = Some(unsure);
+            for (id, (start, _)) in self.search_rows(&l, groups, &again, false).await? {
+                if let Some(h) = hits.get_mut(&id) {
+                    h.0 = h.0.min(start);
+                }
+            }
+        }
+        Ok(hits
+            .into_iter()
+            .filter(|(_, (s, _))| *s >= from)
+            .map(|(id, (s, _))| (id, s))
+            .collect())
+    }
+
+    /// [`Self::search`]'s scan: per trace, its earliest matching start and the trace start
+    /// its rows store (format 3; `None` before). With `start_first`, the start bound is tested
+    /// first on its own columns (for a narrowed search, which keeps few rows).
+    async fn search_rows(
+        &self,
+        l: &Loaded,
+        groups: Vec<usize>,
+        query: &ScanRequest,
+        start_first: bool,
+    ) -> Result<HashMap<TraceId, (u64, Option<u64>)>, StorageError> {
         let loc = l.path.to_string();
         if groups.is_empty() {
-            return Ok(Vec::new());
+            return Ok(HashMap::new());
         }
         let mut predicates: Vec<Box<dyn ArrowPredicate>> = Vec::new();
+        if let Some(ids) = &query.trace_ids {
+            // Rows are sorted by trace id: the few pages of the asked traces are read.
+            let mut want: Vec<[u8; 16]> = ids.iter().map(|id| id.0).collect();
+            want.sort_unstable();
+            predicates.push(Box::new(ArrowPredicateFn::new(
+                Self::mask(l, &[schema::TRACE_ID]),
+                move |batch| {
+                    let col = batch
+                        .column(0)
+                        .as_fixed_size_binary_opt()
+                        .ok_or_else(|| ArrowError::SchemaError("trace_id type".into()))?;
+                    Ok((0..col.len())
+                        .map(|i| {
+                            Some(
+                                want.binary_search_by(|w| w.as_slice().cmp(col.value(i)))
+                                    .is_ok(),
+                            )
+                        })
+                        .collect())
+                },
+            )));
+        }
+        if let Some(from) = query.start_min.filter(|_| start_first) {
+            predicates.push(Box::new(ArrowPredicateFn::new(
+                Self::mask(l, &filter::START_COLUMNS),
+                move |batch| filter::start_filter(&batch, from),
+            )));
+        }
         let q = query.clone();
         predicates.push(Box::new(ArrowPredicateFn::new(
-            Self::mask(&l, &filter::CHEAP_COLUMNS),
+            Self::mask(l, &filter::CHEAP_COLUMNS),
             move |batch| filter::cheap_filter(&batch, &q),
         )));
         if !query.predicates.is_empty() {
@@ -706,15 +784,15 @@ impl Blocks {
             let (format, undecodable) = (l.format, self.undecodable.clone());
             // Only the columns the predicates read: rows are matched without decoding spans.
             predicates.push(Box::new(ArrowPredicateFn::new(
-                Self::mask(&l, &filter::predicate_columns(query)),
+                Self::mask(l, &filter::predicate_columns(query)),
                 move |batch| filter::predicate_filter(&batch, &q, &loc2, format, &undecodable),
             )));
         }
         let stream = self
-            .builder(&l)
+            .builder(l)
             .with_row_groups(groups)
             .with_projection(Self::mask(
-                &l,
+                l,
                 &[
                     schema::TRACE_ID,
                     schema::START,
@@ -723,15 +801,23 @@ impl Blocks {
                 ],
             ))
             .with_row_filter(RowFilter::new(predicates))
+            .with_batch_size(SEARCH_BATCH_ROWS)
             .build()
             .map_err(pq(&loc))?;
         let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(pq(&loc))?;
-        let mut hits: HashMap<TraceId, u64> = HashMap::new();
+        let mut hits: HashMap<TraceId, (u64, Option<u64>)> = HashMap::new();
         for batch in &batches {
             let ids = decode::column(batch, schema::TRACE_ID, &loc)?
                 .as_fixed_size_binary_opt()
                 .ok_or_else(|| corrupt(&loc, "trace_id type"))?;
             let starts = decode::Starts::new(batch, &loc)?;
+            let trace_starts = match batch.column_by_name(schema::TRACE_START) {
+                Some(c) => Some(
+                    c.as_primitive_opt::<arrow_array::types::Int64Type>()
+                        .ok_or_else(|| corrupt(&loc, "trace start type"))?,
+                ),
+                None => None,
+            };
             for i in 0..batch.num_rows() {
                 let Ok(id) = TraceId::from_bytes(ids.value(i)) else {
                     continue;
@@ -740,10 +826,12 @@ impl Blocks {
                     continue;
                 }
                 let start = starts.value(i);
-                let e = hits.entry(id).or_insert(start);
-                *e = (*e).min(start);
+                let trace_start = trace_starts.map(|t| t.value(i).max(0) as u64);
+                let e = hits.entry(id).or_insert((start, trace_start));
+                e.0 = e.0.min(start);
+                e.1 = e.1.min(trace_start);
             }
         }
-        Ok(hits.into_iter().collect())
+        Ok(hits)
     }
 }
