@@ -5,8 +5,8 @@ Without `--memory-limit`, the process limit follows the memory_limiter's soft li
 The head's budget used to be an eighth of that (51 MiB, cut at 25 MiB), so flat-out ingest through
 the default pipeline was refused by the head (`spoor_engine_head_full_refusals_total`) and clients
 backed off. Now the head may take three quarters of what the limit leaves besides a 144 MiB
-reserve (199 MiB), so it grows to a full 64 MiB cut, nothing is refused and every span is
-acknowledged.
+reserve (199 MiB), at most the two full 64 MiB cuts it takes without a limit, so it grows to a
+full cut, nothing is refused and every span is acknowledged.
 """
 
 import json

@@ -20,6 +20,11 @@ use crate::manifest::{Manifest, ManifestStore};
 use crate::metrics::Metrics;
 use crate::wal::{self, WalHandle, WalWriter};
 
+/// How long a write waits for room in a full head before it is refused (see
+/// `Inner::wait_for_head_room`): about one 64 MiB cut on a busy 2-core machine, and well
+/// inside the 5–10 s export timeouts of the Collector and the OTel SDKs.
+pub(crate) const HEAD_FULL_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A head cut from the WAL and waiting to become a block; still served to readers.
 pub(crate) struct Frozen {
     /// The last WAL segment whose records it holds.
@@ -41,6 +46,9 @@ pub(crate) struct Inner {
     pub(crate) metrics: Metrics,
     pub(crate) next_id: AtomicU64,
     pub(crate) wake: Notify,
+    /// Woken when a frozen head has become a block (its memory is free) and at shutdown:
+    /// writes waiting for room in a full head (see `SpanWriter::write`) look again.
+    pub(crate) head_room: Notify,
     pub(crate) closed: AtomicBool,
     /// What opening recovered.
     pub(crate) recovery: RecoveryReport,
@@ -228,6 +236,7 @@ impl Engine {
             metrics,
             next_id: AtomicU64::new(0),
             wake: Notify::new(),
+            head_room: Notify::new(),
             closed: AtomicBool::new(false),
             crash_before_commit: AtomicBool::new(false),
             head_bytes_per_span: AtomicU64::new(0),
@@ -281,6 +290,7 @@ impl Engine {
             return Ok(());
         }
         self.inner.wake.notify_one();
+        self.inner.head_room.notify_waiters();
         let task = self.background.lock().take();
         if let Some(task) = task {
             let _ = task.await;
@@ -312,6 +322,7 @@ impl Drop for Engine {
         }
         // The WAL thread ends when its channel closes; it syncs on the way out.
         self.inner.closed.store(true, Ordering::SeqCst);
+        self.inner.head_room.notify_waiters();
     }
 }
 
@@ -394,6 +405,44 @@ impl Inner {
         frozen + self.shared.head.read().memory_bytes()
     }
 
+    /// Waits until the head holds no more than its budget: a write that finds it full waits
+    /// for a cut to free memory (up to [`HEAD_FULL_WAIT`], counted in
+    /// `spoor_engine_head_full_waits_total`) instead of being refused at once, so a client is
+    /// not sent into its retry back-off (and the request decoded again) for what a cut frees
+    /// in a second. Refuses with `Full` when the head is still full after the wait, or at once
+    /// without background maintenance (nothing would cut it).
+    async fn wait_for_head_room(&self) -> Result<(), StorageError> {
+        let limit = self.config.head_memory_budget();
+        let deadline = tokio::time::Instant::now() + HEAD_FULL_WAIT;
+        let mut waited = false;
+        loop {
+            let room = self.head_room.notified();
+            tokio::pin!(room);
+            // Registered before the check, so a cut finishing in between is not missed.
+            room.as_mut().enable();
+            if self.head_memory() <= limit {
+                return Ok(());
+            }
+            self.wake.notify_one();
+            let closed = self.closed.load(Ordering::SeqCst);
+            if !waited && self.config.background && !closed {
+                waited = true;
+                self.metrics.head_full_waits.inc();
+            }
+            if !self.config.background
+                || closed
+                || tokio::time::timeout_at(deadline, room).await.is_err()
+            {
+                self.metrics.head_full_refusals.inc();
+                return Err(StorageError::Full(format!(
+                    "the head holds more than its {} MiB of memory; blocks are not being \
+                     written fast enough",
+                    limit >> 20
+                )));
+            }
+        }
+    }
+
     async fn run_background(self: Arc<Self>) {
         let every = self.config.maintenance_interval;
         self.warm_blocks().await;
@@ -416,10 +465,11 @@ impl Inner {
 #[async_trait::async_trait]
 impl SpanWriter for Engine {
     /// Appends the batch to the WAL (group commit) and the head; resolves once it is in the
-    /// WAL as the fsync policy promises and visible to readers. Refuses with `Full` when the
-    /// head holds more memory than its budget (four times the cut size, at most its share of
-    /// the memory limit: blocks cannot be written fast enough), and with `Unavailable` after
-    /// a failed fsync or shutdown.
+    /// WAL as the fsync policy promises and visible to readers. When the head holds more
+    /// memory than its budget (two cuts, at most its share of the memory
+    /// limit) the write waits for a cut to free room, and is refused with `Full` when blocks
+    /// are not written fast enough for that (see `Inner::wait_for_head_room`); `Unavailable`
+    /// after a failed fsync or shutdown.
     async fn write(&self, batch: Vec<ResourceSpans>) -> Result<(), StorageError> {
         let inner = &self.inner;
         if inner.config.read_only {
@@ -430,16 +480,7 @@ impl SpanWriter for Engine {
         if inner.closed.load(Ordering::SeqCst) {
             return Err(StorageError::Unavailable("engine is shut down".to_string()));
         }
-        let limit = inner.config.head_memory_budget();
-        if inner.head_memory() > limit {
-            inner.wake.notify_one();
-            inner.metrics.head_full_refusals.inc();
-            return Err(StorageError::Full(format!(
-                "the head holds more than its {} MiB of memory; blocks are not being written \
-                 fast enough",
-                limit >> 20
-            )));
-        }
+        inner.wait_for_head_room().await?;
         let spans = span_count(&batch) as u64;
         inner.wal.append(batch).await?;
         inner.metrics.spans_written.inc_by(spans);

@@ -160,6 +160,7 @@ impl Inner {
             })
             .await?;
             self.shared.frozen.write().remove(0);
+            self.head_room.notify_waiters();
             // Segments up to `seq` are now covered by blocks.
             let mut freed = 0u64;
             for s in wal::list_segments(&self.wal_dir)? {

@@ -12,6 +12,7 @@ pub(crate) struct Metrics {
     pub(crate) head_spans: Gauge,
     pub(crate) head_memory: Gauge,
     pub(crate) head_full_refusals: Counter,
+    pub(crate) head_full_waits: Counter,
     pub(crate) spans_written: Counter,
     pub(crate) blocks_written: Counter,
     pub(crate) wal_corrupt_records: Counter,
@@ -99,6 +100,11 @@ impl Metrics {
             "engine_head_full_refusals",
             "Writes refused because the head held more than its memory budget",
             self.head_full_refusals.clone(),
+        );
+        t.register(
+            "engine_head_full_waits",
+            "Writes that found the head over its memory budget and waited for a cut to free room",
+            self.head_full_waits.clone(),
         );
         t.register(
             "engine_compactions",

@@ -71,6 +71,7 @@ impl Engine {
             metrics,
             next_id: AtomicU64::new(0),
             wake: Notify::new(),
+            head_room: Notify::new(),
             closed: AtomicBool::new(false),
             crash_before_commit: AtomicBool::new(false),
             head_bytes_per_span: AtomicU64::new(0),

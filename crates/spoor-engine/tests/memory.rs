@@ -68,7 +68,40 @@ async fn writes_are_refused_once_the_head_holds_its_share_of_the_memory_limit() 
     assert!(engine.scan_ids(&q).await.expect("search").len() > 10);
 }
 
-/// Without a memory limit the head's budget is four cuts; the head holds about its WAL bytes
+/// With background cuts running, a write that finds the head full waits for a cut to free
+/// room instead of being refused: a writer faster than the cuts is slowed, not turned away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_head_makes_writes_wait_for_a_cut_not_fail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let telemetry = Telemetry::new();
+    let mut config = limited(dir.path(), 32 << 20);
+    config.background = true;
+    config.maintenance_interval = std::time::Duration::from_millis(50);
+    let engine = Engine::open(config, &telemetry).await.expect("open");
+    let mut accepted = 0usize;
+    for req in Workload::batches(11, 1000).take(60) {
+        accepted += spoor_model::span_count(&req.resource_spans);
+        engine
+            .write(req.resource_spans)
+            .await
+            .expect("a write waits for room, it is not refused");
+    }
+    let waits = metric(&telemetry, "spoor_engine_head_full_waits_total");
+    let written = metric(&telemetry, "spoor_engine_blocks_written_total");
+    println!("{accepted} spans, {waits} waits, {written} blocks");
+    // 60 batches hold several times the 4 MiB budget: writes had to wait for cuts.
+    assert!(waits >= 1.0, "{waits}");
+    assert!(written >= 2.0, "{written}");
+    assert_eq!(
+        metric(&telemetry, "spoor_engine_head_full_refusals_total"),
+        0.0
+    );
+    let head = metric(&telemetry, "spoor_engine_head_memory_bytes");
+    assert!(head < 6.0 * 1048576.0, "{head}");
+    engine.shutdown().await.expect("shutdown");
+}
+
+/// Without a memory limit the head's budget is two cuts; the head holds about its WAL bytes
 /// (spans are kept encoded), not the several times more decoded OTLP takes.
 #[tokio::test]
 async fn the_head_holds_about_its_wal_bytes() {
