@@ -87,6 +87,7 @@ done
 [ -n "${PROFILE:-}" ] && wait $ppid
 # The dictionary cache's hits and misses over the passes (builds that have it).
 curl -s "http://$admin/metrics" | grep '^spoor_engine_dictionary_cache' | tr '\n' ' '; echo
+echo "server peak RSS over the passes: $(awk '/VmHWM/ {print int($2/1024)}' /proc/$pid/status) MiB; RSS now $(awk '/VmRSS/ {print int($2/1024)}' /proc/$pid/status) MiB"
 kill $pid; wait $pid 2>/dev/null
 echo "blocks: $(find "$d/data" -name '*.parquet' | wc -l), $(du -sh "$d/data" | cut -f1)"
 [ -z "${KEEP:-}" ] && rm -rf "$d"
