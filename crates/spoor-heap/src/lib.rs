@@ -114,6 +114,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Sampled<A> {
         }
         // SAFETY: forwarded with the caller's pointer and layout.
         unsafe { self.inner.dealloc(ptr, layout) }
+        give_back_after_large_free(layout.size());
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -122,6 +123,9 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Sampled<A> {
         }
         // SAFETY: forwarded with the caller's arguments.
         let new = unsafe { self.inner.realloc(ptr, layout, new_size) };
+        if new != ptr {
+            give_back_after_large_free(layout.size());
+        }
         if ENABLED.load(Ordering::Relaxed) && !new.is_null() {
             on_alloc(new as usize, new_size);
         }
@@ -458,15 +462,39 @@ pub fn is_profiler_frame(frame: &Frame) -> bool {
 /// thread that owns them collects, so each worker thread calls this itself (when it parks).
 #[cfg(feature = "mimalloc")]
 pub fn collect_thread_heap() {
+    mimalloc_collect(false);
+}
+
+/// Frees of at least this many bytes give the allocator's delayed memory back at once.
+pub const LARGE_FREE_BYTES: usize = 4 << 20;
+
+/// After a free of [`LARGE_FREE_BYTES`] or more, purges the memory mimalloc keeps for its purge
+/// delay now (`mi_collect(true)`: the calling thread's heap, and the arenas process-wide).
+/// The delay pays for small pages a next request reuses at once; a large block is rare and
+/// seldom refilled within the delay, and a burst of them (request bodies growing by
+/// doubling, a block's buffer) would otherwise stay resident together.
+#[inline]
+fn give_back_after_large_free(size: usize) {
+    #[cfg(feature = "mimalloc")]
+    if size >= LARGE_FREE_BYTES {
+        mimalloc_collect(true);
+    }
+    #[cfg(not(feature = "mimalloc"))]
+    let _ = size;
+}
+
+#[cfg(feature = "mimalloc")]
+fn mimalloc_collect(force: bool) {
     use libmimalloc_sys as _;
     #[allow(unsafe_code)]
     unsafe extern "C" {
         fn mi_collect(force: bool);
     }
-    // SAFETY: `mi_collect` takes no pointers and may be called on any thread at any time.
+    // SAFETY: `mi_collect` takes no pointers, allocates nothing through Rust, and may be
+    // called on any thread at any time (here after a free has completed).
     #[allow(unsafe_code)]
     unsafe {
-        mi_collect(false)
+        mi_collect(force)
     }
 }
 
