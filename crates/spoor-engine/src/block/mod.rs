@@ -8,6 +8,7 @@ mod pages;
 mod proto;
 mod reader;
 mod schema;
+mod search;
 
 pub(crate) use encode::{encode_head, encode_head_sealed};
 pub(crate) use reader::{Blocks, read_options, register_key_errors};

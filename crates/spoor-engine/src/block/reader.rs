@@ -1,5 +1,5 @@
 //! Reading blocks from the object store: footer and bloom-filter caches, trace-by-id with
-//! row-group pruning, and search with predicates pushed into the scan.
+//! row-group pruning, and the block reads search builds on (the search itself is in `search.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,8 +14,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parking_lot::Mutex;
 use parquet::arrow::arrow_reader::{
-    ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter,
-    RowSelection,
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter, RowSelection,
 };
 // `ParquetObjectReader` is deprecated upstream in favour of a hand-written `AsyncFileReader`;
 // it still does what we need (ranged gets through `object_store`).
@@ -26,11 +25,10 @@ use parquet::bloom_filter::Sbbf;
 use parquet::file::metadata::PageIndexPolicy;
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use spoor_model::TraceId;
-use spoor_storage::{ScanRequest, StorageError};
+use spoor_storage::StorageError;
 
 use super::decode::{self, DecodedRow};
 use super::dict_cache::DictCache;
-use super::filter;
 use super::pages;
 use super::schema;
 use crate::error::{corrupt, store};
@@ -38,14 +36,14 @@ use crate::manifest::{BlockMeta, block_path};
 use spoor_telemetry::metrics::counter::Counter;
 
 /// Rows per batch of a search's scan (parquet's default is 1024).
-const SEARCH_BATCH_ROWS: usize = 8192;
+pub(super) const SEARCH_BATCH_ROWS: usize = 8192;
 
 /// A block's footer, parsed once and kept.
 pub(crate) struct Loaded {
-    meta: ArrowReaderMetadata,
+    pub(super) meta: ArrowReaderMetadata,
     /// `spoor.format` of the block; decoding branches on it.
-    format: u32,
-    path: Path,
+    pub(super) format: u32,
+    pub(super) path: Path,
     size: u64,
     /// Parquet modular encryption: pages are read through parquet's decrypting reader.
     encrypted: bool,
@@ -67,7 +65,7 @@ pub(crate) struct Blocks {
     /// the whole file a second time.
     loading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Rows skipped because a value did not decode (`spoor_engine_undecodable_rows_total`).
-    undecodable: Counter,
+    pub(super) undecodable: Counter,
     /// The keys encrypted blocks are read with (the key id is the footer key metadata).
     pub(crate) keys: Arc<crate::crypto::Keyring>,
     /// Loads refused because the block's key is not configured or does not decrypt it
@@ -183,7 +181,7 @@ pub(crate) fn block_format(
     Ok(v)
 }
 
-fn pq(location: &str) -> impl Fn(parquet::errors::ParquetError) -> StorageError + '_ {
+pub(super) fn pq(location: &str) -> impl Fn(parquet::errors::ParquetError) -> StorageError + '_ {
     move |e| corrupt(location, e)
 }
 
@@ -217,7 +215,7 @@ impl Blocks {
     }
 
     /// Drops undecodable rows (after parents are resolved), counting and logging them.
-    fn skip_undecodable(&self, rows: &mut Vec<DecodedRow>, loc: &str) -> u64 {
+    pub(super) fn skip_undecodable(&self, rows: &mut Vec<DecodedRow>, loc: &str) -> u64 {
         let n = decode::drop_undecodable(rows);
         if n > 0 {
             self.undecodable.inc_by(n);
@@ -342,13 +340,16 @@ impl Blocks {
     }
 
     #[allow(deprecated)]
-    fn builder(&self, l: &Loaded) -> ParquetRecordBatchStreamBuilder<ParquetObjectReader> {
+    pub(super) fn builder(
+        &self,
+        l: &Loaded,
+    ) -> ParquetRecordBatchStreamBuilder<ParquetObjectReader> {
         let reader =
             ParquetObjectReader::new(self.store.clone(), l.path.clone()).with_file_size(l.size);
         ParquetRecordBatchStreamBuilder::new_with_metadata(reader, l.meta.clone())
     }
 
-    fn mask(l: &Loaded, names: &[&str]) -> ProjectionMask {
+    pub(super) fn mask(l: &Loaded, names: &[&str]) -> ProjectionMask {
         let schema = l.meta.schema();
         let idx = names.iter().filter_map(|n| schema.index_of(n).ok());
         ProjectionMask::roots(l.meta.parquet_schema(), idx)
@@ -357,7 +358,7 @@ impl Blocks {
     /// The leaf column whose dotted path is `name`. It runs for every block a lookup checks
     /// (all of them, at 50 M spans: 188), so it compares the path's parts instead of joining
     /// them into a new string per column.
-    fn leaf_index(l: &Loaded, name: &str) -> Option<usize> {
+    pub(super) fn leaf_index(l: &Loaded, name: &str) -> Option<usize> {
         l.meta.parquet_schema().columns().iter().position(|c| {
             name.split('.')
                 .eq(c.path().parts().iter().map(String::as_str))
@@ -367,7 +368,7 @@ impl Blocks {
     /// The least and greatest span start of a row group from its statistics: exact for
     /// `start_time_unix_nano` (formats 1, 2); for format 3 the least trace start, and the
     /// greatest trace start plus the greatest offset (an upper bound).
-    fn start_range(
+    pub(super) fn start_range(
         l: &Loaded,
         rg: &parquet::file::metadata::RowGroupMetaData,
     ) -> Option<(i64, i64)> {
@@ -402,7 +403,12 @@ impl Blocks {
     }
 
     /// Rows of the pages of row group `rg` whose `col` statistics may hold `value`.
-    fn pages_with(l: &Loaded, rg: usize, col: usize, value: &[u8]) -> Option<RowSelection> {
+    pub(super) fn pages_with(
+        l: &Loaded,
+        rg: usize,
+        col: usize,
+        value: &[u8],
+    ) -> Option<RowSelection> {
         let md = l.meta.metadata();
         let pages = md.page_index_for_row_group(rg);
         let Some(ColumnIndexMetaData::FIXED_LEN_BYTE_ARRAY(index)) = pages.column_index(col) else {
@@ -654,184 +660,5 @@ impl Blocks {
             tracing::error!(block = %loc, rows = skipped, "skipped block rows whose values do not decode");
         }
         Ok(skipped)
-    }
-
-    /// Row groups of block `b` whose spans may start in the query's window, each with the
-    /// newest start it holds (from its statistics; the block's when it has none).
-    pub(crate) async fn search_groups(
-        &self,
-        b: &BlockMeta,
-        query: &ScanRequest,
-    ) -> Result<Vec<(usize, u64)>, StorageError> {
-        let l = self.load(b).await?;
-        let qmin = query
-            .start_min
-            .map(|v| i64::try_from(v).unwrap_or(i64::MAX));
-        let qmax = query
-            .start_max
-            .map(|v| i64::try_from(v).unwrap_or(i64::MAX));
-        let mut groups = Vec::new();
-        for (i, rg) in l.meta.metadata().row_groups().iter().enumerate() {
-            let mut newest = b.max_start;
-            if let Some((min, max)) = Self::start_range(&l, rg) {
-                if qmin.is_some_and(|q| max < q) || qmax.is_some_and(|q| min > q) {
-                    continue;
-                }
-                newest = newest.min(max.max(0) as u64);
-            }
-            groups.push((i, newest));
-        }
-        Ok(groups)
-    }
-
-    /// Traces of row groups `groups` of block `b` with a span matching `query`:
-    /// `(trace id, earliest matching start)`.
-    ///
-    /// With `from` (the `limit`-th newest trace found so far), only traces whose earliest
-    /// matching span starts at or after it are returned, and rows starting before it are not
-    /// read (row groups overlap in time: long traces' late spans). A trace found there that
-    /// started earlier may match earlier too: its rows are read again, selected by trace id.
-    pub(crate) async fn search(
-        &self,
-        b: &BlockMeta,
-        groups: Vec<usize>,
-        query: &ScanRequest,
-        from: Option<u64>,
-    ) -> Result<Vec<(TraceId, u64)>, StorageError> {
-        let l = self.load(b).await?;
-        let Some(from) = from.filter(|f| query.start_min.is_none_or(|m| m < *f)) else {
-            let hits = self.search_rows(&l, groups, query, false).await?;
-            return Ok(hits.into_iter().map(|(id, (s, _))| (id, s)).collect());
-        };
-        let mut narrowed = query.clone();
-        narrowed.start_min = Some(from);
-        let mut hits = self
-            .search_rows(&l, groups.clone(), &narrowed, true)
-            .await?;
-        let mut unsure: Vec<TraceId> = hits
-            .iter()
-            .filter(|(_, (_, trace_start))| trace_start.is_none_or(|t| t < from))
-            .map(|(id, _)| *id)
-            .collect();
-        if !unsure.is_empty() {
-            unsure.sort_unstable();
-            let mut again = query.clone();
-            again.trace_ids = Some(unsure);
-            for (id, (start, _)) in self.search_rows(&l, groups, &again, false).await? {
-                if let Some(h) = hits.get_mut(&id) {
-                    h.0 = h.0.min(start);
-                }
-            }
-        }
-        Ok(hits
-            .into_iter()
-            .filter(|(_, (s, _))| *s >= from)
-            .map(|(id, (s, _))| (id, s))
-            .collect())
-    }
-
-    /// [`Self::search`]'s scan: per trace, its earliest matching start and the trace start
-    /// its rows store (format 3; `None` before). With `start_first`, the start bound is tested
-    /// first on its own columns (for a narrowed search, which keeps few rows).
-    async fn search_rows(
-        &self,
-        l: &Loaded,
-        groups: Vec<usize>,
-        query: &ScanRequest,
-        start_first: bool,
-    ) -> Result<HashMap<TraceId, (u64, Option<u64>)>, StorageError> {
-        let loc = l.path.to_string();
-        if groups.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let mut predicates: Vec<Box<dyn ArrowPredicate>> = Vec::new();
-        if let Some(ids) = &query.trace_ids {
-            // Rows are sorted by trace id: the few pages of the asked traces are read.
-            let mut want: Vec<[u8; 16]> = ids.iter().map(|id| id.0).collect();
-            want.sort_unstable();
-            predicates.push(Box::new(ArrowPredicateFn::new(
-                Self::mask(l, &[schema::TRACE_ID]),
-                move |batch| {
-                    let col = batch
-                        .column(0)
-                        .as_fixed_size_binary_opt()
-                        .ok_or_else(|| ArrowError::SchemaError("trace_id type".into()))?;
-                    Ok((0..col.len())
-                        .map(|i| {
-                            Some(
-                                want.binary_search_by(|w| w.as_slice().cmp(col.value(i)))
-                                    .is_ok(),
-                            )
-                        })
-                        .collect())
-                },
-            )));
-        }
-        if let Some(from) = query.start_min.filter(|_| start_first) {
-            predicates.push(Box::new(ArrowPredicateFn::new(
-                Self::mask(l, &filter::START_COLUMNS),
-                move |batch| filter::start_filter(&batch, from),
-            )));
-        }
-        let q = query.clone();
-        predicates.push(Box::new(ArrowPredicateFn::new(
-            Self::mask(l, &filter::CHEAP_COLUMNS),
-            move |batch| filter::cheap_filter(&batch, &q),
-        )));
-        if !query.predicates.is_empty() {
-            let q = query.clone();
-            let loc2 = loc.clone();
-            let (format, undecodable) = (l.format, self.undecodable.clone());
-            // Only the columns the predicates read: rows are matched without decoding spans.
-            predicates.push(Box::new(ArrowPredicateFn::new(
-                Self::mask(l, &filter::predicate_columns(query)),
-                move |batch| filter::predicate_filter(&batch, &q, &loc2, format, &undecodable),
-            )));
-        }
-        let stream = self
-            .builder(l)
-            .with_row_groups(groups)
-            .with_projection(Self::mask(
-                l,
-                &[
-                    schema::TRACE_ID,
-                    schema::START,
-                    schema::TRACE_START,
-                    schema::START_OFFSET,
-                ],
-            ))
-            .with_row_filter(RowFilter::new(predicates))
-            .with_batch_size(SEARCH_BATCH_ROWS)
-            .build()
-            .map_err(pq(&loc))?;
-        let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(pq(&loc))?;
-        let mut hits: HashMap<TraceId, (u64, Option<u64>)> = HashMap::new();
-        for batch in &batches {
-            let ids = decode::column(batch, schema::TRACE_ID, &loc)?
-                .as_fixed_size_binary_opt()
-                .ok_or_else(|| corrupt(&loc, "trace_id type"))?;
-            let starts = decode::Starts::new(batch, &loc)?;
-            let trace_starts = match batch.column_by_name(schema::TRACE_START) {
-                Some(c) => Some(
-                    c.as_primitive_opt::<arrow_array::types::Int64Type>()
-                        .ok_or_else(|| corrupt(&loc, "trace start type"))?,
-                ),
-                None => None,
-            };
-            for i in 0..batch.num_rows() {
-                let Ok(id) = TraceId::from_bytes(ids.value(i)) else {
-                    continue;
-                };
-                if !query.allows_trace(&id) {
-                    continue;
-                }
-                let start = starts.value(i);
-                let trace_start = trace_starts.map(|t| t.value(i).max(0) as u64);
-                let e = hits.entry(id).or_insert((start, trace_start));
-                e.0 = e.0.min(start);
-                e.1 = e.1.min(trace_start);
-            }
-        }
-        Ok(hits)
     }
 }
